@@ -1,0 +1,8 @@
+//! The `streambench` command's library: the local stack (Kafka and
+//! PostgreSQL), the broker check, and (with later issues) the suite runner,
+//! measurement and results.
+
+pub mod broker_check;
+pub mod home;
+pub mod redact;
+pub mod stack;

@@ -1,0 +1,311 @@
+//! The embedded broker: Apache Kafka itself, single node in KRaft mode,
+//! installed from Maven Central on first use and run as its own process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::process::{self, Tracked, free_loopback_port, port_is_free, run_to_completion};
+use super::{health, state, system};
+use crate::home::Home;
+
+/// The Apache Kafka release the local stack installs and runs.
+pub const KAFKA_VERSION: &str = "4.1.1";
+
+/// How long a new broker may take to answer its first metadata request.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What the local stack remembers about its broker between commands.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KafkaState {
+    /// The client (PLAINTEXT) listener's port on 127.0.0.1.
+    pub port: u16,
+    /// The KRaft controller listener's port on 127.0.0.1.
+    pub controller_port: u16,
+    /// The broker process while it runs.
+    pub process: Option<Tracked>,
+}
+
+impl KafkaState {
+    /// The bootstrap address clients use.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Whether the process recorded here is still running.
+    pub fn is_running(&self) -> bool {
+        self.process.is_some_and(|p| p.is_running())
+    }
+}
+
+/// The broker's folder, state file and log under a streambench home.
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn new(home: &Home) -> Layout {
+        Layout {
+            dir: home.service_dir("kafka"),
+        }
+    }
+    fn state_file(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    fn log_dirs(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+    fn properties(&self) -> PathBuf {
+        self.dir.join("server.properties")
+    }
+    fn log_file(&self) -> PathBuf {
+        self.dir.join("kafka.log")
+    }
+}
+
+/// The broker's recorded state (ports, pid) under `home`.
+pub fn load_state(home: &Home) -> anyhow::Result<KafkaState> {
+    state::load(&Layout::new(home).state_file())
+}
+
+/// Starts the local broker unless it already runs, installing Kafka first if
+/// needed, and waits until it answers. Returns its state.
+pub async fn up(home: &Home) -> anyhow::Result<KafkaState> {
+    let layout = Layout::new(home);
+    std::fs::create_dir_all(&layout.dir)?;
+    let mut kafka: KafkaState = state::load(&layout.state_file())?;
+    if kafka.is_running() {
+        health::kafka_answers(&kafka.brokers(), Duration::from_secs(10)).await?;
+        return Ok(kafka);
+    }
+    let libs = install(home.tools_dir())?;
+    if kafka.port == 0 || !port_is_free(kafka.port) {
+        kafka.port = free_loopback_port()?;
+    }
+    if kafka.controller_port == 0
+        || kafka.controller_port == kafka.port
+        || !port_is_free(kafka.controller_port)
+    {
+        kafka.controller_port = loop {
+            let port = free_loopback_port()?;
+            if port != kafka.port {
+                break port;
+            }
+        };
+    }
+    std::fs::write(layout.properties(), server_properties(&kafka, &layout.log_dirs()))?;
+    if !layout.log_dirs().join("meta.properties").exists() {
+        format_storage(&libs, &layout)?;
+    }
+    let mut java = Command::new(java_program()?);
+    java.args(["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"])
+        .arg("-Djava.awt.headless=true")
+        .arg("-cp")
+        .arg(classpath(&libs))
+        .arg("kafka.Kafka")
+        .arg(layout.properties())
+        .current_dir(&layout.dir);
+    kafka.process = Some(process::spawn_detached(&mut java, &layout.log_file())?);
+    state::save(&layout.state_file(), &kafka)?;
+    wait_until_ready(&kafka, &layout).await?;
+    Ok(kafka)
+}
+
+/// Stops the local broker if it runs. Returns whether there was one to stop.
+pub fn down(home: &Home) -> anyhow::Result<bool> {
+    let layout = Layout::new(home);
+    let mut kafka: KafkaState = state::load(&layout.state_file())?;
+    // SIGTERM asks Kafka for a controlled shutdown; it flushes its logs first.
+    let was_running =
+        process::stop_recorded("Kafka", kafka.process.take(), nix::sys::signal::Signal::SIGTERM);
+    state::save(&layout.state_file(), &kafka)?;
+    Ok(was_running)
+}
+
+async fn wait_until_ready(kafka: &KafkaState, layout: &Layout) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        if !kafka.is_running() {
+            anyhow::bail!(
+                "Kafka exited during start-up; the end of its log ({}):\n{}",
+                layout.log_file().display(),
+                process::log_tail(&layout.log_file(), 30)
+            );
+        }
+        match health::kafka_answers(&kafka.brokers(), Duration::from_secs(2)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if started.elapsed() > START_TIMEOUT => {
+                anyhow::bail!(
+                    "Kafka did not answer within {START_TIMEOUT:?} ({e}); see {}",
+                    layout.log_file().display()
+                )
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+fn server_properties(kafka: &KafkaState, log_dirs: &Path) -> String {
+    format!(
+        "# Written by `streambench stack up`; rewritten at every start.\n\
+         process.roles=broker,controller\n\
+         node.id=1\n\
+         controller.quorum.voters=1@127.0.0.1:{controller}\n\
+         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
+         advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+         controller.listener.names=CONTROLLER\n\
+         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+         inter.broker.listener.name=PLAINTEXT\n\
+         log.dirs={log_dirs}\n\
+         num.partitions=4\n\
+         offsets.topic.replication.factor=1\n\
+         offsets.topic.num.partitions=8\n\
+         transaction.state.log.replication.factor=1\n\
+         transaction.state.log.min.isr=1\n\
+         share.coordinator.state.topic.replication.factor=1\n\
+         share.coordinator.state.topic.min.isr=1\n\
+         group.initial.rebalance.delay.ms=0\n\
+         auto.create.topics.enable=false\n\
+         delete.topic.enable=true\n\
+         log.retention.hours=24\n",
+        port = kafka.port,
+        controller = kafka.controller_port,
+        log_dirs = log_dirs.display(),
+    )
+}
+
+fn format_storage(libs: &Path, layout: &Layout) -> anyhow::Result<()> {
+    let cluster_id = new_cluster_id();
+    run_to_completion(
+        Command::new(java_program()?)
+            .arg("-cp")
+            .arg(classpath(libs))
+            .args([
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                &cluster_id,
+                "-c",
+            ])
+            .arg(layout.properties()),
+        "formatting Kafka's storage",
+    )
+}
+
+/// A cluster id as `kafka-storage random-uuid` makes one: 16 random bytes in
+/// URL-safe base64 without padding.
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos()) as u64
+        ^ u64::from(std::process::id()).rotate_left(32);
+    let mut bits = Vec::with_capacity(22);
+    for _ in 0..22 {
+        // splitmix64: uniqueness is all that matters here, not unpredictability.
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        bits.push(ALPHABET[((z ^ (z >> 31)) % 64) as usize]);
+    }
+    // The 22nd character carries only 2 significant bits of the 128.
+    bits[21] = ALPHABET[(bits[21] as usize % 4) * 16];
+    String::from_utf8_lossy(&bits).into_owned()
+}
+
+fn classpath(libs: &Path) -> String {
+    // The JVM expands a trailing `*` in a class path entry itself: no shell involved.
+    format!("{}/*", libs.display())
+}
+
+fn java_program() -> anyhow::Result<PathBuf> {
+    if let Some(java) = system::which("java") {
+        return Ok(java);
+    }
+    system::install_debian_packages(&["openjdk-17-jre-headless"], "the embedded Kafka broker")?;
+    system::which("java").ok_or_else(|| anyhow::anyhow!("java is still not on PATH after installing it"))
+}
+
+/// Installs Kafka's jars (and a logging binding) from Maven Central into
+/// `tools/kafka-VERSION/libs` unless they are there, and returns that folder.
+pub fn install(tools: &Path) -> anyhow::Result<PathBuf> {
+    let root = tools.join(format!("kafka-{KAFKA_VERSION}"));
+    let libs = root.join("libs");
+    let complete = root.join(".installed");
+    if complete.exists() {
+        return Ok(libs);
+    }
+    let mvn = match system::which("mvn") {
+        Some(mvn) => mvn,
+        None => {
+            system::install_debian_packages(&["maven"], "installing the embedded Kafka broker")?;
+            system::which("mvn")
+                .ok_or_else(|| anyhow::anyhow!("mvn is still not on PATH after installing it"))?
+        }
+    };
+    eprintln!(
+        "installing Apache Kafka {KAFKA_VERSION} from Maven Central into {} (first use only)...",
+        root.display()
+    );
+    std::fs::create_dir_all(&root)?;
+    let staging = root.join("libs.partial");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::write(root.join("pom.xml"), kafka_pom())?;
+    run_to_completion(
+        Command::new(mvn)
+            .args([
+                "-q",
+                "-B",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+            ])
+            .arg(format!("-DoutputDirectory={}", staging.display()))
+            .current_dir(&root),
+        "resolving Kafka's jars with Maven (is Maven Central reachable?)",
+    )?;
+    let _ = std::fs::remove_dir_all(&libs);
+    std::fs::rename(&staging, &libs)?;
+    std::fs::write(&complete, KAFKA_VERSION)?;
+    Ok(libs)
+}
+
+fn kafka_pom() -> String {
+    format!(
+        r#"<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <!-- Generated by streambench: the jars of a single-node Apache Kafka broker. -->
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>streambench.local</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>{KAFKA_VERSION}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{KAFKA_VERSION}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_cluster_id;
+
+    #[test]
+    fn cluster_id_has_kafkas_shape() {
+        let id = new_cluster_id();
+        assert_eq!(id.len(), 22);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert!(
+            "AQgw".contains(id.chars().last().unwrap_or('?')),
+            "last char {id}"
+        );
+    }
+}

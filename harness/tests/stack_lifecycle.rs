@@ -1,0 +1,80 @@
+//! `stack up`, `status` and `down` on a home of their own: both services start
+//! and answer, and `down` leaves none of their processes running.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use streambench_harness::home::Home;
+
+fn pid_in(state_file: &Path) -> u32 {
+    let text = std::fs::read_to_string(state_file).expect("state file");
+    let state: serde_json::Value = serde_json::from_str(&text).expect("state json");
+    state["process"]["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid in {text}")) as u32
+}
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next()),
+            Some("Z" | "X")
+        ),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn up_status_down_on_a_fresh_home() {
+    let home = tempfile::tempdir().expect("temp home");
+    // The postgres user (when we run as root) must be able to reach the cluster.
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let tools = Home::from_env().tools_dir().to_path_buf();
+    let run = |args: &[&str]| {
+        let output = common::streambench()
+            .args(args)
+            .env("STREAMBENCH_HOME", home.path())
+            .env("STREAMBENCH_TOOLS", &tools)
+            .env_remove("STREAMBENCH_BROKERS")
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run streambench");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+
+    let (ok, text) = run(&["stack", "up"]);
+    assert!(ok, "stack up failed: {text}");
+    let kafka_pid = pid_in(&home.path().join("stack/kafka/state.json"));
+    let postgres_pid = pid_in(&home.path().join("stack/postgres/state.json"));
+    assert!(alive(kafka_pid) && alive(postgres_pid));
+
+    let (ok, text) = run(&["stack", "status"]);
+    assert!(ok, "stack status failed: {text}");
+    assert_eq!(text.matches("answering").count(), 2, "{text}");
+    assert!(!text.contains("NOT answering"), "{text}");
+
+    let (ok, text) = run(&["stack", "up"]);
+    assert!(ok, "a second stack up is a no-op: {text}");
+    assert_eq!(
+        pid_in(&home.path().join("stack/kafka/state.json")),
+        kafka_pid,
+        "same broker"
+    );
+
+    let (ok, text) = run(&["stack", "down"]);
+    assert!(ok, "stack down failed: {text}");
+    assert!(text.contains("kafka") && text.contains("postgres"), "{text}");
+    assert!(!alive(kafka_pid), "Kafka still running after down");
+    assert!(!alive(postgres_pid), "PostgreSQL still running after down");
+
+    let (ok, text) = run(&["stack", "status"]);
+    assert!(!ok, "status after down must fail: {text}");
+}
