@@ -1,3 +1,8 @@
 //! What streambench runs: the event model, the seeded event generator, the job
 //! catalogue, the oracle that computes every job's exact expected output, and
 //! the suite files that combine them.
+
+pub mod event;
+pub mod generator;
+pub mod rate;
+pub mod rng;

@@ -1,0 +1,642 @@
+//! The seeded event generator: event *i* is a pure function of (seed, i,
+//! workload settings, start time), so every run and every process that makes
+//! event *i* makes the same bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
+use crate::rate::RateProfile;
+use crate::rng::EventRng;
+
+/// Everything that shapes a workload's events (the *what*, as in the
+/// OpenMessaging Benchmark: rate, size, keys, partitions, disorder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadSpec {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// The offered rate over time.
+    pub rate: RateProfile,
+    /// How long to send; the event count follows from the rate. Ignored
+    /// when `events` is set.
+    pub duration_s: f64,
+    /// Exactly how many events to send, if set.
+    pub events: Option<u64>,
+    /// How many distinct keys (ads, for ad events).
+    pub keys: u64,
+    /// How often each key occurs.
+    pub key_distribution: KeyDistribution,
+    /// Partitions of the topic; a key always lands in the same one.
+    pub partitions: u32,
+    /// Bytes of padding added to every event.
+    pub padding_bytes: usize,
+    /// Events whose time is slightly in the past, within the watermark bound.
+    pub out_of_order: OutOfOrder,
+    /// Events whose time is far in the past, beyond any window's lateness.
+    pub late: Late,
+    /// Fraction of records that are not valid events at all.
+    pub malformed_fraction: f64,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> WorkloadSpec {
+        WorkloadSpec {
+            seed: 42,
+            rate: RateProfile::constant(10_000.0),
+            duration_s: 30.0,
+            events: None,
+            keys: 1000,
+            key_distribution: KeyDistribution::Uniform,
+            partitions: 4,
+            padding_bytes: 0,
+            out_of_order: OutOfOrder::default(),
+            late: Late::default(),
+            malformed_fraction: 0.0,
+        }
+    }
+}
+
+/// How keys are drawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeyDistribution {
+    /// Every key equally likely.
+    #[default]
+    Uniform,
+    /// Key k (from 0) with weight 1 / (k + 1)^exponent: a few hot keys.
+    Zipf {
+        /// The skew; 0 is uniform, around 1 is typical of real traffic.
+        exponent: f64,
+    },
+}
+
+/// Out-of-order events: their time lags their send time by up to
+/// `max_delay_ms`, which must stay within the jobs' watermark delay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutOfOrder {
+    /// Fraction of events that are out of order.
+    pub fraction: f64,
+    /// The largest lag of an out-of-order event's time.
+    pub max_delay_ms: i64,
+}
+
+impl Default for OutOfOrder {
+    fn default() -> OutOfOrder {
+        OutOfOrder {
+            fraction: 0.0,
+            max_delay_ms: 4_000,
+        }
+    }
+}
+
+/// Late events: their time lags their send time by `delay_ms` plus up to a
+/// second, which must exceed watermark delay + allowed lateness + window size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Late {
+    /// Fraction of events that are late.
+    pub fraction: f64,
+    /// How far behind their send time late events are.
+    pub delay_ms: i64,
+}
+
+impl Default for Late {
+    fn default() -> Late {
+        Late {
+            fraction: 0.0,
+            delay_ms: 300_000,
+        }
+    }
+}
+
+/// What kind of event the generator made at one index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventClass {
+    /// Time equals its scheduled send time.
+    OnTime,
+    /// Time slightly before its send time, within the watermark bound.
+    OutOfOrder,
+    /// Time far before its send time, beyond every window's lateness.
+    Late,
+    /// Not a valid event.
+    Malformed(MalformedKind),
+}
+
+/// The ways a record can fail to be an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MalformedKind {
+    /// Cut off halfway: not JSON.
+    InvalidJson,
+    /// JSON without `event_time_ms`.
+    MissingField,
+    /// `event_time_ms` as a string.
+    WrongType,
+    /// A valid event larger than [`MAX_EVENT_BYTES`].
+    Oversized,
+    /// Starts with bytes that are not UTF-8.
+    NotUtf8,
+}
+
+const MALFORMED_KINDS: [MalformedKind; 5] = [
+    MalformedKind::InvalidJson,
+    MalformedKind::MissingField,
+    MalformedKind::WrongType,
+    MalformedKind::Oversized,
+    MalformedKind::NotUtf8,
+];
+
+/// Why a workload cannot be generated.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SpecError {
+    /// A setting is out of range.
+    #[error("workload setting `{setting}`: {reason}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+impl WorkloadSpec {
+    /// Checks every setting, so that a bad suite fails before anything runs.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        self.rate.validate().map_err(|r| invalid("rate", r))?;
+        if self.events.is_none() && !(self.duration_s.is_finite() && self.duration_s > 0.0) {
+            return Err(invalid(
+                "duration_s",
+                format!("must be positive, not {}", self.duration_s),
+            ));
+        }
+        if self.keys == 0 {
+            return Err(invalid("keys", "must be at least 1"));
+        }
+        if self.partitions == 0 {
+            return Err(invalid("partitions", "must be at least 1"));
+        }
+        if let KeyDistribution::Zipf { exponent } = self.key_distribution
+            && !(exponent.is_finite() && exponent >= 0.0)
+        {
+            return Err(invalid(
+                "key_distribution.exponent",
+                format!("must be 0 or more, not {exponent}"),
+            ));
+        }
+        if self.padding_bytes > MAX_EVENT_BYTES / 2 {
+            return Err(invalid(
+                "padding_bytes",
+                format!("must be at most {}", MAX_EVENT_BYTES / 2),
+            ));
+        }
+        let fraction_ok = |f: f64| (0.0..=1.0).contains(&f);
+        for (setting, f) in [
+            ("out_of_order.fraction", self.out_of_order.fraction),
+            ("late.fraction", self.late.fraction),
+            ("malformed_fraction", self.malformed_fraction),
+        ] {
+            if !fraction_ok(f) {
+                return Err(invalid(setting, format!("must be between 0 and 1, not {f}")));
+            }
+        }
+        if self.out_of_order.fraction + self.late.fraction + self.malformed_fraction > 1.0 {
+            return Err(invalid(
+                "late.fraction",
+                "out-of-order, late and malformed fractions add up to more than 1",
+            ));
+        }
+        if self.out_of_order.max_delay_ms < 1 {
+            return Err(invalid("out_of_order.max_delay_ms", "must be at least 1"));
+        }
+        if self.late.delay_ms < 1 {
+            return Err(invalid("late.delay_ms", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// How many events the workload sends.
+    pub fn event_count(&self) -> u64 {
+        self.events
+            .unwrap_or_else(|| self.rate.events_within(self.duration_s))
+    }
+}
+
+/// One generated record with everything the oracle and the producer need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated<'g> {
+    /// The event's index (its `event_id`).
+    pub index: u64,
+    /// When it is due to be sent, in microseconds after the run starts.
+    pub send_time_us: u64,
+    /// Its Kafka partition.
+    pub partition: u32,
+    /// Its key (the ad, for ad events).
+    pub key: u64,
+    /// On time, out of order, late or malformed.
+    pub class: EventClass,
+    /// The event (for a malformed record: the event it was damaged from).
+    pub event: Event<'g>,
+}
+
+/// Makes a workload's events, one index at a time or as a splittable iterator.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    spec: WorkloadSpec,
+    kind: EventKind,
+    start_time_ms: i64,
+    count: u64,
+    key_cdf: Option<Vec<f64>>,
+    padding: String,
+    oversized_padding: String,
+    ips: Vec<String>,
+}
+
+/// Separate random streams, so that one choice never shifts another.
+mod stream {
+    pub const CLASS: u64 = 1;
+    pub const KEY: u64 = 2;
+    pub const FIELDS: u64 = 3;
+    pub const DELAY: u64 = 4;
+}
+
+impl Generator {
+    /// A generator of `kind` events for `spec`, whose schedule starts at
+    /// `start_time_ms` (milliseconds since the Unix epoch).
+    pub fn new(spec: WorkloadSpec, kind: EventKind, start_time_ms: i64) -> Result<Generator, SpecError> {
+        spec.validate()?;
+        let key_cdf = match spec.key_distribution {
+            KeyDistribution::Uniform => None,
+            KeyDistribution::Zipf { exponent } => Some(zipf_cdf(spec.keys, exponent)),
+        };
+        let ips = (0..256u64)
+            .map(|i| {
+                let mut rng = EventRng::new(spec.seed, i, 99);
+                format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))
+            })
+            .collect();
+        Ok(Generator {
+            count: spec.event_count(),
+            padding: "x".repeat(spec.padding_bytes),
+            oversized_padding: "x".repeat(MAX_EVENT_BYTES + 1),
+            spec,
+            kind,
+            start_time_ms,
+            key_cdf,
+            ips,
+        })
+    }
+
+    /// The settings this generator follows.
+    pub fn spec(&self) -> &WorkloadSpec {
+        &self.spec
+    }
+
+    /// The kind of event it makes.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// When the schedule starts, in milliseconds since the Unix epoch.
+    pub fn start_time_ms(&self) -> i64 {
+        self.start_time_ms
+    }
+
+    /// How many events the workload has.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether the workload has no events.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Event `index`: the same in every run and process.
+    pub fn generate(&self, index: u64) -> Generated<'_> {
+        let seed = self.spec.seed;
+        let send_time_us = self.spec.rate.send_time_us(index);
+        let scheduled_ms = self.start_time_ms + (send_time_us / 1000) as i64;
+
+        let mut class_rng = EventRng::new(seed, index, stream::CLASS);
+        let draw = class_rng.unit();
+        let malformed = self.spec.malformed_fraction;
+        let late = malformed + self.spec.late.fraction;
+        let out_of_order = late + self.spec.out_of_order.fraction;
+        let class = if draw < malformed {
+            EventClass::Malformed(MALFORMED_KINDS[class_rng.below(MALFORMED_KINDS.len() as u64) as usize])
+        } else if draw < late {
+            EventClass::Late
+        } else if draw < out_of_order {
+            EventClass::OutOfOrder
+        } else {
+            EventClass::OnTime
+        };
+        let mut delay_rng = EventRng::new(seed, index, stream::DELAY);
+        let event_time_ms = match class {
+            EventClass::OutOfOrder => {
+                scheduled_ms - delay_rng.between(1, self.spec.out_of_order.max_delay_ms)
+            }
+            EventClass::Late => scheduled_ms - self.spec.late.delay_ms - delay_rng.between(0, 1000),
+            EventClass::OnTime | EventClass::Malformed(_) => scheduled_ms,
+        };
+
+        let key = self.draw_key(&mut EventRng::new(seed, index, stream::KEY));
+        let mut fields = EventRng::new(seed, index, stream::FIELDS);
+        let pad = if class == EventClass::Malformed(MalformedKind::Oversized) {
+            self.oversized_padding.as_str()
+        } else {
+            self.padding.as_str()
+        };
+        let event = match self.kind {
+            EventKind::Ad => Event::Ad(AdEvent {
+                event_id: index,
+                event_time_ms,
+                user_id: fields.below(100_000),
+                page_id: fields.below(10_000),
+                ad_id: key,
+                ad_type: AD_TYPES[fields.below(AD_TYPES.len() as u64) as usize],
+                event_type: match fields.below(3) {
+                    0 => AdEventType::View,
+                    1 => AdEventType::Click,
+                    _ => AdEventType::Purchase,
+                },
+                ip: &self.ips[fields.below(256) as usize],
+                pad,
+            }),
+            EventKind::Measurement => Event::Measurement(Measurement {
+                event_id: index,
+                event_time_ms,
+                key,
+                value: fields.between(0, 1000),
+                pad,
+            }),
+        };
+        Generated {
+            index,
+            send_time_us,
+            partition: partition_of(key, self.spec.partitions),
+            key,
+            class,
+            event,
+        }
+    }
+
+    /// Writes record `index`'s Kafka value into `out` (cleared first) and
+    /// returns the generated event. Malformed records are damaged here.
+    pub fn write_record(&self, index: u64, out: &mut Vec<u8>) -> Generated<'_> {
+        out.clear();
+        let generated = self.generate(index);
+        match generated.class {
+            EventClass::OnTime | EventClass::OutOfOrder | EventClass::Late => generated.event.write_json(out),
+            EventClass::Malformed(kind) => write_malformed(&generated.event, kind, out),
+        }
+        generated
+    }
+
+    /// The indexes `offset`, `offset + step`, ...: one producer task's share
+    /// when `step` tasks split the workload.
+    pub fn indexes(&self, offset: u64, step: u64) -> impl Iterator<Item = u64> + use<> {
+        (offset..self.count).step_by(step.max(1) as usize)
+    }
+
+    fn draw_key(&self, rng: &mut EventRng) -> u64 {
+        match &self.key_cdf {
+            None => rng.below(self.spec.keys),
+            Some(cdf) => {
+                let u = rng.unit();
+                cdf.partition_point(|&c| c <= u).min(cdf.len() - 1) as u64
+            }
+        }
+    }
+}
+
+/// The Kafka record key of a key: its decimal digits.
+pub fn key_bytes(key: u64) -> Vec<u8> {
+    key.to_string().into_bytes()
+}
+
+/// The partition a key always lands in (FNV-1a of its decimal digits), the
+/// same in every client library.
+pub fn partition_of(key: u64, partitions: u32) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut digits = [0u8; 20];
+    let mut n = key;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in digits[..len].iter().rev() {
+        hash ^= u32::from(d);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % partitions
+}
+
+fn zipf_cdf(keys: u64, exponent: f64) -> Vec<f64> {
+    let weights: Vec<f64> = (1..=keys).map(|k| 1.0 / (k as f64).powf(exponent)).collect();
+    let total: f64 = weights.iter().sum();
+    let mut running = 0.0;
+    weights
+        .iter()
+        .map(|w| {
+            running += w / total;
+            running
+        })
+        .collect()
+}
+
+fn write_malformed(event: &Event<'_>, kind: MalformedKind, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let id = event.event_id();
+    let time = event.event_time_ms();
+    let key = event.partition_key();
+    // Writing into a Vec cannot fail.
+    let _ = match kind {
+        MalformedKind::InvalidJson => {
+            event.write_json(out);
+            out.truncate(out.len() / 2);
+            Ok(())
+        }
+        MalformedKind::MissingField => write!(
+            out,
+            "{{\"event_id\":{id},\"key\":{key},\"value\":1,\"ad_id\":{key}}}"
+        ),
+        MalformedKind::WrongType => write!(
+            out,
+            "{{\"event_id\":{id},\"event_time_ms\":\"{time}\",\"key\":{key},\"value\":1,\"ad_id\":{key}}}"
+        ),
+        MalformedKind::Oversized => {
+            event.write_json(out);
+            Ok(())
+        }
+        MalformedKind::NotUtf8 => {
+            out.extend_from_slice(&[0xff, 0xfe, 0xfd]);
+            event.write_json(out);
+            Ok(())
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::decode;
+
+    fn spec() -> WorkloadSpec {
+        WorkloadSpec {
+            events: Some(20_000),
+            out_of_order: OutOfOrder {
+                fraction: 0.1,
+                max_delay_ms: 3000,
+            },
+            late: Late {
+                fraction: 0.01,
+                delay_ms: 100_000,
+            },
+            malformed_fraction: 0.01,
+            ..WorkloadSpec::default()
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        let a = Generator::new(spec(), EventKind::Ad, 1_000).expect("valid");
+        let b = Generator::new(spec(), EventKind::Ad, 1_000).expect("valid");
+        let c = Generator::new(WorkloadSpec { seed: 43, ..spec() }, EventKind::Ad, 1_000).expect("valid");
+        let (mut x, mut y, mut z) = (Vec::new(), Vec::new(), Vec::new());
+        let mut differ = 0;
+        for i in 0..2000 {
+            a.write_record(i, &mut x);
+            b.write_record(i, &mut y);
+            c.write_record(i, &mut z);
+            assert_eq!(x, y, "event {i}");
+            differ += usize::from(x != z);
+        }
+        assert!(
+            differ > 1900,
+            "another seed changes nearly every event ({differ})"
+        );
+    }
+
+    #[test]
+    fn split_producers_cover_every_event_once() {
+        let g = Generator::new(spec(), EventKind::Measurement, 0).expect("valid");
+        let mut all: Vec<u64> = (0..3).flat_map(|task| g.indexes(task, 3)).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..g.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn classes_follow_their_fractions_and_rules() {
+        let g = Generator::new(spec(), EventKind::Measurement, 1_000_000).expect("valid");
+        let mut counts = std::collections::HashMap::new();
+        let mut buf = Vec::new();
+        for i in 0..g.len() {
+            let e = g.write_record(i, &mut buf);
+            let scheduled = 1_000_000 + (e.send_time_us / 1000) as i64;
+            let lag = scheduled - e.event.event_time_ms();
+            match e.class {
+                EventClass::OnTime => assert_eq!(lag, 0),
+                EventClass::OutOfOrder => assert!((1..=3000).contains(&lag), "lag {lag}"),
+                EventClass::Late => assert!((100_000..=101_000).contains(&lag), "lag {lag}"),
+                EventClass::Malformed(kind) => {
+                    assert!(
+                        decode(EventKind::Measurement, &buf).is_err(),
+                        "{kind:?} decoded: {buf:?}"
+                    );
+                }
+            }
+            if !matches!(e.class, EventClass::Malformed(_)) {
+                assert_eq!(
+                    decode(EventKind::Measurement, &buf).expect("valid event"),
+                    e.event
+                );
+            }
+            *counts.entry(std::mem::discriminant(&e.class)).or_insert(0u64) += 1;
+        }
+        let share = |c: EventClass| counts[&std::mem::discriminant(&c)] as f64 / g.len() as f64;
+        assert!((share(EventClass::OutOfOrder) - 0.1).abs() < 0.01);
+        assert!((share(EventClass::Late) - 0.01).abs() < 0.004);
+        assert!((share(EventClass::Malformed(MalformedKind::NotUtf8)) - 0.01).abs() < 0.004);
+    }
+
+    #[test]
+    fn a_key_always_lands_in_one_partition() {
+        let g = Generator::new(spec(), EventKind::Ad, 0).expect("valid");
+        let mut partition_of_key = std::collections::HashMap::new();
+        for i in 0..g.len() {
+            let e = g.generate(i);
+            assert_eq!(*partition_of_key.entry(e.key).or_insert(e.partition), e.partition);
+        }
+        let used: std::collections::HashSet<_> = partition_of_key.values().collect();
+        assert_eq!(used.len(), 4);
+    }
+
+    #[test]
+    fn zipf_makes_the_first_key_the_hottest() {
+        let zipf = WorkloadSpec {
+            key_distribution: KeyDistribution::Zipf { exponent: 1.2 },
+            ..spec()
+        };
+        let g = Generator::new(zipf, EventKind::Measurement, 0).expect("valid");
+        let mut hits = vec![0u32; 1000];
+        for i in 0..g.len() {
+            hits[g.generate(i).key as usize] += 1;
+        }
+        assert!(hits[0] > hits[1] && hits[1] > hits[10] && hits[10] > hits[500]);
+        assert!(hits[0] as f64 > 0.1 * g.len() as f64, "key 0 is hot: {}", hits[0]);
+    }
+
+    #[test]
+    fn event_times_follow_the_schedule() {
+        let rate = WorkloadSpec {
+            rate: RateProfile::constant(1000.0),
+            events: Some(5000),
+            ..WorkloadSpec::default()
+        };
+        let g = Generator::new(rate, EventKind::Measurement, 50_000).expect("valid");
+        assert_eq!(g.generate(0).event.event_time_ms(), 50_000);
+        assert_eq!(g.generate(2500).event.event_time_ms(), 52_500);
+        assert_eq!(g.generate(4999).send_time_us, 4_999_000);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        let bad = WorkloadSpec { keys: 0, ..spec() };
+        assert!(matches!(
+            Generator::new(bad, EventKind::Ad, 0),
+            Err(SpecError::Invalid { setting: "keys", .. })
+        ));
+        let bad = WorkloadSpec {
+            malformed_fraction: 1.5,
+            ..spec()
+        };
+        assert!(Generator::new(bad, EventKind::Ad, 0).is_err());
+        let bad = WorkloadSpec {
+            late: Late {
+                fraction: 0.6,
+                delay_ms: 1,
+            },
+            out_of_order: OutOfOrder {
+                fraction: 0.6,
+                max_delay_ms: 1,
+            },
+            ..spec()
+        };
+        assert!(Generator::new(bad, EventKind::Ad, 0).is_err());
+    }
+}
