@@ -4,5 +4,10 @@
 
 pub mod event;
 pub mod generator;
+pub mod job;
+pub mod names;
+pub mod oracle;
 pub mod rate;
 pub mod rng;
+pub mod suite;
+pub mod window;

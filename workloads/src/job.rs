@@ -1,0 +1,292 @@
+//! The job catalogue: the windowed jobs both engines run, defined once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AdEventType, Event, EventKind};
+use crate::rng::EventRng;
+use crate::window::{Keyed, WindowSpec};
+
+/// Ads per campaign in the Yahoo Streaming Benchmark's static table.
+pub const ADS_PER_CAMPAIGN: u64 = 10;
+
+/// One windowed Kafka-to-PostgreSQL job: which events it reads, which it
+/// keeps, how it keys and windows them, and what it computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The job's name in the catalogue and in result tables.
+    pub name: String,
+    /// The events it reads.
+    pub input: EventKind,
+    /// Which events it keeps.
+    pub filter: Option<Filter>,
+    /// What it groups by.
+    pub key: KeyBy,
+    /// How it groups in time.
+    pub window: WindowSpec,
+    /// What it computes per window, in output column order.
+    pub aggregates: Vec<Aggregate>,
+    /// Bounded out-of-orderness: the watermark trails the largest event time
+    /// seen by this much.
+    pub watermark_delay_ms: i64,
+    /// How long after its end (by the watermark) a window still accepts
+    /// events, each producing a new revision of its result.
+    pub allowed_lateness_ms: i64,
+}
+
+/// Which events a job keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filter {
+    /// Ad events of one type.
+    AdEventType(AdEventType),
+}
+
+/// What a job groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyBy {
+    /// A measurement's key.
+    Key,
+    /// The campaign an ad belongs to, from the static campaign table
+    /// (enrichment, as in the Yahoo Streaming Benchmark's Redis join).
+    Campaign,
+}
+
+/// An output column computed per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// Number of events.
+    Count,
+    /// Sum of values.
+    Sum,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Mean value.
+    Mean,
+    /// Earliest event time.
+    FirstEventTime,
+    /// Latest event time.
+    LastEventTime,
+}
+
+impl Aggregate {
+    /// The result table's column for this aggregate.
+    pub fn column(&self) -> &'static str {
+        match self {
+            Aggregate::Count => "event_count",
+            Aggregate::Sum => "value_sum",
+            Aggregate::Min => "value_min",
+            Aggregate::Max => "value_max",
+            Aggregate::Mean => "value_mean",
+            Aggregate::FirstEventTime => "first_event_time_ms",
+            Aggregate::LastEventTime => "last_event_time_ms",
+        }
+    }
+}
+
+/// The static ad-to-campaign table of the `ysb` job, derived from the seed:
+/// ads are shuffled and dealt ten to a campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignTable {
+    campaign_of_ad: Vec<u64>,
+}
+
+impl CampaignTable {
+    /// The table for `ads` ads under `seed`.
+    pub fn new(seed: u64, ads: u64) -> CampaignTable {
+        let mut order: Vec<u64> = (0..ads).collect();
+        for i in (1..order.len()).rev() {
+            let j = EventRng::new(seed, i as u64, 0xCA3B).below(i as u64 + 1) as usize;
+            order.swap(i, j);
+        }
+        let mut campaign_of_ad = vec![0; ads as usize];
+        for (position, ad) in order.into_iter().enumerate() {
+            campaign_of_ad[ad as usize] = position as u64 / ADS_PER_CAMPAIGN;
+        }
+        CampaignTable { campaign_of_ad }
+    }
+
+    /// The campaign of `ad`, if the ad is in the table.
+    pub fn campaign(&self, ad: u64) -> Option<u64> {
+        self.campaign_of_ad.get(ad as usize).copied()
+    }
+
+    /// Every (ad, campaign) pair, for engines that join against a table.
+    pub fn pairs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.campaign_of_ad
+            .iter()
+            .enumerate()
+            .map(|(ad, c)| (ad as u64, *c))
+    }
+}
+
+impl JobSpec {
+    /// Why the job cannot run, if it cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        self.window.validate()?;
+        if self.watermark_delay_ms < 0 {
+            return Err(format!(
+                "watermark_delay_ms must be 0 or more, not {}",
+                self.watermark_delay_ms
+            ));
+        }
+        if self.allowed_lateness_ms < 0 {
+            return Err(format!(
+                "allowed_lateness_ms must be 0 or more, not {}",
+                self.allowed_lateness_ms
+            ));
+        }
+        if self.aggregates.is_empty() {
+            return Err("a job needs at least one aggregate".into());
+        }
+        if !crate::names::is_identifier(&self.name) {
+            return Err(format!(
+                "job name {:?} must be lower-case letters, digits and _ (at most 40)",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the job takes from `event`, or `None` if its filter drops it.
+    pub fn extract(&self, event: &Event<'_>, campaigns: &CampaignTable) -> Option<Keyed> {
+        match (event, self.filter) {
+            (Event::Ad(ad), Some(Filter::AdEventType(wanted))) if ad.event_type != wanted => return None,
+            _ => {}
+        }
+        let (key, value) = match (self.key, event) {
+            (KeyBy::Key, Event::Measurement(m)) => (m.key, m.value),
+            (KeyBy::Campaign, Event::Ad(ad)) => (campaigns.campaign(ad.ad_id)?, 1),
+            (KeyBy::Key, Event::Ad(ad)) => (ad.ad_id, 1),
+            (KeyBy::Campaign, Event::Measurement(_)) => return None,
+        };
+        Some(Keyed {
+            event_id: event.event_id(),
+            key,
+            event_time_ms: event.event_time_ms(),
+            value,
+        })
+    }
+}
+
+/// The catalogue's job names.
+pub const CATALOGUE: [&str; 4] = ["ysb", "tumbling", "sliding", "session"];
+
+/// A job from the catalogue by name, with its default settings.
+pub fn catalogue_job(name: &str) -> Option<JobSpec> {
+    use Aggregate::*;
+    let job = |input, filter, key, window, aggregates: &[Aggregate]| JobSpec {
+        name: name.to_string(),
+        input,
+        filter,
+        key,
+        window,
+        aggregates: aggregates.to_vec(),
+        watermark_delay_ms: 5_000,
+        allowed_lateness_ms: 0,
+    };
+    Some(match name {
+        "ysb" => job(
+            EventKind::Ad,
+            Some(Filter::AdEventType(AdEventType::View)),
+            KeyBy::Campaign,
+            WindowSpec::Tumbling { size_ms: 10_000 },
+            &[Count],
+        ),
+        "tumbling" => job(
+            EventKind::Measurement,
+            None,
+            KeyBy::Key,
+            WindowSpec::Tumbling { size_ms: 10_000 },
+            &[Count, Sum, Min, Max, Mean],
+        ),
+        "sliding" => job(
+            EventKind::Measurement,
+            None,
+            KeyBy::Key,
+            WindowSpec::Sliding {
+                size_ms: 60_000,
+                slide_ms: 10_000,
+            },
+            &[Mean],
+        ),
+        "session" => job(
+            EventKind::Measurement,
+            None,
+            KeyBy::Key,
+            WindowSpec::Session { gap_ms: 30_000 },
+            &[Count, FirstEventTime, LastEventTime],
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AdEvent, Measurement};
+
+    #[test]
+    fn every_catalogue_job_is_valid() {
+        for name in CATALOGUE {
+            let job = catalogue_job(name).expect("in catalogue");
+            assert_eq!(job.validate(), Ok(()), "{name}");
+        }
+        assert!(catalogue_job("nope").is_none());
+    }
+
+    #[test]
+    fn campaign_table_deals_ten_ads_to_each_campaign() {
+        let table = CampaignTable::new(42, 1000);
+        let mut per_campaign = vec![0; 100];
+        for (_, campaign) in table.pairs() {
+            per_campaign[campaign as usize] += 1;
+        }
+        assert!(per_campaign.iter().all(|&n| n == 10));
+        assert_ne!(table, CampaignTable::new(43, 1000), "the seed shapes the table");
+        assert_eq!(table, CampaignTable::new(42, 1000));
+    }
+
+    #[test]
+    fn ysb_keeps_views_and_keys_by_campaign() {
+        let job = catalogue_job("ysb").expect("ysb");
+        let table = CampaignTable::new(1, 1000);
+        let ad = |event_type| {
+            Event::Ad(AdEvent {
+                event_id: 5,
+                event_time_ms: 77,
+                user_id: 1,
+                page_id: 2,
+                ad_id: 321,
+                ad_type: "banner",
+                event_type,
+                ip: "10.0.0.1",
+                pad: "",
+            })
+        };
+        let kept = job
+            .extract(&ad(AdEventType::View), &table)
+            .expect("views are kept");
+        assert_eq!(kept.key, table.campaign(321).expect("ad 321"));
+        assert_eq!((kept.event_id, kept.event_time_ms, kept.value), (5, 77, 1));
+        assert_eq!(job.extract(&ad(AdEventType::Click), &table), None);
+    }
+
+    #[test]
+    fn measurement_jobs_keep_key_and_value() {
+        let job = catalogue_job("tumbling").expect("tumbling");
+        let m = Event::Measurement(Measurement {
+            event_id: 1,
+            event_time_ms: 2,
+            key: 3,
+            value: -4,
+            pad: "",
+        });
+        let kept = job.extract(&m, &CampaignTable::new(0, 0)).expect("kept");
+        assert_eq!((kept.key, kept.value), (3, -4));
+    }
+}

@@ -1,0 +1,444 @@
+//! The oracle: every job's exact expected output, computed from the
+//! generator (never from Kafka), and the check of an engine's results
+//! against it.
+//!
+//! The contract:
+//! - On-time events, and out-of-order events within the watermark bound, are
+//!   always counted in their windows. Malformed records are expected in the
+//!   dead-letter table.
+//! - Late events lie far beyond watermark delay + allowed lateness + window
+//!   size, so a Flink-style engine drops every one to its late side output; a
+//!   Spark-style engine may accept some (its watermark lags by a batch and
+//!   its first batch has none). So each late event must be either in the
+//!   side output or counted in its window, never both and never neither: the
+//!   expected windows are those of the on-time events plus the late events
+//!   that are not in the side output. A late event both dropped and counted
+//!   shows up as a wrong window value.
+//! - A result row is compared on the job's aggregates only; of several
+//!   revisions of one window the highest counts, and rows repeating a
+//!   revision are duplicates.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::generator::{EventClass, Generator};
+use crate::job::{Aggregate, CampaignTable, JobSpec};
+use crate::window::{Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
+
+/// A job's expected output for one generated workload.
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    job: JobSpec,
+    /// Events the job keeps that are on time or within the bound.
+    on_time: Vec<Keyed>,
+    /// Events the job keeps that are late.
+    late: BTreeMap<u64, Keyed>,
+    generated: u64,
+    malformed: u64,
+    filtered: u64,
+}
+
+/// One row of an engine's result table, as the check reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// The window and key.
+    pub window: WindowKey,
+    /// 0 for a window's first result, +1 for each update.
+    pub revision: i64,
+    /// The window's aggregates, in the job's order; a column the job does not
+    /// compute is ignored.
+    pub count: Option<i64>,
+    /// Sum of values.
+    pub sum: Option<i64>,
+    /// Smallest value.
+    pub min: Option<i64>,
+    /// Largest value.
+    pub max: Option<i64>,
+    /// Mean value.
+    pub mean: Option<f64>,
+    /// Earliest event time.
+    pub first_event_time_ms: Option<i64>,
+    /// Latest event time.
+    pub last_event_time_ms: Option<i64>,
+}
+
+impl ResultRow {
+    /// The row an exact engine writes for `window` with `aggregate`.
+    pub fn exact(window: WindowKey, aggregate: &WindowAggregate, revision: i64) -> ResultRow {
+        ResultRow {
+            window,
+            revision,
+            count: Some(aggregate.count),
+            sum: Some(aggregate.sum),
+            min: Some(aggregate.min),
+            max: Some(aggregate.max),
+            mean: Some(aggregate.mean()),
+            first_event_time_ms: Some(aggregate.first_event_time_ms),
+            last_event_time_ms: Some(aggregate.last_event_time_ms),
+        }
+    }
+}
+
+/// What an engine left behind, for the check.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Every row of the result table.
+    pub rows: Vec<ResultRow>,
+    /// The event ids in the late-events side output.
+    pub late_side_output: Vec<u64>,
+    /// How many records are in the dead-letter table.
+    pub dead_letters: u64,
+}
+
+/// The verdict of comparing an engine's output with the oracle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Windows the oracle expects.
+    pub expected_windows: u64,
+    /// Windows whose final row equals the oracle's.
+    pub matched: u64,
+    /// Windows present with a wrong final value.
+    pub wrong_value: u64,
+    /// Windows the oracle expects that have no row.
+    pub missing: u64,
+    /// Windows with rows that the oracle does not expect.
+    pub unexpected: u64,
+    /// Rows repeating a (window, revision) already present.
+    pub duplicate_rows: u64,
+    /// Events generated, malformed ones included.
+    pub generated_events: u64,
+    /// Events the job's filter drops.
+    pub filtered_events: u64,
+    /// Kept events whose every window matched.
+    pub counted_events: u64,
+    /// Late events generated that the job keeps.
+    pub late_events: u64,
+    /// Late events the engine accepted into their windows.
+    pub late_accepted: u64,
+    /// Late events in the side output.
+    pub late_dropped: u64,
+    /// Side-output entries that are not late events (wrongly dropped), or repeated.
+    pub side_output_wrong: u64,
+    /// Malformed records generated.
+    pub malformed_events: u64,
+    /// Records in the dead-letter table.
+    pub dead_lettered: u64,
+    /// Events neither counted, dropped as late, dead-lettered nor filtered.
+    pub lost_events: u64,
+}
+
+impl CheckReport {
+    /// Whether the output is exactly right; `duplicates_allowed` for
+    /// at-least-once delivery after a restart.
+    pub fn passed(&self, duplicates_allowed: bool) -> bool {
+        self.wrong_value == 0
+            && self.missing == 0
+            && self.unexpected == 0
+            && self.lost_events == 0
+            && self.side_output_wrong == 0
+            && self.dead_lettered == self.malformed_events
+            && (duplicates_allowed || self.duplicate_rows == 0)
+    }
+}
+
+impl Oracle {
+    /// Computes `job`'s expected output for every event of `generator`.
+    pub fn compute(job: &JobSpec, generator: &Generator) -> Oracle {
+        let campaigns = CampaignTable::new(generator.spec().seed, generator.spec().keys);
+        let mut oracle = Oracle {
+            job: job.clone(),
+            on_time: Vec::new(),
+            late: BTreeMap::new(),
+            generated: generator.len(),
+            malformed: 0,
+            filtered: 0,
+        };
+        for index in 0..generator.len() {
+            let generated = generator.generate(index);
+            if let EventClass::Malformed(_) = generated.class {
+                oracle.malformed += 1;
+                continue;
+            }
+            match job.extract(&generated.event, &campaigns) {
+                None => oracle.filtered += 1,
+                Some(kept) if generated.class == EventClass::Late => {
+                    oracle.late.insert(kept.event_id, kept);
+                }
+                Some(kept) => oracle.on_time.push(kept),
+            }
+        }
+        oracle
+    }
+
+    /// The job the oracle is for.
+    pub fn job(&self) -> &JobSpec {
+        &self.job
+    }
+
+    /// How many records the dead-letter table should end up with.
+    pub fn expected_dead_letters(&self) -> u64 {
+        self.malformed
+    }
+
+    /// The ids of the late events the job keeps.
+    pub fn late_event_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.late.keys().copied()
+    }
+
+    /// The expected windows when the engine accepted the late events in `accepted`.
+    pub fn expected(&self, accepted: &BTreeSet<u64>) -> BTreeMap<WindowKey, WindowAggregate> {
+        let accepted_late = accepted.iter().filter_map(|id| self.late.get(id));
+        windows_of(&self.job.window, self.on_time.iter().chain(accepted_late))
+    }
+
+    /// Compares what an engine left behind with the oracle.
+    pub fn check(&self, observed: &Observed) -> CheckReport {
+        let mut report = CheckReport {
+            generated_events: self.generated,
+            filtered_events: self.filtered,
+            late_events: self.late.len() as u64,
+            malformed_events: self.malformed,
+            dead_lettered: observed.dead_letters,
+            ..CheckReport::default()
+        };
+        let mut dropped = BTreeSet::new();
+        for id in &observed.late_side_output {
+            if self.late.contains_key(id) && dropped.insert(*id) {
+                report.late_dropped += 1;
+            } else {
+                report.side_output_wrong += 1;
+            }
+        }
+        let accepted: BTreeSet<u64> = self
+            .late
+            .keys()
+            .filter(|id| !dropped.contains(id))
+            .copied()
+            .collect();
+        report.late_accepted = accepted.len() as u64;
+        let expected = self.expected(&accepted);
+        report.expected_windows = expected.len() as u64;
+
+        let mut latest: BTreeMap<WindowKey, &ResultRow> = BTreeMap::new();
+        let mut seen_revisions = BTreeSet::new();
+        for row in &observed.rows {
+            if !seen_revisions.insert((row.window, row.revision)) {
+                report.duplicate_rows += 1;
+            }
+            let entry = latest.entry(row.window).or_insert(row);
+            if row.revision > entry.revision {
+                *entry = row;
+            }
+        }
+        let mut matched_windows = BTreeSet::new();
+        for (window, aggregate) in &expected {
+            match latest.get(window) {
+                None => report.missing += 1,
+                Some(row) if self.row_matches(row, aggregate) => {
+                    report.matched += 1;
+                    matched_windows.insert(*window);
+                }
+                Some(_) => report.wrong_value += 1,
+            }
+        }
+        report.unexpected = latest.keys().filter(|w| !expected.contains_key(w)).count() as u64;
+
+        let counted_events = self
+            .on_time
+            .iter()
+            .chain(accepted.iter().filter_map(|id| self.late.get(id)))
+            .filter(|event| {
+                self.windows_holding(event, &expected)
+                    .iter()
+                    .all(|w| matched_windows.contains(w))
+            })
+            .count() as u64;
+        report.counted_events = counted_events;
+        let accounted =
+            counted_events + report.late_dropped + self.filtered + observed.dead_letters.min(self.malformed);
+        report.lost_events = self.generated.saturating_sub(accounted);
+        report
+    }
+
+    fn windows_holding(
+        &self,
+        event: &Keyed,
+        expected: &BTreeMap<WindowKey, WindowAggregate>,
+    ) -> Vec<WindowKey> {
+        match self.job.window {
+            WindowSpec::Session { .. } => {
+                // The session of this key that spans the event's time.
+                let probe = WindowKey {
+                    key: event.key,
+                    window_start_ms: event.event_time_ms,
+                    window_end_ms: i64::MAX,
+                };
+                expected
+                    .range(..=probe)
+                    .next_back()
+                    .filter(|(w, _)| w.key == event.key && w.window_end_ms > event.event_time_ms)
+                    .map(|(w, _)| vec![*w])
+                    .unwrap_or_default()
+            }
+            _ => self
+                .job
+                .window
+                .fixed_windows(event.event_time_ms)
+                .map(|(start, end)| WindowKey {
+                    key: event.key,
+                    window_start_ms: start,
+                    window_end_ms: end,
+                })
+                .collect(),
+        }
+    }
+
+    fn row_matches(&self, row: &ResultRow, expected: &WindowAggregate) -> bool {
+        self.job.aggregates.iter().all(|aggregate| match aggregate {
+            Aggregate::Count => row.count == Some(expected.count),
+            Aggregate::Sum => row.sum == Some(expected.sum),
+            Aggregate::Min => row.min == Some(expected.min),
+            Aggregate::Max => row.max == Some(expected.max),
+            Aggregate::Mean => row.mean.is_some_and(|m| {
+                let want = expected.mean();
+                (m - want).abs() <= 1e-9 * want.abs().max(1.0)
+            }),
+            Aggregate::FirstEventTime => row.first_event_time_ms == Some(expected.first_event_time_ms),
+            Aggregate::LastEventTime => row.last_event_time_ms == Some(expected.last_event_time_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::{Late, OutOfOrder, WorkloadSpec};
+    use crate::job::{CATALOGUE, catalogue_job};
+
+    fn workload() -> WorkloadSpec {
+        WorkloadSpec {
+            events: Some(30_000),
+            keys: 200,
+            out_of_order: OutOfOrder {
+                fraction: 0.2,
+                max_delay_ms: 4_000,
+            },
+            late: Late {
+                fraction: 0.01,
+                delay_ms: 200_000,
+            },
+            malformed_fraction: 0.005,
+            ..WorkloadSpec::default()
+        }
+    }
+
+    /// What a perfect Flink-style engine writes: every on-time window once,
+    /// every late event in the side output.
+    fn perfect(oracle: &Oracle) -> Observed {
+        let rows = oracle
+            .expected(&BTreeSet::new())
+            .iter()
+            .map(|(w, a)| ResultRow::exact(*w, a, 0))
+            .collect();
+        Observed {
+            rows,
+            late_side_output: oracle.late_event_ids().collect(),
+            dead_letters: oracle.expected_dead_letters(),
+        }
+    }
+
+    #[test]
+    fn a_perfect_engine_passes_every_job() {
+        for name in CATALOGUE {
+            let job = catalogue_job(name).expect("job");
+            let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
+            let oracle = Oracle::compute(&job, &generator);
+            let report = oracle.check(&perfect(&oracle));
+            assert!(report.passed(false), "{name}: {report:#?}");
+            assert!(
+                report.late_events > 0 && report.late_dropped == report.late_events,
+                "{name}"
+            );
+            assert_eq!(report.lost_events, 0);
+            assert_eq!(
+                report.counted_events + report.late_dropped + report.filtered_events + report.dead_lettered,
+                report.generated_events,
+                "{name}: every event accounted for"
+            );
+        }
+    }
+
+    #[test]
+    fn accepting_late_events_instead_of_dropping_them_also_passes() {
+        let job = catalogue_job("tumbling").expect("job");
+        let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
+        let oracle = Oracle::compute(&job, &generator);
+        let late: Vec<u64> = oracle.late_event_ids().collect();
+        let (accepted, dropped) = late.split_at(late.len() / 2);
+        let accepted: BTreeSet<u64> = accepted.iter().copied().collect();
+        let observed = Observed {
+            rows: oracle
+                .expected(&accepted)
+                .iter()
+                .map(|(w, a)| ResultRow::exact(*w, a, 0))
+                .collect(),
+            late_side_output: dropped.to_vec(),
+            dead_letters: oracle.expected_dead_letters(),
+        };
+        let report = oracle.check(&observed);
+        assert!(report.passed(false), "{report:#?}");
+        assert_eq!(report.late_accepted as usize, accepted.len());
+        assert_eq!(report.late_dropped as usize, dropped.len());
+    }
+
+    #[test]
+    fn every_kind_of_fault_is_reported() {
+        let job = catalogue_job("tumbling").expect("job");
+        let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
+        let oracle = Oracle::compute(&job, &generator);
+        let mut observed = perfect(&oracle);
+        // A window lost, a window off by one, a duplicate row, a made-up window,
+        // a late event both dropped and counted, one dead letter missing.
+        let lost = observed.rows.remove(0);
+        observed.rows[0].count = observed.rows[0].count.map(|c| c + 1);
+        observed.rows.push(observed.rows[1].clone());
+        let mut invented = observed.rows[2].clone();
+        invented.window.key = 999_999;
+        observed.rows.push(invented);
+        observed.late_side_output.push(observed.late_side_output[0]);
+        observed.dead_letters -= 1;
+
+        let report = oracle.check(&observed);
+        assert_eq!(report.missing, 1, "{report:#?}");
+        assert_eq!(report.wrong_value, 1);
+        assert_eq!(report.duplicate_rows, 1);
+        assert_eq!(report.unexpected, 1);
+        assert_eq!(report.side_output_wrong, 1);
+        assert_eq!(report.dead_lettered + 1, report.malformed_events);
+        assert!(
+            report.lost_events >= lost.count.expect("count") as u64,
+            "{report:#?}"
+        );
+        assert!(!report.passed(true));
+    }
+
+    #[test]
+    fn later_revisions_replace_earlier_ones_and_repeats_are_duplicates() {
+        let job = catalogue_job("tumbling").expect("job");
+        let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
+        let oracle = Oracle::compute(&job, &generator);
+        let mut observed = perfect(&oracle);
+        let mut early = observed.rows[0].clone();
+        early.count = Some(1);
+        early.revision = 0;
+        observed.rows[0].revision = 1;
+        observed.rows.push(early);
+        let report = oracle.check(&observed);
+        assert!(report.passed(false), "{report:#?}");
+        observed.rows.push(observed.rows[0].clone());
+        let report = oracle.check(&observed);
+        assert_eq!(report.duplicate_rows, 1);
+        assert!(report.passed(true) && !report.passed(false));
+    }
+}

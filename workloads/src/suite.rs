@@ -1,0 +1,388 @@
+//! Suite files: a workload, the jobs to run on it, and the matrix of engines,
+//! delivery modes, rates and faults to run them under (`workloads/suites/*.toml`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::generator::WorkloadSpec;
+use crate::job::{CATALOGUE, JobSpec, catalogue_job};
+use crate::rate::RateProfile;
+use crate::window::WindowSpec;
+
+/// A suite: what to generate, which jobs to run, and under which settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Short name, used in result folders.
+    pub name: String,
+    /// What the suite shows, for people reading the results.
+    #[serde(default)]
+    pub description: String,
+    /// The events (shared by every scenario; each scenario gets a fresh topic).
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// The scenarios: every combination of the lists.
+    pub matrix: Matrix,
+    /// Per-job changes to the catalogue's defaults.
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobOverrides>,
+    /// Warm-up and measurement periods.
+    #[serde(default)]
+    pub measure: Measure,
+}
+
+/// The lists whose combinations make a suite's scenarios.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Catalogue jobs.
+    pub jobs: Vec<String>,
+    /// Engines.
+    pub engines: Vec<EngineName>,
+    /// Delivery modes.
+    #[serde(default = "default_delivery")]
+    pub delivery: Vec<DeliveryMode>,
+    /// Offered rates; empty means the workload's own rate.
+    #[serde(default)]
+    pub rates: Vec<RateProfile>,
+    /// Continuous engine checkpoint intervals (`None`: checkpoints off).
+    #[serde(default = "default_checkpoint_intervals")]
+    pub checkpoint_interval_ms: Vec<Option<u64>>,
+    /// Micro-batch engine trigger intervals.
+    #[serde(default = "default_trigger_intervals")]
+    pub trigger_interval_ms: Vec<u64>,
+    /// Faults to inject.
+    #[serde(default = "default_faults")]
+    pub faults: Vec<FaultPlan>,
+    /// How often each scenario runs.
+    #[serde(default = "default_repetitions")]
+    pub repetitions: u32,
+}
+
+fn default_delivery() -> Vec<DeliveryMode> {
+    vec![DeliveryMode::Upsert]
+}
+fn default_checkpoint_intervals() -> Vec<Option<u64>> {
+    vec![Some(10_000)]
+}
+fn default_trigger_intervals() -> Vec<u64> {
+    vec![1_000]
+}
+fn default_faults() -> Vec<FaultPlan> {
+    vec![FaultPlan::None]
+}
+fn default_repetitions() -> u32 {
+    1
+}
+
+/// An engine a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineName {
+    /// Event by event, Flink's model.
+    Continuous,
+    /// Micro-batches, Spark Structured Streaming's model.
+    Microbatch,
+}
+
+/// How results reach PostgreSQL, and so what a restart may leave behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Plain INSERT: at least once; re-emitted rows are visible duplicates.
+    Insert,
+    /// INSERT ... ON CONFLICT DO UPDATE: idempotent.
+    Upsert,
+    /// Results and source offsets in one transaction: exactly once.
+    Transactional,
+}
+
+/// A fault the harness injects into a running engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultPlan {
+    /// No fault.
+    None,
+    /// SIGKILL the engine, then restart it.
+    Kill {
+        /// Seconds into the run.
+        at_s: f64,
+        /// Seconds until the restart.
+        restart_after_s: f64,
+    },
+    /// SIGSTOP the engine, then SIGCONT it.
+    Pause {
+        /// Seconds into the run.
+        at_s: f64,
+        /// How long it stays stopped.
+        duration_s: f64,
+    },
+}
+
+/// Changes to one catalogue job's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOverrides {
+    /// Another window.
+    pub window: Option<WindowSpec>,
+    /// Another watermark delay.
+    pub watermark_delay_ms: Option<i64>,
+    /// Another allowed lateness.
+    pub allowed_lateness_ms: Option<i64>,
+}
+
+/// How long to warm up before measuring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Measure {
+    /// Seconds at the start of a run left out of the figures.
+    pub warm_up_s: f64,
+}
+
+impl Default for Measure {
+    fn default() -> Measure {
+        Measure { warm_up_s: 5.0 }
+    }
+}
+
+/// Why a suite cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The file cannot be read.
+    #[error("cannot read suite {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or not a suite (the message holds line and column).
+    #[error("suite {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the parser said, with line and column.
+        message: String,
+    },
+    /// Valid TOML with a setting out of range.
+    #[error("suite {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Suite {
+    /// Reads and checks a suite file.
+    pub fn from_file(path: &Path) -> Result<Suite, SuiteError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Suite::parse(&text, &shown)
+    }
+
+    /// Parses and checks suite text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Suite, SuiteError> {
+        let suite: Suite = toml::from_str(text).map_err(|e| SuiteError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        suite.validate().map_err(|message| SuiteError::Invalid {
+            path: origin.to_string(),
+            message,
+        })?;
+        Ok(suite)
+    }
+
+    /// The suite's jobs with its overrides applied.
+    pub fn job_specs(&self) -> Result<Vec<JobSpec>, String> {
+        self.matrix
+            .jobs
+            .iter()
+            .map(|name| {
+                let mut job = catalogue_job(name).ok_or_else(|| {
+                    format!("unknown job {name:?}; the catalogue has {}", CATALOGUE.join(", "))
+                })?;
+                if let Some(o) = self.jobs.get(name) {
+                    job.window = o.window.unwrap_or(job.window);
+                    job.watermark_delay_ms = o.watermark_delay_ms.unwrap_or(job.watermark_delay_ms);
+                    job.allowed_lateness_ms = o.allowed_lateness_ms.unwrap_or(job.allowed_lateness_ms);
+                }
+                job.validate().map_err(|e| format!("job {name}: {e}"))?;
+                Ok(job)
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !crate::names::is_identifier(&self.name) {
+            return Err(format!(
+                "name {:?} must be lower-case letters, digits and _ (at most 40)",
+                self.name
+            ));
+        }
+        self.workload.validate().map_err(|e| e.to_string())?;
+        for name in self.jobs.keys() {
+            if !self.matrix.jobs.contains(name) {
+                return Err(format!(
+                    "[jobs.{name}] overrides a job that is not in matrix.jobs"
+                ));
+            }
+        }
+        let m = &self.matrix;
+        for (list, empty) in [
+            ("matrix.jobs", m.jobs.is_empty()),
+            ("matrix.engines", m.engines.is_empty()),
+            ("matrix.delivery", m.delivery.is_empty()),
+            (
+                "matrix.checkpoint_interval_ms",
+                m.checkpoint_interval_ms.is_empty(),
+            ),
+            ("matrix.trigger_interval_ms", m.trigger_interval_ms.is_empty()),
+            ("matrix.faults", m.faults.is_empty()),
+        ] {
+            if empty {
+                return Err(format!("{list} must not be empty"));
+            }
+        }
+        if m.repetitions == 0 {
+            return Err("matrix.repetitions must be at least 1".into());
+        }
+        for rate in &m.rates {
+            rate.validate().map_err(|e| format!("matrix.rates: {e}"))?;
+        }
+        if m.trigger_interval_ms.contains(&0) || m.checkpoint_interval_ms.contains(&Some(0)) {
+            return Err(
+                "intervals must be positive (leave a checkpoint interval out to turn checkpoints off)".into(),
+            );
+        }
+        for fault in &m.faults {
+            let bad = match *fault {
+                FaultPlan::None => false,
+                FaultPlan::Kill {
+                    at_s,
+                    restart_after_s,
+                } => !(at_s >= 0.0 && restart_after_s >= 0.0),
+                FaultPlan::Pause { at_s, duration_s } => !(at_s >= 0.0 && duration_s > 0.0),
+            };
+            if bad {
+                return Err(format!("matrix.faults: {fault:?} needs non-negative times"));
+            }
+        }
+        for job in self.job_specs()? {
+            let reach = job.watermark_delay_ms + job.allowed_lateness_ms + window_reach(&job.window);
+            if self.workload.late.fraction > 0.0 && self.workload.late.delay_ms <= reach {
+                return Err(format!(
+                    "workload.late.delay_ms ({}) must exceed job {}'s watermark delay + allowed lateness + window ({reach} ms), \
+                     or late events would not be late",
+                    self.workload.late.delay_ms, job.name
+                ));
+            }
+            if self.workload.out_of_order.fraction > 0.0
+                && self.workload.out_of_order.max_delay_ms > job.watermark_delay_ms
+            {
+                return Err(format!(
+                    "workload.out_of_order.max_delay_ms ({}) must stay within job {}'s watermark delay ({} ms)",
+                    self.workload.out_of_order.max_delay_ms, job.name, job.watermark_delay_ms
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn window_reach(window: &WindowSpec) -> i64 {
+    match *window {
+        WindowSpec::Tumbling { size_ms } | WindowSpec::Sliding { size_ms, .. } => size_ms,
+        WindowSpec::Session { gap_ms } => gap_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "mini"
+[matrix]
+jobs = ["tumbling"]
+engines = ["continuous"]
+"#;
+
+    #[test]
+    fn every_suite_file_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(&dir).expect("suites folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let suite = Suite::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!suite.job_specs().expect("jobs").is_empty());
+                parsed += 1;
+            }
+        }
+        assert!(parsed >= 7, "only {parsed} suites");
+    }
+
+    #[test]
+    fn a_minimal_suite_takes_the_defaults() {
+        let suite = Suite::parse(MINIMAL, "mini.toml").expect("valid");
+        assert_eq!(suite.matrix.delivery, vec![DeliveryMode::Upsert]);
+        assert_eq!(suite.workload, WorkloadSpec::default());
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_line_and_column() {
+        let text = format!("{MINIMAL}\n[workload]\nsede = 4\n");
+        let message = Suite::parse(&text, "typo.toml")
+            .expect_err("unknown field")
+            .to_string();
+        assert!(
+            message.contains("typo.toml") && message.contains("sede"),
+            "{message}"
+        );
+        assert!(
+            message.contains("line 8") && message.contains("column 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_file_and_setting() {
+        for (extra, needle) in [
+            (
+                "[workload]\nrate = { kind = \"constant\", events_per_s = -5 }\n",
+                "events_per_s",
+            ),
+            (
+                "[workload.late]\nfraction = 0.1\ndelay_ms = 1000\n",
+                "late.delay_ms",
+            ),
+            (
+                "[workload.out_of_order]\nfraction = 0.1\nmax_delay_ms = 60000\n",
+                "max_delay_ms",
+            ),
+            ("[jobs.sliding]\nwatermark_delay_ms = 1\n", "not in matrix.jobs"),
+        ] {
+            let text = format!("{MINIMAL}{extra}");
+            let message = Suite::parse(&text, "bad.toml").expect_err(extra).to_string();
+            assert!(
+                message.contains("bad.toml") && message.contains(needle),
+                "{message}"
+            );
+        }
+        let unknown_job = MINIMAL.replace("\"tumbling\"", "\"nope\"");
+        let message = Suite::parse(&unknown_job, "bad.toml")
+            .expect_err("unknown job")
+            .to_string();
+        assert!(message.contains("unknown job \"nope\""), "{message}");
+        let bad_name = MINIMAL.replace("\"mini\"", "\"x; drop table y\"");
+        assert!(Suite::parse(&bad_name, "bad.toml").is_err());
+    }
+}
