@@ -4,5 +4,6 @@
 
 pub mod broker_check;
 pub mod home;
+pub mod produce;
 pub mod redact;
 pub mod stack;

@@ -25,6 +25,41 @@ enum Command {
     /// Start, inspect, check and stop the local Kafka broker and PostgreSQL server.
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Send a workload's seeded events to Kafka on its open-loop schedule.
+    Generate(GenerateArgs),
+}
+
+/// `streambench generate`: a suite's workload, or one set by flags.
+#[derive(Args)]
+struct GenerateArgs {
+    /// Take the workload from this suite file.
+    #[arg(long, value_name = "FILE")]
+    suite: Option<std::path::PathBuf>,
+    /// The job whose input to make (ad events for `ysb`, measurements otherwise);
+    /// default: the suite's first job, else `tumbling`.
+    #[arg(long)]
+    job: Option<String>,
+    /// Topic to write (created with the workload's partitions if missing).
+    #[arg(long, default_value = "streambench_events")]
+    topic: String,
+    /// Seed (overrides the suite's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Constant rate in events per second (overrides the suite's profile).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Exactly this many events (overrides the suite's duration).
+    #[arg(long)]
+    events: Option<u64>,
+    /// Seconds to send for.
+    #[arg(long)]
+    duration_s: Option<f64>,
+    /// When the schedule starts, ms since the epoch (default: now); the same
+    /// value and seed reproduce the same bytes.
+    #[arg(long)]
+    start_time_ms: Option<i64>,
+    #[command(flatten)]
+    services: ServiceArgs,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stack(StackCommand::Status(args)) => status(&home, &args).await,
+        Command::Generate(args) => generate(&home, args).await,
         Command::Stack(StackCommand::Check(args)) => {
             let resolved = stack::resolve(&home, &args.endpoints())?;
             let probes = broker_check::check_broker(&resolved.brokers)
@@ -156,4 +192,88 @@ async fn status(home: &Home, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    use streambench_workloads::generator::{Generator, WorkloadSpec};
+    use streambench_workloads::job::catalogue_job;
+    use streambench_workloads::rate::RateProfile;
+    use streambench_workloads::suite::Suite;
+
+    let suite = args.suite.as_deref().map(Suite::from_file).transpose()?;
+    let mut workload = suite
+        .as_ref()
+        .map(|s| s.workload.clone())
+        .unwrap_or_else(WorkloadSpec::default);
+    if let Some(seed) = args.seed {
+        workload.seed = seed;
+    }
+    if let Some(rate) = args.rate {
+        workload.rate = RateProfile::constant(rate);
+    }
+    if let Some(duration_s) = args.duration_s {
+        workload.duration_s = duration_s;
+        workload.events = None;
+    }
+    if args.events.is_some() {
+        workload.events = args.events;
+    }
+    let job_name = args
+        .job
+        .or_else(|| suite.as_ref().and_then(|s| s.matrix.jobs.first().cloned()))
+        .unwrap_or_else(|| "tumbling".to_string());
+    let job = catalogue_job(&job_name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown job {job_name:?}; the catalogue has {}",
+            streambench_workloads::job::CATALOGUE.join(", ")
+        )
+    })?;
+    let start_time_ms = match args.start_time_ms {
+        Some(ms) => ms,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as i64,
+    };
+    let generator = Generator::new(workload, job.input, start_time_ms)?;
+    let resolved = stack::resolve(home, &args.services.endpoints())?;
+    streambench_harness::produce::ensure_topic(&resolved.brokers, &args.topic, generator.spec().partitions)
+        .await?;
+
+    let bar = indicatif::ProgressBar::new(generator.len());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} events  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let topic = args.topic.clone();
+    let brokers = resolved.brokers.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        streambench_harness::produce::produce(&generator, &brokers, &topic, |p| {
+            bar.set_position(p.sent);
+            bar.set_message(format!(
+                "{:.0}/s, {:.0} ms behind schedule",
+                p.sent as f64 / p.elapsed_s.max(1e-9),
+                p.behind_ms
+            ));
+        })
+        .inspect(|_| bar.finish_and_clear())
+    })
+    .await??;
+    println!(
+        "sent {} {} events ({:.1} MB) to {} in {:.1} s: {:.0}/s achieved of {:.0}/s offered; \
+         max {:.0} ms behind schedule{}",
+        report.events,
+        job.input_name(),
+        report.value_bytes as f64 / 1e6,
+        report.topic,
+        report.elapsed_s,
+        report.achieved_per_s,
+        report.offered_per_s,
+        report.max_behind_ms,
+        if report.max_behind_ms > 1000.0 {
+            " (the producer could not keep up with the offered rate)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }

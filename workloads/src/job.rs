@@ -152,6 +152,14 @@ impl JobSpec {
         Ok(())
     }
 
+    /// The name of the job's input events, for messages.
+    pub fn input_name(&self) -> &'static str {
+        match self.input {
+            EventKind::Ad => "ad",
+            EventKind::Measurement => "measurement",
+        }
+    }
+
     /// What the job takes from `event`, or `None` if its filter drops it.
     pub fn extract(&self, event: &Event<'_>, campaigns: &CampaignTable) -> Option<Keyed> {
         match (event, self.filter) {

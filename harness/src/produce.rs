@@ -1,0 +1,216 @@
+//! Sends a workload to Kafka on its open-loop schedule: event *i* goes out at
+//! its scheduled time, or as soon as possible after it when the producer is
+//! behind; the schedule never slows down, and how far behind it fell is
+//! reported.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode as Code;
+use serde::Serialize;
+use streambench_workloads::generator::{Generator, key_bytes};
+
+/// What a producer run achieved.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProduceReport {
+    /// The topic written.
+    pub topic: String,
+    /// Records sent and acknowledged.
+    pub events: u64,
+    /// Bytes of record values sent.
+    pub value_bytes: u64,
+    /// From the first send to the last acknowledgement.
+    pub elapsed_s: f64,
+    /// Events per second over `elapsed_s`.
+    pub achieved_per_s: f64,
+    /// Events per second the schedule asked for.
+    pub offered_per_s: f64,
+    /// The furthest any send fell behind its scheduled time.
+    pub max_behind_ms: f64,
+    /// How far behind the last send was.
+    pub final_behind_ms: f64,
+}
+
+/// A moment of progress, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Records handed to the producer so far.
+    pub sent: u64,
+    /// Records in the workload.
+    pub total: u64,
+    /// How far behind schedule the latest send is.
+    pub behind_ms: f64,
+    /// Seconds since the first send.
+    pub elapsed_s: f64,
+}
+
+/// Counts failed deliveries, which make the run fail: nothing is dropped silently.
+#[derive(Default)]
+struct DeliveryCounter {
+    failed: AtomicU64,
+    first_error: std::sync::Mutex<Option<String>>,
+}
+
+struct CountingContext(Arc<DeliveryCounter>);
+
+impl rdkafka::ClientContext for CountingContext {}
+
+impl ProducerContext for CountingContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result {
+            self.0.failed.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut first) = self.0.first_error.lock() {
+                first.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// Creates `topic` with the workload's partition count unless it exists.
+pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        streambench_workloads::names::is_identifier(&topic.replace('-', "_")),
+        "topic name {topic:?} must be lower-case letters, digits, _ and -"
+    );
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(
+                topic,
+                partitions as i32,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create topic {topic} on {brokers}: {e}"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => anyhow::bail!("cannot create topic {topic} on {brokers}: {code}"),
+        }
+    }
+    Ok(())
+}
+
+/// Sends every record of `generator` to `topic` on its schedule, calling
+/// `progress` about ten times a second. Fails if any record is not delivered.
+pub fn produce(
+    generator: &Generator,
+    brokers: &str,
+    topic: &str,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<ProduceReport> {
+    let counter = Arc::new(DeliveryCounter::default());
+    let producer: ThreadedProducer<CountingContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        // Idempotence keeps each partition in send order across retries, so
+        // event times within a partition trail by no more than the schedule says.
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("message.max.bytes", "2000000")
+        .create_with_context(CountingContext(counter.clone()))
+        .map_err(|e| anyhow::anyhow!("cannot create a Kafka producer for {brokers}: {e}"))?;
+
+    let total = generator.len();
+    let mut value = Vec::with_capacity(512);
+    let mut value_bytes = 0u64;
+    let mut max_behind = Duration::ZERO;
+    let mut behind = Duration::ZERO;
+    let started = Instant::now();
+    let mut last_progress = started;
+    for index in 0..total {
+        let record = generator.write_record(index, &mut value);
+        let due = Duration::from_micros(record.send_time_us);
+        let now = started.elapsed();
+        if now + Duration::from_millis(1) < due {
+            std::thread::sleep(due - now);
+            behind = Duration::ZERO;
+        } else {
+            behind = now.saturating_sub(due);
+            max_behind = max_behind.max(behind);
+        }
+        let key = key_bytes(record.key);
+        let timestamp = record.event.event_time_ms();
+        let mut pending = BaseRecord::to(topic)
+            .partition(record.partition as i32)
+            .key(&key)
+            .payload(&value)
+            .timestamp(timestamp);
+        loop {
+            match producer.send(pending) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(Code::QueueFull), returned)) => {
+                    // The local queue is full: the broker is slower than the
+                    // schedule. Wait for room; the lag shows in `behind`.
+                    pending = returned;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err((e, _)) => anyhow::bail!("cannot send record {index} to {topic}: {e}"),
+            }
+        }
+        value_bytes += value.len() as u64;
+        if last_progress.elapsed() >= Duration::from_millis(100) {
+            last_progress = Instant::now();
+            progress(Progress {
+                sent: index + 1,
+                total,
+                behind_ms: behind.as_secs_f64() * 1e3,
+                elapsed_s: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .map_err(|e| anyhow::anyhow!("records to {topic} were not all acknowledged within 120 s: {e}"))?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    progress(Progress {
+        sent: total,
+        total,
+        behind_ms: behind.as_secs_f64() * 1e3,
+        elapsed_s,
+    });
+    let failed = counter.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        let first = counter
+            .first_error
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
+        let hint = if first.contains("InvalidRecord") {
+            " (Kafka refuses record timestamps too far in the future, one hour by default \
+             (log.message.timestamp.after.max.ms): check --start-time-ms)"
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "{failed} of {total} records to {topic} were not delivered (first error: {first}){hint}"
+        );
+    }
+    let schedule_s = generator.spec().rate.send_time_us(total.saturating_sub(1)) as f64 / 1e6;
+    Ok(ProduceReport {
+        topic: topic.to_string(),
+        events: total,
+        value_bytes,
+        elapsed_s,
+        achieved_per_s: total as f64 / elapsed_s.max(1e-9),
+        offered_per_s: if schedule_s > 0.0 {
+            total as f64 / schedule_s
+        } else {
+            f64::INFINITY
+        },
+        max_behind_ms: max_behind.as_secs_f64() * 1e3,
+        final_behind_ms: behind.as_secs_f64() * 1e3,
+    })
+}
