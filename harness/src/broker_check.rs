@@ -177,19 +177,7 @@ async fn produce_keyed(brokers: &str, topic: &str) -> anyhow::Result<Vec<Written
             .map_err(|(e, _)| anyhow::anyhow!("produce failed: {e}"))?;
         deliveries.push((key, timestamp_ms, delivery));
     }
-    let mut written = Vec::with_capacity(RECORDS);
-    for (key, timestamp_ms, delivery) in deliveries {
-        let delivered = delivery
-            .await?
-            .map_err(|(e, _)| anyhow::anyhow!("delivery failed: {e}"))?;
-        written.push(Written {
-            partition: delivered.partition,
-            offset: delivered.offset,
-            key,
-            timestamp_ms,
-        });
-    }
-    Ok(written)
+    await_deliveries(deliveries).await
 }
 
 fn keyed_placement(written: &[Written]) -> Probe {
@@ -326,27 +314,35 @@ fn offsets_for_times(brokers: &str, topic: &str, written: &[Written]) -> Probe {
 /// Writes 100 records to partition 0 in one go, so that they share a batch.
 async fn produce_batch(brokers: &str, topic: &str) -> anyhow::Result<Vec<Written>> {
     let producer: FutureProducer = client_config(brokers).set("linger.ms", "100").create()?;
-    let deliveries: Vec<_> = (0..100)
+    let deliveries = (0..100)
         .map(|i| {
-            producer
+            let sent = producer
                 .send_result(
                     FutureRecord::<(), _>::to(topic)
                         .partition(0)
                         .payload(&format!("batch-{i}")),
                 )
-                .map_err(|(e, _)| anyhow::anyhow!("produce failed: {e}"))
+                .map_err(|(e, _)| anyhow::anyhow!("produce failed: {e}"))?;
+            Ok((0, 0, sent))
         })
-        .collect::<Result<_, _>>()?;
-    let mut written = Vec::new();
-    for delivery in deliveries {
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    await_deliveries(deliveries).await
+}
+
+/// Waits for each (key, timestamp, delivery) and records where it landed.
+async fn await_deliveries(
+    deliveries: Vec<(usize, i64, rdkafka::producer::DeliveryFuture)>,
+) -> anyhow::Result<Vec<Written>> {
+    let mut written = Vec::with_capacity(deliveries.len());
+    for (key, timestamp_ms, delivery) in deliveries {
         let delivered = delivery
             .await?
             .map_err(|(e, _)| anyhow::anyhow!("delivery failed: {e}"))?;
         written.push(Written {
             partition: delivered.partition,
             offset: delivered.offset,
-            key: 0,
-            timestamp_ms: 0,
+            key,
+            timestamp_ms,
         });
     }
     Ok(written)

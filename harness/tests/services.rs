@@ -82,18 +82,9 @@ async fn postgres_round_trip() {
 /// naming `address`.
 fn status_fails_fast(flags: &[&str], address: &str) {
     let started = Instant::now();
-    let output = common::streambench()
-        .args(["stack", "status"])
-        .args(flags)
-        .output()
-        .expect("run streambench");
+    let (ok, text) = common::run(common::streambench().args(["stack", "status"]).args(flags));
     let elapsed = started.elapsed();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(!output.status.success(), "status should fail: {text}");
+    assert!(!ok, "status should fail: {text}");
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     assert!(text.contains(address), "message names {address}: {text}");
     assert!(!text.contains("panicked"), "no panic: {text}");
@@ -116,21 +107,13 @@ async fn wrong_database_address_fails_within_ten_seconds_and_hides_the_password(
         &["--brokers", &services.brokers, "--postgres", url],
         "127.0.0.1:1",
     );
-    let output = common::streambench()
-        .args([
-            "stack",
-            "status",
-            "--brokers",
-            &services.brokers,
-            "--postgres",
-            url,
-        ])
-        .output()
-        .expect("run streambench");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_, text) = common::run(common::streambench().args([
+        "stack",
+        "status",
+        "--brokers",
+        &services.brokers,
+        "--postgres",
+        url,
+    ]));
     assert!(!text.contains("hunter2"), "password leaked: {text}");
 }

@@ -34,20 +34,14 @@ fn up_status_down_on_a_fresh_home() {
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let tools = Home::from_env().tools_dir().to_path_buf();
     let run = |args: &[&str]| {
-        let output = common::streambench()
-            .args(args)
-            .env("STREAMBENCH_HOME", home.path())
-            .env("STREAMBENCH_TOOLS", &tools)
-            .env_remove("STREAMBENCH_BROKERS")
-            .env_remove("DATABASE_URL")
-            .output()
-            .expect("run streambench");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), text)
+        common::run(
+            common::streambench()
+                .args(args)
+                .env("STREAMBENCH_HOME", home.path())
+                .env("STREAMBENCH_TOOLS", &tools)
+                .env_remove("STREAMBENCH_BROKERS")
+                .env_remove("DATABASE_URL"),
+        )
     };
 
     let (ok, text) = run(&["stack", "up"]);

@@ -34,3 +34,14 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn streambench() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
 }
+
+/// Runs a command to its end: whether it succeeded, and its stdout and stderr together.
+pub fn run(command: &mut std::process::Command) -> (bool, String) {
+    let output = command.output().expect("run streambench");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
