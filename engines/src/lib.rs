@@ -1,3 +1,23 @@
-//! How streambench runs a job: the Kafka source, the PostgreSQL sinks in their
-//! three delivery modes, checkpoint stores, and the two engines that share them
-//! (continuous, event by event; micro-batch, Spark Structured Streaming's model).
+//! How streambench runs a job. The runtime both engines share: the Kafka
+//! source ([`source`]), what a record is to a job ([`record`]), watermarks
+//! ([`watermark`]), the PostgreSQL sink in three delivery modes ([`sink`]),
+//! checkpoints ([`checkpoint`], [`batch_log`]) and crash points for the tests
+//! that prove the guarantees ([`crash`]).
+
+pub mod batch_log;
+pub mod checkpoint;
+pub mod crash;
+pub mod durable;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod output;
+pub mod record;
+pub mod redact;
+pub mod sink;
+pub mod source;
+pub mod start;
+pub mod watermark;
+
+pub use error::{Error, Result};
+pub mod continuous;

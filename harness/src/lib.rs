@@ -2,8 +2,10 @@
 //! PostgreSQL), the broker check, and (with later issues) the suite runner,
 //! measurement and results.
 
+pub mod args;
 pub mod broker_check;
+pub mod check;
 pub mod home;
 pub mod produce;
-pub mod redact;
+pub use streambench_engines::redact;
 pub mod stack;

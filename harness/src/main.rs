@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use streambench_harness::args::{EngineArgs, Interval, ServiceArgs, WorkloadArgs, parse_interval};
 use streambench_harness::broker_check;
 use streambench_harness::home::Home;
 use streambench_harness::redact::redact_url;
-use streambench_harness::stack::{self, Endpoints, health};
+use streambench_harness::stack::{self, health};
+use streambench_workloads::generator::Generator;
 
 /// Measure event-by-event streaming against micro-batches on the same
 /// windowed Kafka-to-PostgreSQL jobs.
@@ -27,37 +29,68 @@ enum Command {
     Stack(StackCommand),
     /// Send a workload's seeded events to Kafka on its open-loop schedule.
     Generate(GenerateArgs),
+    /// Run a job on one of streambench's engines (the harness starts these as
+    /// child processes; run one by hand to try it).
+    #[command(subcommand)]
+    Engine(EngineCommand),
+    /// Compare a result table with the oracle of the workload that fed it.
+    Check(CheckArgs),
+}
+
+#[derive(Subcommand)]
+enum EngineCommand {
+    /// Event by event (Flink's model).
+    Continuous(ContinuousArgs),
+}
+
+/// `streambench engine continuous`.
+#[derive(Args)]
+struct ContinuousArgs {
+    #[command(flatten)]
+    common: EngineArgs,
+    /// Keyed worker threads.
+    #[arg(long, default_value_t = 1)]
+    parallelism: usize,
+    /// Milliseconds between checkpoints, or `off`.
+    #[arg(long, default_value = "10000", value_parser = parse_interval)]
+    checkpoint_interval_ms: Interval,
+    /// Milliseconds between watermark updates.
+    #[arg(long, default_value_t = 200)]
+    watermark_interval_ms: u64,
+    /// Milliseconds without records after which a partition stops holding the watermark back.
+    #[arg(long, default_value_t = 10_000)]
+    idle_timeout_ms: u64,
+    #[command(flatten)]
+    services: ServiceArgs,
 }
 
 /// `streambench generate`: a suite's workload, or one set by flags.
 #[derive(Args)]
 struct GenerateArgs {
-    /// Take the workload from this suite file.
-    #[arg(long, value_name = "FILE")]
-    suite: Option<std::path::PathBuf>,
-    /// The job whose input to make (ad events for `ysb`, measurements otherwise);
-    /// default: the suite's first job, else `tumbling`.
-    #[arg(long)]
-    job: Option<String>,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Topic to write (created with the workload's partitions if missing).
     #[arg(long, default_value = "streambench_events")]
     topic: String,
-    /// Seed (overrides the suite's).
+    #[command(flatten)]
+    services: ServiceArgs,
+}
+
+/// `streambench check`: a result table against the oracle of the workload
+/// that fed it.
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// The result table to check.
     #[arg(long)]
-    seed: Option<u64>,
-    /// Constant rate in events per second (overrides the suite's profile).
+    table: String,
+    /// Accept repeated rows (at-least-once `insert` delivery after a restart).
     #[arg(long)]
-    rate: Option<f64>,
-    /// Exactly this many events (overrides the suite's duration).
+    allow_duplicates: bool,
+    /// Print the full report as JSON.
     #[arg(long)]
-    events: Option<u64>,
-    /// Seconds to send for.
-    #[arg(long)]
-    duration_s: Option<f64>,
-    /// When the schedule starts, ms since the epoch (default: now); the same
-    /// value and seed reproduce the same bytes.
-    #[arg(long)]
-    start_time_ms: Option<i64>,
+    json: bool,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -73,26 +106,6 @@ enum StackCommand {
     Check(ServiceArgs),
     /// Stop what `stack up` started.
     Down,
-}
-
-/// Where the broker and database are, when not the local stack's.
-#[derive(Args)]
-struct ServiceArgs {
-    /// Kafka bootstrap servers (HOST:PORT[,HOST:PORT]); default: the local stack's broker.
-    #[arg(long, env = "STREAMBENCH_BROKERS", value_name = "HOST:PORT")]
-    brokers: Option<String>,
-    /// PostgreSQL connection URL; default: the local stack's database.
-    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
-    postgres: Option<String>,
-}
-
-impl ServiceArgs {
-    fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            brokers: self.brokers.clone(),
-            postgres: self.postgres.clone(),
-        }
-    }
 }
 
 #[tokio::main]
@@ -125,6 +138,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Stack(StackCommand::Status(args)) => status(&home, &args).await,
         Command::Generate(args) => generate(&home, args).await,
+        Command::Check(args) => check(&home, args).await,
+        Command::Engine(EngineCommand::Continuous(args)) => {
+            let resolved = stack::resolve(&home, &args.services.endpoints())?;
+            let run = args.common.job_run(&home, "continuous", &resolved)?;
+            let settings = streambench_engines::continuous::ContinuousSettings {
+                parallelism: args.parallelism,
+                checkpoint_interval: args.checkpoint_interval_ms.0,
+                watermark_interval: Duration::from_millis(args.watermark_interval_ms),
+                idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            };
+            let summary = streambench_engines::continuous::run(run, settings).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Stack(StackCommand::Check(args)) => {
             let resolved = stack::resolve(&home, &args.endpoints())?;
             let probes = broker_check::check_broker(&resolved.brokers)
@@ -195,40 +222,8 @@ async fn status(home: &Home, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    use streambench_workloads::generator::{Generator, WorkloadSpec};
-    use streambench_workloads::job::catalogue_job;
-    use streambench_workloads::rate::RateProfile;
-    use streambench_workloads::suite::Suite;
-
-    let suite = args.suite.as_deref().map(Suite::from_file).transpose()?;
-    let mut workload = suite
-        .as_ref()
-        .map(|s| s.workload.clone())
-        .unwrap_or_else(WorkloadSpec::default);
-    if let Some(seed) = args.seed {
-        workload.seed = seed;
-    }
-    if let Some(rate) = args.rate {
-        workload.rate = RateProfile::constant(rate);
-    }
-    if let Some(duration_s) = args.duration_s {
-        workload.duration_s = duration_s;
-        workload.events = None;
-    }
-    if args.events.is_some() {
-        workload.events = args.events;
-    }
-    let job_name = args
-        .job
-        .or_else(|| suite.as_ref().and_then(|s| s.matrix.jobs.first().cloned()))
-        .unwrap_or_else(|| "tumbling".to_string());
-    let job = catalogue_job(&job_name).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown job {job_name:?}; the catalogue has {}",
-            streambench_workloads::job::CATALOGUE.join(", ")
-        )
-    })?;
-    let start_time_ms = match args.start_time_ms {
+    let (job, workload) = args.workload.resolve()?;
+    let start_time_ms = match args.workload.start_time_ms {
         Some(ms) => ms,
         None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -260,7 +255,7 @@ async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
     .await??;
     println!(
         "sent {} {} events ({:.1} MB) to {} in {:.1} s: {:.0}/s achieved of {:.0}/s offered; \
-         max {:.0} ms behind schedule{}",
+         max {:.0} ms behind schedule{}; start time {start_time_ms} ms (pass --start-time-ms to check)",
         report.events,
         job.input_name(),
         report.value_bytes as f64 / 1e6,
@@ -276,4 +271,35 @@ async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn check(home: &Home, args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (job, workload) = args.workload.resolve()?;
+    let start_time_ms = args
+        .workload
+        .start_time_ms
+        .context("--start-time-ms is needed: the value `generate` printed for this topic")?;
+    let generator = Generator::new(workload, job.input, start_time_ms)?;
+    let resolved = stack::resolve(home, &args.services.endpoints())?;
+    let report =
+        streambench_harness::check::check_table(&resolved.postgres, &args.table, &job, &generator).await?;
+    let passed = report.passed(args.allow_duplicates);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", streambench_harness::check::describe(&report));
+        println!(
+            "{}",
+            if passed {
+                "PASS: the table equals the oracle"
+            } else {
+                "FAIL: the table differs from the oracle"
+            }
+        );
+    }
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -83,11 +83,13 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow
         ClientConfig::new().set("bootstrap.servers", brokers).create()?;
     let results = admin
         .create_topics(
-            &[NewTopic::new(
-                topic,
-                partitions as i32,
-                TopicReplication::Fixed(1),
-            )],
+            // Event times may lie in the past (a fixed --start-time-ms): time-based
+            // retention would delete such records before the engines read them.
+            &[
+                NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1))
+                    .set("retention.ms", "-1")
+                    .set("retention.bytes", "-1"),
+            ],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
         )
         .await

@@ -1,0 +1,715 @@
+//! The continuous engine's threads and the coordinator that ties results,
+//! checkpoints and offsets together.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use streambench_workloads::suite::DeliveryMode;
+use streambench_workloads::window::{Keyed, WindowKey};
+use tokio::sync::mpsc;
+
+use super::operator::{Disposition, OperatorState, Slot, WindowOperator};
+use crate::checkpoint::{CheckpointStore, DEFAULT_KEEP};
+use crate::crash;
+use crate::engine::{JobRun, RunSummary};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::output::{DeadLetter, LateEvent, OutputBatch};
+use crate::record::Interpreted;
+use crate::sink::PostgresSink;
+use crate::source::{KafkaSource, Offsets};
+use crate::start::StartPosition;
+use crate::watermark::WatermarkTracker;
+
+/// The engine's name in result rows and reports.
+pub const ENGINE: &str = "continuous";
+
+/// How the continuous engine runs, beyond what every engine is given.
+#[derive(Debug, Clone)]
+pub struct ContinuousSettings {
+    /// Keyed worker threads.
+    pub parallelism: usize,
+    /// How often a checkpoint is taken; `None`: never (no recovery, and no
+    /// offsets committed).
+    pub checkpoint_interval: Option<Duration>,
+    /// How often the watermark is recomputed and sent to the workers.
+    pub watermark_interval: Duration,
+    /// How long a partition without records is left out of the watermark.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ContinuousSettings {
+    fn default() -> Self {
+        ContinuousSettings {
+            parallelism: 1,
+            checkpoint_interval: Some(Duration::from_secs(10)),
+            watermark_interval: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A checkpoint: everything needed to resume as if never stopped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Snapshot {
+    epoch: u64,
+    /// Next offset to read, per partition.
+    offsets: Offsets,
+    /// Max event time seen, per partition.
+    max_event_times: BTreeMap<i32, i64>,
+    watermark_ms: Option<i64>,
+    windows: Vec<(WindowKey, Slot)>,
+    /// Transactional mode: the epoch's output, committed with its offsets
+    /// after this checkpoint is durable (and re-committed on restore if the
+    /// crash came in between, as Flink's two-phase commit sinks do).
+    pending: OutputBatch,
+}
+
+/// An event on its way to a worker, with where it was read.
+struct Routed {
+    event: Keyed,
+    partition: i32,
+    offset: i64,
+}
+
+enum WorkerInput {
+    Events(Vec<Routed>),
+    Watermark(i64),
+    Barrier(u64),
+}
+
+enum ToCoordinator {
+    Output {
+        sender: usize,
+        batch: OutputBatch,
+    },
+    WorkerBarrier {
+        worker: usize,
+        epoch: u64,
+        state: OperatorState,
+        pause: Duration,
+    },
+    SourceBarrier {
+        epoch: u64,
+        part: SourcePart,
+    },
+    SourceFailed(Error),
+}
+
+/// The source's part of a checkpoint: where it was, and its event-time progress.
+struct SourcePart {
+    offsets: Offsets,
+    max_event_times: BTreeMap<i32, i64>,
+    watermark_ms: Option<i64>,
+    /// The final checkpoint of the run.
+    last: bool,
+}
+
+/// Which worker owns `key`.
+fn worker_of(key: u64, workers: usize) -> usize {
+    // splitmix64's finaliser spreads consecutive keys evenly.
+    let mut z = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) % workers as u64) as usize
+}
+
+/// Runs `job` until it is stopped (or, when bounded, until it has read what
+/// the topic held at the start), and says what it did.
+pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary> {
+    let started = Instant::now();
+    let parallelism = settings.parallelism.max(1);
+    if job.delivery == DeliveryMode::Transactional && settings.checkpoint_interval.is_none() {
+        return Err(Error::Config(
+            "transactional delivery commits results per checkpoint: it needs a checkpoint interval".into(),
+        ));
+    }
+    let mut sink = PostgresSink::connect(job.sink_config(ENGINE)?).await?;
+    let store = CheckpointStore::open(&job.checkpoint_dir, DEFAULT_KEEP)?;
+    let source_config = job.source_config();
+    let source = Arc::new(
+        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
+            .await
+            .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??,
+    );
+
+    let restored = restore(&job, &store, &mut sink).await?;
+    let committed_epoch = match job.delivery {
+        DeliveryMode::Transactional => sink.committed_epoch().await?.map_or(0, |c| c.epoch),
+        _ => 0,
+    };
+    let first_epoch = store
+        .epochs()?
+        .last()
+        .copied()
+        .unwrap_or(0)
+        .max(committed_epoch)
+        .max(restored.as_ref().map_or(0, |s| s.epoch));
+
+    let start_offsets = {
+        let source = source.clone();
+        let position = job.start;
+        let from_checkpoint = restored.as_ref().map(|s| s.offsets.clone());
+        tokio::task::spawn_blocking(move || {
+            let offsets = source.resolve(position, from_checkpoint.as_ref())?;
+            source.assign(&offsets)?;
+            let ends = source.watermarks()?;
+            Ok::<_, Error>((offsets, ends))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??
+    };
+    let (start_offsets, watermarks) = start_offsets;
+    let end_offsets: Option<Offsets> = job
+        .bounded
+        .then(|| watermarks.iter().map(|(p, (_, high))| (*p, *high)).collect());
+    tracing::info!(
+        start = ?start_offsets, end = ?end_offsets, restored_epoch = restored.as_ref().map(|s| s.epoch),
+        "continuous engine starting"
+    );
+
+    let metrics = Arc::new(Metrics::new());
+    let (to_coordinator, from_workers) = mpsc::channel::<ToCoordinator>(1024);
+    let mut worker_inputs = Vec::new();
+    let mut threads = Vec::new();
+    let mut restored_windows: Vec<Vec<(WindowKey, Slot)>> = vec![Vec::new(); parallelism];
+    if let Some(snapshot) = &restored {
+        for (window, slot) in &snapshot.windows {
+            restored_windows[worker_of(window.key, parallelism)].push((*window, *slot));
+        }
+    }
+    for (worker, windows) in restored_windows.into_iter().enumerate() {
+        let (tx, rx) = sync_channel::<WorkerInput>(64);
+        worker_inputs.push(tx);
+        let mut operator = WindowOperator::new(job.job.window, job.job.allowed_lateness_ms);
+        operator.restore(windows, restored.as_ref().and_then(|s| s.watermark_ms));
+        let out = to_coordinator.clone();
+        let metrics = metrics.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{worker}"))
+                .spawn(move || worker_loop(worker, operator, rx, out, &metrics))
+                .map_err(|e| Error::Config(format!("cannot start a worker thread: {e}")))?,
+        );
+    }
+    let source_task = SourceTask {
+        source: source.clone(),
+        job: job.clone(),
+        settings: settings.clone(),
+        offsets: start_offsets.clone(),
+        end_offsets,
+        restored_progress: restored
+            .as_ref()
+            .map(|s| (s.max_event_times.clone(), s.watermark_ms)),
+        epoch: first_epoch,
+        workers: worker_inputs,
+        out: to_coordinator.clone(),
+        metrics: metrics.clone(),
+    };
+    let source_thread = std::thread::Builder::new()
+        .name("source".into())
+        .spawn(move || source_task.run())
+        .map_err(|e| Error::Config(format!("cannot start the source thread: {e}")))?;
+    drop(to_coordinator);
+
+    let mut coordinator = Coordinator {
+        job: &job,
+        checkpointing: settings.checkpoint_interval.is_some(),
+        store,
+        sink,
+        source,
+        metrics: metrics.clone(),
+        parallelism,
+        sender_epoch: vec![first_epoch + 1; parallelism + 1],
+        pending: BTreeMap::new(),
+        unwritten: OutputBatch::default(),
+        epochs: BTreeMap::new(),
+        end_offsets: start_offsets.clone(),
+    };
+    let outcome = coordinator.run(from_workers).await;
+    let end_offsets = coordinator.end_offsets.clone();
+    drop(coordinator);
+    // The threads end once their channels close, which the coordinator's end ensures.
+    let _ = source_thread.join();
+    for thread in threads {
+        let _ = thread.join();
+    }
+    outcome?;
+    let m = metrics.snapshot();
+    Ok(RunSummary {
+        engine: ENGINE.into(),
+        records_read: m.records_read,
+        events_kept: m.events_kept,
+        dead_letters: m.dead_letters,
+        late_events: m.late_events,
+        results_written: m.results_written,
+        checkpoints: m.checkpoints,
+        start_offsets,
+        end_offsets,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The checkpoint to resume from, if the start position asks for one; in
+/// transactional mode, the one that matches the epoch PostgreSQL committed,
+/// finishing that epoch's commit first if the crash came between the two.
+async fn restore(job: &JobRun, store: &CheckpointStore, sink: &mut PostgresSink) -> Result<Option<Snapshot>> {
+    if job.start != StartPosition::Checkpoint {
+        return Ok(None);
+    }
+    if job.delivery != DeliveryMode::Transactional {
+        return Ok(store.latest::<Snapshot>(None)?.map(|(_, s)| s));
+    }
+    let committed = sink.committed_epoch().await?.map(|c| c.epoch);
+    let candidate = store.latest::<Snapshot>(Some(committed.map_or(1, |c| c + 1)))?;
+    match (candidate, committed) {
+        (None, None) => Ok(None),
+        (Some((epoch, snapshot)), Some(c)) if epoch == c => Ok(Some(snapshot)),
+        (Some((epoch, snapshot)), c) if epoch == c.map_or(1, |c| c + 1) => {
+            tracing::info!(epoch, "finishing the commit of the epoch the crash interrupted");
+            sink.commit_epoch(&snapshot.pending, &snapshot.offsets, epoch)
+                .await?;
+            Ok(Some(snapshot))
+        }
+        (found, _) => Err(Error::Checkpoint {
+            path: store.dir().to_path_buf(),
+            reason: format!(
+                "PostgreSQL has committed epoch {committed:?} but the matching checkpoint is missing or \
+                 damaged (newest usable: {:?}); an exactly-once resume is impossible: start again with a \
+                 fresh table and --start earliest",
+                found.map(|(e, _)| e)
+            ),
+        }),
+    }
+}
+
+fn worker_loop(
+    worker: usize,
+    mut operator: WindowOperator,
+    input: Receiver<WorkerInput>,
+    out: mpsc::Sender<ToCoordinator>,
+    metrics: &Metrics,
+) {
+    let mut batch = OutputBatch::default();
+    for message in input {
+        match message {
+            WorkerInput::Events(events) => {
+                for routed in events {
+                    if let Disposition::Late { watermark_ms } =
+                        operator.process(&routed.event, &mut batch.results)
+                    {
+                        batch.late.push(LateEvent {
+                            partition: routed.partition,
+                            offset: routed.offset,
+                            event_id: routed.event.event_id,
+                            key: routed.event.key,
+                            event_time_ms: routed.event.event_time_ms,
+                            watermark_ms,
+                        });
+                    }
+                }
+            }
+            WorkerInput::Watermark(watermark_ms) => operator.advance(watermark_ms, &mut batch.results),
+            WorkerInput::Barrier(epoch) => {
+                let pause_started = Instant::now();
+                let state = operator.snapshot();
+                let pause = pause_started.elapsed();
+                flush(worker, &mut batch, &out, metrics);
+                let barrier = ToCoordinator::WorkerBarrier {
+                    worker,
+                    epoch,
+                    state,
+                    pause,
+                };
+                if out.blocking_send(barrier).is_err() {
+                    return;
+                }
+                continue;
+            }
+        }
+        if !flush(worker, &mut batch, &out, metrics) {
+            return;
+        }
+    }
+}
+
+/// Sends what a worker produced, if anything; false once the coordinator is gone.
+fn flush(
+    sender: usize,
+    batch: &mut OutputBatch,
+    out: &mpsc::Sender<ToCoordinator>,
+    metrics: &Metrics,
+) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    Metrics::add(&metrics.late_events, batch.late.len() as u64);
+    let batch = std::mem::take(batch);
+    out.blocking_send(ToCoordinator::Output { sender, batch }).is_ok()
+}
+
+/// The source thread's work: read, decode, route, and inject watermarks and barriers.
+struct SourceTask {
+    source: Arc<KafkaSource>,
+    job: JobRun,
+    settings: ContinuousSettings,
+    offsets: Offsets,
+    end_offsets: Option<Offsets>,
+    restored_progress: Option<(BTreeMap<i32, i64>, Option<i64>)>,
+    epoch: u64,
+    workers: Vec<SyncSender<WorkerInput>>,
+    out: mpsc::Sender<ToCoordinator>,
+    metrics: Arc<Metrics>,
+}
+
+/// Most records read before routing them and checking the clocks.
+const READ_BURST: usize = 2_000;
+
+impl SourceTask {
+    fn run(mut self) {
+        if let Err(error) = self.read_loop() {
+            let _ = self.out.blocking_send(ToCoordinator::SourceFailed(error));
+        }
+    }
+
+    fn read_loop(&mut self) -> Result<()> {
+        let interpreter = self.job.interpreter();
+        let mut tracker = WatermarkTracker::new(
+            self.source.partitions().iter().copied(),
+            self.job.job.watermark_delay_ms,
+            self.settings.idle_timeout,
+        );
+        if let Some((max_event_times, watermark)) = &self.restored_progress {
+            tracker.restore(max_event_times, *watermark);
+        }
+        let workers = self.workers.len();
+        let mut routed: Vec<Vec<Routed>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut dead = OutputBatch::default();
+        let mut next_watermark = Instant::now() + self.settings.watermark_interval;
+        let mut next_checkpoint = self.settings.checkpoint_interval.map(|i| Instant::now() + i);
+        let mut last_error_log: Option<Instant> = None;
+        loop {
+            let mut read = 0;
+            let mut wait = Duration::from_millis(20);
+            while read < READ_BURST {
+                let Some(message) = self.source.poll(wait) else {
+                    break;
+                };
+                wait = Duration::ZERO;
+                let message = match message {
+                    Ok(message) => message,
+                    Err(error) if crate::source::is_fatal(&error) => {
+                        return Err(Error::Config(format!(
+                            "{error}: records of {} are gone before the engine read them (deleted by \
+                             retention?); stopping rather than skipping them",
+                            self.job.topic
+                        )));
+                    }
+                    Err(error) => {
+                        // librdkafka reconnects by itself; say so now and then, do not stop.
+                        if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                            tracing::warn!(%error, "Kafka read failed; the client keeps retrying");
+                            last_error_log = Some(Instant::now());
+                        }
+                        break;
+                    }
+                };
+                use rdkafka::Message;
+                let (partition, offset) = (message.partition(), message.offset());
+                if self
+                    .end_offsets
+                    .as_ref()
+                    .is_some_and(|end| offset >= end.get(&partition).copied().unwrap_or(0))
+                {
+                    continue;
+                }
+                read += 1;
+                self.offsets.insert(partition, offset + 1);
+                let now = Instant::now();
+                match interpreter.interpret(message.payload()) {
+                    Interpreted::Kept(event) => {
+                        tracker.observe(partition, event.event_time_ms, now);
+                        routed[worker_of(event.key, workers)].push(Routed {
+                            event,
+                            partition,
+                            offset,
+                        });
+                    }
+                    Interpreted::Filtered => tracker.touch(partition, now),
+                    Interpreted::Malformed(error) => {
+                        tracker.touch(partition, now);
+                        dead.dead_letters.push(DeadLetter {
+                            partition,
+                            offset,
+                            raw: message.payload().unwrap_or_default().to_vec(),
+                            error,
+                        });
+                    }
+                }
+            }
+            Metrics::add(&self.metrics.records_read, read as u64);
+            self.route(&mut routed, &mut dead)?;
+
+            let now = Instant::now();
+            let reached_end = self.end_offsets.as_ref().is_some_and(|end| {
+                end.iter()
+                    .all(|(p, e)| self.offsets.get(p).copied().unwrap_or(0) >= *e)
+            });
+            if reached_end {
+                // Bounded input is complete: every window fires, as at Flink's end of input.
+                self.broadcast(|| WorkerInput::Watermark(i64::MAX))?;
+                return self.barrier(&tracker, true);
+            }
+            if self.out.is_closed() {
+                return Err(stopped());
+            }
+            if self.job.stop.load(Ordering::Relaxed) {
+                return self.barrier(&tracker, true);
+            }
+            if now >= next_watermark {
+                next_watermark = now + self.settings.watermark_interval;
+                let before = tracker.current();
+                if let Some(watermark) = tracker.advance(now)
+                    && before != Some(watermark)
+                {
+                    self.metrics.watermark_ms.store(watermark, Ordering::Relaxed);
+                    self.broadcast(|| WorkerInput::Watermark(watermark))?;
+                }
+            }
+            if let Some(at) = next_checkpoint
+                && now >= at
+            {
+                next_checkpoint = self.settings.checkpoint_interval.map(|i| now + i);
+                self.barrier(&tracker, false)?;
+            }
+        }
+    }
+
+    /// Hands routed events to their workers and dead letters to the coordinator.
+    fn route(&self, routed: &mut [Vec<Routed>], dead: &mut OutputBatch) -> Result<()> {
+        for (worker, events) in routed.iter_mut().enumerate() {
+            if !events.is_empty() {
+                Metrics::add(&self.metrics.events_kept, events.len() as u64);
+                let events = std::mem::take(events);
+                self.workers[worker]
+                    .send(WorkerInput::Events(events))
+                    .map_err(|_| stopped())?;
+            }
+        }
+        if !dead.is_empty() {
+            Metrics::add(&self.metrics.dead_letters, dead.dead_letters.len() as u64);
+            let batch = std::mem::take(dead);
+            self.out
+                .blocking_send(ToCoordinator::Output {
+                    sender: self.workers.len(),
+                    batch,
+                })
+                .map_err(|_| stopped())?;
+        }
+        Ok(())
+    }
+
+    fn broadcast(&self, message: impl Fn() -> WorkerInput) -> Result<()> {
+        for worker in &self.workers {
+            worker.send(message()).map_err(|_| stopped())?;
+        }
+        Ok(())
+    }
+
+    /// Starts checkpoint `epoch + 1`: a barrier to every worker, and the
+    /// source's part (its offsets and watermark state) to the coordinator.
+    fn barrier(&mut self, tracker: &WatermarkTracker, last: bool) -> Result<()> {
+        self.epoch += 1;
+        let epoch = self.epoch;
+        self.broadcast(|| WorkerInput::Barrier(epoch))?;
+        self.out
+            .blocking_send(ToCoordinator::SourceBarrier {
+                epoch,
+                part: SourcePart {
+                    offsets: self.offsets.clone(),
+                    max_event_times: tracker.max_event_times(),
+                    watermark_ms: tracker.current(),
+                    last,
+                },
+            })
+            .map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> Error {
+    Error::Config("the engine's coordinator stopped".into())
+}
+
+/// One checkpoint epoch's parts as they arrive.
+#[derive(Default)]
+struct EpochParts {
+    states: BTreeMap<usize, OperatorState>,
+    source: Option<SourcePart>,
+    max_pause: Duration,
+}
+
+struct Coordinator<'a> {
+    job: &'a JobRun,
+    checkpointing: bool,
+    store: CheckpointStore,
+    sink: PostgresSink,
+    source: Arc<KafkaSource>,
+    metrics: Arc<Metrics>,
+    parallelism: usize,
+    /// The epoch each sender's next output belongs to (workers, then the source).
+    sender_epoch: Vec<u64>,
+    /// Transactional mode: output per epoch, until its commit.
+    pending: BTreeMap<u64, OutputBatch>,
+    /// Insert and upsert modes: output not yet written.
+    unwritten: OutputBatch,
+    epochs: BTreeMap<u64, EpochParts>,
+    end_offsets: Offsets,
+}
+
+impl Coordinator<'_> {
+    async fn run(&mut self, mut input: mpsc::Receiver<ToCoordinator>) -> Result<()> {
+        let mut metrics_tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let message = tokio::select! {
+                message = input.recv() => message,
+                _ = metrics_tick.tick() => {
+                    if let Some(path) = &self.job.metrics_file
+                        && let Err(e) = self.metrics.append_to(path)
+                    {
+                        tracing::warn!(error = %e, path = %path.display(), "cannot write metrics");
+                    }
+                    continue;
+                }
+            };
+            let Some(message) = message else { return Ok(()) };
+            match message {
+                ToCoordinator::Output { sender, mut batch } => {
+                    if self.job.delivery == DeliveryMode::Transactional {
+                        let epoch = self.sender_epoch[sender];
+                        self.pending.entry(epoch).or_default().append(&mut batch);
+                    } else {
+                        self.unwritten.append(&mut batch);
+                        // Write as soon as nothing else is waiting: batches grow under load only.
+                        if input.is_empty() || self.unwritten.len() >= 10_000 {
+                            self.write_unwritten().await?;
+                        }
+                    }
+                }
+                ToCoordinator::WorkerBarrier {
+                    worker,
+                    epoch,
+                    state,
+                    pause,
+                } => {
+                    self.sender_epoch[worker] = epoch + 1;
+                    let parts = self.epochs.entry(epoch).or_default();
+                    parts.states.insert(worker, state);
+                    parts.max_pause = parts.max_pause.max(pause);
+                    if self.complete(epoch).await? {
+                        return Ok(());
+                    }
+                }
+                ToCoordinator::SourceBarrier { epoch, part } => {
+                    self.sender_epoch[self.parallelism] = epoch + 1;
+                    self.epochs.entry(epoch).or_default().source = Some(part);
+                    if self.complete(epoch).await? {
+                        return Ok(());
+                    }
+                }
+                ToCoordinator::SourceFailed(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn write_unwritten(&mut self) -> Result<()> {
+        if self.unwritten.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.unwritten);
+        self.sink.write(&batch).await?;
+        crash::point("continuous.after_rows_written");
+        Metrics::add(&self.metrics.results_written, batch.results.len() as u64);
+        Ok(())
+    }
+
+    /// Finishes checkpoint `epoch` once every part is in: writes it, then
+    /// delivers its results and offsets. True when it was the last.
+    async fn complete(&mut self, epoch: u64) -> Result<bool> {
+        let ready = self
+            .epochs
+            .get(&epoch)
+            .is_some_and(|p| p.source.is_some() && p.states.len() == self.parallelism);
+        if !ready {
+            return Ok(false);
+        }
+        let Some(parts) = self.epochs.remove(&epoch) else {
+            return Ok(false);
+        };
+        let Some(source) = parts.source else {
+            return Ok(false);
+        };
+        let last = source.last;
+        let snapshot = Snapshot {
+            epoch,
+            offsets: source.offsets,
+            max_event_times: source.max_event_times,
+            watermark_ms: source.watermark_ms,
+            windows: parts.states.into_values().flat_map(|s| s.windows).collect(),
+            pending: self.pending.remove(&epoch).unwrap_or_default(),
+        };
+        if self.checkpointing {
+            let store = self.store.clone();
+            let (stats, snapshot_back) = tokio::task::spawn_blocking(move || {
+                let stats = store.write(epoch, &snapshot);
+                (stats, snapshot)
+            })
+            .await
+            .map_err(|e| Error::Config(format!("checkpoint writer failed: {e}")))?;
+            let stats = stats?;
+            let m = &self.metrics;
+            Metrics::add(&m.checkpoints, 1);
+            m.last_checkpoint_us
+                .store(stats.duration.as_micros() as u64, Ordering::Relaxed);
+            m.last_checkpoint_bytes.store(stats.bytes, Ordering::Relaxed);
+            m.max_checkpoint_pause_us
+                .fetch_max(parts.max_pause.as_micros() as u64, Ordering::Relaxed);
+            crash::point("continuous.after_checkpoint");
+            self.deliver(snapshot_back).await?;
+        } else {
+            self.deliver(snapshot).await?;
+        }
+        Ok(last)
+    }
+
+    /// Makes an epoch's output and offsets durable where its mode says.
+    async fn deliver(&mut self, snapshot: Snapshot) -> Result<()> {
+        match self.job.delivery {
+            DeliveryMode::Transactional => {
+                self.sink
+                    .commit_epoch(&snapshot.pending, &snapshot.offsets, snapshot.epoch)
+                    .await?;
+                Metrics::add(
+                    &self.metrics.results_written,
+                    snapshot.pending.results.len() as u64,
+                );
+            }
+            DeliveryMode::Insert | DeliveryMode::Upsert => {
+                self.write_unwritten().await?;
+                crash::point("continuous.after_rows_before_offsets");
+                if self.checkpointing {
+                    let source = self.source.clone();
+                    let offsets = snapshot.offsets.clone();
+                    tokio::task::spawn_blocking(move || source.commit(&offsets))
+                        .await
+                        .map_err(|e| Error::Config(format!("offset commit failed: {e}")))??;
+                }
+            }
+        }
+        self.end_offsets = snapshot.offsets;
+        Ok(())
+    }
+}

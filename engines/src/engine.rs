@@ -1,0 +1,108 @@
+//! What every engine is given and what it reports: the job, where to read
+//! and write, how to start, where to keep checkpoints, and the summary it
+//! prints when it stops. The continuous and micro-batch engines differ only
+//! in how they compute; this is the contract they share (and an external
+//! engine meets through the same flags and tables).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+use streambench_workloads::job::JobSpec;
+use streambench_workloads::suite::DeliveryMode;
+
+use crate::error::Result;
+use crate::record::Interpreter;
+use crate::sink::SinkConfig;
+use crate::sink::tables::Tables;
+use crate::source::SourceConfig;
+use crate::start::StartPosition;
+
+/// One job run, as both engines take it.
+#[derive(Debug, Clone)]
+pub struct JobRun {
+    /// The job.
+    pub job: JobSpec,
+    /// The workload's seed, for the job's enrichment table.
+    pub workload_seed: u64,
+    /// The workload's key count, for the job's enrichment table.
+    pub workload_keys: u64,
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// The topic to read.
+    pub topic: String,
+    /// The consumer group (default: the result table's name).
+    pub group: String,
+    /// PostgreSQL URL.
+    pub postgres: String,
+    /// The result table.
+    pub table: String,
+    /// How results are delivered.
+    pub delivery: DeliveryMode,
+    /// Where reading starts.
+    pub start: StartPosition,
+    /// The checkpoint directory.
+    pub checkpoint_dir: PathBuf,
+    /// Read only what the topic holds when the run starts, fire every
+    /// window, commit, and stop (Flink's bounded mode, Spark's available-now).
+    pub bounded: bool,
+    /// Where to append a metrics line every second, if anywhere.
+    pub metrics_file: Option<PathBuf>,
+    /// Set (by a signal) to stop: the engine commits what it has and exits.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl JobRun {
+    /// The source's settings.
+    pub fn source_config(&self) -> SourceConfig {
+        SourceConfig {
+            brokers: self.brokers.clone(),
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+        }
+    }
+
+    /// The sink's settings, for `engine`.
+    pub fn sink_config(&self, engine: &str) -> Result<SinkConfig> {
+        Ok(SinkConfig {
+            url: self.postgres.clone(),
+            tables: Tables::new(&self.table)?,
+            job: self.job.clone(),
+            mode: self.delivery,
+            engine: engine.to_string(),
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+        })
+    }
+
+    /// The record interpreter for the job.
+    pub fn interpreter(&self) -> Interpreter {
+        Interpreter::new(self.job.clone(), self.workload_seed, self.workload_keys)
+    }
+}
+
+/// What an engine did, printed as one JSON line when it stops.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    /// The engine.
+    pub engine: String,
+    /// Records read from Kafka.
+    pub records_read: u64,
+    /// Events the job kept (decoded and past its filter).
+    pub events_kept: u64,
+    /// Records that went to the dead-letter table.
+    pub dead_letters: u64,
+    /// Events that went to the late side output.
+    pub late_events: u64,
+    /// Window results written.
+    pub results_written: u64,
+    /// Checkpoints (or batches) completed.
+    pub checkpoints: u64,
+    /// Where reading started, per partition.
+    pub start_offsets: std::collections::BTreeMap<i32, i64>,
+    /// Where reading ended, per partition.
+    pub end_offsets: std::collections::BTreeMap<i32, i64>,
+    /// Seconds from start to stop.
+    pub elapsed_s: f64,
+}

@@ -1,0 +1,72 @@
+//! What can go wrong while an engine runs, with enough context for the user
+//! to act on it.
+
+use std::path::PathBuf;
+
+/// An engine runtime failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Kafka refused or failed a request.
+    #[error("Kafka: {what}: {source}")]
+    Kafka {
+        /// What the engine was doing.
+        what: String,
+        /// The client's error.
+        source: rdkafka::error::KafkaError,
+    },
+    /// The topic to read does not exist.
+    #[error(
+        "topic {topic:?} does not exist at {brokers}: create it with `streambench generate --topic {topic}` or pass the right --topic"
+    )]
+    MissingTopic {
+        /// The topic.
+        topic: String,
+        /// Where it was looked for.
+        brokers: String,
+    },
+    /// PostgreSQL refused or failed a request.
+    #[error("PostgreSQL: {what}: {source}")]
+    Postgres {
+        /// What the engine was doing.
+        what: String,
+        /// The client's error.
+        source: tokio_postgres::Error,
+    },
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong, and what to do.
+        reason: String,
+    },
+    /// A setting that cannot work.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A runtime result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A Kafka error while doing `what`.
+    pub fn kafka(what: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
+        let what = what.into();
+        move |source| Error::Kafka { what, source }
+    }
+
+    /// A PostgreSQL error while doing `what`.
+    pub fn postgres(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Postgres { what, source }
+    }
+
+    /// A checkpoint I/O error on `path`.
+    pub fn checkpoint(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |e| Error::Checkpoint {
+            reason: e.to_string(),
+            path,
+        }
+    }
+}

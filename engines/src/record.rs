@@ -1,0 +1,99 @@
+//! From a Kafka record to what a job keeps of it: decoded, filtered, keyed;
+//! or the reason it is a dead letter.
+
+use streambench_workloads::event::decode;
+use streambench_workloads::job::{CampaignTable, JobSpec};
+use streambench_workloads::window::Keyed;
+
+/// What one record is to a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interpreted {
+    /// The job keeps it: its key, time and value.
+    Kept(Keyed),
+    /// A valid event the job's filter drops.
+    Filtered,
+    /// Not an event: why, for the dead-letter table.
+    Malformed(String),
+}
+
+/// Turns records into what a job keeps, with the job's enrichment table (the
+/// campaigns of the Yahoo benchmark, which a real deployment would hold in a
+/// key-value store).
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    job: JobSpec,
+    campaigns: CampaignTable,
+}
+
+impl Interpreter {
+    /// The interpreter of `job` on a workload of `seed` with `keys` keys.
+    pub fn new(job: JobSpec, seed: u64, keys: u64) -> Interpreter {
+        Interpreter {
+            job,
+            campaigns: CampaignTable::new(seed, keys),
+        }
+    }
+
+    /// The job this interprets for.
+    pub fn job(&self) -> &JobSpec {
+        &self.job
+    }
+
+    /// What the record with `payload` is to the job. Strings stay borrowed
+    /// from the payload; nothing is allocated for a kept event.
+    pub fn interpret(&self, payload: Option<&[u8]>) -> Interpreted {
+        let Some(bytes) = payload else {
+            return Interpreted::Malformed("record has no value".into());
+        };
+        match decode(self.job.input, bytes) {
+            Ok(event) => match self.job.extract(&event, &self.campaigns) {
+                Some(kept) => Interpreted::Kept(kept),
+                None => Interpreted::Filtered,
+            },
+            Err(e) => Interpreted::Malformed(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use streambench_workloads::generator::{EventClass, Generator, WorkloadSpec};
+    use streambench_workloads::job::catalogue_job;
+
+    #[test]
+    fn every_generated_record_is_interpreted_as_its_class_says() {
+        let spec = WorkloadSpec {
+            events: Some(5_000),
+            malformed_fraction: 0.05,
+            ..WorkloadSpec::default()
+        };
+        for name in ["ysb", "tumbling"] {
+            let job = catalogue_job(name).expect("job");
+            let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
+            let interpreter = Interpreter::new(job, spec.seed, spec.keys);
+            let (mut kept, mut malformed) = (0, 0);
+            let mut bytes = Vec::new();
+            for i in 0..generator.len() {
+                bytes.clear();
+                let generated = generator.write_record(i, &mut bytes);
+                match (interpreter.interpret(Some(&bytes)), generated.class) {
+                    (Interpreted::Malformed(_), EventClass::Malformed(_)) => malformed += 1,
+                    (Interpreted::Malformed(why), class) => panic!("{class:?} refused: {why}"),
+                    (_, EventClass::Malformed(kind)) => panic!("{kind:?} accepted"),
+                    (Interpreted::Kept(k), _) => {
+                        assert_eq!(k.event_id, i);
+                        kept += 1
+                    }
+                    (Interpreted::Filtered, _) => {}
+                }
+            }
+            assert!(
+                kept > 0 && malformed > 0,
+                "{name}: {kept} kept, {malformed} malformed"
+            );
+        }
+        let interpreter = Interpreter::new(catalogue_job("tumbling").expect("job"), 1, 1);
+        assert!(matches!(interpreter.interpret(None), Interpreted::Malformed(_)));
+    }
+}

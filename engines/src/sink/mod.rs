@@ -1,0 +1,463 @@
+//! The PostgreSQL sink, in the three delivery modes a user picks:
+//! `insert` (at least once), `upsert` (idempotent) and `transactional`
+//! (results and source offsets in one transaction: exactly once).
+//!
+//! Every write goes out as one statement per table, the rows passed as
+//! arrays and expanded by `UNNEST`, so a batch of any size is one round
+//! trip. A write that fails because the connection or server went away is
+//! retried with backoff on a new connection; it is never dropped.
+
+pub mod readback;
+pub mod tables;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use streambench_workloads::job::JobSpec;
+use streambench_workloads::suite::DeliveryMode;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, NoTls};
+
+use crate::crash;
+use crate::error::{Error, Result};
+use crate::output::{OutputBatch, WindowResult};
+use crate::redact::redact_url;
+use crate::source::Offsets;
+use tables::{ColumnValue, OFFSETS_TABLE, Tables, column_value, create_statements, quoted};
+
+/// How long a write keeps retrying through an outage before it gives up.
+const RETRY_FOR: Duration = Duration::from_secs(300);
+
+/// Where and how a job's results are written.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// The PostgreSQL URL.
+    pub url: String,
+    /// The run's tables.
+    pub tables: Tables,
+    /// The job, whose aggregates are the table's columns.
+    pub job: JobSpec,
+    /// The delivery mode.
+    pub mode: DeliveryMode,
+    /// The engine's name, written in every row.
+    pub engine: String,
+    /// The topic read, for the offsets table.
+    pub topic: String,
+    /// The consumer group, for the offsets table.
+    pub group: String,
+}
+
+/// What the transactional offsets table holds for a group: the epoch last
+/// committed and the offsets it committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedEpoch {
+    /// The epoch (checkpoint or batch) last committed.
+    pub epoch: u64,
+    /// The next offset to read, per partition.
+    pub offsets: Offsets,
+}
+
+/// A connected sink.
+pub struct PostgresSink {
+    config: SinkConfig,
+    client: Client,
+    results_sql: String,
+}
+
+impl PostgresSink {
+    /// Connects and creates the run's tables if they are missing.
+    pub async fn connect(config: SinkConfig) -> Result<PostgresSink> {
+        let client = connect(&config.url).await?;
+        let commit_timestamps = client
+            .query_one("SHOW track_commit_timestamp", &[])
+            .await
+            .map_err(Error::postgres("reading track_commit_timestamp"))?
+            .get::<_, String>(0)
+            == "on";
+        if !commit_timestamps {
+            tracing::warn!(
+                "track_commit_timestamp is off on this server: emitted_at falls back to the insert time, \
+                 which under-states latency for rows that wait in an open transaction"
+            );
+        }
+        let mut sink = PostgresSink {
+            results_sql: results_sql(&config),
+            config,
+            client,
+        };
+        sink.create_tables(commit_timestamps).await?;
+        Ok(sink)
+    }
+
+    async fn create_tables(&mut self, commit_timestamps: bool) -> Result<()> {
+        let transaction = self
+            .client
+            .transaction()
+            .await
+            .map_err(Error::postgres("starting the table set-up"))?;
+        // Serialises set-up across concurrent runs: CREATE ... IF NOT EXISTS
+        // races with itself otherwise.
+        transaction
+            .execute("SELECT pg_advisory_xact_lock(2026112401)", &[])
+            .await
+            .map_err(Error::postgres("locking for table set-up"))?;
+        for statement in create_statements(
+            &self.config.tables,
+            &self.config.job,
+            self.config.mode,
+            commit_timestamps,
+        ) {
+            transaction
+                .batch_execute(&statement)
+                .await
+                .map_err(Error::postgres(format!("creating tables: {statement}")))?;
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(Error::postgres("committing the table set-up"))
+    }
+
+    /// The sink's settings.
+    pub fn config(&self) -> &SinkConfig {
+        &self.config
+    }
+
+    /// Writes `batch` (insert and upsert modes), retrying through outages.
+    pub async fn write(&mut self, batch: &OutputBatch) -> Result<()> {
+        if self.config.mode == DeliveryMode::Transactional {
+            return Err(Error::Config(
+                "a transactional sink writes only whole epochs, with their offsets".into(),
+            ));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.write_once(batch).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.recover(e, started, &mut backoff).await?,
+            }
+        }
+    }
+
+    async fn write_once(&mut self, batch: &OutputBatch) -> Result<()> {
+        let transaction = self
+            .client
+            .transaction()
+            .await
+            .map_err(Error::postgres("starting a write"))?;
+        write_batch(&transaction, &self.config, &self.results_sql, batch).await?;
+        transaction
+            .commit()
+            .await
+            .map_err(Error::postgres("committing a write"))
+    }
+
+    /// Writes `batch` and the source `offsets` that produced it, tagged with
+    /// `epoch`, in one transaction (transactional mode). Retried through
+    /// outages; a commit whose outcome was lost with the connection is
+    /// looked up in the offsets table, so it is never applied twice.
+    pub async fn commit_epoch(&mut self, batch: &OutputBatch, offsets: &Offsets, epoch: u64) -> Result<()> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.commit_epoch_once(batch, offsets, epoch).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.recover(e, started, &mut backoff).await?;
+                    if self.committed_epoch().await?.is_some_and(|c| c.epoch >= epoch) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn commit_epoch_once(&mut self, batch: &OutputBatch, offsets: &Offsets, epoch: u64) -> Result<()> {
+        let transaction = self
+            .client
+            .transaction()
+            .await
+            .map_err(Error::postgres("starting an epoch transaction"))?;
+        write_batch(&transaction, &self.config, &self.results_sql, batch).await?;
+        crash::point("sink.transaction.after_rows");
+        let (partitions, next): (Vec<i32>, Vec<i64>) = offsets.iter().map(|(p, o)| (*p, *o)).unzip();
+        let epoch_param = epoch as i64;
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {OFFSETS_TABLE} (group_id, topic, partition, next_offset, epoch) \
+                     SELECT $1, $2, p, o, $3 FROM UNNEST($4::int4[], $5::int8[]) AS u(p, o) \
+                     ON CONFLICT (group_id, topic, partition) DO UPDATE SET \
+                     next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch, committed_at = clock_timestamp()"
+                ),
+                &[&self.config.group, &self.config.topic, &epoch_param, &partitions, &next],
+            )
+            .await
+            .map_err(Error::postgres("writing offsets"))?;
+        crash::point("sink.transaction.before_commit");
+        transaction
+            .commit()
+            .await
+            .map_err(Error::postgres(format!("committing epoch {epoch}")))?;
+        crash::point("sink.transaction.after_commit");
+        Ok(())
+    }
+
+    /// The epoch and offsets last committed for this sink's group and topic
+    /// in transactional mode; `None` before the first.
+    pub async fn committed_epoch(&mut self) -> Result<Option<CommittedEpoch>> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let attempt = self
+                .client
+                .query(
+                    &format!(
+                        "SELECT partition, next_offset, epoch FROM {OFFSETS_TABLE} WHERE group_id = $1 AND topic = $2"
+                    ),
+                    &[&self.config.group, &self.config.topic],
+                )
+                .await
+                .map_err(Error::postgres("reading committed offsets"));
+            match attempt {
+                Ok(rows) if rows.is_empty() => return Ok(None),
+                Ok(rows) => {
+                    let epoch = rows.iter().map(|r| r.get::<_, i64>(2)).min().unwrap_or(0) as u64;
+                    let offsets = rows
+                        .iter()
+                        .map(|r| (r.get::<_, i32>(0), r.get::<_, i64>(1)))
+                        .collect();
+                    return Ok(Some(CommittedEpoch { epoch, offsets }));
+                }
+                Err(e) => self.recover(e, started, &mut backoff).await?,
+            }
+        }
+    }
+
+    /// After a failed request: if the error is one an outage causes and time
+    /// remains, waits and reconnects; otherwise returns the error.
+    async fn recover(&mut self, error: Error, started: Instant, backoff: &mut Duration) -> Result<()> {
+        if !is_transient(&error, &self.client) || started.elapsed() > RETRY_FOR {
+            return Err(error);
+        }
+        tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "PostgreSQL write failed; retrying");
+        tokio::time::sleep(*backoff).await;
+        *backoff = (*backoff * 2).min(Duration::from_secs(5));
+        if self.client.is_closed() {
+            match connect(&self.config.url).await {
+                Ok(client) => self.client = client,
+                Err(e) => tracing::warn!(error = %e, "reconnecting to PostgreSQL failed; retrying"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Connects to `url`, with the password kept out of any message.
+pub async fn connect(url: &str) -> Result<Client> {
+    let shown = redact_url(url);
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| Error::Config(format!("bad PostgreSQL URL {shown}: {e}")))?;
+    config.connect_timeout(Duration::from_secs(10));
+    let (client, connection) = config.connect(NoTls).await.map_err(Error::postgres(format!(
+        "connecting to {shown} (is it running? `streambench stack up` starts one, or pass --postgres URL)"
+    )))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Whether `error` comes from an outage (lost connection, server shutting
+/// down or starting) rather than from the request itself.
+fn is_transient(error: &Error, client: &Client) -> bool {
+    match error {
+        Error::Postgres { source, .. } => {
+            client.is_closed()
+                || source.is_closed()
+                || source.code().is_some_and(|code| {
+                    let code = code.code();
+                    code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+                })
+                || source.code().is_none()
+        }
+        _ => false,
+    }
+}
+
+fn results_sql(config: &SinkConfig) -> String {
+    let aggregates = &config.job.aggregates;
+    let mut columns = vec!["key", "window_start_ms", "window_end_ms", "revision"];
+    columns.extend(aggregates.iter().map(|a| a.column()));
+    let mut arrays = vec!["$1::int8[]", "$2::int8[]", "$3::int8[]", "$4::int8[]"];
+    let placeholders: Vec<String> = aggregates
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            format!(
+                "${}::{}[]",
+                i + 6,
+                tables::column_type(*a).replace("double precision", "float8")
+            )
+        })
+        .collect();
+    arrays.extend(placeholders.iter().map(String::as_str));
+    let table = quoted(&config.tables.results);
+    let mut sql = format!(
+        "INSERT INTO {table} ({}, engine) SELECT u.*, $5 FROM UNNEST({}) AS u",
+        columns.join(", "),
+        arrays.join(", ")
+    );
+    if config.mode == DeliveryMode::Upsert {
+        let updates: Vec<String> = columns[3..]
+            .iter()
+            .chain(["engine"].iter())
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        // An older revision never overwrites a newer one, whatever order
+        // retries and restarts deliver them in.
+        sql.push_str(&format!(
+            " ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {}, inserted_at = clock_timestamp() \
+             WHERE {table}.revision <= EXCLUDED.revision",
+            updates.join(", ")
+        ));
+    }
+    sql
+}
+
+/// Writes the three parts of `batch` inside `client`'s open transaction.
+async fn write_batch(
+    client: &impl GenericClient,
+    config: &SinkConfig,
+    results_sql: &str,
+    batch: &OutputBatch,
+) -> Result<()> {
+    if !batch.results.is_empty() {
+        write_results(client, config, results_sql, &batch.results).await?;
+    }
+    if !batch.late.is_empty() {
+        let late = &batch.late;
+        let partitions: Vec<i32> = late.iter().map(|l| l.partition).collect();
+        let offsets: Vec<i64> = late.iter().map(|l| l.offset).collect();
+        let ids: Vec<i64> = late.iter().map(|l| l.event_id as i64).collect();
+        let keys: Vec<i64> = late.iter().map(|l| l.key as i64).collect();
+        let times: Vec<i64> = late.iter().map(|l| l.event_time_ms).collect();
+        let watermarks: Vec<i64> = late.iter().map(|l| l.watermark_ms).collect();
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (partition, \"offset\", event_id, key, event_time_ms, watermark_ms) \
+                     SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
+                     ON CONFLICT DO NOTHING",
+                    quoted(&config.tables.late)
+                ),
+                &[&partitions, &offsets, &ids, &keys, &times, &watermarks],
+            )
+            .await
+            .map_err(Error::postgres("writing late events"))?;
+    }
+    if !batch.dead_letters.is_empty() {
+        let dead = &batch.dead_letters;
+        let partitions: Vec<i32> = dead.iter().map(|d| d.partition).collect();
+        let offsets: Vec<i64> = dead.iter().map(|d| d.offset).collect();
+        let raw: Vec<&[u8]> = dead.iter().map(|d| d.raw.as_slice()).collect();
+        // PostgreSQL text cannot hold NUL.
+        let errors: Vec<String> = dead.iter().map(|d| d.error.replace('\0', "\\0")).collect();
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (partition, \"offset\", raw, error) \
+                     SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::bytea[], $4::text[]) ON CONFLICT DO NOTHING",
+                    quoted(&config.tables.dead_letters)
+                ),
+                &[&partitions, &offsets, &raw, &errors],
+            )
+            .await
+            .map_err(Error::postgres("writing dead letters"))?;
+    }
+    Ok(())
+}
+
+async fn write_results(
+    client: &impl GenericClient,
+    config: &SinkConfig,
+    sql: &str,
+    results: &[WindowResult],
+) -> Result<()> {
+    // One statement may not upsert a row twice: keep each window's latest.
+    let deduplicated: Vec<&WindowResult>;
+    let rows: &[&WindowResult] = if config.mode == DeliveryMode::Upsert {
+        let mut latest = BTreeMap::new();
+        for result in results {
+            latest
+                .entry(result.window)
+                .and_modify(|kept: &mut &WindowResult| {
+                    if result.revision >= kept.revision {
+                        *kept = result
+                    }
+                })
+                .or_insert(result);
+        }
+        deduplicated = latest.into_values().collect();
+        &deduplicated
+    } else {
+        deduplicated = results.iter().collect();
+        &deduplicated
+    };
+    let keys: Vec<i64> = rows.iter().map(|r| r.window.key as i64).collect();
+    let starts: Vec<i64> = rows.iter().map(|r| r.window.window_start_ms).collect();
+    let ends: Vec<i64> = rows.iter().map(|r| r.window.window_end_ms).collect();
+    let revisions: Vec<i64> = rows.iter().map(|r| r.revision).collect();
+    let mut ints: Vec<Vec<i64>> = Vec::new();
+    let mut floats: Vec<Vec<f64>> = Vec::new();
+    let mut order = Vec::new();
+    for aggregate in &config.job.aggregates {
+        match column_value(*aggregate, &rows[0].aggregate) {
+            ColumnValue::Int(_) => {
+                order.push((true, ints.len()));
+                ints.push(
+                    rows.iter()
+                        .map(|r| match column_value(*aggregate, &r.aggregate) {
+                            ColumnValue::Int(v) => v,
+                            ColumnValue::Float(v) => v as i64,
+                        })
+                        .collect(),
+                );
+            }
+            ColumnValue::Float(_) => {
+                order.push((false, floats.len()));
+                floats.push(
+                    rows.iter()
+                        .map(|r| match column_value(*aggregate, &r.aggregate) {
+                            ColumnValue::Float(v) => v,
+                            ColumnValue::Int(v) => v as f64,
+                        })
+                        .collect(),
+                );
+            }
+        }
+    }
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys, &starts, &ends, &revisions, &config.engine];
+    for (is_int, index) in order {
+        if is_int {
+            params.push(&ints[index]);
+        } else {
+            params.push(&floats[index]);
+        }
+    }
+    client
+        .execute(sql, &params)
+        .await
+        .map_err(Error::postgres(format!(
+            "writing results to {}",
+            config.tables.results
+        )))?;
+    Ok(())
+}

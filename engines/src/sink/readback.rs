@@ -1,0 +1,88 @@
+//! Reading a run's tables back: for the oracle check, for latency, and for
+//! tests. This is how the harness sees what an engine did.
+
+use streambench_workloads::job::{Aggregate, JobSpec};
+use streambench_workloads::oracle::{Observed, ResultRow};
+use streambench_workloads::window::WindowKey;
+use tokio_postgres::Client;
+
+use super::tables::{Tables, quoted};
+use crate::error::{Error, Result};
+
+/// Every row of the result table, as the oracle check reads them.
+pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Vec<ResultRow>> {
+    let columns: Vec<&str> = job.aggregates.iter().map(|a| a.column()).collect();
+    let sql = format!(
+        "SELECT key, window_start_ms, window_end_ms, revision{}{} FROM {}",
+        if columns.is_empty() { "" } else { ", " },
+        columns.join(", "),
+        quoted(&tables.results)
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .map_err(Error::postgres(format!("reading {}", tables.results)))?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut result = ResultRow {
+                window: WindowKey {
+                    key: row.get::<_, i64>(0) as u64,
+                    window_start_ms: row.get(1),
+                    window_end_ms: row.get(2),
+                },
+                revision: row.get(3),
+                count: None,
+                sum: None,
+                min: None,
+                max: None,
+                mean: None,
+                first_event_time_ms: None,
+                last_event_time_ms: None,
+            };
+            for (i, aggregate) in job.aggregates.iter().enumerate() {
+                let at = 4 + i;
+                match aggregate {
+                    Aggregate::Count => result.count = row.get(at),
+                    Aggregate::Sum => result.sum = row.get(at),
+                    Aggregate::Min => result.min = row.get(at),
+                    Aggregate::Max => result.max = row.get(at),
+                    Aggregate::Mean => result.mean = row.get(at),
+                    Aggregate::FirstEventTime => result.first_event_time_ms = row.get(at),
+                    Aggregate::LastEventTime => result.last_event_time_ms = row.get(at),
+                }
+            }
+            result
+        })
+        .collect())
+}
+
+/// The event ids in the late-events side output.
+pub async fn read_late_event_ids(client: &Client, tables: &Tables) -> Result<Vec<u64>> {
+    let rows = client
+        .query(&format!("SELECT event_id FROM {}", quoted(&tables.late)), &[])
+        .await
+        .map_err(Error::postgres(format!("reading {}", tables.late)))?;
+    Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+}
+
+/// How many records are in the dead-letter table.
+pub async fn count_dead_letters(client: &Client, tables: &Tables) -> Result<u64> {
+    let row = client
+        .query_one(
+            &format!("SELECT count(*) FROM {}", quoted(&tables.dead_letters)),
+            &[],
+        )
+        .await
+        .map_err(Error::postgres(format!("reading {}", tables.dead_letters)))?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// Everything the oracle check needs from a run's tables.
+pub async fn read_observed(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Observed> {
+    Ok(Observed {
+        rows: read_results(client, tables, job).await?,
+        late_side_output: read_late_event_ids(client, tables).await?,
+        dead_letters: count_dead_letters(client, tables).await?,
+    })
+}

@@ -1,0 +1,191 @@
+//! The tables a job writes, their names and their definitions. Every name is
+//! checked to be a plain identifier and quoted, so nothing from a suite or a
+//! flag can reach SQL as code.
+
+use streambench_workloads::job::{Aggregate, JobSpec};
+use streambench_workloads::names::is_identifier;
+use streambench_workloads::suite::DeliveryMode;
+use streambench_workloads::window::WindowAggregate;
+
+use crate::error::{Error, Result};
+
+/// The table, shared by every job, that holds source offsets committed
+/// together with results in transactional mode.
+pub const OFFSETS_TABLE: &str = "streambench_offsets";
+
+/// The names of a job run's tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// Window results.
+    pub results: String,
+    /// The results with `emitted_at`, the commit time of each row.
+    pub emitted_view: String,
+    /// Late events (the side output).
+    pub late: String,
+    /// Malformed records.
+    pub dead_letters: String,
+}
+
+impl Tables {
+    /// The tables of a run whose result table is `results`.
+    pub fn new(results: &str) -> Result<Tables> {
+        if !is_identifier(results) {
+            return Err(Error::Config(format!(
+                "result table name {results:?} must be 1 to 40 lower-case letters, digits and _, starting with a letter"
+            )));
+        }
+        Ok(Tables {
+            results: results.to_string(),
+            emitted_view: format!("{results}_emitted"),
+            late: format!("{results}_late"),
+            dead_letters: format!("{results}_dead_letters"),
+        })
+    }
+}
+
+/// `name` as a quoted SQL identifier; names are checked identifiers, the
+/// quotes keep them from ever being read as keywords.
+pub fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The SQL type of an aggregate's column.
+pub fn column_type(aggregate: Aggregate) -> &'static str {
+    match aggregate {
+        Aggregate::Mean => "double precision",
+        _ => "bigint",
+    }
+}
+
+/// An aggregate's value in a window: integer columns and the mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColumnValue {
+    /// An exact integer.
+    Int(i64),
+    /// The mean.
+    Float(f64),
+}
+
+/// The value `aggregate` takes for `window`.
+pub fn column_value(aggregate: Aggregate, window: &WindowAggregate) -> ColumnValue {
+    match aggregate {
+        Aggregate::Count => ColumnValue::Int(window.count),
+        Aggregate::Sum => ColumnValue::Int(window.sum),
+        Aggregate::Min => ColumnValue::Int(window.min),
+        Aggregate::Max => ColumnValue::Int(window.max),
+        Aggregate::Mean => ColumnValue::Float(window.mean()),
+        Aggregate::FirstEventTime => ColumnValue::Int(window.first_event_time_ms),
+        Aggregate::LastEventTime => ColumnValue::Int(window.last_event_time_ms),
+    }
+}
+
+/// The statements that create a run's tables if they are missing: the
+/// result table (keyed by window in upsert mode, where rows are overwritten;
+/// unkeyed otherwise, so that a row written twice is visible), its
+/// `emitted_at` view, the side-output and dead-letter tables, and the shared
+/// offsets table.
+pub fn create_statements(
+    tables: &Tables,
+    job: &JobSpec,
+    mode: DeliveryMode,
+    commit_timestamps: bool,
+) -> Vec<String> {
+    let mut columns = vec![
+        "key bigint NOT NULL".to_string(),
+        "window_start_ms bigint NOT NULL".to_string(),
+        "window_end_ms bigint NOT NULL".to_string(),
+    ];
+    for aggregate in &job.aggregates {
+        columns.push(format!(
+            "{} {} NOT NULL",
+            aggregate.column(),
+            column_type(*aggregate)
+        ));
+    }
+    columns.push("revision bigint NOT NULL".into());
+    columns.push("engine text NOT NULL".into());
+    columns.push("inserted_at timestamptz NOT NULL DEFAULT clock_timestamp()".into());
+    if mode == DeliveryMode::Upsert {
+        columns.push("PRIMARY KEY (key, window_start_ms, window_end_ms)".into());
+    }
+    // Without commit timestamps, the insert time is the closest stand-in; it
+    // under-states latency when rows wait in an open transaction.
+    let emitted_at = if commit_timestamps {
+        "coalesce(pg_xact_commit_timestamp(xmin), inserted_at)"
+    } else {
+        "inserted_at"
+    };
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {OFFSETS_TABLE} (group_id text NOT NULL, topic text NOT NULL, \
+             partition integer NOT NULL, next_offset bigint NOT NULL, epoch bigint NOT NULL, \
+             committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), \
+             PRIMARY KEY (group_id, topic, partition))"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            quoted(&tables.results),
+            columns.join(", ")
+        ),
+        format!(
+            "CREATE OR REPLACE VIEW {} AS SELECT *, {emitted_at} AS emitted_at FROM {}",
+            quoted(&tables.emitted_view),
+            quoted(&tables.results)
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (partition integer NOT NULL, \"offset\" bigint NOT NULL, \
+             event_id bigint NOT NULL, key bigint NOT NULL, event_time_ms bigint NOT NULL, \
+             watermark_ms bigint NOT NULL, inserted_at timestamptz NOT NULL DEFAULT clock_timestamp(), \
+             PRIMARY KEY (partition, \"offset\"))",
+            quoted(&tables.late)
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (partition integer NOT NULL, \"offset\" bigint NOT NULL, \
+             raw bytea NOT NULL, error text NOT NULL, \
+             inserted_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (partition, \"offset\"))",
+            quoted(&tables.dead_letters)
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use streambench_workloads::job::catalogue_job;
+
+    #[test]
+    fn names_are_checked_and_derived() {
+        let tables = Tables::new("run_1_ysb").expect("valid");
+        assert_eq!(tables.late, "run_1_ysb_late");
+        assert_eq!(tables.dead_letters, "run_1_ysb_dead_letters");
+        for bad in ["", "Results", "x; DROP TABLE y", "a\"b", "1abc"] {
+            assert!(Tables::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(quoted("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn only_upsert_tables_have_a_key_and_every_aggregate_has_a_column() {
+        let job = catalogue_job("tumbling").expect("job");
+        let tables = Tables::new("t").expect("valid");
+        for mode in [
+            DeliveryMode::Insert,
+            DeliveryMode::Upsert,
+            DeliveryMode::Transactional,
+        ] {
+            let statements = create_statements(&tables, &job, mode, true);
+            let results = &statements[1];
+            assert_eq!(
+                results.contains("PRIMARY KEY"),
+                mode == DeliveryMode::Upsert,
+                "{mode:?}"
+            );
+            for aggregate in &job.aggregates {
+                assert!(results.contains(aggregate.column()), "{results}");
+            }
+            assert!(statements[2].contains("pg_xact_commit_timestamp"));
+        }
+        let without = create_statements(&tables, &job, DeliveryMode::Upsert, false);
+        assert!(!without[2].contains("pg_xact_commit_timestamp"));
+    }
+}

@@ -1,0 +1,260 @@
+//! Command-line arguments several subcommands share: the workload and job
+//! (`generate`, `check`), the services (`--brokers`, `--postgres`), and what
+//! every engine is started with (`engine ...`, and the harness when it
+//! starts engines as child processes).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use streambench_engines::engine::JobRun;
+use streambench_engines::start::StartPosition;
+use streambench_workloads::generator::WorkloadSpec;
+use streambench_workloads::job::{JobSpec, catalogue_job};
+use streambench_workloads::rate::RateProfile;
+use streambench_workloads::suite::{DeliveryMode, Suite};
+
+use crate::home::Home;
+use crate::stack::{Endpoints, Resolved};
+
+/// The workload and job, from a suite file and flags; the same flags and
+/// values reproduce the same events.
+#[derive(Args)]
+pub struct WorkloadArgs {
+    /// Take the workload (and job settings) from this suite file.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<std::path::PathBuf>,
+    /// The job (its input: ad events for `ysb`, measurements otherwise);
+    /// default: the suite's first job, else `tumbling`.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Seed (overrides the suite's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Constant rate in events per second (overrides the suite's profile).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Exactly this many events (overrides the suite's duration).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Seconds to send for.
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// When the schedule starts, ms since the epoch (default for `generate`:
+    /// now, and it prints the value); the same value and seed reproduce the
+    /// same bytes.
+    #[arg(long)]
+    pub start_time_ms: Option<i64>,
+}
+
+impl WorkloadArgs {
+    /// The job and the workload these arguments describe.
+    pub fn resolve(&self) -> anyhow::Result<(JobSpec, WorkloadSpec)> {
+        let suite = self.suite.as_deref().map(Suite::from_file).transpose()?;
+        let mut workload = suite.as_ref().map(|s| s.workload.clone()).unwrap_or_default();
+        if let Some(seed) = self.seed {
+            workload.seed = seed;
+        }
+        if let Some(rate) = self.rate {
+            workload.rate = RateProfile::constant(rate);
+        }
+        if let Some(duration_s) = self.duration_s {
+            workload.duration_s = duration_s;
+            workload.events = None;
+        }
+        if self.events.is_some() {
+            workload.events = self.events;
+        }
+        let job = resolve_job(suite.as_ref(), self.job.as_deref())?;
+        Ok((job, workload))
+    }
+}
+
+/// The job named `name` (default: the suite's first, else `tumbling`), with
+/// the suite's overrides.
+pub fn resolve_job(suite: Option<&Suite>, name: Option<&str>) -> anyhow::Result<JobSpec> {
+    let name = name
+        .map(str::to_string)
+        .or_else(|| suite.and_then(|s| s.matrix.jobs.first().cloned()))
+        .unwrap_or_else(|| "tumbling".to_string());
+    if let Some(suite) = suite
+        && let Some(job) = suite
+            .job_specs()
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .find(|j| j.name == name)
+    {
+        return Ok(job);
+    }
+    catalogue_job(&name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown job {name:?}; the catalogue has {}",
+            streambench_workloads::job::CATALOGUE.join(", ")
+        )
+    })
+}
+
+/// Where the broker and database are, when not the local stack's.
+#[derive(Args)]
+pub struct ServiceArgs {
+    /// Kafka bootstrap servers (HOST:PORT[,HOST:PORT]); default: the local stack's broker.
+    #[arg(long, env = "STREAMBENCH_BROKERS", value_name = "HOST:PORT")]
+    pub brokers: Option<String>,
+    /// PostgreSQL connection URL; default: the local stack's database.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    pub postgres: Option<String>,
+}
+
+impl ServiceArgs {
+    /// The endpoints these flags name; unset ones mean the local stack's.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            brokers: self.brokers.clone(),
+            postgres: self.postgres.clone(),
+        }
+    }
+}
+
+/// A checkpoint or trigger interval: milliseconds, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
+/// Parses `off` or a positive number of milliseconds.
+pub fn parse_interval(text: &str) -> Result<Interval, String> {
+    match text {
+        "off" => Ok(Interval(None)),
+        _ => match text.parse::<u64>() {
+            Ok(ms) if ms > 0 => Ok(Interval(Some(Duration::from_millis(ms)))),
+            _ => Err(format!(
+                "{text:?} is not a positive number of milliseconds or `off`"
+            )),
+        },
+    }
+}
+
+fn parse_delivery(text: &str) -> Result<DeliveryMode, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| format!("unknown delivery mode {text:?}: use insert, upsert or transactional"))
+}
+
+/// What every engine is started with.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// The job (a catalogue name); its settings may come from --suite.
+    #[arg(long)]
+    pub job: String,
+    /// Take the job's settings and the workload's seed and keys from this suite.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// The workload's seed (for the job's enrichment table; default: the suite's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The workload's key count (default: the suite's).
+    #[arg(long)]
+    pub keys: Option<u64>,
+    /// The topic to read.
+    #[arg(long, default_value = "streambench_events")]
+    pub topic: String,
+    /// The result table (late events and dead letters go to `<table>_late`
+    /// and `<table>_dead_letters`).
+    #[arg(long)]
+    pub table: String,
+    /// The consumer group (default: the table's name).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// insert (at least once), upsert (idempotent) or transactional (exactly once).
+    #[arg(long, default_value = "upsert", value_parser = parse_delivery)]
+    pub delivery: DeliveryMode,
+    /// earliest, latest, timestamp:<ms>, or checkpoint (the last checkpoint,
+    /// else the group's committed offsets, else earliest).
+    #[arg(long, default_value = "checkpoint")]
+    pub start: StartPosition,
+    /// Where checkpoints go (default: <home>/checkpoints/<engine>/<table>).
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Read what the topic holds now, fire every window, commit and stop.
+    #[arg(long)]
+    pub bounded: bool,
+    /// Append a metrics line (JSON) to this file every second.
+    #[arg(long)]
+    pub metrics_file: Option<PathBuf>,
+    /// Override the job's watermark delay (bounded out-of-orderness).
+    #[arg(long)]
+    pub watermark_delay_ms: Option<i64>,
+    /// Override the job's allowed lateness.
+    #[arg(long)]
+    pub allowed_lateness_ms: Option<i64>,
+}
+
+impl EngineArgs {
+    /// The run these arguments describe for `engine`, against `services`.
+    /// SIGTERM or Ctrl-C sets its stop flag.
+    pub fn job_run(&self, home: &Home, engine: &str, services: &Resolved) -> anyhow::Result<JobRun> {
+        let suite = self.suite.as_deref().map(Suite::from_file).transpose()?;
+        let mut job = resolve_job(suite.as_ref(), Some(&self.job))?;
+        if let Some(delay) = self.watermark_delay_ms {
+            job.watermark_delay_ms = delay;
+        }
+        if let Some(lateness) = self.allowed_lateness_ms {
+            job.allowed_lateness_ms = lateness;
+        }
+        job.validate().map_err(anyhow::Error::msg)?;
+        let workload = suite.map(|s| s.workload).unwrap_or_default();
+        let stop = Arc::new(AtomicBool::new(false));
+        watch_for_stop(stop.clone());
+        Ok(JobRun {
+            job,
+            workload_seed: self.seed.unwrap_or(workload.seed),
+            workload_keys: self.keys.unwrap_or(workload.keys),
+            brokers: services.brokers.clone(),
+            topic: self.topic.clone(),
+            group: self.group.clone().unwrap_or_else(|| self.table.clone()),
+            postgres: services.postgres.clone(),
+            table: self.table.clone(),
+            delivery: self.delivery,
+            start: self.start,
+            checkpoint_dir: self
+                .checkpoint_dir
+                .clone()
+                .unwrap_or_else(|| home.root().join("checkpoints").join(engine).join(&self.table)),
+            bounded: self.bounded,
+            metrics_file: self.metrics_file.clone(),
+            stop,
+        })
+    }
+}
+
+/// Sets `stop` on SIGTERM or SIGINT, so the engine ends cleanly.
+fn watch_for_stop(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_and_delivery_modes_parse() {
+        assert_eq!(parse_interval("off"), Ok(Interval(None)));
+        assert_eq!(
+            parse_interval("250"),
+            Ok(Interval(Some(Duration::from_millis(250))))
+        );
+        assert!(parse_interval("0").is_err() && parse_interval("soon").is_err());
+        assert_eq!(parse_delivery("transactional"), Ok(DeliveryMode::Transactional));
+        assert!(parse_delivery("twice").is_err());
+    }
+}
