@@ -636,8 +636,13 @@ impl Coordinator<'_> {
         Ok(())
     }
 
-    /// Finishes checkpoint `epoch` once every part is in: writes it, then
-    /// delivers its results and offsets. True when it was the last.
+    /// Finishes checkpoint `epoch` once every part is in. The order is what
+    /// keeps the guarantees: in insert and upsert modes every result fired
+    /// before the barrier is written before the checkpoint that records it
+    /// as fired (else a crash in between would lose it); the checkpoint is
+    /// durable before any offsets it covers are committed, to Kafka or, in
+    /// transactional mode, with the epoch's results to PostgreSQL. True when
+    /// it was the last.
     async fn complete(&mut self, epoch: u64) -> Result<bool> {
         let ready = self
             .epochs
@@ -661,14 +666,16 @@ impl Coordinator<'_> {
             windows: parts.states.into_values().flat_map(|s| s.windows).collect(),
             pending: self.pending.remove(&epoch).unwrap_or_default(),
         };
-        if self.checkpointing {
+        if self.job.delivery != DeliveryMode::Transactional {
+            self.write_unwritten().await?;
+            crash::point("continuous.after_rows_before_checkpoint");
+        }
+        let snapshot = if self.checkpointing {
             let store = self.store.clone();
-            let (stats, snapshot_back) = tokio::task::spawn_blocking(move || {
-                let stats = store.write(epoch, &snapshot);
-                (stats, snapshot)
-            })
-            .await
-            .map_err(|e| Error::Config(format!("checkpoint writer failed: {e}")))?;
+            let (stats, snapshot) =
+                tokio::task::spawn_blocking(move || (store.write(epoch, &snapshot), snapshot))
+                    .await
+                    .map_err(|e| Error::Config(format!("checkpoint writer failed: {e}")))?;
             let stats = stats?;
             let m = &self.metrics;
             Metrics::add(&m.checkpoints, 1);
@@ -678,38 +685,30 @@ impl Coordinator<'_> {
             m.max_checkpoint_pause_us
                 .fetch_max(parts.max_pause.as_micros() as u64, Ordering::Relaxed);
             crash::point("continuous.after_checkpoint");
-            self.deliver(snapshot_back).await?;
+            snapshot
         } else {
-            self.deliver(snapshot).await?;
-        }
-        Ok(last)
-    }
-
-    /// Makes an epoch's output and offsets durable where its mode says.
-    async fn deliver(&mut self, snapshot: Snapshot) -> Result<()> {
+            snapshot
+        };
         match self.job.delivery {
             DeliveryMode::Transactional => {
                 self.sink
-                    .commit_epoch(&snapshot.pending, &snapshot.offsets, snapshot.epoch)
+                    .commit_epoch(&snapshot.pending, &snapshot.offsets, epoch)
                     .await?;
                 Metrics::add(
                     &self.metrics.results_written,
                     snapshot.pending.results.len() as u64,
                 );
             }
-            DeliveryMode::Insert | DeliveryMode::Upsert => {
-                self.write_unwritten().await?;
-                crash::point("continuous.after_rows_before_offsets");
-                if self.checkpointing {
-                    let source = self.source.clone();
-                    let offsets = snapshot.offsets.clone();
-                    tokio::task::spawn_blocking(move || source.commit(&offsets))
-                        .await
-                        .map_err(|e| Error::Config(format!("offset commit failed: {e}")))??;
-                }
+            DeliveryMode::Insert | DeliveryMode::Upsert if self.checkpointing => {
+                let source = self.source.clone();
+                let offsets = snapshot.offsets.clone();
+                tokio::task::spawn_blocking(move || source.commit(&offsets))
+                    .await
+                    .map_err(|e| Error::Config(format!("offset commit failed: {e}")))??;
             }
+            DeliveryMode::Insert | DeliveryMode::Upsert => {}
         }
         self.end_offsets = snapshot.offsets;
-        Ok(())
+        Ok(last)
     }
 }

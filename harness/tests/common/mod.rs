@@ -45,3 +45,120 @@ pub fn run(command: &mut std::process::Command) -> (bool, String) {
     );
     (output.status.success(), text)
 }
+
+/// The small test workload: every kind of odd event, short windows.
+pub const SMALL_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/small.toml");
+
+/// The small workload without far-late events (see the file for why).
+pub const STEADY_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/steady.toml");
+
+/// A start time ten minutes ago, so event times are in the past and the
+/// broker accepts them.
+pub fn recent_start_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        - 600_000
+}
+
+/// Writes the events of `suite` for `job` to `topic`.
+pub fn generate(
+    services: &Resolved,
+    suite: &str,
+    topic: &str,
+    job: &str,
+    start_time_ms: i64,
+    extra: &[&str],
+) {
+    let (ok, text) = run(streambench()
+        .args(["generate", "--suite", suite, "--job", job, "--topic", topic])
+        .args(["--start-time-ms", &start_time_ms.to_string()])
+        .args(extra)
+        .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
+    assert!(ok, "generate failed: {text}");
+}
+
+/// How an engine run ended.
+pub struct EngineRun {
+    /// Whether it exited successfully.
+    pub ok: bool,
+    /// Its stdout and stderr.
+    pub text: String,
+    /// Its summary line, when it printed one.
+    pub summary: Option<serde_json::Value>,
+}
+
+/// Runs `streambench engine continuous` on the job of `suite`, with `extra`
+/// flags and, if `crash_at` is set, a crash point armed.
+pub fn continuous(
+    services: &Resolved,
+    suite: &str,
+    job: &str,
+    topic: &str,
+    table: &str,
+    checkpoint_dir: &std::path::Path,
+    extra: &[&str],
+    crash_at: Option<&str>,
+) -> EngineRun {
+    let mut command = streambench();
+    command
+        .args(["engine", "continuous", "--suite", suite, "--job", job])
+        .args(["--topic", topic, "--table", table, "--bounded"])
+        .arg("--checkpoint-dir")
+        .arg(checkpoint_dir)
+        .args(["--watermark-interval-ms", "5", "--checkpoint-interval-ms", "25"])
+        .args(extra)
+        .args(["--brokers", &services.brokers, "--postgres", &services.postgres])
+        .env_remove("STREAMBENCH_CRASH_AT");
+    if let Some(point) = crash_at {
+        command.env("STREAMBENCH_CRASH_AT", point);
+    }
+    let (ok, text) = run(&mut command);
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("{\"engine\""))
+        .and_then(|l| serde_json::from_str(l).ok());
+    EngineRun { ok, text, summary }
+}
+
+/// Checks `table` against the oracle of `suite`'s `job`.
+pub fn check(
+    services: &Resolved,
+    suite: &str,
+    job: &str,
+    table: &str,
+    start_time_ms: i64,
+) -> serde_json::Value {
+    let (_, text) = run(streambench()
+        .args([
+            "check", "--suite", suite, "--job", job, "--table", table, "--json",
+        ])
+        .args(["--start-time-ms", &start_time_ms.to_string()])
+        .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
+    let json_start = text.find('{').unwrap_or_else(|| panic!("no report: {text}"));
+    let json_end = text.rfind('}').map_or(text.len(), |i| i + 1);
+    serde_json::from_str(&text[json_start..json_end]).unwrap_or_else(|e| panic!("bad report ({e}): {text}"))
+}
+
+/// Reads a counter of a check report.
+pub fn count(report: &serde_json::Value, field: &str) -> u64 {
+    report[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {field} in {report}"))
+}
+
+/// Whether the report shows the table equal to the oracle (duplicates
+/// aside when `duplicates_allowed`).
+pub fn exact(report: &serde_json::Value, duplicates_allowed: bool) -> bool {
+    [
+        "wrong_value",
+        "missing",
+        "unexpected",
+        "lost_events",
+        "side_output_wrong",
+    ]
+    .iter()
+    .all(|f| count(report, f) == 0)
+        && count(report, "dead_lettered") == count(report, "malformed_events")
+        && (duplicates_allowed || count(report, "duplicate_rows") == 0)
+}
