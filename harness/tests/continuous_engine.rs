@@ -7,7 +7,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{EngineRun, check, continuous, count, exact, generate, recent_start_ms, services, unique_name};
+use common::{
+    EngineRun, Input, check, continuous, count, exact, generate, recent_start_ms, services, unique_name,
+};
 use streambench_workloads::generator::{EventClass, Generator};
 use streambench_workloads::suite::Suite;
 
@@ -50,9 +52,11 @@ async fn every_job_in_every_delivery_mode_equals_the_oracle() {
             let table = unique_name(&format!("c_{}_{}", &job[..3], &mode[..3]));
             let run = continuous(
                 &services,
-                common::SMALL_SUITE,
-                job,
-                topic,
+                &Input {
+                    suite: common::SMALL_SUITE,
+                    job,
+                    topic,
+                },
                 &table,
                 &dir.path().join(&table),
                 &["--delivery", mode, "--parallelism", "2"],
@@ -84,9 +88,11 @@ async fn start_positions_land_where_they_should() {
     let engine = |table: &str, flags: &[&str]| {
         let run = continuous(
             &services,
-            common::SMALL_SUITE,
-            "tumbling",
-            &topic,
+            &Input {
+                suite: common::SMALL_SUITE,
+                job: "tumbling",
+                topic: &topic,
+            },
             table,
             &dir.path().join(table),
             flags,
@@ -170,9 +176,11 @@ fn crash_and_recover(
     let flags = ["--delivery", mode, "--parallelism", "2"];
     let crashed = continuous(
         services,
-        common::STEADY_SUITE,
-        "tumbling",
-        topic,
+        &Input {
+            suite: common::STEADY_SUITE,
+            job: "tumbling",
+            topic,
+        },
         &table,
         dir.path(),
         &flags,
@@ -185,9 +193,11 @@ fn crash_and_recover(
     );
     finished(&continuous(
         services,
-        common::STEADY_SUITE,
-        "tumbling",
-        topic,
+        &Input {
+            suite: common::STEADY_SUITE,
+            job: "tumbling",
+            topic,
+        },
         &table,
         dir.path(),
         &flags,
@@ -280,9 +290,11 @@ async fn a_torn_checkpoint_is_skipped_for_the_one_before() {
     let flags = ["--delivery", "upsert"];
     let crashed = continuous(
         &services,
-        common::STEADY_SUITE,
-        "tumbling",
-        &topic,
+        &Input {
+            suite: common::STEADY_SUITE,
+            job: "tumbling",
+            topic: &topic,
+        },
         &table,
         dir.path(),
         &flags,
@@ -292,9 +304,11 @@ async fn a_torn_checkpoint_is_skipped_for_the_one_before() {
     tear_newest_checkpoint(dir.path());
     let resumed = continuous(
         &services,
-        common::STEADY_SUITE,
-        "tumbling",
-        &topic,
+        &Input {
+            suite: common::STEADY_SUITE,
+            job: "tumbling",
+            topic: &topic,
+        },
         &table,
         dir.path(),
         &flags,
@@ -316,9 +330,11 @@ async fn a_torn_checkpoint_is_skipped_for_the_one_before() {
     let flags = ["--delivery", "transactional"];
     let crashed = continuous(
         &services,
-        common::STEADY_SUITE,
-        "tumbling",
-        &topic,
+        &Input {
+            suite: common::STEADY_SUITE,
+            job: "tumbling",
+            topic: &topic,
+        },
         &table,
         dir.path(),
         &flags,
@@ -328,9 +344,11 @@ async fn a_torn_checkpoint_is_skipped_for_the_one_before() {
     tear_newest_checkpoint(dir.path());
     let refused = continuous(
         &services,
-        common::STEADY_SUITE,
-        "tumbling",
-        &topic,
+        &Input {
+            suite: common::STEADY_SUITE,
+            job: "tumbling",
+            topic: &topic,
+        },
         &table,
         dir.path(),
         &flags,
@@ -392,9 +410,11 @@ async fn malformed_records_reach_the_dead_letter_table_with_their_offsets() {
     let table = unique_name("dead");
     let run = continuous(
         &services,
-        common::SMALL_SUITE,
-        "tumbling",
-        &topic,
+        &Input {
+            suite: common::SMALL_SUITE,
+            job: "tumbling",
+            topic: &topic,
+        },
         &table,
         dir.path(),
         &[],

@@ -88,13 +88,21 @@ pub struct EngineRun {
     pub summary: Option<serde_json::Value>,
 }
 
-/// Runs `streambench engine continuous` on the job of `suite`, with `extra`
-/// flags and, if `crash_at` is set, a crash point armed.
+/// A job of a suite, fed from a topic.
+pub struct Input<'a> {
+    /// The suite file.
+    pub suite: &'a str,
+    /// The job.
+    pub job: &'a str,
+    /// The topic its events are on.
+    pub topic: &'a str,
+}
+
+/// Runs `streambench engine continuous` on `input`, with `extra` flags and,
+/// if `crash_at` is set, a crash point armed.
 pub fn continuous(
     services: &Resolved,
-    suite: &str,
-    job: &str,
-    topic: &str,
+    input: &Input<'_>,
     table: &str,
     checkpoint_dir: &std::path::Path,
     extra: &[&str],
@@ -102,8 +110,8 @@ pub fn continuous(
 ) -> EngineRun {
     let mut command = streambench();
     command
-        .args(["engine", "continuous", "--suite", suite, "--job", job])
-        .args(["--topic", topic, "--table", table, "--bounded"])
+        .args(["engine", "continuous", "--suite", input.suite, "--job", input.job])
+        .args(["--topic", input.topic, "--table", table, "--bounded"])
         .arg("--checkpoint-dir")
         .arg(checkpoint_dir)
         .args(["--watermark-interval-ms", "5", "--checkpoint-interval-ms", "25"])
