@@ -47,6 +47,10 @@ pub struct JobRun {
     /// Read only what the topic holds when the run starts, fire every
     /// window, commit, and stop (Flink's bounded mode, Spark's available-now).
     pub bounded: bool,
+    /// On stop, first read to the end the topic has at that moment and
+    /// write every window (Flink's `stop --drain`); otherwise stop after a
+    /// final checkpoint, leaving open windows for the next run.
+    pub drain_on_stop: bool,
     /// Where to append a metrics line every second, if anywhere.
     pub metrics_file: Option<PathBuf>,
     /// Set (by a signal) to stop: the engine commits what it has and exits.

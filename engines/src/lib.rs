@@ -21,3 +21,4 @@ pub mod watermark;
 
 pub use error::{Error, Result};
 pub mod continuous;
+pub mod microbatch;

@@ -96,6 +96,24 @@ impl Metrics {
         }
     }
 
+    /// Appends a reading to `path` every second until the returned task is
+    /// aborted (or dropped with its runtime).
+    pub fn write_every_second(
+        self: &std::sync::Arc<Self>,
+        path: std::path::PathBuf,
+    ) -> tokio::task::JoinHandle<()> {
+        let metrics = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = metrics.append_to(&path) {
+                    tracing::warn!(error = %e, path = %path.display(), "cannot write metrics");
+                }
+            }
+        })
+    }
+
     /// Appends the current reading to `path` as one JSON line.
     pub fn append_to(&self, path: &Path) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(&self.snapshot()).map_err(std::io::Error::other)?;

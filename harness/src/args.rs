@@ -177,6 +177,10 @@ pub struct EngineArgs {
     /// Read what the topic holds now, fire every window, commit and stop.
     #[arg(long)]
     pub bounded: bool,
+    /// On SIGTERM or Ctrl-C, read to the topic's current end and write every
+    /// window before stopping (Flink's `stop --drain`; the harness uses it).
+    #[arg(long)]
+    pub drain_on_stop: bool,
     /// Append a metrics line (JSON) to this file every second.
     #[arg(long)]
     pub metrics_file: Option<PathBuf>,
@@ -220,6 +224,7 @@ impl EngineArgs {
                 .clone()
                 .unwrap_or_else(|| home.root().join("checkpoints").join(engine).join(&self.table)),
             bounded: self.bounded,
+            drain_on_stop: self.drain_on_stop,
             metrics_file: self.metrics_file.clone(),
             stop,
         })

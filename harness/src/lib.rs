@@ -7,5 +7,6 @@ pub mod broker_check;
 pub mod check;
 pub mod home;
 pub mod produce;
+pub mod run;
 pub use streambench_engines::redact;
 pub mod stack;

@@ -35,12 +35,46 @@ enum Command {
     Engine(EngineCommand),
     /// Compare a result table with the oracle of the workload that fed it.
     Check(CheckArgs),
+    /// Run a suite: every scenario of its matrix, measured and checked.
+    Run(RunArgs),
+}
+
+/// `streambench run`.
+#[derive(Args)]
+struct RunArgs {
+    /// The suite file.
+    suite: std::path::PathBuf,
+    /// Where results go (default: results/<UTC time>).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    services: ServiceArgs,
 }
 
 #[derive(Subcommand)]
 enum EngineCommand {
     /// Event by event (Flink's model).
     Continuous(ContinuousArgs),
+    /// Micro-batches computed with polars (Spark Structured Streaming's model).
+    Microbatch(MicrobatchArgs),
+}
+
+/// `streambench engine microbatch`.
+#[derive(Args)]
+struct MicrobatchArgs {
+    #[command(flatten)]
+    common: EngineArgs,
+    /// Milliseconds between batch starts (a batch that overruns is followed at once).
+    #[arg(long, default_value_t = 1_000)]
+    trigger_interval_ms: u64,
+    /// At most this many records per batch (Spark's maxOffsetsPerTrigger).
+    #[arg(long)]
+    max_offsets_per_trigger: Option<u64>,
+    /// `append` (each window once, when final) or `update` (changed windows every batch).
+    #[arg(long, default_value = "append", value_parser = ["append", "update"])]
+    output_mode: String,
+    #[command(flatten)]
+    services: ServiceArgs,
 }
 
 /// `streambench engine continuous`.
@@ -139,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stack(StackCommand::Status(args)) => status(&home, &args).await,
         Command::Generate(args) => generate(&home, args).await,
         Command::Check(args) => check(&home, args).await,
+        Command::Run(args) => run_suite(&home, args).await,
         Command::Engine(EngineCommand::Continuous(args)) => {
             let resolved = stack::resolve(&home, &args.services.endpoints())?;
             let run = args.common.job_run(&home, "continuous", &resolved)?;
@@ -149,6 +184,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             };
             let summary = streambench_engines::continuous::run(run, settings).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Engine(EngineCommand::Microbatch(args)) => {
+            use streambench_engines::microbatch::{MicrobatchSettings, OutputMode};
+            let resolved = stack::resolve(&home, &args.services.endpoints())?;
+            let run = args.common.job_run(&home, "microbatch", &resolved)?;
+            let settings = MicrobatchSettings {
+                trigger_interval: Duration::from_millis(args.trigger_interval_ms),
+                max_offsets_per_trigger: args.max_offsets_per_trigger,
+                output_mode: if args.output_mode == "update" {
+                    OutputMode::Update
+                } else {
+                    OutputMode::Append
+                },
+            };
+            let summary = streambench_engines::microbatch::run(run, settings).await?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -298,6 +350,43 @@ async fn check(home: &Home, args: CheckArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
+    use streambench_harness::run::{RunConfig, runner::rfc3339, summary::summary_table};
+    // Read the suite first: a bad file is reported before anything starts.
+    streambench_workloads::suite::Suite::from_file(&args.suite)?;
+    let services = stack::up(home, &args.services.endpoints()).await?;
+    let out = args.out.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        std::path::PathBuf::from("results").join(rfc3339(now).replace(':', "-"))
+    });
+    let config = RunConfig {
+        suite_path: args.suite,
+        out_dir: out.clone(),
+        services,
+        binary: std::env::current_exe().context("cannot find the streambench binary")?,
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let results = streambench_harness::run::run_suite(&config, |p| {
+        bar.set_message(format!(
+            "scenario {}/{}: {} ({})",
+            p.scenario, p.of, p.label, p.phase
+        ));
+    })
+    .await?;
+    bar.finish_and_clear();
+    print!("{}", summary_table(&results));
+    println!("results: {}", out.join("results.json").display());
+    let all_passed = results.scenarios.iter().all(|s| s.passed && s.error.is_none());
+    Ok(if all_passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -468,7 +468,20 @@ impl SourceTask {
                 return Err(stopped());
             }
             if self.job.stop.load(Ordering::Relaxed) {
-                return self.barrier(&tracker, true);
+                if !self.job.drain_on_stop {
+                    return self.barrier(&tracker, true);
+                }
+                if self.end_offsets.is_none() {
+                    // Drain: what the topic holds now becomes the end of input.
+                    let end = self
+                        .source
+                        .watermarks()?
+                        .into_iter()
+                        .map(|(p, (_, high))| (p, high))
+                        .collect();
+                    tracing::info!(?end, "stopping: draining to the topic's current end");
+                    self.end_offsets = Some(end);
+                }
             }
             if now >= next_watermark {
                 next_watermark = now + self.settings.watermark_interval;
@@ -572,20 +585,26 @@ struct Coordinator<'a> {
 
 impl Coordinator<'_> {
     async fn run(&mut self, mut input: mpsc::Receiver<ToCoordinator>) -> Result<()> {
-        let mut metrics_tick = tokio::time::interval(Duration::from_secs(1));
+        let writer = self
+            .job
+            .metrics_file
+            .clone()
+            .map(|path| self.metrics.write_every_second(path));
+        let outcome = self.handle(&mut input).await;
+        if let Some(writer) = writer {
+            writer.abort();
+        }
+        if let Some(path) = &self.job.metrics_file {
+            let _ = self.metrics.append_to(path);
+        }
+        outcome
+    }
+
+    async fn handle(&mut self, input: &mut mpsc::Receiver<ToCoordinator>) -> Result<()> {
         loop {
-            let message = tokio::select! {
-                message = input.recv() => message,
-                _ = metrics_tick.tick() => {
-                    if let Some(path) = &self.job.metrics_file
-                        && let Err(e) = self.metrics.append_to(path)
-                    {
-                        tracing::warn!(error = %e, path = %path.display(), "cannot write metrics");
-                    }
-                    continue;
-                }
+            let Some(message) = input.recv().await else {
+                return Ok(());
             };
-            let Some(message) = message else { return Ok(()) };
             match message {
                 ToCoordinator::Output { sender, mut batch } => {
                     if self.job.delivery == DeliveryMode::Transactional {

@@ -98,8 +98,9 @@ pub struct Input<'a> {
     pub topic: &'a str,
 }
 
-/// Runs `streambench engine continuous` on `input`, with `extra` flags and,
-/// if `crash_at` is set, a crash point armed.
+/// Runs `streambench engine continuous` on `input` (watermarks every 5 ms,
+/// checkpoints every 25 ms), with `extra` flags and, if `crash_at` is set, a
+/// crash point armed.
 pub fn continuous(
     services: &Resolved,
     input: &Input<'_>,
@@ -108,14 +109,60 @@ pub fn continuous(
     extra: &[&str],
     crash_at: Option<&str>,
 ) -> EngineRun {
+    let mut flags = vec!["--watermark-interval-ms", "5", "--checkpoint-interval-ms", "25"];
+    flags.extend_from_slice(extra);
+    engine(
+        services,
+        "continuous",
+        input,
+        table,
+        checkpoint_dir,
+        &flags,
+        crash_at,
+    )
+}
+
+/// Runs `streambench engine microbatch` on `input` (at most 4,000 records
+/// per batch, so a run has several), with `extra` flags and, if `crash_at`
+/// is set, a crash point armed.
+pub fn microbatch(
+    services: &Resolved,
+    input: &Input<'_>,
+    table: &str,
+    checkpoint_dir: &std::path::Path,
+    extra: &[&str],
+    crash_at: Option<&str>,
+) -> EngineRun {
+    let mut flags = vec!["--trigger-interval-ms", "20", "--max-offsets-per-trigger", "4000"];
+    flags.extend_from_slice(extra);
+    engine(
+        services,
+        "microbatch",
+        input,
+        table,
+        checkpoint_dir,
+        &flags,
+        crash_at,
+    )
+}
+
+/// Runs `streambench engine <kind>` bounded on `input`.
+pub fn engine(
+    services: &Resolved,
+    kind: &str,
+    input: &Input<'_>,
+    table: &str,
+    checkpoint_dir: &std::path::Path,
+    flags: &[&str],
+    crash_at: Option<&str>,
+) -> EngineRun {
     let mut command = streambench();
     command
-        .args(["engine", "continuous", "--suite", input.suite, "--job", input.job])
+        .args(["engine", kind, "--suite", input.suite, "--job", input.job])
         .args(["--topic", input.topic, "--table", table, "--bounded"])
         .arg("--checkpoint-dir")
         .arg(checkpoint_dir)
-        .args(["--watermark-interval-ms", "5", "--checkpoint-interval-ms", "25"])
-        .args(extra)
+        .args(flags)
         .args(["--brokers", &services.brokers, "--postgres", &services.postgres])
         .env_remove("STREAMBENCH_CRASH_AT");
     if let Some(point) = crash_at {

@@ -1,0 +1,650 @@
+//! The micro-batch engine's trigger loop and batch protocol, as Spark's
+//! MicroBatchExecution runs them: plan a batch's offset range, write it (and
+//! the watermark in force) to `offsets/N`, read exactly that range, compute
+//! it, commit state version N + 1, write the results, then `commits/N`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+use streambench_workloads::job::CampaignTable;
+use streambench_workloads::suite::DeliveryMode;
+use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
+
+use super::frame::{OwnedRecord, aggregate, campaign_frame, decode_batch};
+use super::state::{Delta, StateStore, WindowState, Windows, apply};
+use crate::batch_log::BatchLog;
+use crate::crash;
+use crate::engine::{JobRun, RunSummary};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::output::{OutputBatch, WindowResult};
+use crate::sink::PostgresSink;
+use crate::source::{KafkaSource, Offsets, is_fatal};
+use crate::start::StartPosition;
+
+/// The engine's name in result rows and reports.
+pub const ENGINE: &str = "microbatch";
+
+/// When windows are written, as Spark's output modes define it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputMode {
+    /// Once per window, final, when the watermark passes its end + lateness.
+    #[default]
+    Append,
+    /// Every batch, each window whose aggregate changed (a new revision).
+    Update,
+}
+
+/// How the micro-batch engine runs, beyond what every engine is given.
+#[derive(Debug, Clone)]
+pub struct MicrobatchSettings {
+    /// Time between batch starts (a batch that overruns is followed at once).
+    pub trigger_interval: Duration,
+    /// At most this many records per batch, spread over partitions by lag.
+    pub max_offsets_per_trigger: Option<u64>,
+    /// Append or update.
+    pub output_mode: OutputMode,
+}
+
+impl Default for MicrobatchSettings {
+    fn default() -> Self {
+        MicrobatchSettings {
+            trigger_interval: Duration::from_secs(1),
+            max_offsets_per_trigger: None,
+            output_mode: OutputMode::Append,
+        }
+    }
+}
+
+/// `offsets/N`: what batch N reads and the watermark it runs under, written
+/// before it runs so a re-run is identical.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OffsetEntry {
+    /// First offset per partition.
+    pub start: Offsets,
+    /// End (exclusive) per partition.
+    pub end: Offsets,
+    /// The watermark in force (`None` before the first; `i64::MAX` for the
+    /// final batch of a bounded run).
+    pub watermark_ms: Option<i64>,
+}
+
+/// `commits/N`: batch N's results are written; what the next batch starts with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitEntry {
+    /// The watermark after batch N, in force for batch N + 1.
+    pub next_watermark_ms: Option<i64>,
+}
+
+/// The point the engine resumes from.
+struct Resume {
+    batch: u64,
+    /// A batch planned but never committed: re-run it exactly.
+    rerun: Option<OffsetEntry>,
+    next_start: Option<Offsets>,
+    watermark_ms: Option<i64>,
+}
+
+/// Runs `job` in micro-batches until stopped (or, bounded, until the topic
+/// as it was at the start is processed and every window written).
+pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary> {
+    let started = Instant::now();
+    let mut sink = PostgresSink::connect(job.sink_config(ENGINE)?).await?;
+    let offsets_log = BatchLog::open(&job.checkpoint_dir, "offsets")?;
+    let commits_log = BatchLog::open(&job.checkpoint_dir, "commits")?;
+    let state_store = StateStore::open(&job.checkpoint_dir)?;
+    let source_config = job.source_config();
+    let source = Arc::new(
+        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
+            .await
+            .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??,
+    );
+    let mut resume = resume_point(&job, &offsets_log, &commits_log)?;
+    let committed_epoch = match job.delivery {
+        DeliveryMode::Transactional => sink.committed_epoch().await?.map(|c| c.epoch),
+        _ => None,
+    };
+    let fresh = resume.rerun.is_none() && resume.next_start.is_none();
+    if fresh {
+        // Batch numbers never repeat within a checkpoint location or an
+        // offsets-table group, so a fresh start is never mistaken for a re-run.
+        resume.batch = resume.batch.max(committed_epoch.map_or(0, |c| c + 1));
+        state_store.write_snapshot(resume.batch, &Windows::new())?;
+    }
+    let (first_start, bounded_end) = {
+        let source = source.clone();
+        let position = if resume.next_start.is_some() || resume.rerun.is_some() {
+            StartPosition::Checkpoint
+        } else {
+            job.start
+        };
+        let restored = resume
+            .rerun
+            .as_ref()
+            .map(|e| e.start.clone())
+            .or(resume.next_start.clone());
+        let bounded = job.bounded;
+        tokio::task::spawn_blocking(move || {
+            let start = source.resolve(position, restored.as_ref())?;
+            let end: Option<Offsets> = if bounded {
+                Some(
+                    source
+                        .watermarks()?
+                        .into_iter()
+                        .map(|(p, (_, high))| (p, high))
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            Ok::<_, Error>((start, end))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??
+    };
+    let mut engine = BatchEngine {
+        campaigns: campaign_frame(&CampaignTable::new(job.workload_seed, job.workload_keys))
+            .map_err(|e| Error::Config(format!("building the campaign table: {e}")))?,
+        job: &job,
+        settings: &settings,
+        source,
+        sink: &mut sink,
+        offsets_log,
+        commits_log,
+        windows: state_store.load(resume.batch)?,
+        state_store,
+        metrics: Arc::new(Metrics::new()),
+        committed_epoch,
+        position: None,
+        carried: Vec::new(),
+    };
+    tracing::info!(batch = resume.batch, rerun = resume.rerun.is_some(), start = ?first_start, "micro-batch engine starting");
+
+    let writer = job
+        .metrics_file
+        .clone()
+        .map(|path| engine.metrics.write_every_second(path));
+    let outcome = batches(
+        &mut engine,
+        &job,
+        &settings,
+        resume,
+        first_start.clone(),
+        bounded_end,
+    )
+    .await;
+    if let Some(writer) = writer {
+        writer.abort();
+    }
+    if let Some(path) = &job.metrics_file {
+        let _ = engine.metrics.append_to(path);
+    }
+    let next_start = outcome?;
+    let m = engine.metrics.snapshot();
+    Ok(RunSummary {
+        engine: ENGINE.into(),
+        records_read: m.records_read,
+        events_kept: m.events_kept,
+        dead_letters: m.dead_letters,
+        late_events: m.late_events,
+        results_written: m.results_written,
+        checkpoints: m.checkpoints,
+        start_offsets: first_start,
+        end_offsets: next_start,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The trigger loop: returns where the next batch would start.
+async fn batches(
+    engine: &mut BatchEngine<'_>,
+    job: &JobRun,
+    settings: &MicrobatchSettings,
+    resume: Resume,
+    first_start: Offsets,
+    mut bounded_end: Option<Offsets>,
+) -> Result<Offsets> {
+    let mut batch = resume.batch;
+    let mut watermark_ms = resume.watermark_ms;
+    let mut next_start = first_start.clone();
+    if let Some(entry) = resume.rerun {
+        tracing::info!(batch, "re-running a batch that was planned but not committed");
+        let after = engine.run_batch(batch, &entry).await?;
+        next_start = entry.end.clone();
+        watermark_ms = after;
+        batch += 1;
+    }
+    let mut pending_no_data_batch = false;
+    loop {
+        let trigger_at = Instant::now();
+        let planned = engine.plan(&next_start, bounded_end.as_ref()).await?;
+        let has_data = planned
+            .iter()
+            .any(|(p, end)| *end > next_start.get(p).copied().unwrap_or(0));
+        let reached_end = bounded_end.as_ref().is_some_and(|end| {
+            end.iter()
+                .all(|(p, e)| next_start.get(p).copied().unwrap_or(0) >= *e)
+        });
+        let stop = job.stop.load(Ordering::Relaxed) && !job.drain_on_stop;
+        if job.stop.load(Ordering::Relaxed) && job.drain_on_stop && bounded_end.is_none() {
+            // Drain: what the topic holds now becomes the end of input.
+            let source = engine.source.clone();
+            let end: Offsets = tokio::task::spawn_blocking(move || source.watermarks())
+                .await
+                .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??
+                .into_iter()
+                .map(|(p, (_, high))| (p, high))
+                .collect();
+            tracing::info!(?end, "stopping: draining to the topic's current end");
+            bounded_end = Some(end);
+            continue;
+        }
+        if has_data || pending_no_data_batch || reached_end {
+            // A bounded run ends with one batch under the end-of-input
+            // watermark, which writes every remaining window.
+            let final_batch = reached_end && !has_data;
+            let entry = OffsetEntry {
+                start: next_start.clone(),
+                end: planned.clone(),
+                watermark_ms: if final_batch { Some(i64::MAX) } else { watermark_ms },
+            };
+            let after = engine.run_batch(batch, &entry).await?;
+            pending_no_data_batch = has_data && after != watermark_ms;
+            watermark_ms = after;
+            next_start = planned;
+            batch += 1;
+            if final_batch {
+                break;
+            }
+        }
+        if stop {
+            break;
+        }
+        let next_trigger = trigger_at + settings.trigger_interval;
+        let now = Instant::now();
+        if next_trigger > now && !(reached_end || bounded_end.is_some() && has_data) {
+            tokio::time::sleep(next_trigger - now).await;
+        }
+    }
+    Ok(next_start)
+}
+
+/// Where the logs say to resume: after the last committed batch, or at a
+/// batch planned but not committed, which must be re-run as planned.
+fn resume_point(job: &JobRun, offsets_log: &BatchLog, commits_log: &BatchLog) -> Result<Resume> {
+    let planned = offsets_log.latest::<OffsetEntry>()?;
+    let committed = commits_log.latest::<CommitEntry>()?;
+    let fresh_batch = planned.as_ref().map_or(0, |(n, _)| n + 1);
+    if job.start != StartPosition::Checkpoint {
+        return Ok(Resume {
+            batch: fresh_batch,
+            rerun: None,
+            next_start: None,
+            watermark_ms: None,
+        });
+    }
+    let Some((n, entry)) = planned else {
+        return Ok(Resume {
+            batch: 0,
+            rerun: None,
+            next_start: None,
+            watermark_ms: None,
+        });
+    };
+    match committed {
+        Some((m, commit)) if m == n => Ok(Resume {
+            batch: n + 1,
+            rerun: None,
+            next_start: Some(entry.end),
+            watermark_ms: commit.next_watermark_ms,
+        }),
+        Some((m, _)) if m + 1 != n => Err(Error::Checkpoint {
+            path: job.checkpoint_dir.clone(),
+            reason: format!(
+                "the offset log ends at batch {n} but the commit log at batch {m}: more than one batch is \
+                 uncommitted, which this engine never does; the checkpoint is damaged"
+            ),
+        }),
+        _ => Ok(Resume {
+            batch: n,
+            watermark_ms: entry.watermark_ms,
+            rerun: Some(entry),
+            next_start: None,
+        }),
+    }
+}
+
+struct BatchEngine<'a> {
+    job: &'a JobRun,
+    settings: &'a MicrobatchSettings,
+    campaigns: DataFrame,
+    source: Arc<KafkaSource>,
+    sink: &'a mut PostgresSink,
+    offsets_log: BatchLog,
+    commits_log: BatchLog,
+    state_store: StateStore,
+    /// The state after the last batch run.
+    windows: Windows,
+    metrics: Arc<Metrics>,
+    /// Transactional mode: the last batch PostgreSQL has committed.
+    committed_epoch: Option<u64>,
+    /// Where the consumer is reading now, if it is assigned.
+    position: Option<Offsets>,
+    /// Records read past the end of the last batch, kept for the next.
+    carried: Vec<OwnedRecord>,
+}
+
+impl BatchEngine<'_> {
+    /// The end offsets of the next batch: what is there now, capped by the
+    /// bounded end and by `max_offsets_per_trigger` (split by lag, as Spark does).
+    async fn plan(&self, start: &Offsets, bounded_end: Option<&Offsets>) -> Result<Offsets> {
+        let source = self.source.clone();
+        let high = tokio::task::spawn_blocking(move || source.watermarks())
+            .await
+            .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??;
+        let mut end: Offsets = high
+            .iter()
+            .map(|(p, (_, high))| {
+                let cap = bounded_end.and_then(|b| b.get(p).copied()).unwrap_or(i64::MAX);
+                let from = start.get(p).copied().unwrap_or(0);
+                (*p, (*high).min(cap).max(from))
+            })
+            .collect();
+        if let Some(limit) = self.settings.max_offsets_per_trigger {
+            let lag: BTreeMap<i32, i64> = end
+                .iter()
+                .map(|(p, e)| (*p, e - start.get(p).copied().unwrap_or(0)))
+                .collect();
+            let total: i64 = lag.values().sum();
+            if total > limit as i64 {
+                for (p, l) in &lag {
+                    let share = ((*l as f64) * (limit as f64) / (total as f64)).floor() as i64;
+                    end.insert(*p, start.get(p).copied().unwrap_or(0) + share.max(1).min(*l));
+                }
+            }
+        }
+        Ok(end)
+    }
+
+    /// Runs batch `n` as `entry` says: returns the watermark after it.
+    async fn run_batch(&mut self, n: u64, entry: &OffsetEntry) -> Result<Option<i64>> {
+        self.offsets_log.write(n, entry)?;
+        crash::point("microbatch.after_offsets_log");
+        let records = self.read_range(&entry.start, &entry.end).await?;
+        Metrics::add(&self.metrics.records_read, records.len() as u64);
+
+        let (columns, dead_letters) = decode_batch(&self.job.job, &records);
+        let result = aggregate(&self.job.job, columns, &self.campaigns, entry.watermark_ms)
+            .map_err(|e| Error::Config(format!("batch {n}: polars failed: {e}")))?;
+        Metrics::add(&self.metrics.events_kept, result.kept as u64);
+        Metrics::add(&self.metrics.dead_letters, dead_letters.len() as u64);
+        Metrics::add(&self.metrics.late_events, result.late.len() as u64);
+
+        let delay = self.job.job.watermark_delay_ms;
+        let next_watermark_ms = match (entry.watermark_ms, result.max_event_time_ms) {
+            (Some(i64::MAX), _) => Some(i64::MAX),
+            (w, Some(max)) => Some(w.map_or(max - delay, |w| w.max(max - delay))),
+            (w, None) => w,
+        };
+        let (delta, results) = self.merge(&result.windows, entry.watermark_ms);
+        apply(&mut self.windows, &delta);
+        self.state_store.write(n + 1, &delta, &self.windows)?;
+        crash::point("microbatch.after_state");
+
+        let output = OutputBatch {
+            results,
+            late: result.late,
+            dead_letters,
+        };
+        match self.job.delivery {
+            DeliveryMode::Transactional => {
+                if self.committed_epoch.is_some_and(|c| c >= n) {
+                    tracing::info!(
+                        batch = n,
+                        "PostgreSQL already has this batch; not writing it again"
+                    );
+                } else {
+                    self.sink.commit_epoch(&output, &entry.end, n).await?;
+                    self.committed_epoch = Some(n);
+                }
+            }
+            DeliveryMode::Insert | DeliveryMode::Upsert => self.sink.write(&output).await?,
+        }
+        Metrics::add(&self.metrics.results_written, output.results.len() as u64);
+        crash::point("microbatch.after_sink");
+        self.commits_log.write(n, &CommitEntry { next_watermark_ms })?;
+        crash::point("microbatch.after_commit_log");
+        if n >= 100 {
+            let _ = self.offsets_log.purge_before(n - 100);
+            let _ = self.commits_log.purge_before(n - 100);
+        }
+        if self.job.delivery != DeliveryMode::Transactional {
+            let source = self.source.clone();
+            let end = entry.end.clone();
+            // The group's offsets are for monitoring (lag); the logs are the truth.
+            if let Err(e) = tokio::task::spawn_blocking(move || source.commit(&end))
+                .await
+                .map_err(|e| Error::Config(e.to_string()))
+                .and_then(|r| r)
+            {
+                tracing::warn!(error = %e, "could not record progress in the consumer group");
+            }
+        }
+        Metrics::add(&self.metrics.checkpoints, 1);
+        if let Some(w) = next_watermark_ms {
+            self.metrics.watermark_ms.store(w, Ordering::Relaxed);
+        }
+        Ok(next_watermark_ms)
+    }
+
+    /// Merges a batch's window aggregates into the state under the
+    /// watermark in force: what changed, and what to write.
+    fn merge(
+        &self,
+        batch: &[(WindowKey, WindowAggregate)],
+        watermark_ms: Option<i64>,
+    ) -> (Delta, Vec<WindowResult>) {
+        let lateness = self.job.job.allowed_lateness_ms;
+        let mut changed: BTreeMap<WindowKey, WindowState> = BTreeMap::new();
+        let mut removed: Vec<WindowKey> = Vec::new();
+        let current = |key: &WindowKey, changed: &BTreeMap<WindowKey, WindowState>| {
+            changed
+                .get(key)
+                .copied()
+                .or_else(|| self.windows.get(key).copied())
+        };
+        match self.job.job.window {
+            WindowSpec::Session { gap_ms } => {
+                // Each batch session merges with every stored session of its
+                // key that it overlaps, as Spark's session_window does.
+                let mut by_key: BTreeMap<u64, Vec<WindowKey>> = BTreeMap::new();
+                for key in self.windows.keys() {
+                    by_key.entry(key.key).or_default().push(*key);
+                }
+                for (window, aggregate) in batch {
+                    let mut merged = *aggregate;
+                    let mut next_revision = 0;
+                    let open = by_key.entry(window.key).or_default();
+                    let mut k = 0;
+                    while k < open.len() {
+                        let other = open[k];
+                        let new_end = merged.last_event_time_ms + gap_ms;
+                        if other.window_start_ms < new_end && merged.first_event_time_ms < other.window_end_ms
+                        {
+                            if let Some(state) = current(&other, &changed) {
+                                merged.merge(&state.aggregate);
+                                next_revision = next_revision.max(state.next_revision);
+                            }
+                            changed.remove(&other);
+                            removed.push(other);
+                            open.swap_remove(k);
+                            k = 0;
+                        } else {
+                            k += 1;
+                        }
+                    }
+                    let session = WindowKey {
+                        key: window.key,
+                        window_start_ms: merged.first_event_time_ms,
+                        window_end_ms: merged.last_event_time_ms + gap_ms,
+                    };
+                    removed.retain(|r| *r != session);
+                    open.push(session);
+                    changed.insert(
+                        session,
+                        WindowState {
+                            aggregate: merged,
+                            next_revision,
+                        },
+                    );
+                }
+            }
+            _ => {
+                for (window, aggregate) in batch {
+                    let state = match current(window, &changed) {
+                        Some(mut state) => {
+                            state.aggregate.merge(aggregate);
+                            state
+                        }
+                        None => WindowState {
+                            aggregate: *aggregate,
+                            next_revision: 0,
+                        },
+                    };
+                    changed.insert(*window, state);
+                }
+            }
+        }
+
+        // What to write, and which windows the watermark closes for good.
+        let closes = |window: &WindowKey| watermark_ms.is_some_and(|w| window.window_end_ms + lateness <= w);
+        let mut results = Vec::new();
+        match self.settings.output_mode {
+            OutputMode::Update => {
+                for (window, state) in changed.iter_mut() {
+                    results.push(WindowResult {
+                        window: *window,
+                        aggregate: state.aggregate,
+                        revision: state.next_revision,
+                    });
+                    state.next_revision += 1;
+                }
+            }
+            OutputMode::Append => {
+                let mut closing: Vec<(WindowKey, WindowState)> = changed
+                    .iter()
+                    .filter(|(w, _)| closes(w))
+                    .map(|(w, s)| (*w, *s))
+                    .collect();
+                closing.extend(
+                    self.windows
+                        .iter()
+                        .filter(|(w, _)| closes(w) && !changed.contains_key(w) && !removed.contains(w))
+                        .map(|(w, s)| (*w, *s)),
+                );
+                for (window, state) in closing {
+                    results.push(WindowResult {
+                        window,
+                        aggregate: state.aggregate,
+                        revision: state.next_revision,
+                    });
+                }
+            }
+        }
+        // Evict closed windows.
+        let mut delta = Delta::default();
+        for (window, state) in changed {
+            if closes(&window) {
+                removed.push(window);
+            } else {
+                delta.upserts.push((window, state));
+            }
+        }
+        removed.extend(self.windows.keys().filter(|w| closes(w)).copied());
+        removed.sort();
+        removed.dedup();
+        delta.removes = removed;
+        (delta, results)
+    }
+
+    /// Reads exactly `[start, end)` of every partition.
+    async fn read_range(&mut self, start: &Offsets, end: &Offsets) -> Result<Vec<OwnedRecord>> {
+        let wanted: i64 = end
+            .iter()
+            .map(|(p, e)| e - start.get(p).copied().unwrap_or(0))
+            .sum();
+        let mut records: Vec<OwnedRecord> = Vec::with_capacity(wanted.max(0) as usize);
+        let mut next = start.clone();
+        // Records read past the previous batch's end, if they are where this one starts.
+        for record in std::mem::take(&mut self.carried) {
+            if next.get(&record.partition) == Some(&record.offset) {
+                next.insert(record.partition, record.offset + 1);
+                if record.offset < end.get(&record.partition).copied().unwrap_or(0) {
+                    records.push(record);
+                } else {
+                    self.carried.push(record);
+                }
+            }
+        }
+        let done = |next: &Offsets| end.iter().all(|(p, e)| next.get(p).copied().unwrap_or(0) >= *e);
+        if done(&next) {
+            return Ok(records);
+        }
+        let source = self.source.clone();
+        let position_matches = self.position.as_ref() == Some(&next);
+        let mut carried = std::mem::take(&mut self.carried);
+        let end_owned = end.clone();
+        let (records, next, carried) = tokio::task::spawn_blocking(move || {
+            if !position_matches {
+                source.assign(&next)?;
+            }
+            let mut waited = Instant::now();
+            while !end_owned
+                .iter()
+                .all(|(p, e)| next.get(p).copied().unwrap_or(0) >= *e)
+            {
+                let Some(message) = source.poll(Duration::from_millis(100)) else {
+                    if waited.elapsed() > Duration::from_secs(30) {
+                        tracing::warn!(?next, end = ?end_owned, "still waiting for a batch's records");
+                        waited = Instant::now();
+                    }
+                    continue;
+                };
+                let message = match message {
+                    Ok(m) => m,
+                    Err(e) if is_fatal(&e) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Kafka read failed; the client keeps retrying");
+                        continue;
+                    }
+                };
+                use rdkafka::Message;
+                let record = OwnedRecord {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    payload: message.payload().map(<[u8]>::to_vec),
+                };
+                let expected = next.get(&record.partition).copied().unwrap_or(0);
+                if record.offset < expected {
+                    continue;
+                }
+                next.insert(record.partition, record.offset + 1);
+                if record.offset < end_owned.get(&record.partition).copied().unwrap_or(0) {
+                    records.push(record);
+                } else {
+                    carried.push(record);
+                }
+            }
+            Ok::<_, Error>((records, next, carried))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("reading a batch failed: {e}")))??;
+        self.position = Some(next);
+        self.carried = carried;
+        Ok(records)
+    }
+}

@@ -1,0 +1,523 @@
+//! Runs a suite's scenarios one after another: for each, a fresh topic and
+//! tables, the engine started as a child process, the generator sending the
+//! workload on its schedule (with the fault plan applied to the engine), the
+//! engine drained and stopped, then the oracle check and the measurements.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use streambench_engines::metrics::MetricsSnapshot;
+use streambench_engines::sink::tables::{Tables, quoted};
+use streambench_workloads::generator::Generator;
+use streambench_workloads::suite::{DeliveryMode, EngineName, FaultPlan, Suite};
+use tokio::process::{Child, Command};
+
+use super::latency::LatencyRecorder;
+use super::results::{Results, RunContext, SCHEMA_VERSION, ScenarioResult};
+use super::scenario::{Scenario, expand};
+use crate::stack::Resolved;
+
+/// What a run needs to know.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The suite file.
+    pub suite_path: PathBuf,
+    /// Where results, engine logs and checkpoints go.
+    pub out_dir: PathBuf,
+    /// The broker and database.
+    pub services: Resolved,
+    /// The `streambench` binary to start engines with.
+    pub binary: PathBuf,
+}
+
+/// A moment of a run, for the progress display.
+#[derive(Debug, Clone)]
+pub struct RunProgress {
+    /// Which scenario, from 1.
+    pub scenario: usize,
+    /// Of how many.
+    pub of: usize,
+    /// Its label.
+    pub label: String,
+    /// What it is doing.
+    pub phase: &'static str,
+}
+
+/// Runs every scenario of the suite and returns what was measured; a
+/// scenario that fails is recorded with its error and the run goes on.
+pub async fn run_suite(config: &RunConfig, mut progress: impl FnMut(RunProgress)) -> anyhow::Result<Results> {
+    let suite = Suite::from_file(&config.suite_path)?;
+    let scenarios = expand(&suite).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&config.out_dir)
+        .with_context(|| format!("cannot create {}", config.out_dir.display()))?;
+    let context = run_context(config, &suite).await;
+    let run_id = run_id();
+    let mut results = Vec::new();
+    for scenario in &scenarios {
+        let mut report = |phase| {
+            progress(RunProgress {
+                scenario: scenario.number,
+                of: scenarios.len(),
+                label: scenario.label(),
+                phase,
+            })
+        };
+        report("starting");
+        let started = Instant::now();
+        let name = format!("sb_{run_id}_{}", scenario.number);
+        let outcome = run_scenario(config, scenario, &name, &mut report).await;
+        results.push(outcome.unwrap_or_else(|e| failed(scenario, &name, started, e)));
+    }
+    let results = Results {
+        schema_version: SCHEMA_VERSION,
+        context,
+        scenarios: results,
+    };
+    let path = config.out_dir.join("results.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&results)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(results)
+}
+
+fn failed(scenario: &Scenario, name: &str, started: Instant, error: anyhow::Error) -> ScenarioResult {
+    ScenarioResult {
+        scenario: scenario.clone(),
+        topic: name.to_string(),
+        table: name.to_string(),
+        events_sent: 0,
+        offered_per_s: 0.0,
+        achieved_per_s: 0.0,
+        producer_max_behind_ms: 0.0,
+        engine_records_per_s: 0.0,
+        engine_records_per_s_series: Vec::new(),
+        event_time_latency: Default::default(),
+        engine_delay: Default::default(),
+        restarts: 0,
+        check: Default::default(),
+        passed: false,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        error: Some(format!("{error:#}")),
+    }
+}
+
+/// The engine of one scenario, as a child process.
+struct EngineProcess {
+    child: Child,
+    args: Vec<String>,
+    log: PathBuf,
+}
+
+impl EngineProcess {
+    fn start(binary: &Path, args: &[String], log: &Path) -> anyhow::Result<EngineProcess> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let child = Command::new(binary)
+            .args(args)
+            .stdout(Stdio::from(file.try_clone()?))
+            .stderr(Stdio::from(file))
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start the engine {}", binary.display()))?;
+        Ok(EngineProcess {
+            child,
+            args: args.to_vec(),
+            log: log.to_path_buf(),
+        })
+    }
+
+    fn signal(&self, signal: Signal) -> anyhow::Result<()> {
+        let pid = self.child.id().context("the engine has already exited")?;
+        kill(Pid::from_raw(pid as i32), signal).with_context(|| format!("cannot send {signal} to the engine"))
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    }
+}
+
+async fn run_scenario(
+    config: &RunConfig,
+    scenario: &Scenario,
+    name: &str,
+    report: &mut impl FnMut(&'static str),
+) -> anyhow::Result<ScenarioResult> {
+    let started = Instant::now();
+    let services = &config.services;
+    let dir = config.out_dir.join(format!("scenario-{}", scenario.number));
+    std::fs::create_dir_all(&dir)?;
+    crate::produce::ensure_topic(&services.brokers, name, scenario.workload.partitions).await?;
+    let metrics_file = dir.join("metrics.jsonl");
+    let args = engine_args(config, scenario, name, &dir, &metrics_file);
+    let mut engine = EngineProcess::start(&config.binary, &args, &dir.join("engine.log"))?;
+    wait_until_ready(&services.postgres, name, &mut engine).await?;
+
+    report("generating");
+    let start_time_ms = now_ms();
+    let generator = Generator::new(scenario.workload.clone(), scenario.job.input, start_time_ms)?;
+    let brokers = services.brokers.clone();
+    let topic = name.to_string();
+    let producer_generator = generator.clone();
+    let mut produce = tokio::task::spawn_blocking(move || {
+        crate::produce::produce(&producer_generator, &brokers, &topic, |_| {})
+    });
+    let mut restarts = 0;
+    let produced = match scenario.fault {
+        FaultPlan::None => (&mut produce).await,
+        FaultPlan::Kill {
+            at_s,
+            restart_after_s,
+        } => {
+            tokio::select! {
+                done = &mut produce => done,
+                _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
+                    report("killed");
+                    engine.signal(Signal::SIGKILL)?;
+                    engine.child.wait().await?;
+                    tokio::time::sleep(Duration::from_secs_f64(restart_after_s)).await;
+                    engine = EngineProcess::start(&config.binary, &engine.args, &engine.log)?;
+                    restarts += 1;
+                    report("generating");
+                    (&mut produce).await
+                }
+            }
+        }
+        FaultPlan::Pause { at_s, duration_s } => {
+            tokio::select! {
+                done = &mut produce => done,
+                _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
+                    report("paused");
+                    engine.signal(Signal::SIGSTOP)?;
+                    tokio::time::sleep(Duration::from_secs_f64(duration_s)).await;
+                    engine.signal(Signal::SIGCONT)?;
+                    report("generating");
+                    (&mut produce).await
+                }
+            }
+        }
+    };
+    let produced = produced.context("the generator failed")??;
+
+    report("draining");
+    engine.signal(Signal::SIGTERM)?;
+    match tokio::time::timeout(Duration::from_secs(300), engine.child.wait()).await {
+        Ok(Ok(status)) if status.success() => {}
+        Ok(Ok(status)) => anyhow::bail!("the engine failed ({status}):\n{}", engine.log_tail()),
+        Ok(Err(e)) => anyhow::bail!("cannot wait for the engine: {e}"),
+        Err(_) => {
+            let _ = engine.signal(Signal::SIGKILL);
+            anyhow::bail!(
+                "the engine did not stop within 300 s of SIGTERM:\n{}",
+                engine.log_tail()
+            );
+        }
+    }
+
+    report("checking");
+    let check = crate::check::check_table(&services.postgres, name, &scenario.job, &generator).await?;
+    let passed = check.passed(scenario.delivery == DeliveryMode::Insert);
+    let warm_up_ms = (scenario_warm_up_s(config)? * 1000.0) as i64;
+    let last_event_ms = start_time_ms
+        + (scenario
+            .workload
+            .rate
+            .send_time_us(generator.len().saturating_sub(1))
+            / 1000) as i64;
+    let (event_time_latency, engine_delay) = measure_latency(
+        &services.postgres,
+        name,
+        start_time_ms + warm_up_ms,
+        last_event_ms - scenario.job.watermark_delay_ms,
+        scenario.job.watermark_delay_ms,
+    )
+    .await?;
+    let series = records_per_second(&metrics_file);
+    let measured: Vec<u64> = series
+        .iter()
+        .skip(warm_up_ms as usize / 1000)
+        .take(((last_event_ms - start_time_ms - warm_up_ms).max(1000) / 1000) as usize)
+        .copied()
+        .collect();
+    Ok(ScenarioResult {
+        scenario: scenario.clone(),
+        topic: name.to_string(),
+        table: name.to_string(),
+        events_sent: produced.events,
+        offered_per_s: produced.offered_per_s,
+        achieved_per_s: produced.achieved_per_s,
+        producer_max_behind_ms: produced.max_behind_ms,
+        engine_records_per_s: if measured.is_empty() {
+            0.0
+        } else {
+            measured.iter().sum::<u64>() as f64 / measured.len() as f64
+        },
+        engine_records_per_s_series: series,
+        event_time_latency: event_time_latency.summary(),
+        engine_delay: engine_delay.summary(),
+        restarts,
+        check,
+        passed,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        error: None,
+    })
+}
+
+fn scenario_warm_up_s(config: &RunConfig) -> anyhow::Result<f64> {
+    Ok(Suite::from_file(&config.suite_path)?.measure.warm_up_s)
+}
+
+fn engine_args(
+    config: &RunConfig,
+    scenario: &Scenario,
+    name: &str,
+    dir: &Path,
+    metrics: &Path,
+) -> Vec<String> {
+    let engine = match scenario.engine {
+        EngineName::Continuous => "continuous",
+        EngineName::Microbatch => "microbatch",
+    };
+    let delivery = match scenario.delivery {
+        DeliveryMode::Insert => "insert",
+        DeliveryMode::Upsert => "upsert",
+        DeliveryMode::Transactional => "transactional",
+    };
+    let mut args: Vec<String> = [
+        "engine",
+        engine,
+        "--suite",
+        &config.suite_path.to_string_lossy(),
+        "--job",
+        &scenario.job.name,
+        "--topic",
+        name,
+        "--table",
+        name,
+        "--delivery",
+        delivery,
+        "--start",
+        "checkpoint",
+        "--drain-on-stop",
+        "--checkpoint-dir",
+        &dir.join("checkpoints").to_string_lossy(),
+        "--metrics-file",
+        &metrics.to_string_lossy(),
+        "--brokers",
+        &config.services.brokers,
+        "--postgres",
+        &config.services.postgres,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match scenario.engine {
+        EngineName::Continuous => {
+            args.push("--checkpoint-interval-ms".into());
+            args.push(
+                scenario
+                    .checkpoint_interval_ms
+                    .map_or("off".into(), |ms| ms.to_string()),
+            );
+        }
+        EngineName::Microbatch => {
+            args.push("--trigger-interval-ms".into());
+            args.push(scenario.trigger_interval_ms.unwrap_or(1000).to_string());
+        }
+    }
+    args
+}
+
+/// Waits until the engine has created its result table (it is then reading),
+/// or fails with the engine's own words if it exited.
+async fn wait_until_ready(postgres: &str, table: &str, engine: &mut EngineProcess) -> anyhow::Result<()> {
+    let client = streambench_engines::sink::connect(postgres).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = engine.child.try_wait()? {
+            anyhow::bail!("the engine exited at start ({status}):\n{}", engine.log_tail());
+        }
+        let row = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .await?;
+        if row.get::<_, bool>(0) {
+            // The table exists once the sink is connected; give the source its assignment.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("the engine did not start within 60 s:\n{}", engine.log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Event-time latency and engine delay of each window that closed between
+/// `from_ms` and `to_ms` (windows flushed by the final drain are left out:
+/// their timing is the drain's, not the engine's).
+async fn measure_latency(
+    postgres: &str,
+    table: &str,
+    from_ms: i64,
+    to_ms: i64,
+    watermark_delay_ms: i64,
+) -> anyhow::Result<(LatencyRecorder, LatencyRecorder)> {
+    let tables = Tables::new(table)?;
+    let client = streambench_engines::sink::connect(postgres).await?;
+    // Per window, its last revision, first written.
+    let sql = format!(
+        "SELECT DISTINCT ON (key, window_start_ms, window_end_ms) window_end_ms, \
+         (extract(epoch FROM emitted_at) * 1000000)::bigint \
+         FROM {} WHERE window_end_ms >= $1 AND window_end_ms <= $2 \
+         ORDER BY key, window_start_ms, window_end_ms, revision DESC, emitted_at",
+        quoted(&tables.emitted_view)
+    );
+    let rows = client.query(&sql, &[&from_ms, &to_ms]).await?;
+    let mut event_time = LatencyRecorder::default();
+    let mut engine = LatencyRecorder::default();
+    for row in rows {
+        let end_ms: i64 = row.get(0);
+        let emitted_us: i64 = row.get(1);
+        let latency_us = emitted_us - end_ms * 1000;
+        event_time.record_us(latency_us);
+        engine.record_us(latency_us - watermark_delay_ms * 1000);
+    }
+    Ok((event_time, engine))
+}
+
+/// Records read per second of the run, from the engine's metrics lines
+/// (a restarted engine counts from zero again).
+fn records_per_second(path: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut series = Vec::new();
+    let mut previous: Option<u64> = None;
+    for line in text.lines() {
+        let Ok(snapshot) = serde_json::from_str::<MetricsSnapshot>(line) else {
+            continue;
+        };
+        let read = snapshot.records_read;
+        series.push(match previous {
+            Some(p) if read >= p => read - p,
+            _ => read,
+        });
+        previous = Some(read);
+    }
+    if !series.is_empty() {
+        // The first line counts from the engine's start, before the generator.
+        series.remove(0);
+    }
+    series
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A short id, unique per run, that fits in table names.
+fn run_id() -> String {
+    let mut n = (now_ms() / 100) as u64 % 36u64.pow(7);
+    let mut id = Vec::new();
+    for _ in 0..7 {
+        id.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+    }
+    id.reverse();
+    String::from_utf8(id).unwrap_or_default()
+}
+
+async fn run_context(config: &RunConfig, suite: &Suite) -> RunContext {
+    let text = std::fs::read(&config.suite_path).unwrap_or_default();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in &text {
+        hash = (hash ^ *byte as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    let command_output = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    let postgres_version =
+        crate::stack::health::postgres_answers(&config.services.postgres, Duration::from_secs(5))
+            .await
+            .map(|v| v.split(" on ").next().unwrap_or(&v).to_string())
+            .unwrap_or_default();
+    RunContext {
+        streambench_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: command_output("git", &["rev-parse", "HEAD"]),
+        suite_file: config.suite_path.display().to_string(),
+        suite_hash: format!("{hash:016x}"),
+        suite_name: suite.name.clone(),
+        seed: suite.workload.seed,
+        os: command_output("uname", &["-sr"]).unwrap_or_default(),
+        cpu_model,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        brokers: config.services.brokers.clone(),
+        postgres_version,
+        started_at: rfc3339(now_ms() / 1000),
+    }
+}
+
+/// `seconds` since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(seconds: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_format_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_545_608), "2026-11-24T18:40:08Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn run_ids_fit_in_table_names() {
+        let id = run_id();
+        assert_eq!(id.len(), 7);
+        assert!(streambench_workloads::names::is_identifier(&format!(
+            "sb_{id}_999"
+        )));
+    }
+}
