@@ -53,6 +53,8 @@ pub struct JobRun {
     pub drain_on_stop: bool,
     /// Where to append a metrics line every second, if anywhere.
     pub metrics_file: Option<PathBuf>,
+    /// Where to serve Prometheus metrics, if anywhere (port 0 picks one).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Set (by a signal) to stop: the engine commits what it has and exits.
     pub stop: Arc<AtomicBool>,
 }
@@ -109,4 +111,62 @@ pub struct RunSummary {
     pub end_offsets: std::collections::BTreeMap<i32, i64>,
     /// Seconds from start to stop.
     pub elapsed_s: f64,
+}
+
+/// The tasks that make an engine observable while it runs: the Prometheus
+/// endpoint, the metrics file, and a probe of the partitions' ends for lag.
+pub struct Observability {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    metrics: Arc<crate::metrics::Metrics>,
+    metrics_file: Option<PathBuf>,
+}
+
+impl Observability {
+    /// Starts them for `job` on `engine`, reading partition ends from `source`.
+    pub async fn start(
+        job: &JobRun,
+        engine: &'static str,
+        metrics: &Arc<crate::metrics::Metrics>,
+        source: &Arc<crate::source::KafkaSource>,
+    ) -> Result<Observability> {
+        let mut tasks = Vec::new();
+        if let Some(addr) = job.metrics_addr {
+            let (bound, task) = metrics.serve_prometheus(addr, engine).await.map_err(|e| {
+                crate::error::Error::Config(format!(
+                    "cannot serve metrics on {addr}: {e}; pass another --metrics-addr"
+                ))
+            })?;
+            eprintln!("streambench {engine}: Prometheus metrics on http://{bound}/metrics");
+            tasks.push(task);
+        }
+        if let Some(path) = &job.metrics_file {
+            tasks.push(metrics.write_every_second(path.clone()));
+        }
+        let (probe_metrics, probe_source) = (metrics.clone(), source.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let source = probe_source.clone();
+                if let Ok(Ok(ends)) = tokio::task::spawn_blocking(move || source.watermarks()).await {
+                    probe_metrics.set_high_watermarks(ends.into_iter().map(|(p, (_, high))| (p, high)));
+                }
+            }
+        }));
+        Ok(Observability {
+            tasks,
+            metrics: metrics.clone(),
+            metrics_file: job.metrics_file.clone(),
+        })
+    }
+
+    /// Stops the tasks and writes a last metrics line.
+    pub fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(path) = &self.metrics_file {
+            let _ = self.metrics.append_to(path);
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! An engine's live counters, shared by its threads and written as one JSON
-//! line per interval to a metrics file the harness reads (the engine runs
-//! as a separate process, so this file is the metrics endpoint).
+//! An engine's live counters, shared by its threads, exposed in the
+//! Prometheus text format on a loopback HTTP port (what Flink and Kafka
+//! users already scrape) and written as one JSON line per second to a
+//! metrics file the harness reads.
 
 use std::io::Write;
 use std::path::Path;
@@ -32,6 +33,11 @@ pub struct Metrics {
     pub max_checkpoint_pause_us: AtomicU64,
     /// The current watermark (ms since the epoch; `i64::MIN` before the first).
     pub watermark_ms: AtomicI64,
+    /// Open windows in the state (as of the last checkpoint or batch).
+    pub open_windows: AtomicU64,
+    /// Per partition: the next offset the engine will read, and the
+    /// partition's high watermark when last asked.
+    pub partitions: std::sync::Mutex<std::collections::BTreeMap<i32, (i64, i64)>>,
 }
 
 /// One reading of [`Metrics`], as written to the metrics file.
@@ -59,6 +65,12 @@ pub struct MetricsSnapshot {
     pub max_checkpoint_pause_us: u64,
     /// The watermark, if there is one yet.
     pub watermark_ms: Option<i64>,
+    /// See [`Metrics::open_windows`].
+    #[serde(default)]
+    pub open_windows: u64,
+    /// Records behind the end of the topic, summed over partitions.
+    #[serde(default)]
+    pub lag_records: i64,
 }
 
 impl Metrics {
@@ -93,7 +105,188 @@ impl Metrics {
             last_checkpoint_bytes: get(&self.last_checkpoint_bytes),
             max_checkpoint_pause_us: get(&self.max_checkpoint_pause_us),
             watermark_ms: (watermark != i64::MIN).then_some(watermark),
+            open_windows: get(&self.open_windows),
+            lag_records: self.lag().values().sum(),
         }
+    }
+
+    /// Records the engine's next offset per partition.
+    pub fn set_positions(&self, positions: &std::collections::BTreeMap<i32, i64>) {
+        if let Ok(mut partitions) = self.partitions.lock() {
+            for (p, next) in positions {
+                partitions.entry(*p).or_insert((0, 0)).0 = *next;
+            }
+        }
+    }
+
+    /// Records the partitions' high watermarks.
+    pub fn set_high_watermarks(&self, highs: impl IntoIterator<Item = (i32, i64)>) {
+        if let Ok(mut partitions) = self.partitions.lock() {
+            for (p, high) in highs {
+                partitions.entry(p).or_insert((0, 0)).1 = high;
+            }
+        }
+    }
+
+    /// Records behind the end of each partition.
+    pub fn lag(&self) -> std::collections::BTreeMap<i32, i64> {
+        self.partitions
+            .lock()
+            .map(|p| {
+                p.iter()
+                    .map(|(p, (next, high))| (*p, (high - next).max(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The counters in the Prometheus text exposition format.
+    pub fn prometheus_text(&self, engine: &str) -> String {
+        use prometheus_client::encoding::text::encode;
+        use prometheus_client::metrics::counter::Counter;
+        use prometheus_client::metrics::family::Family;
+        use prometheus_client::metrics::gauge::Gauge;
+        use prometheus_client::registry::Registry;
+
+        let snapshot = self.snapshot();
+        let mut registry = Registry::with_prefix_and_labels(
+            "streambench",
+            [(
+                std::borrow::Cow::Borrowed("engine"),
+                std::borrow::Cow::Owned(engine.to_string()),
+            )]
+            .into_iter(),
+        );
+        let counter = |registry: &mut Registry, name: &str, help: &str, value: u64| {
+            let c: Counter = Counter::default();
+            c.inc_by(value);
+            registry.register(name, help, c);
+        };
+        let gauge = |registry: &mut Registry, name: &str, help: &str, value: i64| {
+            let g: Gauge = Gauge::default();
+            g.set(value);
+            registry.register(name, help, g);
+        };
+        counter(
+            &mut registry,
+            "records_read",
+            "Records read from Kafka",
+            snapshot.records_read,
+        );
+        counter(
+            &mut registry,
+            "events_kept",
+            "Events the job kept",
+            snapshot.events_kept,
+        );
+        counter(
+            &mut registry,
+            "dead_letters",
+            "Records sent to the dead-letter table",
+            snapshot.dead_letters,
+        );
+        counter(
+            &mut registry,
+            "late_events",
+            "Events sent to the late side output",
+            snapshot.late_events,
+        );
+        counter(
+            &mut registry,
+            "results_written",
+            "Window results written",
+            snapshot.results_written,
+        );
+        counter(
+            &mut registry,
+            "checkpoints",
+            "Checkpoints or batches completed",
+            snapshot.checkpoints,
+        );
+        gauge(
+            &mut registry,
+            "last_checkpoint_microseconds",
+            "Duration of the last checkpoint",
+            snapshot.last_checkpoint_us as i64,
+        );
+        gauge(
+            &mut registry,
+            "last_checkpoint_bytes",
+            "Size of the last checkpoint",
+            snapshot.last_checkpoint_bytes as i64,
+        );
+        gauge(
+            &mut registry,
+            "max_checkpoint_pause_microseconds",
+            "Longest pause of processing for a checkpoint",
+            snapshot.max_checkpoint_pause_us as i64,
+        );
+        gauge(
+            &mut registry,
+            "open_windows",
+            "Open windows in the state",
+            snapshot.open_windows as i64,
+        );
+        if let Some(w) = snapshot.watermark_ms {
+            gauge(
+                &mut registry,
+                "watermark_milliseconds",
+                "The current watermark, ms since the epoch",
+                w,
+            );
+            gauge(
+                &mut registry,
+                "watermark_delay_milliseconds",
+                "How far the watermark trails the wall clock",
+                snapshot.at_ms - w,
+            );
+        }
+        let lag: Family<Vec<(String, String)>, Gauge> = Family::default();
+        for (partition, records) in self.lag() {
+            lag.get_or_create(&vec![("partition".to_string(), partition.to_string())])
+                .set(records);
+        }
+        registry.register("lag_records", "Records behind the end of the partition", lag);
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &registry);
+        text
+    }
+
+    /// Serves [`Metrics::prometheus_text`] over HTTP on `addr` (any path)
+    /// until the task is aborted; returns the address bound (port 0 picks one).
+    pub async fn serve_prometheus(
+        self: &std::sync::Arc<Self>,
+        addr: std::net::SocketAddr,
+        engine: &'static str,
+    ) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let metrics = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let metrics = metrics.clone();
+                tokio::spawn(async move {
+                    // The request is not needed beyond its arrival; read what came.
+                    let mut request = [0u8; 4096];
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut request))
+                            .await;
+                    let body = metrics.prometheus_text(engine);
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Ok((bound, task))
     }
 
     /// Appends a reading to `path` every second until the returned task is
@@ -123,5 +316,46 @@ impl Metrics {
             .append(true)
             .open(path)?
             .write_all(&line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_endpoint_serves_the_counters_in_prometheus_text() {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        Metrics::add(&metrics.records_read, 42);
+        metrics.watermark_ms.store(1_000, Ordering::Relaxed);
+        metrics.set_positions(&[(0, 10), (1, 5)].into_iter().collect());
+        metrics.set_high_watermarks([(0, 15), (1, 5)]);
+        let (addr, task) = metrics
+            .serve_prometheus("127.0.0.1:0".parse().expect("addr"), "continuous")
+            .await
+            .expect("bind");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        task.abort();
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(
+            response.contains("streambench_records_read_total{engine=\"continuous\"} 42"),
+            "{response}"
+        );
+        assert!(
+            response.contains("streambench_lag_records{engine=\"continuous\",partition=\"0\"} 5"),
+            "{response}"
+        );
+        assert!(
+            response.contains("streambench_watermark_milliseconds{engine=\"continuous\"} 1000"),
+            "{response}"
+        );
+        assert_eq!(metrics.snapshot().lag_records, 5);
     }
 }

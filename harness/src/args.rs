@@ -134,6 +134,19 @@ pub fn parse_interval(text: &str) -> Result<Interval, String> {
     }
 }
 
+/// Where an engine serves its metrics: an address, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsAddr(pub Option<std::net::SocketAddr>);
+
+fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, String> {
+    if text == "off" {
+        return Ok(MetricsAddr(None));
+    }
+    text.parse()
+        .map(|a| MetricsAddr(Some(a)))
+        .map_err(|_| format!("{text:?} is not HOST:PORT (an IP address and a port) or `off`"))
+}
+
 fn parse_delivery(text: &str) -> Result<DeliveryMode, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(|_| format!("unknown delivery mode {text:?}: use insert, upsert or transactional"))
@@ -184,6 +197,9 @@ pub struct EngineArgs {
     /// Append a metrics line (JSON) to this file every second.
     #[arg(long)]
     pub metrics_file: Option<PathBuf>,
+    /// Serve Prometheus metrics here (loopback, a free port by default); `off` for none.
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_metrics_addr)]
+    pub metrics_addr: MetricsAddr,
     /// Override the job's watermark delay (bounded out-of-orderness).
     #[arg(long)]
     pub watermark_delay_ms: Option<i64>,
@@ -226,6 +242,7 @@ impl EngineArgs {
             bounded: self.bounded,
             drain_on_stop: self.drain_on_stop,
             metrics_file: self.metrics_file.clone(),
+            metrics_addr: self.metrics_addr.0,
             stop,
         })
     }

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::operator::{Disposition, OperatorState, Slot, WindowOperator};
 use crate::checkpoint::{CheckpointStore, DEFAULT_KEEP};
 use crate::crash;
-use crate::engine::{JobRun, RunSummary};
+use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::{DeadLetter, LateEvent, OutputBatch};
@@ -392,6 +392,8 @@ impl SourceTask {
         let mut next_watermark = Instant::now() + self.settings.watermark_interval;
         let mut next_checkpoint = self.settings.checkpoint_interval.map(|i| Instant::now() + i);
         let mut last_error_log: Option<Instant> = None;
+        self.metrics.set_positions(&self.offsets);
+        let mut last_positions = Instant::now();
         loop {
             let mut read = 0;
             let mut wait = Duration::from_millis(20);
@@ -453,6 +455,10 @@ impl SourceTask {
             }
             Metrics::add(&self.metrics.records_read, read as u64);
             self.route(&mut routed, &mut dead)?;
+            if last_positions.elapsed() >= Duration::from_millis(250) {
+                self.metrics.set_positions(&self.offsets);
+                last_positions = Instant::now();
+            }
 
             let now = Instant::now();
             let reached_end = self.end_offsets.as_ref().is_some_and(|end| {
@@ -585,18 +591,9 @@ struct Coordinator<'a> {
 
 impl Coordinator<'_> {
     async fn run(&mut self, mut input: mpsc::Receiver<ToCoordinator>) -> Result<()> {
-        let writer = self
-            .job
-            .metrics_file
-            .clone()
-            .map(|path| self.metrics.write_every_second(path));
+        let observability = Observability::start(self.job, ENGINE, &self.metrics, &self.source).await?;
         let outcome = self.handle(&mut input).await;
-        if let Some(writer) = writer {
-            writer.abort();
-        }
-        if let Some(path) = &self.job.metrics_file {
-            let _ = self.metrics.append_to(path);
-        }
+        observability.stop();
         outcome
     }
 
@@ -677,6 +674,10 @@ impl Coordinator<'_> {
             return Ok(false);
         };
         let last = source.last;
+        self.metrics.open_windows.store(
+            parts.states.values().map(|s| s.windows.len() as u64).sum(),
+            Ordering::Relaxed,
+        );
         let snapshot = Snapshot {
             epoch,
             offsets: source.offsets,

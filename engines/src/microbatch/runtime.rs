@@ -18,7 +18,7 @@ use super::frame::{OwnedRecord, aggregate, campaign_frame, decode_batch};
 use super::state::{Delta, StateStore, WindowState, Windows, apply};
 use crate::batch_log::BatchLog;
 use crate::crash;
-use crate::engine::{JobRun, RunSummary};
+use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::{OutputBatch, WindowResult};
@@ -164,10 +164,8 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     };
     tracing::info!(batch = resume.batch, rerun = resume.rerun.is_some(), start = ?first_start, "micro-batch engine starting");
 
-    let writer = job
-        .metrics_file
-        .clone()
-        .map(|path| engine.metrics.write_every_second(path));
+    let observability = Observability::start(&job, ENGINE, &engine.metrics, &engine.source).await?;
+    engine.metrics.set_positions(&first_start);
     let outcome = batches(
         &mut engine,
         &job,
@@ -177,12 +175,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         bounded_end,
     )
     .await;
-    if let Some(writer) = writer {
-        writer.abort();
-    }
-    if let Some(path) = &job.metrics_file {
-        let _ = engine.metrics.append_to(path);
-    }
+    observability.stop();
     let next_start = outcome?;
     let m = engine.metrics.snapshot();
     Ok(RunSummary {
@@ -435,6 +428,10 @@ impl BatchEngine<'_> {
             }
         }
         Metrics::add(&self.metrics.checkpoints, 1);
+        self.metrics.set_positions(&entry.end);
+        self.metrics
+            .open_windows
+            .store(self.windows.len() as u64, Ordering::Relaxed);
         if let Some(w) = next_watermark_ms {
             self.metrics.watermark_ms.store(w, Ordering::Relaxed);
         }
