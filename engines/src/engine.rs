@@ -111,6 +111,9 @@ pub struct RunSummary {
     pub end_offsets: std::collections::BTreeMap<i32, i64>,
     /// Seconds from start to stop.
     pub elapsed_s: f64,
+    /// Seconds from the first record read to stop: the processing time
+    /// throughput is measured over.
+    pub processing_s: f64,
 }
 
 /// The tasks that make an engine observable while it runs: the Prometheus

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub max_checkpoint_pause_us: AtomicU64,
     /// The current watermark (ms since the epoch; `i64::MIN` before the first).
     pub watermark_ms: AtomicI64,
+    /// When the first record was read, µs since the epoch (0: not yet).
+    pub first_record_us: AtomicI64,
     /// Open windows in the state (as of the last checkpoint or batch).
     pub open_windows: AtomicU64,
     /// Per partition: the next offset the engine will read, and the
@@ -108,6 +110,30 @@ impl Metrics {
             open_windows: get(&self.open_windows),
             lag_records: self.lag().values().sum(),
         }
+    }
+
+    /// Notes that records were read now, if none had been before.
+    pub fn mark_first_record(&self) {
+        if self.first_record_us.load(Ordering::Relaxed) == 0 {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_micros() as i64);
+            let _ = self
+                .first_record_us
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Seconds from the first record read until now (0 if none was read).
+    pub fn seconds_since_first_record(&self) -> f64 {
+        let first = self.first_record_us.load(Ordering::Relaxed);
+        if first == 0 {
+            return 0.0;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        (now - first).max(0) as f64 / 1e6
     }
 
     /// Records the engine's next offset per partition.

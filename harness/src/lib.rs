@@ -3,6 +3,7 @@
 //! measurement and results.
 
 pub mod args;
+pub mod bench;
 pub mod broker_check;
 pub mod check;
 pub mod home;

@@ -37,6 +37,18 @@ enum Command {
     Check(CheckArgs),
     /// Run a suite: every scenario of its matrix, measured and checked.
     Run(RunArgs),
+    /// Throughput ratios in one run: `generate` over a bare producer, each
+    /// engine over a bare consumer, micro-batch over continuous.
+    Bench(BenchArgs),
+}
+
+/// `streambench bench`.
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    #[command(flatten)]
+    services: ServiceArgs,
 }
 
 /// `streambench run`.
@@ -174,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate(&home, args).await,
         Command::Check(args) => check(&home, args).await,
         Command::Run(args) => run_suite(&home, args).await,
+        Command::Bench(args) => bench(&home, args).await,
         Command::Engine(EngineCommand::Continuous(args)) => {
             let resolved = stack::resolve(&home, &args.services.endpoints())?;
             let run = args.common.job_run(&home, "continuous", &resolved)?;
@@ -391,4 +404,57 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let (job, mut workload) = args.workload.resolve()?;
+    if args.workload.events.is_none() {
+        workload.events = Some(500_000);
+    }
+    if args.workload.rate.is_none() {
+        // Far above what one machine sends: every side runs as fast as it can.
+        workload.rate = streambench_workloads::rate::RateProfile::constant(10_000_000.0);
+    }
+    let generator = Generator::new(workload, job.input, now_ms()? - 3_600_000 / 2)?;
+    let services = stack::up(home, &args.services.endpoints()).await?;
+    let name = format!("bench_{}", now_ms()? % 100_000_000);
+    let binary = std::env::current_exe().context("cannot find the streambench binary")?;
+    let report = streambench_harness::bench::run_bench(
+        &services,
+        &binary,
+        args.workload.suite.as_deref(),
+        &job,
+        &generator,
+        &name,
+    )
+    .await?;
+    for rate in &report.rates {
+        println!(
+            "{:<32} {:>10} events in {:>7.2} s = {:>10.0}/s",
+            rate.what, rate.events, rate.seconds, rate.per_s
+        );
+    }
+    println!(
+        "generate / bare producer          {:.2}",
+        report.generate_over_bare_producer
+    );
+    println!(
+        "continuous / bare consumer        {:.2}",
+        report.continuous_over_bare_consumer
+    );
+    println!(
+        "microbatch / bare consumer        {:.2}",
+        report.microbatch_over_bare_consumer
+    );
+    println!(
+        "microbatch / continuous           {:.2}",
+        report.microbatch_over_continuous
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_ms() -> anyhow::Result<i64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64)
 }

@@ -103,6 +103,22 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow
     Ok(())
 }
 
+/// The producer settings of `generate`, shared with the bare producer it is
+/// benchmarked against.
+pub fn producer_config(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        // Idempotence keeps each partition in send order across retries, so
+        // event times within a partition trail by no more than the schedule says.
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("message.max.bytes", "2000000");
+    config
+}
+
 /// Sends every record of `generator` to `topic` on its schedule, calling
 /// `progress` about ten times a second. Fails if any record is not delivered.
 pub fn produce(
@@ -112,15 +128,7 @@ pub fn produce(
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<ProduceReport> {
     let counter = Arc::new(DeliveryCounter::default());
-    let producer: ThreadedProducer<CountingContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        // Idempotence keeps each partition in send order across retries, so
-        // event times within a partition trail by no more than the schedule says.
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576")
-        .set("message.max.bytes", "2000000")
+    let producer: ThreadedProducer<CountingContext> = producer_config(brokers)
         .create_with_context(CountingContext(counter.clone()))
         .map_err(|e| anyhow::anyhow!("cannot create a Kafka producer for {brokers}: {e}"))?;
 

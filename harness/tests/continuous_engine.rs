@@ -447,3 +447,97 @@ async fn malformed_records_reach_the_dead_letter_table_with_their_offsets() {
         "{report}"
     );
 }
+
+/// Rows that repeat a (window, revision) already in `table`, right now.
+async fn duplicates_now(services: &streambench_harness::stack::Resolved, table: &str) -> i64 {
+    let client = streambench_engines::sink::connect(&services.postgres)
+        .await
+        .expect("connect");
+    client
+        .query_one(
+            &format!(
+                "SELECT count(*) - count(DISTINCT (key, window_start_ms, window_end_ms, revision)) FROM {table}"
+            ),
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0)
+}
+
+#[tokio::test]
+async fn sigkill_at_seeded_random_moments_then_restart_ends_equal_to_the_oracle() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use streambench_workloads::rng::EventRng;
+
+    let services = services().await;
+    let (topic, start) = crash_topic(&services);
+    for mode in ["upsert", "transactional"] {
+        for seed in [1u64, 2] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let table = unique_name("kill");
+            let args = |command: &mut std::process::Command| {
+                command
+                    .args([
+                        "engine",
+                        "continuous",
+                        "--suite",
+                        common::STEADY_SUITE,
+                        "--job",
+                        "tumbling",
+                    ])
+                    .args([
+                        "--topic",
+                        &topic,
+                        "--table",
+                        &table,
+                        "--bounded",
+                        "--delivery",
+                        mode,
+                    ])
+                    .args(["--watermark-interval-ms", "5", "--checkpoint-interval-ms", "25"])
+                    .args(["--metrics-addr", "off", "--parallelism", "2"])
+                    .arg("--checkpoint-dir")
+                    .arg(dir.path())
+                    .args(["--brokers", &services.brokers, "--postgres", &services.postgres])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null());
+            };
+            let mut kills = 0;
+            for attempt in 0..3 {
+                let mut command = common::streambench();
+                args(&mut command);
+                let mut child = command.spawn().expect("start the engine");
+                let after_ms = EventRng::new(seed, attempt, 7).between(150, 700) as u64;
+                std::thread::sleep(std::time::Duration::from_millis(after_ms));
+                if child.try_wait().expect("poll").is_none() {
+                    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).expect("SIGKILL");
+                    kills += 1;
+                }
+                child.wait().expect("reap");
+                if mode == "transactional" {
+                    assert_eq!(
+                        duplicates_now(&services, &table).await,
+                        0,
+                        "a duplicate is visible after a kill"
+                    );
+                }
+            }
+            let mut command = common::streambench();
+            args(&mut command);
+            assert!(
+                command.status().expect("run").success(),
+                "the last restart finishes"
+            );
+            let report = check(&services, common::STEADY_SUITE, "tumbling", &table, start);
+            eprintln!(
+                "{mode:<13} seed {seed}: {kills} kills, duplicates {}, lost {}",
+                count(&report, "duplicate_rows"),
+                count(&report, "lost_events")
+            );
+            assert!(kills > 0, "at least one kill landed while the engine ran");
+            assert!(exact(&report, false), "{mode}, seed {seed}: {report:#}");
+        }
+    }
+}

@@ -60,10 +60,33 @@ async fn every_job_in_every_delivery_and_output_mode_equals_the_oracle() {
                 None,
             );
             let summary = finished(&run);
-            assert!(
-                summary["checkpoints"].as_u64().unwrap_or(0) >= 5,
-                "several batches: {summary}"
-            );
+            let batches = summary["checkpoints"].as_u64().unwrap_or(0);
+            assert!(batches >= 5, "several batches: {summary}");
+            // One progress line per batch, as Spark's progress events.
+            let progress =
+                std::fs::read_to_string(dir.path().join(&table).join("progress.jsonl")).expect("progress");
+            let lines: Vec<serde_json::Value> = progress
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("json"))
+                .collect();
+            assert_eq!(lines.len() as u64, batches);
+            let read: u64 = lines.iter().map(|l| l["input_rows"].as_u64().unwrap_or(0)).sum();
+            assert_eq!(read, summary["records_read"].as_u64().unwrap_or(0));
+            for step in [
+                "get_offsets",
+                "wal_commit",
+                "read",
+                "decode_and_compute",
+                "state_commit",
+                "sink",
+                "commit_log",
+            ] {
+                assert!(
+                    lines[0]["durations_ms"][step].is_number(),
+                    "{step} in {}",
+                    lines[0]
+                );
+            }
             let report = check(&services, common::SMALL_SUITE, job, &table, start);
             assert!(
                 exact(&report, false),

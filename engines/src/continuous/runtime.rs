@@ -251,6 +251,7 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         start_offsets,
         end_offsets,
         elapsed_s: started.elapsed().as_secs_f64(),
+        processing_s: metrics.seconds_since_first_record(),
     })
 }
 
@@ -454,6 +455,9 @@ impl SourceTask {
                 }
             }
             Metrics::add(&self.metrics.records_read, read as u64);
+            if read > 0 {
+                self.metrics.mark_first_record();
+            }
             self.route(&mut routed, &mut dead)?;
             if last_positions.elapsed() >= Duration::from_millis(250) {
                 self.metrics.set_positions(&self.offsets);

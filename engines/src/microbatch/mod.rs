@@ -10,4 +10,4 @@ pub mod frame;
 mod runtime;
 pub mod state;
 
-pub use runtime::{CommitEntry, ENGINE, MicrobatchSettings, OffsetEntry, OutputMode, run};
+pub use runtime::{BatchProgress, CommitEntry, ENGINE, MicrobatchSettings, OffsetEntry, OutputMode, run};

@@ -80,6 +80,50 @@ pub struct CommitEntry {
     pub next_watermark_ms: Option<i64>,
 }
 
+/// One batch's progress, as Spark's StreamingQueryProgress reports it:
+/// appended as a JSON line to `progress.jsonl` in the checkpoint directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchProgress {
+    /// The batch.
+    pub batch_id: u64,
+    /// When it started, ms since the epoch.
+    pub timestamp_ms: i64,
+    /// Records read.
+    pub input_rows: u64,
+    /// Records over the time since the previous batch started.
+    pub input_rows_per_s: f64,
+    /// Records over the batch's own duration.
+    pub processed_rows_per_s: f64,
+    /// How long the batch started after its trigger was due.
+    pub trigger_delay_ms: f64,
+    /// Milliseconds per step: get_offsets, wal_commit, read, decode_and_compute, state_commit,
+    /// sink, commit_log, and trigger_execution for the whole batch.
+    pub durations_ms: BTreeMap<String, f64>,
+    /// The watermark in force for the batch.
+    pub watermark_ms: Option<i64>,
+    /// Windows in the state after the batch.
+    pub state_rows: u64,
+    /// Bytes the state version took on disk.
+    pub state_bytes: u64,
+    /// Rows written to the result table.
+    pub results_written: u64,
+    /// Late events.
+    pub late_rows: u64,
+    /// Dead letters.
+    pub dead_letters: u64,
+}
+
+/// How a batch came to run, for its progress line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Trigger {
+    /// Planning its offsets.
+    get_offsets_ms: f64,
+    /// How late after the due time it started.
+    delay_ms: f64,
+    /// Time since the previous batch started, for the input rate.
+    since_previous_s: f64,
+}
+
 /// The point the engine resumes from.
 struct Resume {
     batch: u64,
@@ -189,6 +233,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         start_offsets: first_start,
         end_offsets: next_start,
         elapsed_s: started.elapsed().as_secs_f64(),
+        processing_s: engine.metrics.seconds_since_first_record(),
     })
 }
 
@@ -206,15 +251,18 @@ async fn batches(
     let mut next_start = first_start.clone();
     if let Some(entry) = resume.rerun {
         tracing::info!(batch, "re-running a batch that was planned but not committed");
-        let after = engine.run_batch(batch, &entry).await?;
+        let after = engine.run_batch(batch, &entry, Trigger::default()).await?;
         next_start = entry.end.clone();
         watermark_ms = after;
         batch += 1;
     }
     let mut pending_no_data_batch = false;
+    let mut previous_batch_at: Option<Instant> = None;
+    let mut due_at = Instant::now();
     loop {
         let trigger_at = Instant::now();
         let planned = engine.plan(&next_start, bounded_end.as_ref()).await?;
+        let get_offsets_ms = trigger_at.elapsed().as_secs_f64() * 1e3;
         let has_data = planned
             .iter()
             .any(|(p, end)| *end > next_start.get(p).copied().unwrap_or(0));
@@ -245,7 +293,13 @@ async fn batches(
                 end: planned.clone(),
                 watermark_ms: if final_batch { Some(i64::MAX) } else { watermark_ms },
             };
-            let after = engine.run_batch(batch, &entry).await?;
+            let trigger = Trigger {
+                get_offsets_ms,
+                delay_ms: trigger_at.saturating_duration_since(due_at).as_secs_f64() * 1e3,
+                since_previous_s: previous_batch_at.map_or(0.0, |p| p.elapsed().as_secs_f64()),
+            };
+            previous_batch_at = Some(trigger_at);
+            let after = engine.run_batch(batch, &entry, trigger).await?;
             pending_no_data_batch = has_data && after != watermark_ms;
             watermark_ms = after;
             next_start = planned;
@@ -258,6 +312,7 @@ async fn batches(
             break;
         }
         let next_trigger = trigger_at + settings.trigger_interval;
+        due_at = next_trigger;
         let now = Instant::now();
         if next_trigger > now && !(reached_end || bounded_end.is_some() && has_data) {
             tokio::time::sleep(next_trigger - now).await;
@@ -364,11 +419,31 @@ impl BatchEngine<'_> {
     }
 
     /// Runs batch `n` as `entry` says: returns the watermark after it.
-    async fn run_batch(&mut self, n: u64, entry: &OffsetEntry) -> Result<Option<i64>> {
+    async fn run_batch(&mut self, n: u64, entry: &OffsetEntry, trigger: Trigger) -> Result<Option<i64>> {
+        let batch_started = Instant::now();
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut durations = BTreeMap::new();
+        let mut step = Instant::now();
+        let mut lap = |name: &str, durations: &mut BTreeMap<String, f64>| {
+            durations.insert(name.to_string(), step.elapsed().as_secs_f64() * 1e3);
+            step = Instant::now();
+        };
+        durations.insert("get_offsets".to_string(), trigger.get_offsets_ms);
         self.offsets_log.write(n, entry)?;
+        lap("wal_commit", &mut durations);
         crash::point("microbatch.after_offsets_log");
+        if entry
+            .end
+            .iter()
+            .any(|(p, e)| *e > entry.start.get(p).copied().unwrap_or(0))
+        {
+            self.metrics.mark_first_record();
+        }
         let records = self.read_range(&entry.start, &entry.end).await?;
         Metrics::add(&self.metrics.records_read, records.len() as u64);
+        lap("read", &mut durations);
 
         let (columns, dead_letters) = decode_batch(&self.job.job, &records);
         let result = aggregate(&self.job.job, columns, &self.campaigns, entry.watermark_ms)
@@ -385,7 +460,9 @@ impl BatchEngine<'_> {
         };
         let (delta, results) = self.merge(&result.windows, entry.watermark_ms);
         apply(&mut self.windows, &delta);
-        self.state_store.write(n + 1, &delta, &self.windows)?;
+        lap("decode_and_compute", &mut durations);
+        let state = self.state_store.write(n + 1, &delta, &self.windows)?;
+        lap("state_commit", &mut durations);
         crash::point("microbatch.after_state");
 
         let output = OutputBatch {
@@ -408,9 +485,34 @@ impl BatchEngine<'_> {
             DeliveryMode::Insert | DeliveryMode::Upsert => self.sink.write(&output).await?,
         }
         Metrics::add(&self.metrics.results_written, output.results.len() as u64);
+        lap("sink", &mut durations);
         crash::point("microbatch.after_sink");
         self.commits_log.write(n, &CommitEntry { next_watermark_ms })?;
+        lap("commit_log", &mut durations);
         crash::point("microbatch.after_commit_log");
+        let took_s = batch_started.elapsed().as_secs_f64();
+        durations.insert("trigger_execution".to_string(), took_s * 1e3);
+        let input_rows = records.len() as u64;
+        let progress = BatchProgress {
+            batch_id: n,
+            timestamp_ms,
+            input_rows,
+            input_rows_per_s: if trigger.since_previous_s > 0.0 {
+                input_rows as f64 / trigger.since_previous_s
+            } else {
+                0.0
+            },
+            processed_rows_per_s: input_rows as f64 / took_s.max(1e-9),
+            trigger_delay_ms: trigger.delay_ms,
+            durations_ms: durations,
+            watermark_ms: entry.watermark_ms,
+            state_rows: self.windows.len() as u64,
+            state_bytes: state.bytes,
+            results_written: output.results.len() as u64,
+            late_rows: output.late.len() as u64,
+            dead_letters: output.dead_letters.len() as u64,
+        };
+        self.record_progress(&progress);
         if n >= 100 {
             let _ = self.offsets_log.purge_before(n - 100);
             let _ = self.commits_log.purge_before(n - 100);
@@ -436,6 +538,37 @@ impl BatchEngine<'_> {
             self.metrics.watermark_ms.store(w, Ordering::Relaxed);
         }
         Ok(next_watermark_ms)
+    }
+
+    /// Appends `progress` to `progress.jsonl` in the checkpoint directory
+    /// and updates the batch gauges; a failure to write it is reported, not fatal.
+    fn record_progress(&self, progress: &BatchProgress) {
+        self.metrics.last_checkpoint_us.store(
+            (progress
+                .durations_ms
+                .get("trigger_execution")
+                .copied()
+                .unwrap_or(0.0)
+                * 1e3) as u64,
+            Ordering::Relaxed,
+        );
+        self.metrics
+            .last_checkpoint_bytes
+            .store(progress.state_bytes, Ordering::Relaxed);
+        let path = self.job.checkpoint_dir.join("progress.jsonl");
+        let written = serde_json::to_string(progress)
+            .map_err(std::io::Error::other)
+            .and_then(|line| {
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| writeln!(f, "{line}"))
+            });
+        if let Err(e) = written {
+            tracing::warn!(error = %e, path = %path.display(), "cannot write batch progress");
+        }
     }
 
     /// Merges a batch's window aggregates into the state under the

@@ -1,0 +1,235 @@
+//! `streambench bench`: throughput ratios measured in one run on one
+//! machine, against baselines that do only the unavoidable part of the
+//! work: `generate` against a bare producer sending the same bytes, and each
+//! engine against a bare consumer that only reads and decodes the same topic.
+//! Absolute rates on a shared machine are noise; ratios taken together are not.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use streambench_workloads::generator::{Generator, key_bytes};
+use streambench_workloads::job::JobSpec;
+
+use crate::produce::{ensure_topic, produce, producer_config};
+use crate::stack::Resolved;
+
+/// One measured rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rate {
+    /// What was measured.
+    pub what: String,
+    /// Events.
+    pub events: u64,
+    /// Seconds.
+    pub seconds: f64,
+    /// Events per second.
+    pub per_s: f64,
+}
+
+impl Rate {
+    fn new(what: impl Into<String>, events: u64, seconds: f64) -> Rate {
+        Rate {
+            what: what.into(),
+            events,
+            seconds,
+            per_s: events as f64 / seconds.max(1e-9),
+        }
+    }
+}
+
+/// The rates of a bench run and the ratios that matter.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Every rate measured, in order.
+    pub rates: Vec<Rate>,
+    /// `generate` over the bare producer.
+    pub generate_over_bare_producer: f64,
+    /// The continuous engine over the bare consumer.
+    pub continuous_over_bare_consumer: f64,
+    /// The micro-batch engine over the bare consumer.
+    pub microbatch_over_bare_consumer: f64,
+    /// The micro-batch engine over the continuous engine.
+    pub microbatch_over_continuous: f64,
+}
+
+/// Runs the bench for `job` on `generator`'s events, starting engines with `binary`.
+pub async fn run_bench(
+    services: &Resolved,
+    binary: &Path,
+    suite: Option<&Path>,
+    job: &JobSpec,
+    generator: &Generator,
+    name: &str,
+) -> anyhow::Result<BenchReport> {
+    let partitions = generator.spec().partitions;
+    let events = generator.len();
+
+    // generate (on its schedule, offered far above what can be sent) ...
+    let topic = format!("{name}_gen");
+    ensure_topic(&services.brokers, &topic, partitions).await?;
+    let (brokers, write_topic, workload) = (services.brokers.clone(), topic.clone(), generator.clone());
+    let generated =
+        tokio::task::spawn_blocking(move || produce(&workload, &brokers, &write_topic, |_| {})).await??;
+    let generate_rate = Rate::new("generate", generated.events, generated.elapsed_s);
+
+    // ... against a bare producer sending the same bytes, made beforehand.
+    let bare_topic = format!("{name}_bare");
+    ensure_topic(&services.brokers, &bare_topic, partitions).await?;
+    let (brokers, workload) = (services.brokers.clone(), generator.clone());
+    let bare_producer =
+        tokio::task::spawn_blocking(move || bare_produce(&workload, &brokers, &bare_topic)).await??;
+
+    // A bare consumer that reads and decodes the generated topic ...
+    let (brokers, read_topic, input) = (services.brokers.clone(), topic.clone(), job.input);
+    let bare_consumer =
+        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, input, events)).await??;
+
+    // ... against each engine on the same topic, bounded.
+    let mut engine_rates = Vec::new();
+    for engine in ["continuous", "microbatch"] {
+        let table = format!("{name}_{}", &engine[..1]);
+        let dir = tempfile::tempdir()?;
+        let mut command = std::process::Command::new(binary);
+        command
+            .args([
+                "engine", engine, "--job", &job.name, "--topic", &topic, "--table", &table,
+            ])
+            .args(["--bounded", "--start", "earliest", "--metrics-addr", "off"])
+            .args(["--seed", &generator.spec().seed.to_string()])
+            .args(["--keys", &generator.spec().keys.to_string()])
+            .arg("--checkpoint-dir")
+            .arg(dir.path())
+            .args(["--brokers", &services.brokers, "--postgres", &services.postgres]);
+        if let Some(suite) = suite {
+            command.arg("--suite").arg(suite);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output()).await??;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        anyhow::ensure!(
+            output.status.success(),
+            "the {engine} engine failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary: serde_json::Value = stdout
+            .lines()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .context("the engine printed no summary")?;
+        let read = summary["records_read"].as_u64().unwrap_or(0);
+        anyhow::ensure!(
+            read == events,
+            "the {engine} engine read {read} of {events} records"
+        );
+        engine_rates.push(Rate::new(
+            format!("{engine} engine"),
+            read,
+            summary["processing_s"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
+    let report = BenchReport {
+        generate_over_bare_producer: ratio(&generate_rate, &bare_producer),
+        continuous_over_bare_consumer: ratio(&engine_rates[0], &bare_consumer),
+        microbatch_over_bare_consumer: ratio(&engine_rates[1], &bare_consumer),
+        microbatch_over_continuous: ratio(&engine_rates[1], &engine_rates[0]),
+        rates: [generate_rate, bare_producer, bare_consumer]
+            .into_iter()
+            .chain(engine_rates)
+            .collect(),
+    };
+    Ok(report)
+}
+
+/// Sends `generator`'s records, serialised beforehand, as fast as the
+/// producer takes them, with `generate`'s settings.
+fn bare_produce(generator: &Generator, brokers: &str, topic: &str) -> anyhow::Result<Rate> {
+    let mut value = Vec::new();
+    let records: Vec<(i32, Vec<u8>, Vec<u8>, i64)> = (0..generator.len())
+        .map(|i| {
+            let g = generator.write_record(i, &mut value);
+            (
+                g.partition as i32,
+                key_bytes(g.key),
+                value.clone(),
+                g.event.event_time_ms(),
+            )
+        })
+        .collect();
+    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+        producer_config(brokers).create()?;
+    let started = Instant::now();
+    for (partition, key, value, timestamp) in &records {
+        let mut record = BaseRecord::to(topic)
+            .partition(*partition)
+            .key(key)
+            .payload(value)
+            .timestamp(*timestamp);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    Ok(Rate::new(
+        "bare producer",
+        records.len() as u64,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// Reads `events` records of `topic` from the start and decodes each.
+fn bare_consume(
+    brokers: &str,
+    topic: &str,
+    kind: streambench_workloads::event::EventKind,
+    events: u64,
+) -> anyhow::Result<Rate> {
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{topic}_bare"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "50")
+        .set("queued.min.messages", "20000")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut assignment = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            assignment.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&assignment)?;
+    let mut read = 0u64;
+    let mut decoded = 0u64;
+    let mut started: Option<Instant> = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while read < events && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            started.get_or_insert_with(Instant::now);
+            read += 1;
+            if let Some(bytes) = message.payload()
+                && streambench_workloads::event::decode(kind, bytes).is_ok()
+            {
+                decoded += 1;
+            }
+        }
+    }
+    anyhow::ensure!(
+        read == events,
+        "the bare consumer read {read} of {events} records"
+    );
+    std::hint::black_box(decoded);
+    let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    Ok(Rate::new("bare consumer (read + decode)", read, seconds))
+}
