@@ -173,3 +173,30 @@ impl Observability {
         }
     }
 }
+
+impl RunSummary {
+    /// The summary of `engine`'s run from its counters, reading from
+    /// `start_offsets` to `end_offsets`, begun at `started`.
+    pub fn from_metrics(
+        engine: &str,
+        metrics: &crate::metrics::Metrics,
+        start_offsets: std::collections::BTreeMap<i32, i64>,
+        end_offsets: std::collections::BTreeMap<i32, i64>,
+        started: std::time::Instant,
+    ) -> RunSummary {
+        let m = metrics.snapshot();
+        RunSummary {
+            engine: engine.to_string(),
+            records_read: m.records_read,
+            events_kept: m.events_kept,
+            dead_letters: m.dead_letters,
+            late_events: m.late_events,
+            results_written: m.results_written,
+            checkpoints: m.checkpoints,
+            start_offsets,
+            end_offsets,
+            elapsed_s: started.elapsed().as_secs_f64(),
+            processing_s: metrics.seconds_since_first_record(),
+        }
+    }
+}

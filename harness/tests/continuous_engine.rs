@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::{
-    EngineRun, Input, check, continuous, count, exact, generate, recent_start_ms, services, unique_name,
+    Input, check, continuous, count, exact, finished, generate, recent_start_ms, services, unique_name,
 };
 use streambench_workloads::generator::{EventClass, Generator};
 use streambench_workloads::suite::Suite;
@@ -21,13 +21,6 @@ fn small_generator(job: &str, start_time_ms: i64) -> Generator {
 
 fn offsets(summary: &serde_json::Value, field: &str) -> BTreeMap<i32, i64> {
     serde_json::from_value(summary[field].clone()).unwrap_or_else(|e| panic!("{field}: {e}: {summary}"))
-}
-
-fn finished(run: &EngineRun) -> &serde_json::Value {
-    assert!(run.ok, "the engine failed:\n{}", run.text);
-    run.summary
-        .as_ref()
-        .unwrap_or_else(|| panic!("no summary:\n{}", run.text))
 }
 
 #[tokio::test]

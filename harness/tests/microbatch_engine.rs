@@ -5,15 +5,8 @@
 mod common;
 
 use common::{
-    EngineRun, Input, check, count, exact, generate, microbatch, recent_start_ms, services, unique_name,
+    Input, check, count, exact, finished, generate, microbatch, recent_start_ms, services, unique_name,
 };
-
-fn finished(run: &EngineRun) -> &serde_json::Value {
-    assert!(run.ok, "the engine failed:\n{}", run.text);
-    run.summary
-        .as_ref()
-        .unwrap_or_else(|| panic!("no summary:\n{}", run.text))
-}
 
 #[tokio::test]
 async fn every_job_in_every_delivery_and_output_mode_equals_the_oracle() {

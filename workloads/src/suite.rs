@@ -47,8 +47,9 @@ pub struct Matrix {
     /// Offered rates; empty means the workload's own rate.
     #[serde(default)]
     pub rates: Vec<RateProfile>,
-    /// Continuous engine checkpoint intervals (`None`: checkpoints off).
-    #[serde(default = "default_checkpoint_intervals")]
+    /// Continuous engine checkpoint intervals (`None`: checkpoints off,
+    /// written `"off"` in the list).
+    #[serde(default = "default_checkpoint_intervals", with = "intervals_or_off")]
     pub checkpoint_interval_ms: Vec<Option<u64>>,
     /// Micro-batch engine trigger intervals.
     #[serde(default = "default_trigger_intervals")]
@@ -59,6 +60,39 @@ pub struct Matrix {
     /// How often each scenario runs.
     #[serde(default = "default_repetitions")]
     pub repetitions: u32,
+}
+
+/// A list of intervals in ms where `"off"` stands for none.
+mod intervals_or_off {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Interval {
+        Ms(u64),
+        Word(String),
+    }
+
+    pub fn serialize<S: Serializer>(intervals: &[Option<u64>], serializer: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<Interval> = intervals
+            .iter()
+            .map(|i| i.map_or(Interval::Word("off".into()), Interval::Ms))
+            .collect();
+        items.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Option<u64>>, D::Error> {
+        Vec::<Interval>::deserialize(deserializer)?
+            .into_iter()
+            .map(|item| match item {
+                Interval::Ms(ms) => Ok(Some(ms)),
+                Interval::Word(word) if word == "off" => Ok(None),
+                Interval::Word(word) => Err(serde::de::Error::custom(format!(
+                    "checkpoint interval {word:?} is neither a number of milliseconds nor \"off\""
+                ))),
+            })
+            .collect()
+    }
 }
 
 fn default_delivery() -> Vec<DeliveryMode> {
@@ -85,6 +119,27 @@ pub enum EngineName {
     Continuous,
     /// Micro-batches, Spark Structured Streaming's model.
     Microbatch,
+}
+
+impl EngineName {
+    /// The name as suites and the command line spell it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EngineName::Continuous => "continuous",
+            EngineName::Microbatch => "microbatch",
+        }
+    }
+}
+
+impl DeliveryMode {
+    /// The name as suites and the command line spell it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryMode::Insert => "insert",
+            DeliveryMode::Upsert => "upsert",
+            DeliveryMode::Transactional => "transactional",
+        }
+    }
 }
 
 /// How results reach PostgreSQL, and so what a restart may leave behind.
@@ -328,6 +383,21 @@ engines = ["continuous"]
             }
         }
         assert!(parsed >= 7, "only {parsed} suites");
+    }
+
+    #[test]
+    fn checkpoints_can_be_off_in_the_interval_list() {
+        let text = MINIMAL.replace(
+            "[matrix]\n",
+            "[matrix]\ncheckpoint_interval_ms = [\"off\", 500]\n",
+        );
+        let suite = Suite::parse(&text, "off.toml").expect("valid");
+        assert_eq!(suite.matrix.checkpoint_interval_ms, vec![None, Some(500)]);
+        let back: Suite = toml::from_str(&toml::to_string(&suite).expect("serialise")).expect("parse");
+        assert_eq!(back.matrix.checkpoint_interval_ms, vec![None, Some(500)]);
+        let bad = MINIMAL.replace("[matrix]\n", "[matrix]\ncheckpoint_interval_ms = [\"never\"]\n");
+        let message = Suite::parse(&bad, "bad.toml").expect_err("never").to_string();
+        assert!(message.contains("bad.toml"), "{message}");
     }
 
     #[test]

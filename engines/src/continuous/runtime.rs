@@ -239,20 +239,13 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         let _ = thread.join();
     }
     outcome?;
-    let m = metrics.snapshot();
-    Ok(RunSummary {
-        engine: ENGINE.into(),
-        records_read: m.records_read,
-        events_kept: m.events_kept,
-        dead_letters: m.dead_letters,
-        late_events: m.late_events,
-        results_written: m.results_written,
-        checkpoints: m.checkpoints,
+    Ok(RunSummary::from_metrics(
+        ENGINE,
+        &metrics,
         start_offsets,
         end_offsets,
-        elapsed_s: started.elapsed().as_secs_f64(),
-        processing_s: metrics.seconds_since_first_record(),
-    })
+        started,
+    ))
 }
 
 /// The checkpoint to resume from, if the start position asks for one; in

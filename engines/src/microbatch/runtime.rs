@@ -221,20 +221,13 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     .await;
     observability.stop();
     let next_start = outcome?;
-    let m = engine.metrics.snapshot();
-    Ok(RunSummary {
-        engine: ENGINE.into(),
-        records_read: m.records_read,
-        events_kept: m.events_kept,
-        dead_letters: m.dead_letters,
-        late_events: m.late_events,
-        results_written: m.results_written,
-        checkpoints: m.checkpoints,
-        start_offsets: first_start,
-        end_offsets: next_start,
-        elapsed_s: started.elapsed().as_secs_f64(),
-        processing_s: engine.metrics.seconds_since_first_record(),
-    })
+    Ok(RunSummary::from_metrics(
+        ENGINE,
+        &engine.metrics,
+        first_start,
+        next_start,
+        started,
+    ))
 }
 
 /// The trigger loop: returns where the next batch would start.

@@ -282,15 +282,7 @@ fn engine_args(
     dir: &Path,
     metrics: &Path,
 ) -> Vec<String> {
-    let engine = match scenario.engine {
-        EngineName::Continuous => "continuous",
-        EngineName::Microbatch => "microbatch",
-    };
-    let delivery = match scenario.delivery {
-        DeliveryMode::Insert => "insert",
-        DeliveryMode::Upsert => "upsert",
-        DeliveryMode::Transactional => "transactional",
-    };
+    let (engine, delivery) = (scenario.engine.as_str(), scenario.delivery.as_str());
     let mut args: Vec<String> = [
         "engine",
         engine,

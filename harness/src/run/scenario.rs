@@ -33,15 +33,7 @@ pub struct Scenario {
 impl Scenario {
     /// A short label: `ysb continuous upsert 2000/s`.
     pub fn label(&self) -> String {
-        let engine = match self.engine {
-            EngineName::Continuous => "continuous",
-            EngineName::Microbatch => "microbatch",
-        };
-        let delivery = match self.delivery {
-            DeliveryMode::Insert => "insert",
-            DeliveryMode::Upsert => "upsert",
-            DeliveryMode::Transactional => "transactional",
-        };
+        let (engine, delivery) = (self.engine.as_str(), self.delivery.as_str());
         let rate = match &self.workload.rate {
             RateProfile::Constant { events_per_s } => format!("{events_per_s:.0}/s"),
             other => format!("{other:?}"),

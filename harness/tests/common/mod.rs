@@ -217,3 +217,11 @@ pub fn exact(report: &serde_json::Value, duplicates_allowed: bool) -> bool {
         && count(report, "dead_lettered") == count(report, "malformed_events")
         && (duplicates_allowed || count(report, "duplicate_rows") == 0)
 }
+
+/// The summary of a run that must have succeeded.
+pub fn finished(run: &EngineRun) -> &serde_json::Value {
+    assert!(run.ok, "the engine failed:\n{}", run.text);
+    run.summary
+        .as_ref()
+        .unwrap_or_else(|| panic!("no summary:\n{}", run.text))
+}
