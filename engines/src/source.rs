@@ -50,7 +50,6 @@ impl KafkaSource {
             .set("auto.offset.reset", "error")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "50")
-            .set("queued.min.messages", "20000")
             .set("socket.connection.setup.timeout.ms", "10000")
             .set_log_level(RDKafkaLogLevel::Error)
             .create()

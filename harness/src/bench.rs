@@ -199,7 +199,6 @@ fn bare_consume(
         .set("group.id", format!("{topic}_bare"))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "50")
-        .set("queued.min.messages", "20000")
         .create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut assignment = TopicPartitionList::new();
