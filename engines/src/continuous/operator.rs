@@ -43,13 +43,56 @@ pub struct OperatorState {
     pub windows: Vec<(WindowKey, Slot)>,
 }
 
+/// Window slots kept in one contiguous array (with an index by window), so
+/// that the copy a checkpoint takes is a single bulk copy: the pause.
+#[derive(Debug, Clone, Default)]
+struct SlotTable {
+    entries: Vec<(WindowKey, Slot)>,
+    index: HashMap<WindowKey, usize>,
+}
+
+impl SlotTable {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn get_mut(&mut self, window: &WindowKey) -> Option<&mut Slot> {
+        let at = *self.index.get(window)?;
+        Some(&mut self.entries[at].1)
+    }
+
+    fn insert(&mut self, window: WindowKey, slot: Slot) -> &mut Slot {
+        let at = match self.index.get(&window) {
+            Some(&at) => {
+                self.entries[at].1 = slot;
+                at
+            }
+            None => {
+                self.index.insert(window, self.entries.len());
+                self.entries.push((window, slot));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[at].1
+    }
+
+    fn remove(&mut self, window: &WindowKey) -> Option<Slot> {
+        let at = self.index.remove(window)?;
+        let (_, slot) = self.entries.swap_remove(at);
+        if let Some((moved, _)) = self.entries.get(at) {
+            self.index.insert(*moved, at);
+        }
+        Some(slot)
+    }
+}
+
 /// Window state and timers for the keys one worker owns.
 #[derive(Debug, Clone)]
 pub struct WindowOperator {
     spec: WindowSpec,
     lateness_ms: i64,
     watermark_ms: Option<i64>,
-    slots: HashMap<WindowKey, Slot>,
+    slots: SlotTable,
     /// Windows waiting to fire, by end.
     fire_at: BTreeSet<(i64, WindowKey)>,
     /// Windows waiting to be dropped, by end + lateness.
@@ -65,7 +108,7 @@ impl WindowOperator {
             spec,
             lateness_ms,
             watermark_ms: None,
-            slots: HashMap::new(),
+            slots: SlotTable::default(),
             fire_at: BTreeSet::new(),
             drop_at: BTreeSet::new(),
             sessions: HashMap::new(),
@@ -79,7 +122,7 @@ impl WindowOperator {
 
     /// Whether no window is open.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.len() == 0
     }
 
     /// The watermark the operator last saw.
@@ -139,10 +182,13 @@ impl WindowOperator {
                 }
                 self.drop_at
                     .insert((window.window_end_ms + self.lateness_ms, window));
-                self.slots.entry(window).or_insert(Slot {
-                    aggregate,
-                    next_revision,
-                })
+                self.slots.insert(
+                    window,
+                    Slot {
+                        aggregate,
+                        next_revision,
+                    },
+                )
             }
         };
         if already_past {
@@ -222,7 +268,7 @@ impl WindowOperator {
     /// A copy of the state, for a checkpoint.
     pub fn snapshot(&self) -> OperatorState {
         OperatorState {
-            windows: self.slots.iter().map(|(w, s)| (*w, *s)).collect(),
+            windows: self.slots.entries.clone(),
         }
     }
 
