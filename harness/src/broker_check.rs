@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::clock::now_ms;
+
 use hdrhistogram::Histogram;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -150,12 +152,6 @@ fn consumer(brokers: &str, group: &str) -> anyhow::Result<BaseConsumer> {
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .create()?)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Writes RECORDS records over 20 keys, with event timestamps one second apart.

@@ -6,6 +6,7 @@ pub mod args;
 pub mod bench;
 pub mod broker_check;
 pub mod check;
+pub mod clock;
 pub mod home;
 pub mod produce;
 pub mod run;

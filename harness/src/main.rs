@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use streambench_harness::args::{EngineArgs, Interval, ServiceArgs, WorkloadArgs, parse_interval};
 use streambench_harness::broker_check;
+use streambench_harness::clock::now_ms;
 use streambench_harness::home::Home;
 use streambench_harness::redact::redact_url;
 use streambench_harness::stack::{self, health};
@@ -290,9 +291,7 @@ async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let (job, workload) = args.workload.resolve()?;
     let start_time_ms = match args.workload.start_time_ms {
         Some(ms) => ms,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as i64,
+        None => now_ms(),
     };
     let generator = Generator::new(workload, job.input, start_time_ms)?;
     let resolved = stack::resolve(home, &args.services.endpoints())?;
@@ -370,15 +369,13 @@ async fn check(home: &Home, args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
-    use streambench_harness::run::{RunConfig, runner::rfc3339, summary::summary_table};
+    use streambench_harness::clock::rfc3339;
+    use streambench_harness::run::{RunConfig, summary::summary_table};
     // Read the suite first: a bad file is reported before anything starts.
     streambench_workloads::suite::Suite::from_file(&args.suite)?;
     let services = stack::up(home, &args.services.endpoints()).await?;
     let out = args.out.unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        std::path::PathBuf::from("results").join(rfc3339(now).replace(':', "-"))
+        std::path::PathBuf::from("results").join(rfc3339(now_ms() / 1000).replace(':', "-"))
     });
     let config = RunConfig {
         suite_path: args.suite,
@@ -415,9 +412,9 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         // Far above what one machine sends: every side runs as fast as it can.
         workload.rate = streambench_workloads::rate::RateProfile::constant(10_000_000.0);
     }
-    let generator = Generator::new(workload, job.input, now_ms()? - 3_600_000 / 2)?;
+    let generator = Generator::new(workload, job.input, now_ms() - 3_600_000 / 2)?;
     let services = stack::up(home, &args.services.endpoints()).await?;
-    let name = format!("bench_{}", now_ms()? % 100_000_000);
+    let name = format!("bench_{}", now_ms() % 100_000_000);
     let binary = std::env::current_exe().context("cannot find the streambench binary")?;
     let report = streambench_harness::bench::run_bench(
         &services,
@@ -451,10 +448,4 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         report.microbatch_over_continuous
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn now_ms() -> anyhow::Result<i64> {
-    Ok(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64)
 }

@@ -137,17 +137,18 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
             .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??,
     );
 
-    let restored = restore(&job, &store, &mut sink).await?;
     let committed_epoch = match job.delivery {
-        DeliveryMode::Transactional => sink.committed_epoch().await?.map_or(0, |c| c.epoch),
-        _ => 0,
+        DeliveryMode::Transactional => sink.committed_epoch().await?.map(|c| c.epoch),
+        _ => None,
     };
+    let restored = restore(&job, &store, &mut sink, committed_epoch).await?;
+    // A restore may finish an interrupted commit: its epoch is the restored one.
     let first_epoch = store
         .epochs()?
         .last()
         .copied()
         .unwrap_or(0)
-        .max(committed_epoch)
+        .max(committed_epoch.unwrap_or(0))
         .max(restored.as_ref().map_or(0, |s| s.epoch));
 
     let start_offsets = {
@@ -251,14 +252,19 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
 /// The checkpoint to resume from, if the start position asks for one; in
 /// transactional mode, the one that matches the epoch PostgreSQL committed,
 /// finishing that epoch's commit first if the crash came between the two.
-async fn restore(job: &JobRun, store: &CheckpointStore, sink: &mut PostgresSink) -> Result<Option<Snapshot>> {
+/// `committed` is the epoch PostgreSQL holds (transactional mode).
+async fn restore(
+    job: &JobRun,
+    store: &CheckpointStore,
+    sink: &mut PostgresSink,
+    committed: Option<u64>,
+) -> Result<Option<Snapshot>> {
     if job.start != StartPosition::Checkpoint {
         return Ok(None);
     }
     if job.delivery != DeliveryMode::Transactional {
         return Ok(store.latest::<Snapshot>(None)?.map(|(_, s)| s));
     }
-    let committed = sink.committed_epoch().await?.map(|c| c.epoch);
     let candidate = store.latest::<Snapshot>(Some(committed.map_or(1, |c| c + 1)))?;
     match (candidate, committed) {
         (None, None) => Ok(None),

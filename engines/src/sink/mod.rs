@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::output::{OutputBatch, WindowResult};
 use crate::redact::redact_url;
 use crate::source::Offsets;
-use tables::{ColumnValue, OFFSETS_TABLE, Tables, column_value, create_statements, quoted};
+use tables::{OFFSETS_TABLE, Tables, column_array, create_statements, quoted};
 
 /// How long a write keeps retrying through an outage before it gives up.
 const RETRY_FOR: Duration = Duration::from_secs(300);
@@ -392,66 +392,30 @@ async fn write_results(
     results: &[WindowResult],
 ) -> Result<()> {
     // One statement may not upsert a row twice: keep each window's latest.
-    let deduplicated: Vec<&WindowResult>;
-    let rows: &[&WindowResult] = if config.mode == DeliveryMode::Upsert {
-        let mut latest = BTreeMap::new();
+    let rows: Vec<&WindowResult> = if config.mode == DeliveryMode::Upsert {
+        let mut latest: BTreeMap<_, &WindowResult> = BTreeMap::new();
         for result in results {
-            latest
-                .entry(result.window)
-                .and_modify(|kept: &mut &WindowResult| {
-                    if result.revision >= kept.revision {
-                        *kept = result
-                    }
-                })
-                .or_insert(result);
+            let kept = latest.entry(result.window).or_insert(result);
+            if result.revision >= kept.revision {
+                *kept = result;
+            }
         }
-        deduplicated = latest.into_values().collect();
-        &deduplicated
+        latest.into_values().collect()
     } else {
-        deduplicated = results.iter().collect();
-        &deduplicated
+        results.iter().collect()
     };
     let keys: Vec<i64> = rows.iter().map(|r| r.window.key as i64).collect();
     let starts: Vec<i64> = rows.iter().map(|r| r.window.window_start_ms).collect();
     let ends: Vec<i64> = rows.iter().map(|r| r.window.window_end_ms).collect();
     let revisions: Vec<i64> = rows.iter().map(|r| r.revision).collect();
-    let mut ints: Vec<Vec<i64>> = Vec::new();
-    let mut floats: Vec<Vec<f64>> = Vec::new();
-    let mut order = Vec::new();
-    for aggregate in &config.job.aggregates {
-        match column_value(*aggregate, &rows[0].aggregate) {
-            ColumnValue::Int(_) => {
-                order.push((true, ints.len()));
-                ints.push(
-                    rows.iter()
-                        .map(|r| match column_value(*aggregate, &r.aggregate) {
-                            ColumnValue::Int(v) => v,
-                            ColumnValue::Float(v) => v as i64,
-                        })
-                        .collect(),
-                );
-            }
-            ColumnValue::Float(_) => {
-                order.push((false, floats.len()));
-                floats.push(
-                    rows.iter()
-                        .map(|r| match column_value(*aggregate, &r.aggregate) {
-                            ColumnValue::Float(v) => v,
-                            ColumnValue::Int(v) => v as f64,
-                        })
-                        .collect(),
-                );
-            }
-        }
-    }
+    let aggregates: Vec<Box<dyn ToSql + Sync>> = config
+        .job
+        .aggregates
+        .iter()
+        .map(|a| column_array(*a, rows.iter().map(|r| &r.aggregate)))
+        .collect();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys, &starts, &ends, &revisions, &config.engine];
-    for (is_int, index) in order {
-        if is_int {
-            params.push(&ints[index]);
-        } else {
-            params.push(&floats[index]);
-        }
-    }
+    params.extend(aggregates.iter().map(|column| column.as_ref()));
     client
         .execute(sql, &params)
         .await

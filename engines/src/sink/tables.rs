@@ -6,6 +6,7 @@ use streambench_workloads::job::{Aggregate, JobSpec};
 use streambench_workloads::names::is_identifier;
 use streambench_workloads::suite::DeliveryMode;
 use streambench_workloads::window::WindowAggregate;
+use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
 
@@ -57,25 +58,26 @@ pub fn column_type(aggregate: Aggregate) -> &'static str {
     }
 }
 
-/// An aggregate's value in a window: integer columns and the mean.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ColumnValue {
-    /// An exact integer.
-    Int(i64),
-    /// The mean.
-    Float(f64),
-}
-
-/// The value `aggregate` takes for `window`.
-pub fn column_value(aggregate: Aggregate, window: &WindowAggregate) -> ColumnValue {
+/// The values `aggregate` takes over `windows`, as the SQL array its column
+/// is written from (`int8[]`, or `float8[]` for the mean).
+pub fn column_array<'a>(
+    aggregate: Aggregate,
+    windows: impl Iterator<Item = &'a WindowAggregate>,
+) -> Box<dyn ToSql + Sync> {
+    fn integers<'a>(
+        windows: impl Iterator<Item = &'a WindowAggregate>,
+        field: fn(&WindowAggregate) -> i64,
+    ) -> Box<dyn ToSql + Sync> {
+        Box::new(windows.map(field).collect::<Vec<i64>>())
+    }
     match aggregate {
-        Aggregate::Count => ColumnValue::Int(window.count),
-        Aggregate::Sum => ColumnValue::Int(window.sum),
-        Aggregate::Min => ColumnValue::Int(window.min),
-        Aggregate::Max => ColumnValue::Int(window.max),
-        Aggregate::Mean => ColumnValue::Float(window.mean()),
-        Aggregate::FirstEventTime => ColumnValue::Int(window.first_event_time_ms),
-        Aggregate::LastEventTime => ColumnValue::Int(window.last_event_time_ms),
+        Aggregate::Count => integers(windows, |w| w.count),
+        Aggregate::Sum => integers(windows, |w| w.sum),
+        Aggregate::Min => integers(windows, |w| w.min),
+        Aggregate::Max => integers(windows, |w| w.max),
+        Aggregate::FirstEventTime => integers(windows, |w| w.first_event_time_ms),
+        Aggregate::LastEventTime => integers(windows, |w| w.last_event_time_ms),
+        Aggregate::Mean => Box::new(windows.map(WindowAggregate::mean).collect::<Vec<f64>>()),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nix::sys::signal::{Signal, kill};
@@ -19,6 +19,7 @@ use tokio::process::{Child, Command};
 use super::latency::LatencyRecorder;
 use super::results::{Results, RunContext, SCHEMA_VERSION, ScenarioResult};
 use super::scenario::{Scenario, expand};
+use crate::clock::{now_ms, rfc3339};
 use crate::stack::Resolved;
 
 /// What a run needs to know.
@@ -69,7 +70,7 @@ pub async fn run_suite(config: &RunConfig, mut progress: impl FnMut(RunProgress)
         report("starting");
         let started = Instant::now();
         let name = format!("sb_{run_id}_{}", scenario.number);
-        let outcome = run_scenario(config, scenario, &name, &mut report).await;
+        let outcome = run_scenario(config, scenario, &name, suite.measure.warm_up_s, &mut report).await;
         results.push(outcome.unwrap_or_else(|e| failed(scenario, &name, started, e)));
     }
     let results = Results {
@@ -139,9 +140,7 @@ impl EngineProcess {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(8)..].join("\n")
+        crate::stack::process::log_tail(&self.log, 8)
     }
 }
 
@@ -149,6 +148,7 @@ async fn run_scenario(
     config: &RunConfig,
     scenario: &Scenario,
     name: &str,
+    warm_up_s: f64,
     report: &mut impl FnMut(&'static str),
 ) -> anyhow::Result<ScenarioResult> {
     let started = Instant::now();
@@ -225,7 +225,7 @@ async fn run_scenario(
     report("checking");
     let check = crate::check::check_table(&services.postgres, name, &scenario.job, &generator).await?;
     let passed = check.passed(scenario.delivery == DeliveryMode::Insert);
-    let warm_up_ms = (scenario_warm_up_s(config)? * 1000.0) as i64;
+    let warm_up_ms = (warm_up_s * 1000.0) as i64;
     let last_event_ms = start_time_ms
         + (scenario
             .workload
@@ -269,10 +269,6 @@ async fn run_scenario(
         elapsed_s: started.elapsed().as_secs_f64(),
         error: None,
     })
-}
-
-fn scenario_warm_up_s(config: &RunConfig) -> anyhow::Result<f64> {
-    Ok(Suite::from_file(&config.suite_path)?.measure.warm_up_s)
 }
 
 fn engine_args(
@@ -409,12 +405,6 @@ fn records_per_second(path: &Path) -> Vec<u64> {
     series
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// A short id, unique per run, that fits in table names.
 fn run_id() -> String {
     let mut n = (now_ms() / 100) as u64 % 36u64.pow(7);
@@ -471,38 +461,9 @@ async fn run_context(config: &RunConfig, suite: &Suite) -> RunContext {
     }
 }
 
-/// `seconds` since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339(seconds: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = seconds.div_euclid(86_400);
-    let secs = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_format_as_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_545_608), "2026-11-24T18:40:08Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn run_ids_fit_in_table_names() {

@@ -4,7 +4,7 @@
 pub mod health;
 pub mod kafka;
 pub mod postgres;
-mod process;
+pub(crate) mod process;
 mod state;
 mod system;
 
