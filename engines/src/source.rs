@@ -171,7 +171,13 @@ impl KafkaSource {
     pub fn poll(&self, timeout: Duration) -> Option<Result<BorrowedMessage<'_>>> {
         self.consumer
             .poll(timeout)
-            .map(|r| r.map_err(Error::kafka(format!("reading {}", self.config.topic))))
+            // The error's text is built only on an error: this runs per record.
+            .map(|r| {
+                r.map_err(|source| Error::Kafka {
+                    what: format!("reading {}", self.config.topic),
+                    source,
+                })
+            })
     }
 
     /// Records `offsets` (next offset to read, per partition) as the group's

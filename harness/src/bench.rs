@@ -86,9 +86,14 @@ pub async fn run_bench(
         tokio::task::spawn_blocking(move || bare_produce(&workload, &brokers, &bare_topic)).await??;
 
     // A bare consumer that reads and decodes the generated topic ...
-    let (brokers, read_topic, input) = (services.brokers.clone(), topic.clone(), job.input);
-    let bare_consumer =
-        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, input, events)).await??;
+    let consume_bare = || {
+        let (brokers, read_topic, input) = (services.brokers.clone(), topic.clone(), job.input);
+        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, input, events))
+    };
+    // The bare consumer runs before and after the engines, and they are
+    // compared with the two together, so a neighbour's load that comes and
+    // goes during the run weighs on both sides.
+    let bare_before = consume_bare().await??;
 
     // ... against each engine on the same topic, bounded.
     let mut engine_rates = Vec::new();
@@ -131,13 +136,19 @@ pub async fn run_bench(
             summary["processing_s"].as_f64().unwrap_or(0.0),
         ));
     }
+    let bare_after = consume_bare().await??;
+    let bare_consumer = Rate::new(
+        "bare consumer, both runs",
+        bare_before.events + bare_after.events,
+        bare_before.seconds + bare_after.seconds,
+    );
     let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
     let report = BenchReport {
         generate_over_bare_producer: ratio(&generate_rate, &bare_producer),
         continuous_over_bare_consumer: ratio(&engine_rates[0], &bare_consumer),
         microbatch_over_bare_consumer: ratio(&engine_rates[1], &bare_consumer),
         microbatch_over_continuous: ratio(&engine_rates[1], &engine_rates[0]),
-        rates: [generate_rate, bare_producer, bare_consumer]
+        rates: [generate_rate, bare_producer, bare_before, bare_after, bare_consumer]
             .into_iter()
             .chain(engine_rates)
             .collect(),
@@ -212,8 +223,16 @@ fn bare_consume(
     let mut decoded = 0u64;
     let mut started: Option<Instant> = None;
     let deadline = Instant::now() + Duration::from_secs(600);
-    while read < events && Instant::now() < deadline {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+    // As the engines' sources do: block only when nothing is buffered.
+    let mut wait = Duration::from_millis(100);
+    while read < events && (wait.is_zero() || Instant::now() < deadline) {
+        let polled = consumer.poll(wait);
+        wait = if polled.is_some() {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(100)
+        };
+        if let Some(message) = polled {
             let message = message?;
             started.get_or_insert_with(Instant::now);
             read += 1;
