@@ -73,6 +73,11 @@ pub struct MetricsSnapshot {
     /// Records behind the end of the topic, summed over partitions.
     #[serde(default)]
     pub lag_records: i64,
+    /// The engine's next offsets summed over partitions: on a topic that
+    /// starts at offset 0, how many records it has read (or, restored from a
+    /// checkpoint, gone past). The harness measures lag from it.
+    #[serde(default)]
+    pub read_position: i64,
 }
 
 impl Metrics {
@@ -109,6 +114,11 @@ impl Metrics {
             watermark_ms: (watermark != i64::MIN).then_some(watermark),
             open_windows: get(&self.open_windows),
             lag_records: self.lag().values().sum(),
+            read_position: self
+                .partitions
+                .lock()
+                .map(|p| p.values().map(|(next, _)| next).sum())
+                .unwrap_or(0),
         }
     }
 
@@ -383,5 +393,6 @@ mod tests {
             "{response}"
         );
         assert_eq!(metrics.snapshot().lag_records, 5);
+        assert_eq!(metrics.snapshot().read_position, 15);
     }
 }

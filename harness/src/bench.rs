@@ -148,10 +148,16 @@ pub async fn run_bench(
         continuous_over_bare_consumer: ratio(&engine_rates[0], &bare_consumer),
         microbatch_over_bare_consumer: ratio(&engine_rates[1], &bare_consumer),
         microbatch_over_continuous: ratio(&engine_rates[1], &engine_rates[0]),
-        rates: [generate_rate, bare_producer, bare_before, bare_after, bare_consumer]
-            .into_iter()
-            .chain(engine_rates)
-            .collect(),
+        rates: [
+            generate_rate,
+            bare_producer,
+            bare_before,
+            bare_after,
+            bare_consumer,
+        ]
+        .into_iter()
+        .chain(engine_rates)
+        .collect(),
     };
     Ok(report)
 }

@@ -385,13 +385,34 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
-    let results = streambench_harness::run::run_suite(&config, |p| {
+    let started = std::time::Instant::now();
+    let run = streambench_harness::run::run_suite(&config, |p| {
+        let elapsed = started.elapsed().as_secs();
+        // Searches run several trials per scenario: the estimate is per scenario.
+        let remaining = match p.scenario {
+            1 => String::new(),
+            n => format!(
+                ", about {} s left",
+                elapsed * (p.of - n + 1) as u64 / (n - 1) as u64
+            ),
+        };
         bar.set_message(format!(
-            "scenario {}/{}: {} ({})",
+            "scenario {}/{}: {} ({}; {elapsed} s{remaining})",
             p.scenario, p.of, p.label, p.phase
         ));
-    })
-    .await?;
+    });
+    let results = tokio::select! {
+        results = run => results?,
+        _ = tokio::signal::ctrl_c() => {
+            // Dropping the run kills its engine; finished scenarios are on disk.
+            bar.finish_and_clear();
+            eprintln!(
+                "interrupted: the engine was stopped; what was measured is in {}",
+                out.join("results.json").display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+    };
     bar.finish_and_clear();
     print!("{}", summary_table(&results));
     println!("results: {}", out.join("results.json").display());

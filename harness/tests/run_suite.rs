@@ -48,5 +48,75 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
             streambench_workloads::suite::FaultPlan::Kill { .. }
         );
         assert_eq!(scenario.restarts, u32::from(killed), "{label}");
+        assert_eq!(scenario.recovery.is_some(), killed, "{label}");
+        assert!(!scenario.lag_series.is_empty(), "{label}: lag sampled");
+        assert!(!scenario.latency_series.is_empty(), "{label}: latency per second");
+        assert!(
+            scenario.resources.engine_cpu_s > 0.0,
+            "{label}: {:?}",
+            scenario.resources
+        );
+        assert!(scenario.resources.engine_peak_rss_bytes > 0, "{label}");
+        let hlog = out
+            .path()
+            .join(format!("scenario-{}", scenario.scenario.number))
+            .join("latency.hlog");
+        let hlog = std::fs::read_to_string(&hlog).expect("latency.hlog");
+        assert!(
+            hlog.contains("#[StartTime:") && hlog.lines().count() > 3,
+            "{hlog}"
+        );
     }
+    // Each setting ran once: one group per scenario, each with its one run.
+    assert_eq!(results.groups.len(), 4);
+    assert!(results.groups.iter().all(|g| g.runs == 1 && g.passed == 1));
+}
+
+/// Proof against coordinated omission: latency comes from the generator's
+/// schedule, so an engine stopped for 2 s shows the 2 s in its tail, and the
+/// lag, sampled from outside the engine, shows it too.
+#[tokio::test]
+async fn a_two_second_pause_shows_in_the_latency_tail_and_the_lag() {
+    let services = services().await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pause.toml");
+    let (ok, text) = run(streambench().args(["run", suite, "--out"]).arg(out.path()).args([
+        "--brokers",
+        &services.brokers,
+        "--postgres",
+        &services.postgres,
+    ]));
+    assert!(ok, "the run failed:\n{text}");
+    let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");
+    let results: Results = serde_json::from_slice(&bytes).expect("results.json reads back");
+    let result = &results.scenarios[0];
+    assert!(result.passed, "{:?}", result.check);
+    let latency = &result.event_time_latency;
+    assert!(latency.at(99.9).is_some_and(|v| v >= 2_000.0), "{latency:?}");
+    assert!(latency.max_ms >= 2_000.0, "{latency:?}");
+    // The pause starts 5 s in; the lag before it stays under the lag during it.
+    let max_lag = |from: f64, to: f64| {
+        result
+            .lag_series
+            .iter()
+            .filter(|s| s.t_s >= from && s.t_s < to)
+            .map(|s| s.lag_s)
+            .fold(0.0, f64::max)
+    };
+    let (before, during) = (max_lag(1.0, 4.5), max_lag(5.0, 8.0));
+    assert!(
+        during >= 1.5,
+        "lag during the pause {during} s: {:?}",
+        result.lag_series
+    );
+    assert!(during > before, "before {before} s, during {during} s");
+    // The seconds in which the stalled windows were emitted carry the tail.
+    assert!(
+        result
+            .latency_series
+            .iter()
+            .any(|s| s.max_ms.is_some_and(|m| m >= 2_000.0)),
+        "{:?}",
+        result.latency_series
+    );
 }

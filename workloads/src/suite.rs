@@ -31,6 +31,38 @@ pub struct Suite {
     /// Warm-up and measurement periods.
     #[serde(default)]
     pub measure: Measure,
+    /// Instead of the workload's rate: search for the highest rate each
+    /// scenario sustains, one trial run per rate tried.
+    #[serde(default)]
+    pub search: Option<RateSearch>,
+}
+
+/// A search for the maximum sustainable throughput (Karimov et al., ICDE
+/// 2018): trials at constant offered rates, doubling from `from_per_s` until
+/// one is not sustained, then bisecting until the bounds are within
+/// `precision` of each other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateSearch {
+    /// The first rate tried, events/s.
+    pub from_per_s: f64,
+    /// The highest rate tried, events/s.
+    pub to_per_s: f64,
+    /// Stop when the lowest rate not sustained is within this fraction above
+    /// the highest sustained (0.1: 10 %).
+    #[serde(default = "default_precision")]
+    pub precision: f64,
+    /// Most trials per search.
+    #[serde(default = "default_max_trials")]
+    pub max_trials: u32,
+}
+
+fn default_precision() -> f64 {
+    0.1
+}
+
+fn default_max_trials() -> u32 {
+    10
 }
 
 /// The lists whose combinations make a suite's scenarios.
@@ -304,6 +336,17 @@ impl Suite {
         ] {
             if empty {
                 return Err(format!("{list} must not be empty"));
+            }
+        }
+        if let Some(search) = &self.search {
+            if !(search.from_per_s > 0.0 && search.to_per_s >= search.from_per_s) {
+                return Err("search: from_per_s must be positive and at most to_per_s".into());
+            }
+            if !(search.precision > 0.0 && search.precision < 1.0) || search.max_trials == 0 {
+                return Err("search: precision must be in (0, 1) and max_trials at least 1".into());
+            }
+            if !m.rates.is_empty() {
+                return Err("search sets the rates itself: leave matrix.rates out".into());
             }
         }
         if m.repetitions == 0 {

@@ -471,6 +471,7 @@ impl SourceTask {
                     .all(|(p, e)| self.offsets.get(p).copied().unwrap_or(0) >= *e)
             });
             if reached_end {
+                self.metrics.set_positions(&self.offsets);
                 // Bounded input is complete: every window fires, as at Flink's end of input.
                 self.broadcast(|| WorkerInput::Watermark(i64::MAX))?;
                 return self.barrier(&tracker, true);
@@ -480,6 +481,7 @@ impl SourceTask {
             }
             if self.job.stop.load(Ordering::Relaxed) {
                 if !self.job.drain_on_stop {
+                    self.metrics.set_positions(&self.offsets);
                     return self.barrier(&tracker, true);
                 }
                 if self.end_offsets.is_none() {

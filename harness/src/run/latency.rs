@@ -91,6 +91,85 @@ impl LatencyRecorder {
     }
 }
 
+/// The latency of the window results emitted in one second of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySecond {
+    /// Seconds since the generator started.
+    pub t_s: u32,
+    /// Results emitted in that second.
+    pub count: u64,
+    /// Their median, ms.
+    pub p50_ms: Option<f64>,
+    /// Their p99, ms.
+    pub p99_ms: Option<f64>,
+    /// Their largest, ms.
+    pub max_ms: Option<f64>,
+}
+
+/// Latencies recorded per second of emission, for the per-second series
+/// and HdrHistogram's interval log.
+#[derive(Debug, Clone, Default)]
+pub struct LatencySeries {
+    seconds: std::collections::BTreeMap<u32, LatencyRecorder>,
+}
+
+impl LatencySeries {
+    /// Records a result emitted `t_s` seconds into the run.
+    pub fn record_us(&mut self, t_s: u32, latency_us: i64) {
+        self.seconds.entry(t_s).or_default().record_us(latency_us);
+    }
+
+    /// One entry per second in which results were emitted.
+    pub fn seconds(&self) -> Vec<LatencySecond> {
+        self.seconds
+            .iter()
+            .map(|(t_s, recorder)| {
+                let summary = recorder.summary();
+                LatencySecond {
+                    t_s: *t_s,
+                    count: summary.count,
+                    p50_ms: summary.at(50.0),
+                    p99_ms: summary.at(99.0),
+                    max_ms: Some(summary.max_ms),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes the series in HdrHistogram's interval log format (values in
+    /// µs, one interval per second from `start`), which HdrHistogram's own
+    /// tools (HistogramLogProcessor, HdrHistogramVisualizer) read.
+    pub fn write_interval_log(
+        &self,
+        path: &std::path::Path,
+        start: std::time::SystemTime,
+        tag: &str,
+    ) -> anyhow::Result<()> {
+        use hdrhistogram::serialization::V2DeflateSerializer;
+        use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+        let mut out = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        let mut writer = IntervalLogWriterBuilder::new()
+            .add_comment("streambench event-time latency per window result, in microseconds")
+            .with_start_time(start)
+            .with_base_time(start)
+            .with_max_value_divisor(1000.0)
+            .begin_log_with(&mut out, &mut serializer)?;
+        let tag = Tag::new(tag).ok_or_else(|| anyhow::anyhow!("bad interval log tag {tag:?}"))?;
+        for (t_s, recorder) in &self.seconds {
+            writer
+                .write_histogram(
+                    recorder.histogram(),
+                    std::time::Duration::from_secs(u64::from(*t_s)),
+                    std::time::Duration::from_secs(1),
+                    Some(tag),
+                )
+                .map_err(|e| anyhow::anyhow!("cannot write an interval histogram: {e:?}"))?;
+        }
+        std::fs::write(path, out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +209,38 @@ mod tests {
         );
         assert!(summary.at(99.99).is_some_and(|v| v >= 1_990.0), "{summary:?}");
         assert_eq!(recorder.early(), 1);
+    }
+
+    #[test]
+    fn the_series_keeps_seconds_apart_and_its_interval_log_reads_back() {
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        let mut series = LatencySeries::default();
+        for _ in 0..99 {
+            series.record_us(3, 10_000);
+        }
+        series.record_us(3, 900_000);
+        series.record_us(7, 2_000_000);
+        let seconds = series.seconds();
+        assert_eq!(seconds.len(), 2);
+        assert_eq!((seconds[0].t_s, seconds[0].count), (3, 100));
+        assert!(seconds[0].p50_ms.is_some_and(|v| (v - 10.0).abs() < 0.1));
+        assert!(seconds[0].max_ms.is_some_and(|v| (v - 900.0).abs() < 1.0));
+        assert!(seconds[1].p99_ms.is_some_and(|v| (v - 2000.0).abs() < 2.0));
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("latency.hlog");
+        series
+            .write_interval_log(&path, std::time::SystemTime::now(), "event_time")
+            .expect("write");
+        let text = std::fs::read(&path).expect("read");
+        let intervals: Vec<_> = IntervalLogIterator::new(&text)
+            .filter_map(|e| match e {
+                Ok(LogEntry::Interval(i)) => Some(i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(intervals.len(), 2);
+        assert_eq!(intervals[1].start_timestamp(), std::time::Duration::from_secs(7));
+        assert_eq!(intervals[0].tag().map(|t| t.as_str()), Some("event_time"));
     }
 }

@@ -1,9 +1,14 @@
 //! `streambench run`: a suite's scenarios run one by one and measured.
 
 pub mod latency;
+pub mod pinning;
+pub mod recovery;
 pub mod results;
 pub mod runner;
+pub mod sampler;
 pub mod scenario;
+pub mod search;
+pub mod spread;
 pub mod summary;
 
 pub use runner::{RunConfig, RunProgress, run_suite};

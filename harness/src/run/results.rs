@@ -4,11 +4,15 @@
 use serde::{Deserialize, Serialize};
 use streambench_workloads::oracle::CheckReport;
 
-use super::latency::LatencySummary;
+use super::latency::{LatencySecond, LatencySummary};
+use super::recovery::Recovery;
+use super::sampler::LagSample;
 use super::scenario::Scenario;
+use super::search::SearchOutcome;
+use super::spread::GroupSummary;
 
 /// The version of this file's layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A whole run of a suite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,8 +21,25 @@ pub struct Results {
     pub schema_version: u32,
     /// Where and how it ran.
     pub context: RunContext,
-    /// One entry per scenario, in suite order.
+    /// One entry per scenario, in the order run.
     pub scenarios: Vec<ScenarioResult>,
+    /// Scenarios that differ only by repetition, summarised: median and
+    /// range of each figure, and what checkpoints cost against none.
+    pub groups: Vec<GroupSummary>,
+    /// Sustainable-throughput searches (suites with `[search]`), one per
+    /// setting and repetition; their trials are among `scenarios`.
+    pub searches: Vec<SearchResult>,
+}
+
+/// One search for the highest sustained rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// The setting searched, without a rate.
+    pub label: String,
+    /// The settings (its rate is the one the trials replace).
+    pub scenario: Scenario,
+    /// Where the search ended, and every trial.
+    pub outcome: SearchOutcome,
 }
 
 /// Where and how a run happened.
@@ -48,6 +69,8 @@ pub struct RunContext {
     pub postgres_version: String,
     /// When the run started, RFC 3339.
     pub started_at: String,
+    /// Which CPUs the harness (with the generator) and the engines ran on.
+    pub cpu_pinning: String,
 }
 
 /// What one scenario measured.
@@ -77,6 +100,23 @@ pub struct ScenarioResult {
     pub event_time_latency: LatencySummary,
     /// `emitted_at` - (window end + watermark delay).
     pub engine_delay: LatencySummary,
+    /// Event-time latency of the results emitted in each second of the run
+    /// (also in `latency.hlog`, HdrHistogram's interval log, next to the
+    /// engine's log).
+    pub latency_series: Vec<LatencySecond>,
+    /// Consumer lag once a second, measured from outside the engine.
+    pub lag_series: Vec<LagSample>,
+    /// The measurement period, seconds since the generator started: from
+    /// the end of the warm-up until the last event was due.
+    pub measure_from_s: f64,
+    /// See `measure_from_s`.
+    pub measure_to_s: f64,
+    /// CPU and memory.
+    pub resources: Resources,
+    /// The engine's checkpoints (or, micro-batch, batches).
+    pub checkpoints: CheckpointStats,
+    /// After a kill: how long until the engine had caught up again.
+    pub recovery: Option<Recovery>,
     /// How often the engine was restarted by the fault plan.
     pub restarts: u32,
     /// The oracle check.
@@ -87,4 +127,64 @@ pub struct ScenarioResult {
     pub elapsed_s: f64,
     /// Why it could not finish, if it could not.
     pub error: Option<String>,
+}
+
+impl ScenarioResult {
+    /// A result with nothing measured yet: the base of a finished one, or
+    /// the record of a scenario that could not finish.
+    pub fn unfinished(scenario: &Scenario, name: &str) -> ScenarioResult {
+        ScenarioResult {
+            scenario: scenario.clone(),
+            topic: name.to_string(),
+            table: name.to_string(),
+            events_sent: 0,
+            offered_per_s: 0.0,
+            achieved_per_s: 0.0,
+            producer_max_behind_ms: 0.0,
+            engine_records_per_s: 0.0,
+            engine_records_per_s_series: Vec::new(),
+            event_time_latency: LatencySummary::default(),
+            engine_delay: LatencySummary::default(),
+            latency_series: Vec::new(),
+            lag_series: Vec::new(),
+            measure_from_s: 0.0,
+            measure_to_s: 0.0,
+            resources: Resources::default(),
+            checkpoints: CheckpointStats::default(),
+            recovery: None,
+            restarts: 0,
+            check: CheckReport::default(),
+            passed: false,
+            elapsed_s: 0.0,
+            error: None,
+        }
+    }
+}
+
+/// What a scenario cost in CPU and memory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// CPU seconds (user + system) of the engine processes, all restarts
+    /// included.
+    pub engine_cpu_s: f64,
+    /// The same per million events sent.
+    pub engine_cpu_s_per_million_events: f64,
+    /// The engine's peak resident memory, bytes (sampled once a second).
+    pub engine_peak_rss_bytes: u64,
+    /// CPU seconds of the harness itself, generator included.
+    pub harness_cpu_s: f64,
+}
+
+/// The engine's checkpoints (continuous) or batches (micro-batch), from its
+/// last metrics line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointStats {
+    /// How many completed.
+    pub count: u64,
+    /// The last one's duration, ms.
+    pub last_duration_ms: f64,
+    /// The longest pause in processing one caused, ms.
+    pub max_pause_ms: f64,
+    /// The last one's size, bytes.
+    pub last_bytes: u64,
 }

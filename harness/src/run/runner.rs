@@ -12,13 +12,20 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use streambench_engines::metrics::MetricsSnapshot;
 use streambench_engines::sink::tables::{Tables, quoted};
-use streambench_workloads::generator::Generator;
+use streambench_workloads::generator::{Generator, WorkloadSpec};
+use streambench_workloads::rate::RateProfile;
 use streambench_workloads::suite::{DeliveryMode, EngineName, FaultPlan, Suite};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use super::latency::LatencyRecorder;
-use super::results::{Results, RunContext, SCHEMA_VERSION, ScenarioResult};
+use super::latency::{LatencyRecorder, LatencySeries};
+use super::recovery::recovery;
+use super::results::{
+    CheckpointStats, Resources, Results, RunContext, SCHEMA_VERSION, ScenarioResult, SearchResult,
+};
+use super::sampler::{Sampler, SamplerConfig};
 use super::scenario::{Scenario, expand};
+use super::search::{TrialObservation, Verdict, judge, search};
+use super::spread::group_runs;
 use crate::clock::{now_ms, rfc3339};
 use crate::stack::Resolved;
 
@@ -48,61 +55,128 @@ pub struct RunProgress {
     pub phase: &'static str,
 }
 
-/// Runs every scenario of the suite and returns what was measured; a
-/// scenario that fails is recorded with its error and the run goes on.
+/// Runs every scenario of the suite (or, with `[search]`, a rate search
+/// per scenario) and returns what was measured; a scenario that fails is
+/// recorded with its error and the run goes on. `results.json` is
+/// rewritten after every scenario, so an interrupted run keeps what it measured.
 pub async fn run_suite(config: &RunConfig, mut progress: impl FnMut(RunProgress)) -> anyhow::Result<Results> {
     let suite = Suite::from_file(&config.suite_path)?;
     let scenarios = expand(&suite).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("cannot create {}", config.out_dir.display()))?;
-    let context = run_context(config, &suite).await;
-    let run_id = run_id();
-    let mut results = Vec::new();
-    for scenario in &scenarios {
-        let mut report = |phase| {
-            progress(RunProgress {
-                scenario: scenario.number,
-                of: scenarios.len(),
-                label: scenario.label(),
-                phase,
-            })
-        };
-        report("starting");
-        let started = Instant::now();
-        let name = format!("sb_{run_id}_{}", scenario.number);
-        let outcome = run_scenario(config, scenario, &name, suite.measure.warm_up_s, &mut report).await;
-        results.push(outcome.unwrap_or_else(|e| failed(scenario, &name, started, e)));
-    }
-    let results = Results {
+    let mut results = Results {
         schema_version: SCHEMA_VERSION,
-        context,
-        scenarios: results,
+        context: run_context(config, &suite).await,
+        scenarios: Vec::new(),
+        groups: Vec::new(),
+        searches: Vec::new(),
     };
-    let path = config.out_dir.join("results.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&results)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let run_id = run_id();
+    let warm_up_s = suite.measure.warm_up_s;
+    for (index, template) in scenarios.iter().enumerate() {
+        let of = scenarios.len();
+        let Some(spec) = &suite.search else {
+            let result = run_one(
+                config,
+                template,
+                &run_id,
+                warm_up_s,
+                (index + 1, of),
+                &mut progress,
+            )
+            .await;
+            results.scenarios.push(result);
+            write_results(config, &mut results)?;
+            continue;
+        };
+        let outcome = search(spec, async |rate| {
+            let scenario = Scenario {
+                number: results.scenarios.len() + 1,
+                workload: WorkloadSpec {
+                    rate: RateProfile::constant(rate),
+                    ..template.workload.clone()
+                },
+                ..template.clone()
+            };
+            let result = run_one(
+                config,
+                &scenario,
+                &run_id,
+                warm_up_s,
+                (index + 1, of),
+                &mut progress,
+            )
+            .await;
+            let verdict = match &result.error {
+                Some(error) => Verdict::NotSustained {
+                    reason: format!("the run failed: {}", error.lines().next().unwrap_or_default()),
+                },
+                None => judge(&observation(&result)),
+            };
+            results.scenarios.push(result);
+            write_results(config, &mut results)?;
+            Ok((scenario.number, verdict))
+        })
+        .await?;
+        results.searches.push(SearchResult {
+            label: template.setting_label(),
+            scenario: template.clone(),
+            outcome,
+        });
+        write_results(config, &mut results)?;
+    }
     Ok(results)
 }
 
-fn failed(scenario: &Scenario, name: &str, started: Instant, error: anyhow::Error) -> ScenarioResult {
-    ScenarioResult {
-        scenario: scenario.clone(),
-        topic: name.to_string(),
-        table: name.to_string(),
-        events_sent: 0,
-        offered_per_s: 0.0,
-        achieved_per_s: 0.0,
-        producer_max_behind_ms: 0.0,
-        engine_records_per_s: 0.0,
-        engine_records_per_s_series: Vec::new(),
-        event_time_latency: Default::default(),
-        engine_delay: Default::default(),
-        restarts: 0,
-        check: Default::default(),
-        passed: false,
-        elapsed_s: started.elapsed().as_secs_f64(),
-        error: Some(format!("{error:#}")),
+/// Runs one scenario, recording a failure as its result.
+async fn run_one(
+    config: &RunConfig,
+    scenario: &Scenario,
+    run_id: &str,
+    warm_up_s: f64,
+    (position, of): (usize, usize),
+    progress: &mut impl FnMut(RunProgress),
+) -> ScenarioResult {
+    let mut report = |phase| {
+        progress(RunProgress {
+            scenario: position,
+            of,
+            label: scenario.label(),
+            phase,
+        })
+    };
+    report("starting");
+    let started = Instant::now();
+    let name = format!("sb_{run_id}_{}", scenario.number);
+    run_scenario(config, scenario, &name, warm_up_s, &mut report)
+        .await
+        .unwrap_or_else(|error| {
+            let mut result = ScenarioResult::unfinished(scenario, &name);
+            result.elapsed_s = started.elapsed().as_secs_f64();
+            result.error = Some(format!("{error:#}"));
+            result
+        })
+}
+
+/// What a search judges in a trial's result.
+fn observation(result: &ScenarioResult) -> TrialObservation {
+    TrialObservation {
+        offered_per_s: result.offered_per_s,
+        achieved_per_s: result.achieved_per_s,
+        lag: result.lag_series.clone(),
+        latency: result.latency_series.clone(),
+        measure_from_s: result.measure_from_s,
+        measure_to_s: result.measure_to_s,
+        correct: result.passed,
     }
+}
+
+/// Summarises the groups so far and writes `results.json`.
+fn write_results(config: &RunConfig, results: &mut Results) -> anyhow::Result<()> {
+    results.groups = group_runs(&results.scenarios, &results.searches);
+    let path = config.out_dir.join("results.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(results)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The engine of one scenario, as a child process.
@@ -119,7 +193,8 @@ impl EngineProcess {
             .append(true)
             .open(log)
             .with_context(|| format!("cannot open {}", log.display()))?;
-        let child = Command::new(binary)
+        let child = super::pinning::Pinning::for_this_machine()
+            .engine_command(binary)
             .args(args)
             .stdout(Stdio::from(file.try_clone()?))
             .stderr(Stdio::from(file))
@@ -137,6 +212,10 @@ impl EngineProcess {
     fn signal(&self, signal: Signal) -> anyhow::Result<()> {
         let pid = self.child.id().context("the engine has already exited")?;
         kill(Pid::from_raw(pid as i32), signal).with_context(|| format!("cannot send {signal} to the engine"))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
     }
 
     fn log_tail(&self) -> String {
@@ -158,12 +237,26 @@ async fn run_scenario(
     crate::produce::ensure_topic(&services.brokers, name, scenario.workload.partitions).await?;
     let metrics_file = dir.join("metrics.jsonl");
     let args = engine_args(config, scenario, name, &dir, &metrics_file);
+    let cpu_before = CpuTimes::now();
     let mut engine = EngineProcess::start(&config.binary, &args, &dir.join("engine.log"))?;
     wait_until_ready(&services.postgres, name, &mut engine).await?;
 
     report("generating");
     let start_time_ms = now_ms();
+    let generator_started = Instant::now();
     let generator = Generator::new(scenario.workload.clone(), scenario.job.input, start_time_ms)?;
+    let sampler = Sampler::start(
+        SamplerConfig {
+            brokers: services.brokers.clone(),
+            topic: name.to_string(),
+            partitions: scenario.workload.partitions,
+            metrics_file: metrics_file.clone(),
+            rate: scenario.workload.rate.clone(),
+            total_events: generator.len(),
+            started: generator_started,
+        },
+        engine.pid(),
+    )?;
     let brokers = services.brokers.clone();
     let topic = name.to_string();
     let producer_generator = generator.clone();
@@ -171,6 +264,7 @@ async fn run_scenario(
         crate::produce::produce(&producer_generator, &brokers, &topic, |_| {})
     });
     let mut restarts = 0;
+    let mut kill_times = None;
     let produced = match scenario.fault {
         FaultPlan::None => (&mut produce).await,
         FaultPlan::Kill {
@@ -181,10 +275,13 @@ async fn run_scenario(
                 done = &mut produce => done,
                 _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
                     report("killed");
+                    let killed_at_s = generator_started.elapsed().as_secs_f64();
                     engine.signal(Signal::SIGKILL)?;
                     engine.child.wait().await?;
                     tokio::time::sleep(Duration::from_secs_f64(restart_after_s)).await;
                     engine = EngineProcess::start(&config.binary, &engine.args, &engine.log)?;
+                    sampler.engine_restarted(engine.pid());
+                    kill_times = Some((killed_at_s, generator_started.elapsed().as_secs_f64()));
                     restarts += 1;
                     report("generating");
                     (&mut produce).await
@@ -209,7 +306,9 @@ async fn run_scenario(
 
     report("draining");
     engine.signal(Signal::SIGTERM)?;
-    match tokio::time::timeout(Duration::from_secs(300), engine.child.wait()).await {
+    let stopped = tokio::time::timeout(Duration::from_secs(300), engine.child.wait()).await;
+    let sampled = sampler.finish();
+    match stopped {
         Ok(Ok(status)) if status.success() => {}
         Ok(Ok(status)) => anyhow::bail!("the engine failed ({status}):\n{}", engine.log_tail()),
         Ok(Err(e)) => anyhow::bail!("cannot wait for the engine: {e}"),
@@ -221,37 +320,45 @@ async fn run_scenario(
             );
         }
     }
+    let cpu = CpuTimes::now().since(&cpu_before);
 
     report("checking");
     let check = crate::check::check_table(&services.postgres, name, &scenario.job, &generator).await?;
     let passed = check.passed(scenario.delivery == DeliveryMode::Insert);
-    let warm_up_ms = (warm_up_s * 1000.0) as i64;
     let last_event_ms = start_time_ms
         + (scenario
             .workload
             .rate
             .send_time_us(generator.len().saturating_sub(1))
             / 1000) as i64;
-    let (event_time_latency, engine_delay) = measure_latency(
+    let measure_from_ms = start_time_ms + (warm_up_s * 1000.0) as i64;
+    let latency = measure_latency(
         &services.postgres,
         name,
-        start_time_ms + warm_up_ms,
+        start_time_ms,
+        measure_from_ms,
         last_event_ms - scenario.job.watermark_delay_ms,
         scenario.job.watermark_delay_ms,
     )
     .await?;
-    let series = records_per_second(&metrics_file);
+    let start_time = std::time::UNIX_EPOCH + Duration::from_millis(start_time_ms as u64);
+    latency
+        .series
+        .write_interval_log(&dir.join("latency.hlog"), start_time, "event_time")?;
+    let snapshots = metrics_snapshots(&metrics_file);
+    let series = records_per_second(&snapshots);
+    let warm_up_whole_s = (warm_up_s as usize).min(series.len());
     let measured: Vec<u64> = series
         .iter()
-        .skip(warm_up_ms as usize / 1000)
-        .take(((last_event_ms - start_time_ms - warm_up_ms).max(1000) / 1000) as usize)
+        .skip(warm_up_whole_s)
+        .take(((last_event_ms - measure_from_ms).max(1000) / 1000) as usize)
         .copied()
         .collect();
+    let events = produced.events;
     Ok(ScenarioResult {
-        scenario: scenario.clone(),
         topic: name.to_string(),
         table: name.to_string(),
-        events_sent: produced.events,
+        events_sent: events,
         offered_per_s: produced.offered_per_s,
         achieved_per_s: produced.achieved_per_s,
         producer_max_behind_ms: produced.max_behind_ms,
@@ -261,14 +368,72 @@ async fn run_scenario(
             measured.iter().sum::<u64>() as f64 / measured.len() as f64
         },
         engine_records_per_s_series: series,
-        event_time_latency: event_time_latency.summary(),
-        engine_delay: engine_delay.summary(),
+        event_time_latency: latency.event_time.summary(),
+        engine_delay: latency.engine_delay.summary(),
+        latency_series: latency.series.seconds(),
+        measure_from_s: warm_up_s,
+        measure_to_s: (last_event_ms - start_time_ms) as f64 / 1000.0,
+        resources: Resources {
+            engine_cpu_s: cpu.children_s,
+            engine_cpu_s_per_million_events: if events > 0 {
+                cpu.children_s / events as f64 * 1e6
+            } else {
+                0.0
+            },
+            engine_peak_rss_bytes: sampled.engine_peak_rss_bytes,
+            harness_cpu_s: cpu.own_s,
+        },
+        checkpoints: snapshots.last().map(checkpoint_stats).unwrap_or_default(),
+        recovery: kill_times.map(|(killed, restarted)| recovery(&sampled.lag, killed, restarted)),
+        lag_series: sampled.lag,
         restarts,
         check,
         passed,
         elapsed_s: started.elapsed().as_secs_f64(),
         error: None,
+        ..ScenarioResult::unfinished(scenario, name)
     })
+}
+
+/// CPU seconds used so far by this process and by its waited-for children.
+struct CpuTimes {
+    own_s: f64,
+    children_s: f64,
+}
+
+impl CpuTimes {
+    fn now() -> CpuTimes {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let seconds = |who| {
+            getrusage(who).map_or(0.0, |u| {
+                let (user, system) = (u.user_time(), u.system_time());
+                user.tv_sec() as f64
+                    + user.tv_usec() as f64 / 1e6
+                    + system.tv_sec() as f64
+                    + system.tv_usec() as f64 / 1e6
+            })
+        };
+        CpuTimes {
+            own_s: seconds(UsageWho::RUSAGE_SELF),
+            children_s: seconds(UsageWho::RUSAGE_CHILDREN),
+        }
+    }
+
+    fn since(&self, before: &CpuTimes) -> CpuTimes {
+        CpuTimes {
+            own_s: self.own_s - before.own_s,
+            children_s: self.children_s - before.children_s,
+        }
+    }
+}
+
+fn checkpoint_stats(last: &MetricsSnapshot) -> CheckpointStats {
+    CheckpointStats {
+        count: last.checkpoints,
+        last_duration_ms: last.last_checkpoint_us as f64 / 1000.0,
+        max_pause_ms: last.max_checkpoint_pause_us as f64 / 1000.0,
+        last_bytes: last.last_checkpoint_bytes,
+    }
 }
 
 fn engine_args(
@@ -348,16 +513,25 @@ async fn wait_until_ready(postgres: &str, table: &str, engine: &mut EngineProces
     }
 }
 
+/// The latencies of one scenario's window results.
+struct Latencies {
+    event_time: LatencyRecorder,
+    engine_delay: LatencyRecorder,
+    /// Event-time latency by the second of the run the result was emitted in.
+    series: LatencySeries,
+}
+
 /// Event-time latency and engine delay of each window that closed between
 /// `from_ms` and `to_ms` (windows flushed by the final drain are left out:
 /// their timing is the drain's, not the engine's).
 async fn measure_latency(
     postgres: &str,
     table: &str,
+    start_time_ms: i64,
     from_ms: i64,
     to_ms: i64,
     watermark_delay_ms: i64,
-) -> anyhow::Result<(LatencyRecorder, LatencyRecorder)> {
+) -> anyhow::Result<Latencies> {
     let tables = Tables::new(table)?;
     let client = streambench_engines::sink::connect(postgres).await?;
     // Per window, its last revision, first written.
@@ -369,28 +543,40 @@ async fn measure_latency(
         quoted(&tables.emitted_view)
     );
     let rows = client.query(&sql, &[&from_ms, &to_ms]).await?;
-    let mut event_time = LatencyRecorder::default();
-    let mut engine = LatencyRecorder::default();
+    let mut latencies = Latencies {
+        event_time: LatencyRecorder::default(),
+        engine_delay: LatencyRecorder::default(),
+        series: LatencySeries::default(),
+    };
     for row in rows {
         let end_ms: i64 = row.get(0);
         let emitted_us: i64 = row.get(1);
         let latency_us = emitted_us - end_ms * 1000;
-        event_time.record_us(latency_us);
-        engine.record_us(latency_us - watermark_delay_ms * 1000);
+        latencies.event_time.record_us(latency_us);
+        latencies
+            .engine_delay
+            .record_us(latency_us - watermark_delay_ms * 1000);
+        let second = ((emitted_us / 1000 - start_time_ms) / 1000).max(0) as u32;
+        latencies.series.record_us(second, latency_us);
     }
-    Ok((event_time, engine))
+    Ok(latencies)
+}
+
+/// The lines of an engine's metrics file (a restarted engine appends its own).
+fn metrics_snapshots(path: &Path) -> Vec<MetricsSnapshot> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 /// Records read per second of the run, from the engine's metrics lines
 /// (a restarted engine counts from zero again).
-fn records_per_second(path: &Path) -> Vec<u64> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+fn records_per_second(snapshots: &[MetricsSnapshot]) -> Vec<u64> {
     let mut series = Vec::new();
     let mut previous: Option<u64> = None;
-    for line in text.lines() {
-        let Ok(snapshot) = serde_json::from_str::<MetricsSnapshot>(line) else {
-            continue;
-        };
+    for snapshot in snapshots {
         let read = snapshot.records_read;
         series.push(match previous {
             Some(p) if read >= p => read - p,
@@ -405,16 +591,20 @@ fn records_per_second(path: &Path) -> Vec<u64> {
     series
 }
 
-/// A short id, unique per run, that fits in table names.
+/// A short id, unique per run (time and process), that fits in table names.
 fn run_id() -> String {
-    let mut n = (now_ms() / 100) as u64 % 36u64.pow(7);
-    let mut id = Vec::new();
-    for _ in 0..7 {
-        id.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
-        n /= 36;
-    }
-    id.reverse();
-    String::from_utf8(id).unwrap_or_default()
+    let base36 = |mut n: u64, digits: usize| {
+        let mut id = Vec::new();
+        for _ in 0..digits {
+            id.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+            n /= 36;
+        }
+        id.reverse();
+        String::from_utf8(id).unwrap_or_default()
+    };
+    let time = (now_ms() / 100) as u64 % 36u64.pow(7);
+    let process = u64::from(std::process::id()) % 36u64.pow(3);
+    format!("{}{}", base36(time, 7), base36(process, 3))
 }
 
 async fn run_context(config: &RunConfig, suite: &Suite) -> RunContext {
@@ -458,6 +648,7 @@ async fn run_context(config: &RunConfig, suite: &Suite) -> RunContext {
         brokers: config.services.brokers.clone(),
         postgres_version,
         started_at: rfc3339(now_ms() / 1000),
+        cpu_pinning: super::pinning::Pinning::for_this_machine().describe(),
     }
 }
 
@@ -468,7 +659,7 @@ mod tests {
     #[test]
     fn run_ids_fit_in_table_names() {
         let id = run_id();
-        assert_eq!(id.len(), 7);
+        assert_eq!(id.len(), 10);
         assert!(streambench_workloads::names::is_identifier(&format!(
             "sb_{id}_999"
         )));

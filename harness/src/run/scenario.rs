@@ -31,14 +31,38 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// A short label: `ysb continuous upsert 2000/s`.
+    /// A short label: `ysb continuous upsert 2000/s`, with the checkpoint or
+    /// trigger interval when it is not the default (10 s, 1 s) and the
+    /// fault when there is one.
     pub fn label(&self) -> String {
-        let (engine, delivery) = (self.engine.as_str(), self.delivery.as_str());
         let rate = match &self.workload.rate {
             RateProfile::Constant { events_per_s } => format!("{events_per_s:.0}/s"),
             other => format!("{other:?}"),
         };
-        format!("{} {engine} {delivery} {rate}", self.job.name)
+        format!("{} {rate}", self.setting_label())
+    }
+
+    /// The label without the rate: what a rate search searches over.
+    pub fn setting_label(&self) -> String {
+        let (engine, delivery) = (self.engine.as_str(), self.delivery.as_str());
+        let mut label = format!("{} {engine} {delivery}", self.job.name);
+        let seconds = |ms: u64| format!("{}s", ms as f64 / 1000.0);
+        match (self.engine, self.checkpoint_interval_ms, self.trigger_interval_ms) {
+            (EngineName::Continuous, None, _) => label.push_str(" checkpoints-off"),
+            (EngineName::Continuous, Some(ms), _) if ms != 10_000 => {
+                label.push_str(&format!(" checkpoint-{}", seconds(ms)))
+            }
+            (EngineName::Microbatch, _, Some(ms)) if ms != 1_000 => {
+                label.push_str(&format!(" trigger-{}", seconds(ms)))
+            }
+            _ => {}
+        }
+        match self.fault {
+            FaultPlan::None => {}
+            FaultPlan::Kill { at_s, .. } => label.push_str(&format!(" kill@{at_s}s")),
+            FaultPlan::Pause { at_s, duration_s } => label.push_str(&format!(" pause@{at_s}s+{duration_s}s")),
+        }
+        label
     }
 }
 

@@ -1,0 +1,91 @@
+//! Recovery time after a kill: from the restart until the lag is back to
+//! where it was before the crash.
+
+use serde::{Deserialize, Serialize};
+
+use super::sampler::LagSample;
+
+/// How long an engine took to recover from a kill.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// When it was killed, seconds since the generator started.
+    pub killed_at_s: f64,
+    /// When it was started again.
+    pub restarted_at_s: f64,
+    /// The highest lag in the 5 s before the kill, records: the level it
+    /// must return to.
+    pub lag_before_records: i64,
+    /// The highest lag after the kill, records.
+    pub peak_lag_records: i64,
+    /// When the lag was first back at or under `lag_before_records`.
+    pub recovered_at_s: Option<f64>,
+    /// From the restart to then (`None`: not within the run).
+    pub recovery_s: Option<f64>,
+}
+
+/// How long the engine took to be back at its pre-crash lag, from the lag
+/// samples of the run. Samples are a second apart, so this is within a
+/// second of the truth.
+pub fn recovery(lag: &[LagSample], killed_at_s: f64, restarted_at_s: f64) -> Recovery {
+    let lag_before_records = lag
+        .iter()
+        .filter(|s| s.t_s >= killed_at_s - 5.0 && s.t_s < killed_at_s)
+        .map(|s| s.lag_records)
+        .max()
+        .unwrap_or(0);
+    let peak_lag_records = lag
+        .iter()
+        .filter(|s| s.t_s >= killed_at_s)
+        .map(|s| s.lag_records)
+        .max()
+        .unwrap_or(0);
+    let recovered_at_s = lag
+        .iter()
+        .find(|s| s.t_s > restarted_at_s && s.lag_records <= lag_before_records)
+        .map(|s| s.t_s);
+    Recovery {
+        killed_at_s,
+        restarted_at_s,
+        lag_before_records,
+        peak_lag_records,
+        recovered_at_s,
+        recovery_s: recovered_at_s.map(|t| t - restarted_at_s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(lags: &[i64]) -> Vec<LagSample> {
+        lags.iter()
+            .enumerate()
+            .map(|(t, &lag_records)| LagSample {
+                t_s: t as f64,
+                lag_records,
+                lag_s: 0.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recovery_ends_when_the_lag_is_back_to_its_level_before_the_kill() {
+        // Killed at 5 s, restarted at 8 s, caught up at 11 s.
+        let lag = samples(&[
+            0, 100, 120, 90, 110, 1_000, 2_000, 3_000, 3_500, 2_000, 500, 115, 100,
+        ]);
+        let r = recovery(&lag, 4.5, 8.0);
+        assert_eq!(r.lag_before_records, 120);
+        assert_eq!(r.peak_lag_records, 3_500);
+        assert_eq!(r.recovered_at_s, Some(11.0));
+        assert_eq!(r.recovery_s, Some(3.0));
+    }
+
+    #[test]
+    fn an_engine_that_never_catches_up_has_no_recovery_time() {
+        let lag = samples(&[10, 10, 10, 500, 900, 1_300, 1_700]);
+        let r = recovery(&lag, 2.5, 4.0);
+        assert_eq!(r.recovered_at_s, None);
+        assert_eq!(r.recovery_s, None);
+    }
+}

@@ -1,0 +1,217 @@
+//! What the harness watches once a second while a scenario runs, from
+//! outside the engine so a stopped or killed engine cannot hide it: the
+//! consumer lag (the broker's high watermarks against the read position in
+//! the engine's last metrics line) and the engine's peak memory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde::{Deserialize, Serialize};
+use streambench_engines::metrics::MetricsSnapshot;
+use streambench_workloads::rate::RateProfile;
+
+/// The lag at one moment of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagSample {
+    /// Seconds since the generator started.
+    pub t_s: f64,
+    /// Records in the topic the engine has not read.
+    pub lag_records: i64,
+    /// How long ago the generator's schedule sent the first record the
+    /// engine has not read: seconds behind (0 when it has read everything
+    /// sent so far).
+    pub lag_s: f64,
+}
+
+/// What to sample.
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// The scenario's topic (fresh: its offsets start at 0).
+    pub topic: String,
+    /// Its partitions.
+    pub partitions: u32,
+    /// The engine's metrics file.
+    pub metrics_file: PathBuf,
+    /// The generator's schedule.
+    pub rate: RateProfile,
+    /// How many events it sends.
+    pub total_events: u64,
+    /// When it started.
+    pub started: Instant,
+}
+
+/// What the sampler saw.
+#[derive(Debug, Clone, Default)]
+pub struct Sampled {
+    /// Lag, once a second.
+    pub lag: Vec<LagSample>,
+    /// The largest resident set any engine process of the scenario reached
+    /// (`VmHWM`), in bytes.
+    pub engine_peak_rss_bytes: u64,
+}
+
+/// The sampling thread.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    engine_pid: Arc<AtomicU32>,
+    thread: JoinHandle<Sampled>,
+}
+
+impl Sampler {
+    /// Starts sampling once a second; `engine_pid` is the engine's process.
+    pub fn start(config: SamplerConfig, engine_pid: u32) -> anyhow::Result<Sampler> {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .create()
+            .map_err(|e| anyhow::anyhow!("cannot create a Kafka client for {}: {e}", config.brokers))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let pid = Arc::new(AtomicU32::new(engine_pid));
+        let thread = {
+            let (stop, pid) = (stop.clone(), pid.clone());
+            std::thread::Builder::new()
+                .name("lag-sampler".into())
+                .spawn(move || sample_until(&config, &consumer, &stop, &pid))?
+        };
+        Ok(Sampler {
+            stop,
+            engine_pid: pid,
+            thread,
+        })
+    }
+
+    /// Follows a restarted engine.
+    pub fn engine_restarted(&self, pid: u32) {
+        self.engine_pid.store(pid, Ordering::Relaxed);
+    }
+
+    /// Stops sampling and returns what was seen.
+    pub fn finish(self) -> Sampled {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn sample_until(
+    config: &SamplerConfig,
+    consumer: &BaseConsumer,
+    stop: &AtomicBool,
+    pid: &AtomicU32,
+) -> Sampled {
+    let mut sampler = Sampling {
+        config,
+        consumer,
+        sampled: Sampled::default(),
+        last_position: 0,
+        warned: false,
+    };
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        sampler.sample(pid.load(Ordering::Relaxed));
+        next += Duration::from_secs(1);
+        while Instant::now() < next && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50).min(next.saturating_duration_since(Instant::now())));
+        }
+    }
+    // The engine has stopped and written its last metrics line: where it ended.
+    sampler.sample(0);
+    sampler.sampled
+}
+
+/// The sampler's state between samples.
+struct Sampling<'a> {
+    config: &'a SamplerConfig,
+    consumer: &'a BaseConsumer,
+    sampled: Sampled,
+    last_position: i64,
+    warned: bool,
+}
+
+impl Sampling<'_> {
+    fn sample(&mut self, pid: u32) {
+        let config = self.config;
+        let t_s = config.started.elapsed().as_secs_f64();
+        if let Some(position) = read_position(&config.metrics_file) {
+            self.last_position = position;
+        }
+        match high_watermarks(self.consumer, &config.topic, config.partitions) {
+            Ok(high) => self.sampled.lag.push(LagSample {
+                t_s,
+                lag_records: (high - self.last_position).max(0),
+                lag_s: seconds_behind(&config.rate, config.total_events, t_s, self.last_position),
+            }),
+            Err(e) if !self.warned => {
+                tracing::warn!("cannot sample the lag of {}: {e}", config.topic);
+                self.warned = true;
+            }
+            Err(_) => {}
+        }
+        if let Some(hwm) = peak_rss_bytes(pid) {
+            self.sampled.engine_peak_rss_bytes = self.sampled.engine_peak_rss_bytes.max(hwm);
+        }
+    }
+}
+
+/// The read position in the last line of the engine's metrics file.
+fn read_position(path: &std::path::Path) -> Option<i64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find_map(|line| serde_json::from_str::<MetricsSnapshot>(line).ok())
+        .map(|s| s.read_position)
+}
+
+fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> anyhow::Result<i64> {
+    let mut sum = 0;
+    for partition in 0..partitions as i32 {
+        let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(2))?;
+        sum += high;
+    }
+    Ok(sum)
+}
+
+/// Seconds between now (`t_s` into the run) and the moment the schedule
+/// sent the record at `position`: how far the engine is behind. Exact for
+/// one partition; with several, partitions read unevenly blur it a little.
+pub fn seconds_behind(rate: &RateProfile, total_events: u64, t_s: f64, position: i64) -> f64 {
+    let position = position.max(0) as u64;
+    if position >= total_events {
+        return 0.0;
+    }
+    (t_s - rate.send_time_us(position) as f64 / 1e6).max(0.0)
+}
+
+/// A process's peak resident set (`VmHWM`), in bytes.
+fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_behind_follows_the_schedule() {
+        let rate = RateProfile::constant(1000.0);
+        // At 10 s, having read 4000 records: record 4000 was due at 4 s.
+        assert!((seconds_behind(&rate, 20_000, 10.0, 4_000) - 6.0).abs() < 1e-6);
+        // Caught up, or ahead of a schedule that has not sent more yet.
+        assert_eq!(seconds_behind(&rate, 20_000, 10.0, 10_500), 0.0);
+        // Read everything.
+        assert_eq!(seconds_behind(&rate, 20_000, 30.0, 20_000), 0.0);
+    }
+
+    #[test]
+    fn this_process_has_a_peak_resident_set() {
+        assert!(peak_rss_bytes(std::process::id()).is_some_and(|b| b > 0));
+        assert_eq!(peak_rss_bytes(u32::MAX), None);
+    }
+}
