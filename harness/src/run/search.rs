@@ -303,7 +303,7 @@ mod tests {
         assert!(
             outcome
                 .sustained_per_s
-                .is_some_and(|r| r >= 40_000.0 && r < 80_000.0)
+                .is_some_and(|r| (40_000.0..80_000.0).contains(&r))
         );
     }
 
