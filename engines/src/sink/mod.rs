@@ -286,10 +286,24 @@ fn is_transient(error: &Error, client: &Client) -> bool {
                     let code = code.code();
                     code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
                 })
-                || source.code().is_none()
+                // No SQLSTATE: an outage only if the network said so; a
+                // value the client cannot encode fails the same way every time.
+                || (source.code().is_none() && caused_by_io(source))
         }
         _ => false,
     }
+}
+
+/// Whether an I/O error is among `error`'s causes.
+fn caused_by_io(error: &tokio_postgres::Error) -> bool {
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if inner.is::<std::io::Error>() {
+            return true;
+        }
+        cause = inner.source();
+    }
+    false
 }
 
 fn results_sql(config: &SinkConfig) -> String {
