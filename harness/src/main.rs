@@ -41,6 +41,35 @@ enum Command {
     /// Throughput ratios in one run: `generate` over a bare producer, each
     /// engine over a bare consumer, micro-batch over continuous.
     Bench(BenchArgs),
+    /// Write a run's Markdown report, with its decision guide.
+    Report(ReportArgs),
+    /// Compare two runs setting by setting; flag changes beyond the noise.
+    Compare(CompareArgs),
+}
+
+/// `streambench report`.
+#[derive(Args)]
+struct ReportArgs {
+    /// A run's results.json.
+    results: std::path::PathBuf,
+    /// Where report.md goes (default: next to results.json).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+/// `streambench compare`.
+#[derive(Args)]
+struct CompareArgs {
+    /// The earlier run's results.json.
+    base: std::path::PathBuf,
+    /// The later run's results.json.
+    new: std::path::PathBuf,
+    /// Changes within this percentage are noise.
+    #[arg(long, default_value_t = 5.0)]
+    noise: f64,
+    /// Exit with status 1 if a figure got worse beyond the noise.
+    #[arg(long)]
+    fail_on_regression: bool,
 }
 
 /// `streambench bench`.
@@ -188,6 +217,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(&home, args).await,
         Command::Run(args) => run_suite(&home, args).await,
         Command::Bench(args) => bench(&home, args).await,
+        Command::Report(args) => report(args),
+        Command::Compare(args) => compare(args),
         Command::Engine(EngineCommand::Continuous(args)) => {
             let resolved = stack::resolve(&home, &args.services.endpoints())?;
             let run = args.common.job_run(&home, "continuous", &resolved)?;
@@ -370,7 +401,7 @@ async fn check(home: &Home, args: CheckArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     use streambench_harness::clock::rfc3339;
-    use streambench_harness::run::{RunConfig, summary::summary_table};
+    use streambench_harness::run::RunConfig;
     // Read the suite first: a bad file is reported before anything starts.
     streambench_workloads::suite::Suite::from_file(&args.suite)?;
     let services = stack::up(home, &args.services.endpoints()).await?;
@@ -414,7 +445,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     bar.finish_and_clear();
-    print!("{}", summary_table(&results));
+    print!("{}", streambench_reports::markdown::summary(&results));
     println!("results: {}", out.join("results.json").display());
     let all_passed = results.scenarios.iter().all(|s| s.passed && s.error.is_none());
     Ok(if all_passed {
@@ -422,6 +453,55 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Reads a results.json, saying which file is wrong and how.
+fn read_results(path: &std::path::Path) -> anyhow::Result<streambench_reports::results::Results> {
+    use streambench_reports::results::{Results, SCHEMA_VERSION};
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .with_context(|| format!("{} is not JSON", path.display()))?["schema_version"]
+        .as_u64();
+    anyhow::ensure!(
+        version == Some(u64::from(SCHEMA_VERSION)),
+        "{} has schema_version {version:?}; this streambench reads {SCHEMA_VERSION}",
+        path.display()
+    );
+    serde_json::from_slice::<Results>(&bytes)
+        .with_context(|| format!("{} is not a streambench results file", path.display()))
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let results = read_results(&args.results)?;
+    let out = args.out.unwrap_or_else(|| {
+        args.results
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf()
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("report.md");
+    std::fs::write(&path, streambench_reports::markdown::report(&results))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.noise >= 0.0 && args.noise.is_finite(),
+        "--noise must be a percentage, 0 or more"
+    );
+    let (base, new) = (read_results(&args.base)?, read_results(&args.new)?);
+    let comparison = streambench_reports::compare::compare(&base, &new, args.noise);
+    print!("{}", comparison.render(args.noise));
+    Ok(
+        if args.fail_on_regression && comparison.regressions().next().is_some() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {

@@ -7,22 +7,45 @@ mod common;
 use common::{run, services, streambench};
 use streambench_harness::run::results::{Results, SCHEMA_VERSION};
 
-#[tokio::test]
-async fn a_suite_runs_end_to_end_and_its_results_read_back() {
+/// A finished run of the fixture suite `name`: what it printed, its
+/// results, and its output folder.
+struct Run {
+    printed: String,
+    results: Results,
+    out: tempfile::TempDir,
+}
+
+/// Runs the fixture suite `name` (in `tests/fixtures`) against the shared
+/// services; panics with the output if the run failed.
+async fn run_fixture(name: &str) -> Run {
     let services = services().await;
     let out = tempfile::tempdir().expect("tempdir");
-    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-run.toml");
-    let (ok, text) = run(streambench().args(["run", suite, "--out"]).arg(out.path()).args([
-        "--brokers",
-        &services.brokers,
-        "--postgres",
-        &services.postgres,
-    ]));
-    assert!(ok, "the run failed:\n{text}");
-    assert!(text.contains("p50 ms") && text.contains("exact"), "{text}");
-
+    let suite = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let (ok, printed) = run(streambench()
+        .args(["run", &suite, "--out"])
+        .arg(out.path())
+        .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
+    assert!(ok, "the run failed:\n{printed}");
     let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");
-    let results: Results = serde_json::from_slice(&bytes).expect("results.json reads back");
+    let results = serde_json::from_slice(&bytes).expect("results.json reads back");
+    Run {
+        printed,
+        results,
+        out,
+    }
+}
+
+#[tokio::test]
+async fn a_suite_runs_end_to_end_and_its_results_read_back() {
+    let Run {
+        printed,
+        results,
+        out,
+    } = run_fixture("tiny-run.toml").await;
+    assert!(
+        printed.contains("p50 ms") && printed.contains("exact"),
+        "{printed}"
+    );
     assert_eq!(results.schema_version, SCHEMA_VERSION);
     assert_eq!(results.context.suite_name, "tiny_run");
     assert!(results.context.cores >= 1 && !results.context.postgres_version.is_empty());
@@ -48,7 +71,7 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
             streambench_workloads::suite::FaultPlan::Kill { .. }
         );
         assert_eq!(scenario.restarts, u32::from(killed), "{label}");
-        assert_eq!(scenario.recovery.is_some(), killed, "{label}");
+        assert_eq!(scenario.recovery.len(), usize::from(killed), "{label}");
         assert!(!scenario.lag_series.is_empty(), "{label}: lag sampled");
         assert!(!scenario.latency_series.is_empty(), "{label}: latency per second");
         assert!(
@@ -77,18 +100,7 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
 /// lag, sampled from outside the engine, shows it too.
 #[tokio::test]
 async fn a_two_second_pause_shows_in_the_latency_tail_and_the_lag() {
-    let services = services().await;
-    let out = tempfile::tempdir().expect("tempdir");
-    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pause.toml");
-    let (ok, text) = run(streambench().args(["run", suite, "--out"]).arg(out.path()).args([
-        "--brokers",
-        &services.brokers,
-        "--postgres",
-        &services.postgres,
-    ]));
-    assert!(ok, "the run failed:\n{text}");
-    let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");
-    let results: Results = serde_json::from_slice(&bytes).expect("results.json reads back");
+    let results = run_fixture("pause.toml").await.results;
     let result = &results.scenarios[0];
     assert!(result.passed, "{:?}", result.check);
     let latency = &result.event_time_latency;
@@ -119,4 +131,22 @@ async fn a_two_second_pause_shows_in_the_latency_tail_and_the_lag() {
         "{:?}",
         result.latency_series
     );
+}
+
+/// Five kills at seeded-random moments, each followed by a restart: upsert
+/// and transactional delivery still end equal to the oracle, and
+/// transactional without a duplicate.
+#[tokio::test]
+async fn five_kills_in_one_run_still_end_equal_to_the_oracle() {
+    let results = run_fixture("kills.toml").await.results;
+    assert_eq!(results.scenarios.len(), 4, "2 engines x 2 delivery modes");
+    for scenario in &results.scenarios {
+        let label = scenario.scenario.label();
+        assert!(scenario.error.is_none(), "{label}: {:?}", scenario.error);
+        assert_eq!(scenario.restarts, 5, "{label}");
+        assert_eq!(scenario.recovery.len(), 5, "{label}");
+        assert!(scenario.passed, "{label}: {:?}", scenario.check);
+        assert_eq!(scenario.check.duplicate_rows, 0, "{label}: {:?}", scenario.check);
+        assert_eq!(scenario.check.lost_events, 0, "{label}: {:?}", scenario.check);
+    }
 }

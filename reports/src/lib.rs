@@ -1,2 +1,9 @@
-//! Turns a run's results into what people read: Markdown and self-contained
-//! HTML reports with charts, and comparisons between two runs.
+//! Turns a run's results into what people read: a Markdown report with a
+//! decision guide, and comparisons between two runs. The types of
+//! `results.json` live here, so what the harness writes is what reports read.
+
+pub mod compare;
+pub mod markdown;
+pub mod results;
+pub mod scenario;
+pub mod table;

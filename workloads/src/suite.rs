@@ -199,6 +199,16 @@ pub enum FaultPlan {
         /// Seconds until the restart.
         restart_after_s: f64,
     },
+    /// SIGKILL the engine `times` times at seeded-random moments between
+    /// 10 % and 90 % of the run, restarting it after each.
+    Kills {
+        /// How many kills.
+        times: u32,
+        /// Chooses the moments.
+        seed: u64,
+        /// Seconds from each kill to its restart.
+        restart_after_s: f64,
+    },
     /// SIGSTOP the engine, then SIGCONT it.
     Pause {
         /// Seconds into the run.
@@ -206,6 +216,35 @@ pub enum FaultPlan {
         /// How long it stays stopped.
         duration_s: f64,
     },
+}
+
+impl FaultPlan {
+    /// When the plan kills the engine, in seconds from the generator's start,
+    /// in order, for a run of `duration_s` (empty for plans without kills).
+    pub fn kill_times(&self, duration_s: f64) -> Vec<f64> {
+        match *self {
+            FaultPlan::Kill { at_s, .. } => vec![at_s],
+            FaultPlan::Kills { times, seed, .. } => {
+                let mut rng = crate::rng::EventRng::new(seed, 0, 0x6b69_6c6c);
+                let mut moments: Vec<f64> = (0..times)
+                    .map(|_| duration_s * (0.1 + 0.8 * rng.unit()))
+                    .collect();
+                moments.sort_by(f64::total_cmp);
+                moments
+            }
+            FaultPlan::None | FaultPlan::Pause { .. } => Vec::new(),
+        }
+    }
+
+    /// Seconds from a kill to the engine's restart.
+    pub fn restart_after_s(&self) -> f64 {
+        match *self {
+            FaultPlan::Kill { restart_after_s, .. } | FaultPlan::Kills { restart_after_s, .. } => {
+                restart_after_s
+            }
+            FaultPlan::None | FaultPlan::Pause { .. } => 0.0,
+        }
+    }
 }
 
 /// Changes to one catalogue job's defaults.
@@ -367,10 +406,17 @@ impl Suite {
                     at_s,
                     restart_after_s,
                 } => !(at_s >= 0.0 && restart_after_s >= 0.0),
+                FaultPlan::Kills {
+                    times,
+                    restart_after_s,
+                    ..
+                } => times == 0 || restart_after_s.is_nan() || restart_after_s < 0.0,
                 FaultPlan::Pause { at_s, duration_s } => !(at_s >= 0.0 && duration_s > 0.0),
             };
             if bad {
-                return Err(format!("matrix.faults: {fault:?} needs non-negative times"));
+                return Err(format!(
+                    "matrix.faults: {fault:?} needs non-negative times (and kills at least one kill)"
+                ));
             }
         }
         for job in self.job_specs()? {
@@ -412,6 +458,32 @@ name = "mini"
 jobs = ["tumbling"]
 engines = ["continuous"]
 "#;
+
+    #[test]
+    fn repeated_kills_fall_inside_the_run_the_same_way_for_a_seed() {
+        let plan = FaultPlan::Kills {
+            times: 5,
+            seed: 7,
+            restart_after_s: 1.0,
+        };
+        let moments = plan.kill_times(60.0);
+        assert_eq!(moments.len(), 5);
+        assert!(moments.iter().all(|t| (6.0..=54.0).contains(t)), "{moments:?}");
+        assert!(moments.windows(2).all(|w| w[0] <= w[1]), "{moments:?}");
+        assert_eq!(moments, plan.kill_times(60.0));
+        let other = FaultPlan::Kills {
+            times: 5,
+            seed: 8,
+            restart_after_s: 1.0,
+        };
+        assert_ne!(moments, other.kill_times(60.0));
+        assert_eq!(plan.restart_after_s(), 1.0);
+        let none = Suite::parse(
+            &format!("{MINIMAL}faults = [{{ kind = \"kills\", times = 0, seed = 1, restart_after_s = 1 }}]"),
+            "t",
+        );
+        assert!(none.is_err());
+    }
 
     #[test]
     fn every_suite_file_parses() {

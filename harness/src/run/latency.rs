@@ -7,33 +7,7 @@
 //! omission).
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
-
-/// The percentiles every report shows.
-pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 99.0, 99.9, 99.99];
-
-/// A latency distribution summarised, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    /// Results recorded.
-    pub count: u64,
-    /// p50, p90, p99, p99.9, p99.99, in that order.
-    pub percentiles_ms: Vec<(f64, f64)>,
-    /// The largest.
-    pub max_ms: f64,
-    /// The mean.
-    pub mean_ms: f64,
-}
-
-impl LatencySummary {
-    /// The value at `percentile`, if it was summarised.
-    pub fn at(&self, percentile: f64) -> Option<f64> {
-        self.percentiles_ms
-            .iter()
-            .find(|(p, _)| (*p - percentile).abs() < 1e-9)
-            .map(|(_, v)| *v)
-    }
-}
+pub use streambench_reports::results::{LatencySecond, LatencySummary, PERCENTILES};
 
 /// Records latencies in microseconds, from 1 µs to one hour, 3 significant digits.
 #[derive(Debug, Clone)]
@@ -89,21 +63,6 @@ impl LatencyRecorder {
             mean_ms: h.mean() / 1000.0,
         }
     }
-}
-
-/// The latency of the window results emitted in one second of a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySecond {
-    /// Seconds since the generator started.
-    pub t_s: u32,
-    /// Results emitted in that second.
-    pub count: u64,
-    /// Their median, ms.
-    pub p50_ms: Option<f64>,
-    /// Their p99, ms.
-    pub p99_ms: Option<f64>,
-    /// Their largest, ms.
-    pub max_ms: Option<f64>,
 }
 
 /// Latencies recorded per second of emission, for the per-second series

@@ -9,6 +9,5 @@ pub mod sampler;
 pub mod scenario;
 pub mod search;
 pub mod spread;
-pub mod summary;
 
 pub use runner::{RunConfig, RunProgress, run_suite};

@@ -1,27 +1,9 @@
 //! Recovery time after a kill: from the restart until the lag is back to
 //! where it was before the crash.
 
-use serde::{Deserialize, Serialize};
+pub use streambench_reports::results::Recovery;
 
 use super::sampler::LagSample;
-
-/// How long an engine took to recover from a kill.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
-    /// When it was killed, seconds since the generator started.
-    pub killed_at_s: f64,
-    /// When it was started again.
-    pub restarted_at_s: f64,
-    /// The highest lag in the 5 s before the kill, records: the level it
-    /// must return to.
-    pub lag_before_records: i64,
-    /// The highest lag after the kill, records.
-    pub peak_lag_records: i64,
-    /// When the lag was first back at or under `lag_before_records`.
-    pub recovered_at_s: Option<f64>,
-    /// From the restart to then (`None`: not within the run).
-    pub recovery_s: Option<f64>,
-}
 
 /// How long the engine took to be back at its pre-crash lag, from the lag
 /// samples of the run. Samples are a second apart, so this is within a

@@ -254,6 +254,7 @@ async fn run_scenario(
             rate: scenario.workload.rate.clone(),
             total_events: generator.len(),
             started: generator_started,
+            started_ms: start_time_ms,
         },
         engine.pid(),
     )?;
@@ -264,30 +265,9 @@ async fn run_scenario(
         crate::produce::produce(&producer_generator, &brokers, &topic, |_| {})
     });
     let mut restarts = 0;
-    let mut kill_times = None;
+    // (killed at, restarted at), seconds since the generator started.
+    let mut kills = Vec::new();
     let produced = match scenario.fault {
-        FaultPlan::None => (&mut produce).await,
-        FaultPlan::Kill {
-            at_s,
-            restart_after_s,
-        } => {
-            tokio::select! {
-                done = &mut produce => done,
-                _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
-                    report("killed");
-                    let killed_at_s = generator_started.elapsed().as_secs_f64();
-                    engine.signal(Signal::SIGKILL)?;
-                    engine.child.wait().await?;
-                    tokio::time::sleep(Duration::from_secs_f64(restart_after_s)).await;
-                    engine = EngineProcess::start(&config.binary, &engine.args, &engine.log)?;
-                    sampler.engine_restarted(engine.pid());
-                    kill_times = Some((killed_at_s, generator_started.elapsed().as_secs_f64()));
-                    restarts += 1;
-                    report("generating");
-                    (&mut produce).await
-                }
-            }
-        }
         FaultPlan::Pause { at_s, duration_s } => {
             tokio::select! {
                 done = &mut produce => done,
@@ -299,6 +279,34 @@ async fn run_scenario(
                     report("generating");
                     (&mut produce).await
                 }
+            }
+        }
+        FaultPlan::None | FaultPlan::Kill { .. } | FaultPlan::Kills { .. } => {
+            let mut done = None;
+            for at_s in scenario.fault.kill_times(scenario.workload.duration_s) {
+                let due = generator_started + Duration::from_secs_f64(at_s);
+                tokio::select! {
+                    result = &mut produce => {
+                        done = Some(result);
+                        break;
+                    }
+                    _ = tokio::time::sleep_until(due.into()) => {
+                        report("killed");
+                        let killed_at_s = generator_started.elapsed().as_secs_f64();
+                        engine.signal(Signal::SIGKILL)?;
+                        engine.child.wait().await?;
+                        tokio::time::sleep(Duration::from_secs_f64(scenario.fault.restart_after_s())).await;
+                        engine = EngineProcess::start(&config.binary, &engine.args, &engine.log)?;
+                        sampler.engine_restarted(engine.pid());
+                        kills.push((killed_at_s, generator_started.elapsed().as_secs_f64()));
+                        restarts += 1;
+                        report("generating");
+                    }
+                }
+            }
+            match done {
+                Some(result) => result,
+                None => (&mut produce).await,
             }
         }
     };
@@ -383,8 +391,11 @@ async fn run_scenario(
             engine_peak_rss_bytes: sampled.engine_peak_rss_bytes,
             harness_cpu_s: cpu.own_s,
         },
-        checkpoints: snapshots.last().map(checkpoint_stats).unwrap_or_default(),
-        recovery: kill_times.map(|(killed, restarted)| recovery(&sampled.lag, killed, restarted)),
+        checkpoints: checkpoint_stats(&snapshots),
+        recovery: kills
+            .iter()
+            .map(|&(killed, restarted)| recovery(&sampled.lag, killed, restarted))
+            .collect(),
         lag_series: sampled.lag,
         restarts,
         check,
@@ -427,12 +438,24 @@ impl CpuTimes {
     }
 }
 
-fn checkpoint_stats(last: &MetricsSnapshot) -> CheckpointStats {
+/// The engine's checkpoints, from its metrics lines: the last line's
+/// counts, and the longest and largest any line reported.
+fn checkpoint_stats(snapshots: &[MetricsSnapshot]) -> CheckpointStats {
+    let Some(last) = snapshots.last() else {
+        return CheckpointStats::default();
+    };
     CheckpointStats {
         count: last.checkpoints,
         last_duration_ms: last.last_checkpoint_us as f64 / 1000.0,
         max_pause_ms: last.max_checkpoint_pause_us as f64 / 1000.0,
         last_bytes: last.last_checkpoint_bytes,
+        longest_duration_ms: snapshots.iter().map(|s| s.last_checkpoint_us).max().unwrap_or(0) as f64
+            / 1000.0,
+        largest_bytes: snapshots
+            .iter()
+            .map(|s| s.last_checkpoint_bytes)
+            .max()
+            .unwrap_or(0),
     }
 }
 

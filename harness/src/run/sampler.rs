@@ -1,4 +1,4 @@
-//! What the harness watches once a second while a scenario runs, from
+//! What the harness watches four times a second while a scenario runs, from
 //! outside the engine so a stopped or killed engine cannot hide it: the
 //! consumer lag (the broker's high watermarks against the read position in
 //! the engine's last metrics line) and the engine's peak memory.
@@ -10,22 +10,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use serde::{Deserialize, Serialize};
 use streambench_engines::metrics::MetricsSnapshot;
+pub use streambench_reports::results::LagSample;
 use streambench_workloads::rate::RateProfile;
-
-/// The lag at one moment of a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LagSample {
-    /// Seconds since the generator started.
-    pub t_s: f64,
-    /// Records in the topic the engine has not read.
-    pub lag_records: i64,
-    /// How long ago the generator's schedule sent the first record the
-    /// engine has not read: seconds behind (0 when it has read everything
-    /// sent so far).
-    pub lag_s: f64,
-}
 
 /// What to sample.
 #[derive(Debug, Clone)]
@@ -44,12 +31,21 @@ pub struct SamplerConfig {
     pub total_events: u64,
     /// When it started.
     pub started: Instant,
+    /// The same moment, in ms since the Unix epoch (the clock of the
+    /// engine's metrics lines).
+    pub started_ms: i64,
 }
+
+/// A metrics line younger than this is the engine's current progress; an
+/// older one means the engine has stopped writing (stopped, or dead), and
+/// its lag is taken to grow from it. Engines write one a second.
+const FRESH_S: f64 = 1.5;
 
 /// What the sampler saw.
 #[derive(Debug, Clone, Default)]
 pub struct Sampled {
-    /// Lag, once a second.
+    /// Lag: one sample per metrics line the engine wrote (about one a
+    /// second), and one per quarter second while it wrote none.
     pub lag: Vec<LagSample>,
     /// The largest resident set any engine process of the scenario reached
     /// (`VmHWM`), in bytes.
@@ -64,7 +60,7 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling once a second; `engine_pid` is the engine's process.
+    /// Starts sampling; `engine_pid` is the engine's process.
     pub fn start(config: SamplerConfig, engine_pid: u32) -> anyhow::Result<Sampler> {
         let consumer: BaseConsumer = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
@@ -107,13 +103,13 @@ fn sample_until(
         config,
         consumer,
         sampled: Sampled::default(),
-        last_position: 0,
         warned: false,
     };
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         sampler.sample(pid.load(Ordering::Relaxed));
-        next += Duration::from_secs(1);
+        // Often enough that a stall longer than FRESH_S is always sampled.
+        next += Duration::from_millis(250);
         while Instant::now() < next && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(50).min(next.saturating_duration_since(Instant::now())));
         }
@@ -128,23 +124,35 @@ struct Sampling<'a> {
     config: &'a SamplerConfig,
     consumer: &'a BaseConsumer,
     sampled: Sampled,
-    last_position: i64,
     warned: bool,
 }
 
 impl Sampling<'_> {
+    /// Takes one sample. While the engine writes its metrics lines, the lag
+    /// is taken as of its last line (so the phase between its clock and
+    /// this one does not move the figure); once the line is stale, as of
+    /// now, from the last position it reported.
     fn sample(&mut self, pid: u32) {
         let config = self.config;
-        let t_s = config.started.elapsed().as_secs_f64();
-        if let Some(position) = read_position(&config.metrics_file) {
-            self.last_position = position;
+        let now_s = config.started.elapsed().as_secs_f64();
+        let (line_s, position) = match last_progress(&config.metrics_file) {
+            Some((at_ms, position)) => ((at_ms - config.started_ms) as f64 / 1000.0, position),
+            None => (0.0, 0),
+        };
+        let fresh = now_s - line_s <= FRESH_S;
+        let t_s = if fresh { line_s } else { now_s };
+        if fresh && self.sampled.lag.last().is_some_and(|last| last.t_s == t_s) {
+            return;
         }
         match high_watermarks(self.consumer, &config.topic, config.partitions) {
-            Ok(high) => self.sampled.lag.push(LagSample {
-                t_s,
-                lag_records: (high - self.last_position).max(0),
-                lag_s: seconds_behind(&config.rate, config.total_events, t_s, self.last_position),
-            }),
+            Ok(high) => {
+                let scheduled = config.rate.events_within(t_s.max(0.0)).min(config.total_events) as i64;
+                self.sampled.lag.push(LagSample {
+                    t_s,
+                    lag_records: (high.min(scheduled) - position).max(0),
+                    lag_s: seconds_behind(&config.rate, config.total_events, t_s, position),
+                });
+            }
             Err(e) if !self.warned => {
                 tracing::warn!("cannot sample the lag of {}: {e}", config.topic);
                 self.warned = true;
@@ -157,13 +165,14 @@ impl Sampling<'_> {
     }
 }
 
-/// The read position in the last line of the engine's metrics file.
-fn read_position(path: &std::path::Path) -> Option<i64> {
+/// When the engine's last metrics line was written (ms since the epoch)
+/// and the read position it gave.
+fn last_progress(path: &std::path::Path) -> Option<(i64, i64)> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines()
         .rev()
         .find_map(|line| serde_json::from_str::<MetricsSnapshot>(line).ok())
-        .map(|s| s.read_position)
+        .map(|s| (s.at_ms, s.read_position))
 }
 
 fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> anyhow::Result<i64> {

@@ -4,7 +4,7 @@
 //! rate tried is a trial run; [`judge`] says whether it was sustained and
 //! [`search`] chooses the rates.
 
-use serde::{Deserialize, Serialize};
+pub use streambench_reports::results::{SearchOutcome, Trial, Verdict};
 use streambench_workloads::suite::RateSearch;
 
 use super::latency::LatencySecond;
@@ -17,7 +17,7 @@ pub struct TrialObservation {
     pub offered_per_s: f64,
     /// The rate it achieved.
     pub achieved_per_s: f64,
-    /// Lag, once a second.
+    /// Lag over the run.
     pub lag: Vec<LagSample>,
     /// Latency of the windows emitted each second.
     pub latency: Vec<LatencySecond>,
@@ -27,25 +27,6 @@ pub struct TrialObservation {
     pub measure_to_s: f64,
     /// Whether the results equalled the oracle.
     pub correct: bool,
-}
-
-/// Whether a trial's rate was sustained, and why not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
-    /// Lag and latency stayed bounded.
-    Sustained,
-    /// The engine fell behind, or its results were wrong.
-    NotSustained {
-        /// What showed it.
-        reason: String,
-    },
-    /// The generator could not offer the rate: the harness, not the
-    /// engine, is the limit, and higher rates cannot be judged here.
-    GeneratorBound {
-        /// What it achieved.
-        achieved_per_s: f64,
-    },
 }
 
 /// Lag or latency growing faster than this, in seconds per second over the
@@ -129,33 +110,6 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     } else {
         covariance / variance
     }
-}
-
-/// One rate tried.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trial {
-    /// The offered rate.
-    pub offered_per_s: f64,
-    /// The scenario number of its run.
-    pub scenario: usize,
-    /// What it showed.
-    #[serde(flatten)]
-    pub verdict: Verdict,
-}
-
-/// Where a search ended.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SearchOutcome {
-    /// The highest rate sustained (`None`: not even the lowest tried).
-    pub sustained_per_s: Option<f64>,
-    /// The lowest rate not sustained above it (`None`: every rate up to
-    /// the search's ceiling was).
-    pub not_sustained_per_s: Option<f64>,
-    /// The generator could not offer a rate tried: the true figure may be
-    /// higher than `sustained_per_s`.
-    pub generator_bound: bool,
-    /// Every trial, in the order run.
-    pub trials: Vec<Trial>,
 }
 
 /// Searches for the highest sustained rate: doubling from `spec.from_per_s`

@@ -3,90 +3,11 @@
 //! for checkpointed settings, what checkpoints cost against the same
 //! setting without them.
 
-use serde::{Deserialize, Serialize};
+pub use streambench_reports::results::{CheckpointCost, GroupSummary, Spread};
 use streambench_workloads::suite::EngineName;
 
 use super::results::{ScenarioResult, SearchResult};
 use super::scenario::Scenario;
-
-/// The median and range of one figure over repetitions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    /// The median (the mean of the middle two for an even count).
-    pub median: f64,
-    /// The smallest.
-    pub min: f64,
-    /// The largest.
-    pub max: f64,
-    /// How many values.
-    pub n: usize,
-}
-
-impl Spread {
-    /// The spread of `values`, or `None` if there are none.
-    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
-        let mut values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(f64::total_cmp);
-        let n = values.len();
-        let median = if n % 2 == 1 {
-            values[n / 2]
-        } else {
-            (values[n / 2 - 1] + values[n / 2]) / 2.0
-        };
-        Some(Spread {
-            median,
-            min: values[0],
-            max: values[n - 1],
-            n,
-        })
-    }
-}
-
-/// One setting's repetitions, summarised.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupSummary {
-    /// The setting.
-    pub label: String,
-    /// Its scenario numbers (plain runs) or empty (searches).
-    pub scenarios: Vec<usize>,
-    /// How many runs equalled the oracle, of how many.
-    pub passed: usize,
-    /// Runs in the group.
-    pub runs: usize,
-    /// Event-time latency p50, ms.
-    pub p50_ms: Option<Spread>,
-    /// Event-time latency p99, ms.
-    pub p99_ms: Option<Spread>,
-    /// Largest event-time latency, ms.
-    pub max_ms: Option<Spread>,
-    /// Records the engine read per second over the measurement period.
-    pub engine_records_per_s: Option<Spread>,
-    /// Engine CPU seconds per million events.
-    pub engine_cpu_s_per_million_events: Option<Spread>,
-    /// Searches: the highest sustained rate.
-    pub sustained_per_s: Option<Spread>,
-    /// Checkpointed continuous settings: against the same setting with
-    /// checkpoints off, when the suite ran it.
-    pub against_checkpoints_off: Option<CheckpointCost>,
-}
-
-/// What checkpoints cost, medians against medians.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointCost {
-    /// The setting without checkpoints.
-    pub baseline: String,
-    /// Engine records/s with checkpoints over without.
-    pub throughput_ratio: Option<f64>,
-    /// Engine CPU per event with checkpoints over without.
-    pub cpu_ratio: Option<f64>,
-    /// p50 latency with checkpoints minus without, ms.
-    pub p50_difference_ms: Option<f64>,
-    /// p99 latency with checkpoints minus without, ms.
-    pub p99_difference_ms: Option<f64>,
-}
 
 /// The scenario with what repetitions vary cleared, to group by.
 fn setting(scenario: &Scenario) -> Scenario {

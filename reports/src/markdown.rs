@@ -1,0 +1,425 @@
+//! The Markdown report: the run's context, the scenarios, repetitions'
+//! spread, searches, restarts, one table per job, and a decision guide drawn
+//! from the figures. [`summary`] is the part `streambench run` prints.
+
+use std::fmt::Write;
+
+use streambench_workloads::suite::{EngineName, FaultPlan};
+
+use crate::results::{Results, ScenarioResult, Spread, Verdict};
+use crate::table::Table;
+
+/// Latency targets the decision guide answers for, ms.
+pub const LATENCY_TARGETS_MS: [f64; 3] = [100.0, 1_000.0, 10_000.0];
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or("-".to_string(), |v| format!("{v:.0}"))
+}
+
+fn spread(s: Option<Spread>) -> String {
+    s.map_or("-".to_string(), |s| {
+        if s.n > 1 {
+            format!("{:.0} [{:.0}-{:.0}]", s.median, s.min, s.max)
+        } else {
+            format!("{:.0}", s.median)
+        }
+    })
+}
+
+/// The oracle's verdict on one scenario, in a few words.
+pub fn verdict(r: &ScenarioResult) -> String {
+    match (&r.error, r.passed) {
+        (Some(e), _) => format!("ERROR: {}", e.lines().next().unwrap_or_default()),
+        (None, true) if r.check.duplicate_rows > 0 => {
+            format!("exact, {} duplicate rows (at least once)", r.check.duplicate_rows)
+        }
+        (None, true) => "exact".to_string(),
+        (None, false) => format!(
+            "WRONG: {} wrong, {} missing, {} unexpected, {} duplicates, {} lost",
+            r.check.wrong_value,
+            r.check.missing,
+            r.check.unexpected,
+            r.check.duplicate_rows,
+            r.check.lost_events
+        ),
+    }
+}
+
+/// What `streambench run` prints at the end: one row per scenario, then
+/// restarts, repetitions' spread and searches when there are any.
+pub fn summary(results: &Results) -> String {
+    let mut out = scenarios_table(results).render();
+    let restarts = restarts_table(results);
+    if !restarts.is_empty() {
+        out.push('\n');
+        out.push_str(&restarts.render());
+    }
+    if results
+        .groups
+        .iter()
+        .any(|g| g.runs > 1 || g.sustained_per_s.is_some())
+    {
+        out.push_str("\nMedian [min-max] over repetitions:\n\n");
+        out.push_str(&groups_table(results).render());
+    }
+    for search in &results.searches {
+        let trials: Vec<String> = search
+            .outcome
+            .trials
+            .iter()
+            .map(|t| {
+                let mark = match &t.verdict {
+                    Verdict::Sustained => "kept up",
+                    Verdict::NotSustained { .. } => "fell behind",
+                    Verdict::GeneratorBound { .. } => "generator-bound",
+                };
+                format!("{:.0}/s {mark}", t.offered_per_s)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nSearch {}: highest sustained {} ({}).",
+            search.label,
+            search
+                .outcome
+                .sustained_per_s
+                .map_or("none".into(), |r| format!("{r:.0} events/s")),
+            trials.join(", ")
+        );
+    }
+    out
+}
+
+fn scenarios_table(results: &Results) -> Table {
+    let mut table = Table::new(&[
+        ">#",
+        "scenario",
+        ">p50 ms",
+        ">p99 ms",
+        ">max ms",
+        ">offered/s",
+        ">engine/s",
+        "oracle",
+    ]);
+    for r in &results.scenarios {
+        let latency = &r.event_time_latency;
+        table.row(vec![
+            r.scenario.number.to_string(),
+            r.scenario.label(),
+            ms(latency.at(50.0)),
+            ms(latency.at(99.0)),
+            ms((latency.count > 0).then_some(latency.max_ms)),
+            format!("{:.0}", r.offered_per_s),
+            format!("{:.0}", r.engine_records_per_s),
+            verdict(r),
+        ]);
+    }
+    table
+}
+
+fn restarts_table(results: &Results) -> Table {
+    let mut table = Table::new(&[
+        ">#",
+        "scenario",
+        ">killed at s",
+        ">restarted at s",
+        ">lag before",
+        ">peak lag",
+        ">recovery s",
+        ">duplicates",
+        ">lost",
+    ]);
+    for r in &results.scenarios {
+        for recovery in &r.recovery {
+            table.row(vec![
+                r.scenario.number.to_string(),
+                r.scenario.label(),
+                format!("{:.1}", recovery.killed_at_s),
+                format!("{:.1}", recovery.restarted_at_s),
+                recovery.lag_before_records.to_string(),
+                recovery.peak_lag_records.to_string(),
+                recovery
+                    .recovery_s
+                    .map_or("not in run".into(), |s| format!("{s:.1}")),
+                r.check.duplicate_rows.to_string(),
+                r.check.lost_events.to_string(),
+            ]);
+        }
+    }
+    table
+}
+
+fn groups_table(results: &Results) -> Table {
+    let mut table = Table::new(&[
+        "setting",
+        ">runs",
+        ">exact",
+        ">p50 ms",
+        ">p99 ms",
+        ">engine/s",
+        ">CPU s / M events",
+        ">sustained/s",
+        "against checkpoints off",
+    ]);
+    for g in &results.groups {
+        let cost = g.against_checkpoints_off.as_ref().map_or(String::new(), |c| {
+            let ratio = |r: Option<f64>| r.map_or("-".into(), |r| format!("x{r:.3}"));
+            let delta = |d: Option<f64>| d.map_or("-".into(), |d| format!("{d:+.0} ms"));
+            format!(
+                "throughput {}, CPU/event {}, p50 {}, p99 {}",
+                ratio(c.throughput_ratio),
+                ratio(c.cpu_ratio),
+                delta(c.p50_difference_ms),
+                delta(c.p99_difference_ms)
+            )
+        });
+        table.row(vec![
+            g.label.clone(),
+            g.runs.to_string(),
+            g.passed.to_string(),
+            spread(g.p50_ms),
+            spread(g.p99_ms),
+            spread(g.engine_records_per_s),
+            g.engine_cpu_s_per_million_events
+                .map_or("-".into(), |s| format!("{:.1}", s.median)),
+            spread(g.sustained_per_s),
+            cost,
+        ]);
+    }
+    table
+}
+
+/// The whole report: context, summary, per-job tables and the decision guide.
+pub fn report(results: &Results) -> String {
+    let c = &results.context;
+    let mut out = format!("# streambench: {}\n\n", c.suite_name);
+    let mut context = Table::new(&["", ""]);
+    for (what, value) in [
+        ("suite", format!("{} (hash {})", c.suite_file, c.suite_hash)),
+        ("seed", c.seed.to_string()),
+        ("started", c.started_at.clone()),
+        (
+            "streambench",
+            format!(
+                "{} ({})",
+                c.streambench_version,
+                c.git_commit.as_deref().unwrap_or("unknown commit")
+            ),
+        ),
+        ("machine", format!("{}, {} cores, {}", c.cpu_model, c.cores, c.os)),
+        ("CPU pinning", c.cpu_pinning.clone()),
+        ("Kafka", c.brokers.clone()),
+        ("PostgreSQL", c.postgres_version.clone()),
+    ] {
+        context.row(vec![what.to_string(), value]);
+    }
+    out.push_str(&context.render());
+    out.push_str("\n## Scenarios\n\n");
+    out.push_str(&summary(results));
+    for job in jobs(results) {
+        let _ = write!(out, "\n## Job `{job}`\n\n");
+        out.push_str(&job_table(results, &job).render());
+    }
+    out.push_str("\n## Decision guide\n\n");
+    out.push_str(&decision_guide(results));
+    out
+}
+
+/// The jobs of a run, in first-run order.
+fn jobs(results: &Results) -> Vec<String> {
+    let mut jobs: Vec<String> = Vec::new();
+    for r in &results.scenarios {
+        if !jobs.contains(&r.scenario.job.name) {
+            jobs.push(r.scenario.job.name.clone());
+        }
+    }
+    jobs
+}
+
+/// Per engine and delivery mode: median latency and CPU of the runs without
+/// a fault, the highest sustained rate, and what restarts cost.
+fn job_table(results: &Results, job: &str) -> Table {
+    let mut table = Table::new(&[
+        "engine",
+        "delivery",
+        ">runs",
+        ">p50 ms",
+        ">p99 ms",
+        ">p99.9 ms",
+        ">sustained/s",
+        ">CPU s / M events",
+        ">duplicates after kills",
+        ">lost",
+        "oracle",
+    ]);
+    let mut settings: Vec<(EngineName, String)> = Vec::new();
+    for r in results.scenarios.iter().filter(|r| r.scenario.job.name == job) {
+        let key = (r.scenario.engine, r.scenario.delivery.as_str().to_string());
+        if !settings.contains(&key) {
+            settings.push(key);
+        }
+    }
+    for (engine, delivery) in settings {
+        let runs: Vec<&ScenarioResult> = results
+            .scenarios
+            .iter()
+            .filter(|r| {
+                r.scenario.job.name == job
+                    && r.scenario.engine == engine
+                    && r.scenario.delivery.as_str() == delivery
+            })
+            .collect();
+        let ok: Vec<&ScenarioResult> = runs.iter().copied().filter(|r| r.error.is_none()).collect();
+        // Latency and CPU from the runs without a fault: a kill's stall is
+        // in the restarts table, not in the engine's steady figures.
+        let median = |f: &dyn Fn(&ScenarioResult) -> Option<f64>| {
+            Spread::of(
+                ok.iter()
+                    .filter(|r| r.scenario.fault == FaultPlan::None)
+                    .filter_map(|r| f(r)),
+            )
+            .map(|s| s.median)
+        };
+        let sustained = results
+            .searches
+            .iter()
+            .filter(|s| {
+                s.scenario.job.name == job
+                    && s.scenario.engine == engine
+                    && s.scenario.delivery.as_str() == delivery
+            })
+            .filter_map(|s| s.outcome.sustained_per_s)
+            .collect::<Vec<f64>>();
+        let killed: Vec<&ScenarioResult> = ok.iter().copied().filter(|r| !r.recovery.is_empty()).collect();
+        let exact = runs.iter().filter(|r| r.passed).count();
+        table.row(vec![
+            engine.as_str().to_string(),
+            delivery,
+            runs.len().to_string(),
+            ms(median(&|r| r.event_time_latency.at(50.0))),
+            ms(median(&|r| r.event_time_latency.at(99.0))),
+            ms(median(&|r| r.event_time_latency.at(99.9))),
+            spread(Spread::of(sustained)),
+            median(&|r| {
+                let v = r.resources.engine_cpu_s_per_million_events;
+                (v > 0.0).then_some(v)
+            })
+            .map_or("-".into(), |v| format!("{v:.1}")),
+            if killed.is_empty() {
+                "-".into()
+            } else {
+                killed
+                    .iter()
+                    .map(|r| r.check.duplicate_rows)
+                    .sum::<u64>()
+                    .to_string()
+            },
+            ok.iter().map(|r| r.check.lost_events).sum::<u64>().to_string(),
+            format!("{exact} of {} exact", runs.len()),
+        ]);
+    }
+    table
+}
+
+/// For each job and engine: the highest rate at which p99 latency met each
+/// target (and the engine kept up), with its CPU cost; then what each
+/// delivery mode cost against upsert. Only what was measured is said.
+pub fn decision_guide(results: &Results) -> String {
+    let mut out = String::new();
+    for job in jobs(results) {
+        let _ = writeln!(out, "### `{job}`\n");
+        let mut table = Table::new(&["p99 target", "continuous", "microbatch"]);
+        for target in LATENCY_TARGETS_MS {
+            let mut cells = vec![format!("{target:.0} ms")];
+            for engine in [EngineName::Continuous, EngineName::Microbatch] {
+                cells.push(best_rate_within(results, &job, engine, target).map_or(
+                    "not met in this run".into(),
+                    |(rate, cpu)| match cpu {
+                        Some(cpu) => format!("up to {rate:.0} events/s ({cpu:.1} CPU s / M events)"),
+                        None => format!("up to {rate:.0} events/s"),
+                    },
+                ));
+            }
+            table.row(cells);
+        }
+        out.push_str(&table.render());
+        out.push_str(&delivery_tradeoff(results, &job));
+        out.push('\n');
+    }
+    out.push_str(
+        "Rates are the highest measured in this run at which the engine kept up and its results were exact; \
+         a higher rate may also meet a target if the suite did not try it.\n",
+    );
+    out
+}
+
+/// The highest offered rate (constant rates only) at which `engine` ran
+/// `job` exactly, kept up (searches' verdict, when judged) and had p99 at
+/// most `target_ms`; with its CPU per million events.
+fn best_rate_within(
+    results: &Results,
+    job: &str,
+    engine: EngineName,
+    target_ms: f64,
+) -> Option<(f64, Option<f64>)> {
+    let kept_up = |number: usize| {
+        results
+            .searches
+            .iter()
+            .flat_map(|s| &s.outcome.trials)
+            .find(|t| t.scenario == number)
+            .is_none_or(|t| t.verdict == Verdict::Sustained)
+    };
+    results
+        .scenarios
+        .iter()
+        .filter(|r| {
+            r.scenario.job.name == job && r.scenario.engine == engine && r.passed && r.error.is_none()
+        })
+        .filter(|r| r.scenario.fault == FaultPlan::None && kept_up(r.scenario.number))
+        .filter(|r| r.event_time_latency.at(99.0).is_some_and(|p99| p99 <= target_ms))
+        .filter_map(|r| r.scenario.constant_rate().map(|rate| (rate, r)))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(rate, r)| {
+            let cpu = r.resources.engine_cpu_s_per_million_events;
+            (rate, (cpu > 0.0).then_some(cpu))
+        })
+}
+
+/// CPU per event of each delivery mode against upsert, per engine.
+fn delivery_tradeoff(results: &Results, job: &str) -> String {
+    let mut out = String::new();
+    for engine in [EngineName::Continuous, EngineName::Microbatch] {
+        let cpu = |delivery: &str| {
+            Spread::of(
+                results
+                    .scenarios
+                    .iter()
+                    .filter(|r| {
+                        r.scenario.job.name == job
+                            && r.scenario.engine == engine
+                            && r.scenario.delivery.as_str() == delivery
+                            && r.error.is_none()
+                            && r.scenario.fault == FaultPlan::None
+                    })
+                    .map(|r| r.resources.engine_cpu_s_per_million_events)
+                    .filter(|v| *v > 0.0),
+            )
+            .map(|s| s.median)
+        };
+        let Some(upsert) = cpu("upsert") else {
+            continue;
+        };
+        for delivery in ["insert", "transactional"] {
+            if let Some(other) = cpu(delivery) {
+                let _ = writeln!(
+                    out,
+                    "\n{}: `{delivery}` used {:.2}x the CPU per event of `upsert` ({other:.1} against {upsert:.1} CPU s / M events).",
+                    engine.as_str(),
+                    other / upsert
+                );
+            }
+        }
+    }
+    out
+}
