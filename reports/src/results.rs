@@ -258,7 +258,8 @@ pub struct Recovery {
     pub lag_before_records: i64,
     /// The highest lag after the kill, records.
     pub peak_lag_records: i64,
-    /// When the lag was first back at or under `lag_before_records`.
+    /// When the lag was first back at its level before the kill (in
+    /// seconds behind, within half a second).
     pub recovered_at_s: Option<f64>,
     /// From the restart to then (`None`: not within the run).
     pub recovery_s: Option<f64>,

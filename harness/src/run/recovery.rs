@@ -5,16 +5,21 @@ pub use streambench_reports::results::Recovery;
 
 use super::sampler::LagSample;
 
-/// How long the engine took to be back at its pre-crash lag, from the lag
-/// samples of the run. Samples are a second apart, so this is within a
-/// second of the truth.
+/// A lag within this many seconds of its level before the kill counts as
+/// back at that level: engines report their position every 250 ms and a
+/// metrics line once a second, so readings of one steady lag differ by up
+/// to about that much.
+pub const TOLERANCE_S: f64 = 0.5;
+
+/// How long the engine took to be back at its pre-crash lag (in seconds
+/// behind, within [`TOLERANCE_S`]), from the lag samples of the run.
 pub fn recovery(lag: &[LagSample], killed_at_s: f64, restarted_at_s: f64) -> Recovery {
-    let lag_before_records = lag
+    let before: Vec<&LagSample> = lag
         .iter()
         .filter(|s| s.t_s >= killed_at_s - 5.0 && s.t_s < killed_at_s)
-        .map(|s| s.lag_records)
-        .max()
-        .unwrap_or(0);
+        .collect();
+    let lag_before_records = before.iter().map(|s| s.lag_records).max().unwrap_or(0);
+    let lag_before_s = before.iter().map(|s| s.lag_s).fold(0.0, f64::max);
     let peak_lag_records = lag
         .iter()
         .filter(|s| s.t_s >= killed_at_s)
@@ -23,7 +28,7 @@ pub fn recovery(lag: &[LagSample], killed_at_s: f64, restarted_at_s: f64) -> Rec
         .unwrap_or(0);
     let recovered_at_s = lag
         .iter()
-        .find(|s| s.t_s > restarted_at_s && s.lag_records <= lag_before_records)
+        .find(|s| s.t_s > restarted_at_s && s.lag_s <= lag_before_s + TOLERANCE_S)
         .map(|s| s.t_s);
     Recovery {
         killed_at_s,
@@ -45,7 +50,8 @@ mod tests {
             .map(|(t, &lag_records)| LagSample {
                 t_s: t as f64,
                 lag_records,
-                lag_s: 0.0,
+                // At 100 records/s.
+                lag_s: lag_records as f64 / 100.0,
             })
             .collect()
     }
