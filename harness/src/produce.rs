@@ -100,7 +100,37 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow
             Err((_, code)) => anyhow::bail!("cannot create topic {topic} on {brokers}: {code}"),
         }
     }
-    Ok(())
+    // Metadata reaches the broker's cache after the creation is acknowledged:
+    // wait until a client sees every partition, so a consumer started next
+    // does not find the topic missing.
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || wait_for_partitions(&brokers, &topic, partitions)).await?
+}
+
+fn wait_for_partitions(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = client
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map(|m| {
+                m.topics()
+                    .iter()
+                    .filter(|t| t.name() == topic && t.error().is_none())
+                    .map(|t| t.partitions().len())
+                    .sum::<usize>()
+            })
+            .unwrap_or(0);
+        if seen >= partitions as usize {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "topic {topic} was created on {brokers} but its {partitions} partitions are not visible after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The producer settings of `generate`, shared with the bare producer it is

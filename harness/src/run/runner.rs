@@ -525,8 +525,12 @@ async fn wait_until_ready(postgres: &str, table: &str, engine: &mut EngineProces
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
             .await?;
         if row.get::<_, bool>(0) {
-            // The table exists once the sink is connected; give the source its assignment.
+            // The table exists once the sink is connected; give the source its
+            // assignment, and make sure the engine did not fail on it.
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(status) = engine.child.try_wait()? {
+                anyhow::bail!("the engine exited at start ({status}):\n{}", engine.log_tail());
+            }
             return Ok(());
         }
         if Instant::now() > deadline {
