@@ -471,7 +471,6 @@ impl SourceTask {
                     .all(|(p, e)| self.offsets.get(p).copied().unwrap_or(0) >= *e)
             });
             if reached_end {
-                self.metrics.set_positions(&self.offsets);
                 // Bounded input is complete: every window fires, as at Flink's end of input.
                 self.broadcast(|| WorkerInput::Watermark(i64::MAX))?;
                 return self.barrier(&tracker, true);
@@ -481,7 +480,6 @@ impl SourceTask {
             }
             if self.job.stop.load(Ordering::Relaxed) {
                 if !self.job.drain_on_stop {
-                    self.metrics.set_positions(&self.offsets);
                     return self.barrier(&tracker, true);
                 }
                 if self.end_offsets.is_none() {
@@ -549,6 +547,8 @@ impl SourceTask {
     /// Starts checkpoint `epoch + 1`: a barrier to every worker, and the
     /// source's part (its offsets and watermark state) to the coordinator.
     fn barrier(&mut self, tracker: &WatermarkTracker, last: bool) -> Result<()> {
+        // Every checkpoint, and the run's end, reports where the source is.
+        self.metrics.set_positions(&self.offsets);
         self.epoch += 1;
         let epoch = self.epoch;
         self.broadcast(|| WorkerInput::Barrier(epoch))?;

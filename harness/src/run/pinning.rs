@@ -20,8 +20,14 @@ pub struct Pinning {
 }
 
 impl Pinning {
-    /// The pinning this machine allows.
-    pub fn for_this_machine() -> Pinning {
+    /// The pinning this machine allows, worked out once per process (it
+    /// asks the kernel and runs `taskset`).
+    pub fn for_this_machine() -> &'static Pinning {
+        static PINNING: std::sync::OnceLock<Pinning> = std::sync::OnceLock::new();
+        PINNING.get_or_init(Pinning::detect)
+    }
+
+    fn detect() -> Pinning {
         let usable: Vec<usize> = sched_getaffinity(Pid::from_raw(0))
             .map(|set| {
                 (0..CpuSet::count())

@@ -364,8 +364,6 @@ async fn run_scenario(
         .collect();
     let events = produced.events;
     Ok(ScenarioResult {
-        topic: name.to_string(),
-        table: name.to_string(),
         events_sent: events,
         offered_per_s: produced.offered_per_s,
         achieved_per_s: produced.achieved_per_s,
