@@ -41,7 +41,8 @@ enum Command {
     /// Throughput ratios in one run: `generate` over a bare producer, each
     /// engine over a bare consumer, micro-batch over continuous.
     Bench(BenchArgs),
-    /// Write a run's Markdown report, with its decision guide.
+    /// Write a run's report (Markdown and/or self-contained HTML with
+    /// charts), with its decision guide.
     Report(ReportArgs),
     /// Compare two runs setting by setting; flag changes beyond the noise.
     Compare(CompareArgs),
@@ -52,9 +53,23 @@ enum Command {
 struct ReportArgs {
     /// A run's results.json.
     results: std::path::PathBuf,
-    /// Where report.md goes (default: next to results.json).
+    /// Which reports to write.
+    #[arg(long, value_enum, default_value_t = ReportFormat::All)]
+    format: ReportFormat,
+    /// Where report.md and report.html go (default: next to results.json).
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+}
+
+/// The report formats `streambench report` writes.
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum ReportFormat {
+    /// report.md
+    Md,
+    /// report.html
+    Html,
+    /// both
+    All,
 }
 
 /// `streambench compare`.
@@ -159,7 +174,7 @@ struct CheckArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
     /// The result table to check.
-    #[arg(long)]
+    #[arg(long, value_parser = streambench_harness::args::table_name)]
     table: String,
     /// Accept repeated rows (at-least-once `insert` delivery after a restart).
     #[arg(long)]
@@ -404,7 +419,9 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     use streambench_harness::run::RunConfig;
     // Read the suite first: a bad file is reported before anything starts.
     streambench_workloads::suite::Suite::from_file(&args.suite)?;
-    let services = stack::up(home, &args.services.endpoints()).await?;
+    let endpoints = args.services.endpoints();
+    let services = stack::up(home, &endpoints).await?;
+    let stack_home = (endpoints.brokers.is_none() && endpoints.postgres.is_none()).then(|| home.clone());
     let out = args.out.unwrap_or_else(|| {
         std::path::PathBuf::from("results").join(rfc3339(now_ms() / 1000).replace(':', "-"))
     });
@@ -413,6 +430,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
         out_dir: out.clone(),
         services,
         binary: std::env::current_exe().context("cannot find the streambench binary")?,
+        stack_home,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -447,6 +465,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     print!("{}", streambench_reports::markdown::summary(&results));
     println!("results: {}", out.join("results.json").display());
+    write_reports(&results, &out, ReportFormat::All)?;
     let all_passed = results.scenarios.iter().all(|s| s.passed && s.error.is_none());
     Ok(if all_passed {
         ExitCode::SUCCESS
@@ -479,12 +498,30 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(std::path::Path::new("."))
             .to_path_buf()
     });
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let path = out.join("report.md");
-    std::fs::write(&path, streambench_reports::markdown::report(&results))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("{}", path.display());
+    write_reports(&results, &out, args.format)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes report.md and/or report.html into `out`, printing their paths.
+fn write_reports(
+    results: &streambench_reports::results::Results,
+    out: &std::path::Path,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut written = Vec::new();
+    if format != ReportFormat::Html {
+        written.push(("report.md", streambench_reports::markdown::report(results)));
+    }
+    if format != ReportFormat::Md {
+        written.push(("report.html", streambench_reports::html::report(results)?));
+    }
+    for (name, text) in written {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("report: {}", path.display());
+    }
+    Ok(())
 }
 
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {

@@ -1,9 +1,13 @@
 //! Turns a run's results into what people read: a Markdown report with a
-//! decision guide, and comparisons between two runs. The types of
-//! `results.json` live here, so what the harness writes is what reports read.
+//! decision guide, a self-contained HTML report with charts, and
+//! comparisons between two runs. The types of `results.json` live here, so
+//! what the harness writes is what reports read.
 
 pub mod compare;
+pub mod figures;
+pub mod html;
 pub mod markdown;
 pub mod results;
 pub mod scenario;
+pub mod svg;
 pub mod table;

@@ -62,35 +62,45 @@ pub fn summary(results: &Results) -> String {
         out.push_str("\nMedian [min-max] over repetitions:\n\n");
         out.push_str(&groups_table(results).render());
     }
-    for search in &results.searches {
-        let trials: Vec<String> = search
-            .outcome
-            .trials
-            .iter()
-            .map(|t| {
-                let mark = match &t.verdict {
-                    Verdict::Sustained => "kept up",
-                    Verdict::NotSustained { .. } => "fell behind",
-                    Verdict::GeneratorBound { .. } => "generator-bound",
-                };
-                format!("{:.0}/s {mark}", t.offered_per_s)
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "\nSearch {}: highest sustained {} ({}).",
-            search.label,
-            search
-                .outcome
-                .sustained_per_s
-                .map_or("none".into(), |r| format!("{r:.0} events/s")),
-            trials.join(", ")
-        );
+    for line in search_lines(results) {
+        let _ = writeln!(out, "\n{line}");
     }
     out
 }
 
-fn scenarios_table(results: &Results) -> Table {
+/// One sentence per rate search: where it ended and every trial.
+pub(crate) fn search_lines(results: &Results) -> Vec<String> {
+    results
+        .searches
+        .iter()
+        .map(|search| {
+            let trials: Vec<String> = search
+                .outcome
+                .trials
+                .iter()
+                .map(|t| {
+                    let mark = match &t.verdict {
+                        Verdict::Sustained => "kept up",
+                        Verdict::NotSustained { .. } => "fell behind",
+                        Verdict::GeneratorBound { .. } => "generator-bound",
+                    };
+                    format!("{:.0}/s {mark}", t.offered_per_s)
+                })
+                .collect();
+            format!(
+                "Search {}: highest sustained {} ({}).",
+                search.label,
+                search
+                    .outcome
+                    .sustained_per_s
+                    .map_or("none".into(), |r| format!("{r:.0} events/s")),
+                trials.join(", ")
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn scenarios_table(results: &Results) -> Table {
     let mut table = Table::new(&[
         ">#",
         "scenario",
@@ -117,12 +127,12 @@ fn scenarios_table(results: &Results) -> Table {
     table
 }
 
-fn restarts_table(results: &Results) -> Table {
+pub(crate) fn restarts_table(results: &Results) -> Table {
     let mut table = Table::new(&[
         ">#",
         "scenario",
-        ">killed at s",
-        ">restarted at s",
+        ">fault at s",
+        ">back at s",
         ">lag before",
         ">peak lag",
         ">recovery s",
@@ -149,7 +159,7 @@ fn restarts_table(results: &Results) -> Table {
     table
 }
 
-fn groups_table(results: &Results) -> Table {
+pub(crate) fn groups_table(results: &Results) -> Table {
     let mut table = Table::new(&[
         "setting",
         ">runs",
@@ -193,6 +203,21 @@ fn groups_table(results: &Results) -> Table {
 pub fn report(results: &Results) -> String {
     let c = &results.context;
     let mut out = format!("# streambench: {}\n\n", c.suite_name);
+    out.push_str(&context_table(results).render());
+    out.push_str("\n## Scenarios\n\n");
+    out.push_str(&summary(results));
+    for job in jobs(results) {
+        let _ = write!(out, "\n## Job `{job}`\n\n");
+        out.push_str(&job_table(results, &job).render());
+    }
+    out.push_str("\n## Decision guide\n\n");
+    out.push_str(&decision_guide(results));
+    out
+}
+
+/// Where and how the run happened.
+pub(crate) fn context_table(results: &Results) -> Table {
+    let c = &results.context;
     let mut context = Table::new(&["", ""]);
     for (what, value) in [
         ("suite", format!("{} (hash {})", c.suite_file, c.suite_hash)),
@@ -213,20 +238,11 @@ pub fn report(results: &Results) -> String {
     ] {
         context.row(vec![what.to_string(), value]);
     }
-    out.push_str(&context.render());
-    out.push_str("\n## Scenarios\n\n");
-    out.push_str(&summary(results));
-    for job in jobs(results) {
-        let _ = write!(out, "\n## Job `{job}`\n\n");
-        out.push_str(&job_table(results, &job).render());
-    }
-    out.push_str("\n## Decision guide\n\n");
-    out.push_str(&decision_guide(results));
-    out
+    context
 }
 
 /// The jobs of a run, in first-run order.
-fn jobs(results: &Results) -> Vec<String> {
+pub(crate) fn jobs(results: &Results) -> Vec<String> {
     let mut jobs: Vec<String> = Vec::new();
     for r in &results.scenarios {
         if !jobs.contains(&r.scenario.job.name) {
@@ -238,7 +254,7 @@ fn jobs(results: &Results) -> Vec<String> {
 
 /// Per engine and delivery mode: median latency and CPU of the runs without
 /// a fault, the highest sustained rate, and what restarts cost.
-fn job_table(results: &Results, job: &str) -> Table {
+pub(crate) fn job_table(results: &Results, job: &str) -> Table {
     let mut table = Table::new(&[
         "engine",
         "delivery",
@@ -248,8 +264,10 @@ fn job_table(results: &Results, job: &str) -> Table {
         ">p99.9 ms",
         ">sustained/s",
         ">CPU s / M events",
-        ">duplicates after kills",
+        ">duplicates after faults",
         ">lost",
+        ">dead letters",
+        "checkpoint overhead",
         "oracle",
     ]);
     let mut settings: Vec<(EngineName, String)> = Vec::new();
@@ -292,6 +310,7 @@ fn job_table(results: &Results, job: &str) -> Table {
             .collect::<Vec<f64>>();
         let killed: Vec<&ScenarioResult> = ok.iter().copied().filter(|r| !r.recovery.is_empty()).collect();
         let exact = runs.iter().filter(|r| r.passed).count();
+        let overhead = checkpoint_overhead(results, job, engine, &delivery);
         table.row(vec![
             engine.as_str().to_string(),
             delivery,
@@ -315,10 +334,45 @@ fn job_table(results: &Results, job: &str) -> Table {
                     .to_string()
             },
             ok.iter().map(|r| r.check.lost_events).sum::<u64>().to_string(),
+            ok.iter().map(|r| r.check.dead_lettered).sum::<u64>().to_string(),
+            overhead,
             format!("{exact} of {} exact", runs.len()),
         ]);
     }
     table
+}
+
+/// What checkpoints cost this setting against none, per interval the suite
+/// ran (medians over repetitions); `-` when it ran no baseline.
+fn checkpoint_overhead(results: &Results, job: &str, engine: EngineName, delivery: &str) -> String {
+    let cells: Vec<String> = results
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let cost = g.against_checkpoints_off.as_ref()?;
+            let first = results
+                .scenarios
+                .iter()
+                .find(|r| Some(&r.scenario.number) == g.scenarios.first())?;
+            let s = &first.scenario;
+            (s.job.name == job
+                && s.engine == engine
+                && s.delivery.as_str() == delivery
+                && s.fault == FaultPlan::None)
+                .then_some(())?;
+            let interval = s.checkpoint_interval_ms? as f64 / 1000.0;
+            let cpu = cost.cpu_ratio.map_or("-".into(), |r| format!("x{r:.2}"));
+            let p99 = cost
+                .p99_difference_ms
+                .map_or("-".into(), |d| format!("{d:+.0} ms"));
+            Some(format!("every {interval} s: CPU {cpu}, p99 {p99}"))
+        })
+        .collect();
+    if cells.is_empty() {
+        "-".into()
+    } else {
+        cells.join("; ")
+    }
 }
 
 /// For each job and engine: the highest rate at which p99 latency met each
@@ -326,31 +380,60 @@ fn job_table(results: &Results, job: &str) -> Table {
 /// delivery mode cost against upsert. Only what was measured is said.
 pub fn decision_guide(results: &Results) -> String {
     let mut out = String::new();
-    for job in jobs(results) {
-        let _ = writeln!(out, "### `{job}`\n");
-        let mut table = Table::new(&["p99 target", "continuous", "microbatch"]);
-        for target in LATENCY_TARGETS_MS {
-            let mut cells = vec![format!("{target:.0} ms")];
-            for engine in [EngineName::Continuous, EngineName::Microbatch] {
-                cells.push(best_rate_within(results, &job, engine, target).map_or(
-                    "not met in this run".into(),
-                    |(rate, cpu)| match cpu {
-                        Some(cpu) => format!("up to {rate:.0} events/s ({cpu:.1} CPU s / M events)"),
-                        None => format!("up to {rate:.0} events/s"),
-                    },
-                ));
-            }
-            table.row(cells);
+    for section in guide_sections(results) {
+        let _ = writeln!(out, "### `{}`\n", section.job);
+        out.push_str(&section.targets.render());
+        for tradeoff in &section.tradeoffs {
+            let _ = write!(out, "\n{tradeoff}\n");
         }
-        out.push_str(&table.render());
-        out.push_str(&delivery_tradeoff(results, &job));
         out.push('\n');
     }
-    out.push_str(
-        "Rates are the highest measured in this run at which the engine kept up and its results were exact; \
-         a higher rate may also meet a target if the suite did not try it.\n",
-    );
+    out.push_str(GUIDE_CAVEAT);
+    out.push('\n');
     out
+}
+
+/// What the guide's rates mean, said once under it.
+pub(crate) const GUIDE_CAVEAT: &str = "Rates are the highest measured in this run at which the engine kept up and its results were exact; \
+     a higher rate may also meet a target if the suite did not try it.";
+
+/// The decision guide of one job.
+pub(crate) struct GuideSection {
+    /// The job.
+    pub job: String,
+    /// Per latency target, per engine: the highest rate that met it.
+    pub targets: Table,
+    /// What each delivery mode cost against `upsert`, one sentence each.
+    pub tradeoffs: Vec<String>,
+}
+
+/// The decision guide, one section per job.
+pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
+    jobs(results)
+        .into_iter()
+        .map(|job| {
+            let mut targets = Table::new(&["p99 target", "continuous", "microbatch"]);
+            for target in LATENCY_TARGETS_MS {
+                let mut cells = vec![format!("{target:.0} ms")];
+                for engine in [EngineName::Continuous, EngineName::Microbatch] {
+                    cells.push(best_rate_within(results, &job, engine, target).map_or(
+                        "not met in this run".into(),
+                        |(rate, cpu)| match cpu {
+                            Some(cpu) => format!("up to {rate:.0} events/s ({cpu:.1} CPU s / M events)"),
+                            None => format!("up to {rate:.0} events/s"),
+                        },
+                    ));
+                }
+                targets.row(cells);
+            }
+            let tradeoffs = delivery_tradeoff(results, &job);
+            GuideSection {
+                job,
+                targets,
+                tradeoffs,
+            }
+        })
+        .collect()
 }
 
 /// The highest offered rate (constant rates only) at which `engine` ran
@@ -386,38 +469,57 @@ fn best_rate_within(
         })
 }
 
-/// CPU per event of each delivery mode against upsert, per engine.
-fn delivery_tradeoff(results: &Results, job: &str) -> String {
-    let mut out = String::new();
+/// What each delivery mode cost against `upsert`, per engine: in highest
+/// sustained rate where the run searched for it, and in CPU per event.
+fn delivery_tradeoff(results: &Results, job: &str) -> Vec<String> {
+    let mut out = Vec::new();
     for engine in [EngineName::Continuous, EngineName::Microbatch] {
+        let of_setting = |r: &ScenarioResult, delivery: &str| {
+            r.scenario.job.name == job
+                && r.scenario.engine == engine
+                && r.scenario.delivery.as_str() == delivery
+                && r.error.is_none()
+                && r.scenario.fault == FaultPlan::None
+        };
         let cpu = |delivery: &str| {
             Spread::of(
                 results
                     .scenarios
                     .iter()
-                    .filter(|r| {
-                        r.scenario.job.name == job
-                            && r.scenario.engine == engine
-                            && r.scenario.delivery.as_str() == delivery
-                            && r.error.is_none()
-                            && r.scenario.fault == FaultPlan::None
-                    })
+                    .filter(|r| of_setting(r, delivery))
                     .map(|r| r.resources.engine_cpu_s_per_million_events)
                     .filter(|v| *v > 0.0),
             )
             .map(|s| s.median)
         };
-        let Some(upsert) = cpu("upsert") else {
-            continue;
+        let sustained = |delivery: &str| {
+            Spread::of(
+                results
+                    .searches
+                    .iter()
+                    .filter(|s| {
+                        s.scenario.job.name == job
+                            && s.scenario.engine == engine
+                            && s.scenario.delivery.as_str() == delivery
+                    })
+                    .filter_map(|s| s.outcome.sustained_per_s),
+            )
+            .map(|s| s.median)
         };
         for delivery in ["insert", "transactional"] {
-            if let Some(other) = cpu(delivery) {
-                let _ = writeln!(
-                    out,
-                    "\n{}: `{delivery}` used {:.2}x the CPU per event of `upsert` ({other:.1} against {upsert:.1} CPU s / M events).",
+            if let (Some(other), Some(upsert)) = (sustained(delivery), sustained("upsert")) {
+                out.push(format!(
+                    "{}: `{delivery}` sustained {:.2}x the rate of `upsert` ({other:.0} against {upsert:.0} events/s).",
                     engine.as_str(),
                     other / upsert
-                );
+                ));
+            }
+            if let (Some(other), Some(upsert)) = (cpu(delivery), cpu("upsert")) {
+                out.push(format!(
+                    "{}: `{delivery}` used {:.2}x the CPU per event of `upsert` ({other:.1} against {upsert:.1} CPU s / M events).",
+                    engine.as_str(),
+                    other / upsert
+                ));
             }
         }
     }

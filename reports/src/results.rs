@@ -112,7 +112,8 @@ pub struct ScenarioResult {
     pub resources: Resources,
     /// The engine's checkpoints (or, micro-batch, batches).
     pub checkpoints: CheckpointStats,
-    /// After each kill: how long until the engine had caught up again.
+    /// After each kill, broker outage or database restart: how long until
+    /// the engine had caught up again.
     pub recovery: Vec<Recovery>,
     /// How often the engine was restarted by the fault plan.
     pub restarts: u32,
@@ -127,6 +128,12 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
+    /// The offered rate rounded to whole events per second, to group runs
+    /// by it (0 for rates that are not constant).
+    pub fn offered_rate_key(&self) -> u64 {
+        self.scenario.constant_rate().map_or(0, |r| r.round() as u64)
+    }
+
     /// A result with nothing measured yet: the base of a finished one, or
     /// the record of a scenario that could not finish.
     pub fn unfinished(scenario: &Scenario, name: &str) -> ScenarioResult {
@@ -170,6 +177,18 @@ pub struct Resources {
     pub engine_peak_rss_bytes: u64,
     /// CPU seconds of the harness itself, generator included.
     pub harness_cpu_s: f64,
+    /// The engine's resident memory over the run, about once a second.
+    #[serde(default)]
+    pub engine_rss_series: Vec<RssSample>,
+}
+
+/// An engine's resident memory at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RssSample {
+    /// Seconds since the generator started.
+    pub t_s: f64,
+    /// Resident set (`VmRSS`), bytes.
+    pub bytes: u64,
 }
 
 /// The engine's checkpoints (continuous) or batches (micro-batch), from its
@@ -246,7 +265,9 @@ pub struct LagSample {
     pub lag_s: f64,
 }
 
-/// How long an engine took to recover from a kill.
+/// How long an engine took to recover from a kill (or from the broker or
+/// the database being stopped: then "killed" is when the service stopped
+/// and "restarted" when it answered again).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
     /// When it was killed, seconds since the generator started.

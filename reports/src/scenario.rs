@@ -70,6 +70,12 @@ impl Scenario {
             FaultPlan::Kill { at_s, .. } => label.push_str(&format!(" kill@{at_s}s")),
             FaultPlan::Kills { times, seed, .. } => label.push_str(&format!(" kill-x{times}-seed{seed}")),
             FaultPlan::Pause { at_s, duration_s } => label.push_str(&format!(" pause@{at_s}s+{duration_s}s")),
+            FaultPlan::BrokerOutage { at_s, duration_s } => {
+                label.push_str(&format!(" broker-down@{at_s}s+{duration_s}s"))
+            }
+            FaultPlan::DatabaseRestart { at_s, duration_s } => {
+                label.push_str(&format!(" database-down@{at_s}s+{duration_s}s"))
+            }
         }
         label
     }

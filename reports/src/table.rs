@@ -25,7 +25,7 @@ impl Table {
 
     /// Adds a row (missing cells are empty, extra ones dropped).
     pub fn row(&mut self, cells: Vec<String>) {
-        let mut cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        let mut cells = cells;
         cells.resize(self.headers.len(), String::new());
         self.rows.push(cells);
     }
@@ -37,10 +37,14 @@ impl Table {
 
     /// The table in Markdown.
     pub fn render(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| c.replace('|', "\\|")).collect())
+            .collect();
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|c| {
-                self.rows
-                    .iter()
+                rows.iter()
                     .map(|r| r[c].chars().count())
                     .chain([self.headers[c].chars().count(), 3])
                     .max()
@@ -74,11 +78,50 @@ impl Table {
             })
             .collect();
         out.push_str(&format!("| {} |\n", rule.join(" | ")));
-        for row in &self.rows {
+        for row in &rows {
             out.push_str(&line(row));
         }
         out
     }
+
+    /// The table in HTML, numbers right-aligned (class `n`).
+    pub fn render_html(&self) -> String {
+        let cell = |tag: &str, c: usize, text: &str| {
+            let class = if self.right_aligned[c] { " class=\"n\"" } else { "" };
+            format!("<{tag}{class}>{}</{tag}>", escape_html(text))
+        };
+        let mut out = String::from("<table>\n<thead><tr>");
+        for (c, header) in self.headers.iter().enumerate() {
+            out.push_str(&cell("th", c, header));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for (c, text) in row.iter().enumerate() {
+                out.push_str(&cell("td", c, text));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>\n");
+        out
+    }
+}
+
+/// `text` with HTML's special characters escaped, for element content and
+/// attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -94,5 +137,17 @@ mod tests {
             table.render(),
             "| name      |   ms |\n| --------- | ---: |\n| a\\|b      |    5 |\n| long name | 1234 |\n"
         );
+    }
+
+    #[test]
+    fn html_cells_are_escaped_and_numbers_marked() {
+        let mut table = Table::new(&["name", ">ms"]);
+        table.row(vec!["<a & b>".into(), "5".into()]);
+        let html = table.render_html();
+        assert!(
+            html.contains("<td>&lt;a &amp; b&gt;</td><td class=\"n\">5</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<th class=\"n\">ms</th>"), "{html}");
     }
 }

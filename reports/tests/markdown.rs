@@ -32,3 +32,24 @@ fn the_decision_guide_says_only_what_was_measured() {
         .expect("10 s row");
     assert_eq!(line.matches("up to 2000 events/s").count(), 2, "{line}");
 }
+
+#[test]
+fn a_job_table_shows_what_checkpoints_cost_against_none() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/checkpoint-run.json");
+    let results: Results = serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("results");
+    let report = markdown::report(&results);
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("| continuous | upsert") && l.contains("every 1 s"))
+        .expect("a job row with checkpoint overhead");
+    // Both intervals the suite ran, each with its CPU ratio and p99 change.
+    assert!(
+        row.contains("every 1 s: CPU x") && row.contains("every 10 s: CPU x"),
+        "{row}"
+    );
+    assert_eq!(
+        row.matches("p99 +").count() + row.matches("p99 -").count(),
+        2,
+        "{row}"
+    );
+}

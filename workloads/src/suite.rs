@@ -216,6 +216,22 @@ pub enum FaultPlan {
         /// How long it stays stopped.
         duration_s: f64,
     },
+    /// Stop the broker (a controlled shutdown), then start it again on the
+    /// same port and data. Needs the local stack.
+    BrokerOutage {
+        /// Seconds into the run.
+        at_s: f64,
+        /// How long it stays down (its start-up comes on top).
+        duration_s: f64,
+    },
+    /// Stop PostgreSQL (a fast shutdown: open transactions roll back), then
+    /// start it again. Needs the local stack.
+    DatabaseRestart {
+        /// Seconds into the run.
+        at_s: f64,
+        /// How long it stays down (its start-up comes on top).
+        duration_s: f64,
+    },
 }
 
 impl FaultPlan {
@@ -232,7 +248,10 @@ impl FaultPlan {
                 moments.sort_by(f64::total_cmp);
                 moments
             }
-            FaultPlan::None | FaultPlan::Pause { .. } => Vec::new(),
+            FaultPlan::None
+            | FaultPlan::Pause { .. }
+            | FaultPlan::BrokerOutage { .. }
+            | FaultPlan::DatabaseRestart { .. } => Vec::new(),
         }
     }
 
@@ -242,8 +261,20 @@ impl FaultPlan {
             FaultPlan::Kill { restart_after_s, .. } | FaultPlan::Kills { restart_after_s, .. } => {
                 restart_after_s
             }
-            FaultPlan::None | FaultPlan::Pause { .. } => 0.0,
+            FaultPlan::None
+            | FaultPlan::Pause { .. }
+            | FaultPlan::BrokerOutage { .. }
+            | FaultPlan::DatabaseRestart { .. } => 0.0,
         }
+    }
+
+    /// Whether the fault stops a service of the local stack (the broker or
+    /// the database) rather than the engine.
+    pub fn stops_a_service(&self) -> bool {
+        matches!(
+            self,
+            FaultPlan::BrokerOutage { .. } | FaultPlan::DatabaseRestart { .. }
+        )
     }
 }
 
@@ -277,12 +308,12 @@ impl Default for Measure {
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     /// The file cannot be read.
-    #[error("cannot read suite {path}: {source}")]
+    #[error("cannot read suite {path}: {error}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not a separate cause, so it is said once).
+        error: std::io::Error,
     },
     /// Not valid TOML, or not a suite (the message holds line and column).
     #[error("suite {path}: {message}")]
@@ -306,9 +337,9 @@ impl Suite {
     /// Reads and checks a suite file.
     pub fn from_file(path: &Path) -> Result<Suite, SuiteError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| SuiteError::Read {
             path: shown.clone(),
-            source,
+            error,
         })?;
         Suite::parse(&text, &shown)
     }
@@ -411,7 +442,9 @@ impl Suite {
                     restart_after_s,
                     ..
                 } => times == 0 || restart_after_s.is_nan() || restart_after_s < 0.0,
-                FaultPlan::Pause { at_s, duration_s } => !(at_s >= 0.0 && duration_s > 0.0),
+                FaultPlan::Pause { at_s, duration_s }
+                | FaultPlan::BrokerOutage { at_s, duration_s }
+                | FaultPlan::DatabaseRestart { at_s, duration_s } => !(at_s >= 0.0 && duration_s >= 0.0),
             };
             if bad {
                 return Err(format!(

@@ -40,6 +40,9 @@ pub struct RunConfig {
     pub services: Resolved,
     /// The `streambench` binary to start engines with.
     pub binary: PathBuf,
+    /// The local stack's home, when the broker and the database are the
+    /// ones it started: faults that stop a service need it.
+    pub stack_home: Option<crate::home::Home>,
 }
 
 /// A moment of a run, for the progress display.
@@ -223,6 +226,49 @@ impl EngineProcess {
     }
 }
 
+/// Stops the broker or the database of the local stack, waits
+/// `duration_s`, and starts it again; returns when it stopped and when it
+/// answered again, in seconds since the generator started.
+async fn stop_service(
+    config: &RunConfig,
+    fault: &FaultPlan,
+    duration_s: f64,
+    generator_started: Instant,
+    report: &mut impl FnMut(&'static str),
+) -> anyhow::Result<(f64, f64)> {
+    let home = config.stack_home.clone().context(
+        "this fault stops a service, so it needs the local stack: run without --brokers and --postgres",
+    )?;
+    let broker = matches!(fault, FaultPlan::BrokerOutage { .. });
+    report(if broker { "broker down" } else { "database down" });
+    let stopped_at_s = generator_started.elapsed().as_secs_f64();
+    let down_home = home.clone();
+    let was_running = tokio::task::spawn_blocking(move || {
+        if broker {
+            crate::stack::kafka::down(&down_home)
+        } else {
+            crate::stack::postgres::down(&down_home)
+        }
+    })
+    .await??;
+    anyhow::ensure!(
+        was_running,
+        "the local stack's service was not running, so the fault could not stop it"
+    );
+    tokio::time::sleep(Duration::from_secs_f64(duration_s)).await;
+    report(if broker {
+        "broker starting"
+    } else {
+        "database starting"
+    });
+    if broker {
+        crate::stack::kafka::up(&home).await?;
+    } else {
+        crate::stack::postgres::up(&home).await?;
+    }
+    Ok((stopped_at_s, generator_started.elapsed().as_secs_f64()))
+}
+
 async fn run_scenario(
     config: &RunConfig,
     scenario: &Scenario,
@@ -276,6 +322,17 @@ async fn run_scenario(
                     engine.signal(Signal::SIGSTOP)?;
                     tokio::time::sleep(Duration::from_secs_f64(duration_s)).await;
                     engine.signal(Signal::SIGCONT)?;
+                    report("generating");
+                    (&mut produce).await
+                }
+            }
+        }
+        FaultPlan::BrokerOutage { at_s, duration_s } | FaultPlan::DatabaseRestart { at_s, duration_s } => {
+            tokio::select! {
+                done = &mut produce => done,
+                _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
+                    let interrupted = stop_service(config, &scenario.fault, duration_s, generator_started, report).await?;
+                    kills.push(interrupted);
                     report("generating");
                     (&mut produce).await
                 }
@@ -387,6 +444,7 @@ async fn run_scenario(
                 0.0
             },
             engine_peak_rss_bytes: sampled.engine_peak_rss_bytes,
+            engine_rss_series: sampled.engine_rss.clone(),
             harness_cpu_s: cpu.own_s,
         },
         checkpoints: checkpoint_stats(&snapshots),

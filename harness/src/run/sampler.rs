@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use streambench_engines::metrics::MetricsSnapshot;
-pub use streambench_reports::results::LagSample;
+pub use streambench_reports::results::{LagSample, RssSample};
 use streambench_workloads::rate::RateProfile;
 
 /// What to sample.
@@ -50,6 +50,8 @@ pub struct Sampled {
     /// The largest resident set any engine process of the scenario reached
     /// (`VmHWM`), in bytes.
     pub engine_peak_rss_bytes: u64,
+    /// The engine's resident set (`VmRSS`), about once a second.
+    pub engine_rss: Vec<RssSample>,
 }
 
 /// The sampling thread.
@@ -159,8 +161,16 @@ impl Sampling<'_> {
             }
             Err(_) => {}
         }
-        if let Some(hwm) = peak_rss_bytes(pid) {
+        if let Some(hwm) = status_bytes(pid, "VmHWM:") {
             self.sampled.engine_peak_rss_bytes = self.sampled.engine_peak_rss_bytes.max(hwm);
+        }
+        let rss_due = self
+            .sampled
+            .engine_rss
+            .last()
+            .is_none_or(|last| now_s - last.t_s >= 1.0);
+        if rss_due && let Some(bytes) = status_bytes(pid, "VmRSS:") {
+            self.sampled.engine_rss.push(RssSample { t_s: now_s, bytes });
         }
     }
 }
@@ -195,10 +205,11 @@ pub fn seconds_behind(rate: &RateProfile, total_events: u64, t_s: f64, position:
     (t_s - rate.send_time_us(position) as f64 / 1e6).max(0.0)
 }
 
-/// A process's peak resident set (`VmHWM`), in bytes.
-fn peak_rss_bytes(pid: u32) -> Option<u64> {
+/// A memory figure of a process's status (`VmHWM:` peak resident set,
+/// `VmRSS:` resident set now), in bytes.
+fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -220,7 +231,8 @@ mod tests {
 
     #[test]
     fn this_process_has_a_peak_resident_set() {
-        assert!(peak_rss_bytes(std::process::id()).is_some_and(|b| b > 0));
-        assert_eq!(peak_rss_bytes(u32::MAX), None);
+        assert!(status_bytes(std::process::id(), "VmHWM:").is_some_and(|b| b > 0));
+        assert!(status_bytes(std::process::id(), "VmRSS:").is_some_and(|b| b > 0));
+        assert_eq!(status_bytes(u32::MAX, "VmHWM:"), None);
     }
 }
