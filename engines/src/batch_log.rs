@@ -32,7 +32,7 @@ impl BatchLog {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        write_atomically(&path, &payload).map_err(Error::checkpoint(path))
+        write_atomically(&path, &payload).map_err(Error::checkpoint_write(path))
     }
 
     /// The newest intact entry and its batch number; damaged entries are

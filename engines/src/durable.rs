@@ -28,13 +28,19 @@ pub fn write_atomically(path: &Path, payload: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temporary = dir.join(format!(".{name}.tmp"));
-    {
+    let written = (|| {
         let mut file = File::create(&temporary)?;
         file.write_all(MAGIC)?;
         file.write_all(&(payload.len() as u64).to_le_bytes())?;
         file.write_all(&crc32fast::hash(payload).to_le_bytes())?;
         file.write_all(payload)?;
-        file.sync_all()?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        // A partial file would hold space a full disk needs back; the old
+        // file at `path` is untouched either way.
+        let _ = fs::remove_file(&temporary);
+        return Err(e);
     }
     fs::rename(&temporary, path)?;
     File::open(dir)?.sync_all()

@@ -151,7 +151,7 @@ impl Observability {
             loop {
                 tick.tick().await;
                 let source = probe_source.clone();
-                if let Ok(Ok(ends)) = tokio::task::spawn_blocking(move || source.watermarks()).await {
+                if let Ok(Ok(ends)) = tokio::task::spawn_blocking(move || source.watermarks_once()).await {
                     probe_metrics.set_high_watermarks(ends.into_iter().map(|(p, (_, high))| (p, high)));
                 }
             }

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Kafka refused or failed a request.
-    #[error("Kafka: {what}: {source}")]
+    #[error("Kafka: {what}: {error}")]
     Kafka {
         /// What the engine was doing.
         what: String,
         /// The client's error.
-        source: rdkafka::error::KafkaError,
+        error: rdkafka::error::KafkaError,
     },
     /// The topic to read does not exist.
     #[error(
@@ -25,12 +25,12 @@ pub enum Error {
         brokers: String,
     },
     /// PostgreSQL refused or failed a request.
-    #[error("PostgreSQL: {what}: {source}")]
+    #[error("PostgreSQL: {what}: {error}")]
     Postgres {
         /// What the engine was doing.
         what: String,
         /// The client's error.
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
     /// A checkpoint could not be written or read.
     #[error("checkpoint {path}: {reason}")]
@@ -52,13 +52,26 @@ impl Error {
     /// A Kafka error while doing `what`.
     pub fn kafka(what: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
         let what = what.into();
-        move |source| Error::Kafka { what, source }
+        move |error| Error::Kafka { what, error }
     }
 
     /// A PostgreSQL error while doing `what`.
     pub fn postgres(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
         let what = what.into();
-        move |source| Error::Postgres { what, source }
+        move |error| Error::Postgres { what, error }
+    }
+
+    /// A failed durable write of `path`: what was written before is intact,
+    /// and the message says what to do.
+    pub fn checkpoint_write(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |e| Error::Checkpoint {
+            reason: format!(
+                "{e}: everything written before is intact; free space or fix permissions on {}, then restart",
+                path.parent().unwrap_or(&path).display()
+            ),
+            path,
+        }
     }
 
     /// A checkpoint I/O error on `path`.

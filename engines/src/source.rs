@@ -5,7 +5,7 @@
 //! high watermarks for lag.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -173,9 +173,9 @@ impl KafkaSource {
             .poll(timeout)
             // The error's text is built only on an error: this runs per record.
             .map(|r| {
-                r.map_err(|source| Error::Kafka {
+                r.map_err(|error| Error::Kafka {
                     what: format!("reading {}", self.config.topic),
-                    source,
+                    error,
                 })
             })
     }
@@ -222,8 +222,50 @@ impl KafkaSource {
             .collect())
     }
 
-    /// Low and high watermark (first offset, next offset to be written) of every partition.
+    /// Low and high watermark (first offset, next offset to be written) of
+    /// every partition, retried while the broker is away (see [`patiently`]).
     pub fn watermarks(&self) -> Result<BTreeMap<i32, (i64, i64)>> {
+        patiently("the topic's offsets", || self.watermarks_once())
+    }
+
+    /// The next offset to be written of every partition, asked in one
+    /// request, so that all partitions' ends are from the same moment (asked
+    /// one by one, a partition asked later would be ahead of the others by
+    /// the time between the requests). Retried while the broker is away.
+    pub fn end_offsets(&self) -> Result<Offsets> {
+        patiently("the topic's end offsets", || {
+            let mut query = TopicPartitionList::new();
+            for &p in &self.partitions {
+                query
+                    .add_partition_offset(&self.config.topic, p, Offset::End)
+                    .map_err(Error::kafka(format!(
+                        "asking the end of {}/{p}",
+                        self.config.topic
+                    )))?;
+            }
+            let list = self
+                .consumer
+                .offsets_for_times(query, REQUEST_TIMEOUT)
+                .map_err(Error::kafka(format!(
+                    "reading the end offsets of {}",
+                    self.config.topic
+                )))?;
+            list.elements()
+                .iter()
+                .map(|e| match e.offset() {
+                    Offset::Offset(o) => Ok((e.partition(), o)),
+                    other => Err(Error::Config(format!(
+                        "the broker gave no end offset for {}/{} ({other:?})",
+                        self.config.topic,
+                        e.partition()
+                    ))),
+                })
+                .collect()
+        })
+    }
+
+    /// [`Source::watermarks`], asked once: for metrics, which must not wait.
+    pub fn watermarks_once(&self) -> Result<BTreeMap<i32, (i64, i64)>> {
         self.partitions
             .iter()
             .map(|&p| {
@@ -239,6 +281,33 @@ impl KafkaSource {
     }
 }
 
+/// How long the engine keeps asking a broker that does not answer before it
+/// stops with an error.
+pub const OUTAGE_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Runs `ask` until it succeeds, with backoff, while the broker cannot be
+/// reached (an outage, a restart), for up to [`OUTAGE_PATIENCE`]; warns
+/// every 5 s that it is still waiting for `what`.
+fn patiently<T>(what: &str, mut ask: impl FnMut() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    let mut next_warning = started;
+    loop {
+        match ask() {
+            Ok(answer) => return Ok(answer),
+            Err(e) if started.elapsed() < OUTAGE_PATIENCE => {
+                if Instant::now() >= next_warning {
+                    tracing::warn!(error = %e, "cannot read {what}; retrying while the broker is away");
+                    next_warning = Instant::now() + Duration::from_secs(5);
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Whether a read error means records the job needs are gone (deleted by
 /// retention before they were read, or an offset past the end): the engine
 /// must stop and say so rather than skip them, which Kafka's automatic
@@ -248,7 +317,7 @@ pub fn is_fatal(error: &Error) -> bool {
     matches!(
         error,
         Error::Kafka {
-            source: KafkaError::MessageConsumption(
+            error: KafkaError::MessageConsumption(
                 RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset
             ),
             ..

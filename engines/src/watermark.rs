@@ -1,6 +1,10 @@
 //! Event-time progress per source partition and the watermark derived from
 //! it: bounded out-of-orderness, minimum over partitions, idle partitions
-//! left out so that an empty one does not hold everything back.
+//! left out so that an empty one does not hold everything back. Idleness
+//! is judged only while the source delivers: after a silence of the whole
+//! source (a broker outage, a stalled producer) every partition gets a full
+//! idle timeout to deliver its backlog, so the first partition back cannot
+//! make the others' records late.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,6 +25,8 @@ pub struct WatermarkTracker {
     idle_timeout: Duration,
     partitions: BTreeMap<i32, PartitionClock>,
     current_ms: Option<i64>,
+    /// When any partition last had a record.
+    last_any_record_at: Instant,
 }
 
 impl WatermarkTracker {
@@ -43,7 +49,20 @@ impl WatermarkTracker {
                 })
                 .collect(),
             current_ms: None,
+            last_any_record_at: now,
         }
+    }
+
+    /// Notes that the source delivered at `now`; after a silence of the
+    /// whole source as long as the idle timeout, restarts every partition's
+    /// idle clock: none of them was idle, they were all unreachable.
+    fn source_delivered(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_any_record_at) >= self.idle_timeout {
+            for clock in self.partitions.values_mut() {
+                clock.last_record_at = clock.last_record_at.max(now);
+            }
+        }
+        self.last_any_record_at = self.last_any_record_at.max(now);
     }
 
     /// Restores what a checkpoint recorded: each partition's max event time
@@ -59,6 +78,7 @@ impl WatermarkTracker {
 
     /// Notes a record of `partition` with `event_time_ms`, read at `now`.
     pub fn observe(&mut self, partition: i32, event_time_ms: i64, now: Instant) {
+        self.source_delivered(now);
         let clock = self.partitions.entry(partition).or_insert(PartitionClock {
             max_event_time_ms: None,
             last_record_at: now,
@@ -74,6 +94,7 @@ impl WatermarkTracker {
     /// Notes that `partition` had a record at `now` without an event time
     /// (a dead letter): it is alive, but its event time has not moved.
     pub fn touch(&mut self, partition: i32, now: Instant) {
+        self.source_delivered(now);
         if let Some(clock) = self.partitions.get_mut(&partition) {
             clock.last_record_at = now;
         }
@@ -147,6 +168,14 @@ mod tests {
         tracker.observe(0, 10_000, start);
         tracker.observe(1, 3_000, start);
         assert_eq!(tracker.advance(start), Some(2_000));
+        // Partition 0 delivers every second; partition 1 nothing.
+        for second in 1..=5 {
+            tracker.observe(
+                0,
+                10_000 + second * 1_000,
+                start + Duration::from_secs(second as u64),
+            );
+        }
         let later = start + Duration::from_secs(6);
         tracker.observe(0, 30_000, later);
         assert_eq!(tracker.advance(later), Some(29_000), "partition 1 is idle");
@@ -156,6 +185,36 @@ mod tests {
             Some(29_000),
             "back, but the watermark stays"
         );
+    }
+
+    #[test]
+    fn after_a_silence_of_the_whole_source_the_first_partition_back_does_not_make_the_others_late() {
+        let start = Instant::now();
+        let mut tracker = WatermarkTracker::new([0, 1], 1_000, Duration::from_secs(5));
+        tracker.observe(0, 10_000, start);
+        tracker.observe(1, 10_000, start);
+        assert_eq!(tracker.advance(start), Some(9_000));
+        // The broker is away for 20 s; partition 0's backlog arrives first.
+        let back = start + Duration::from_secs(20);
+        tracker.observe(0, 30_000, back);
+        assert_eq!(
+            tracker.advance(back),
+            Some(9_000),
+            "partition 1 was unreachable, not idle: its backlog is still to come"
+        );
+        tracker.observe(1, 12_000, back + Duration::from_millis(200));
+        assert_eq!(tracker.advance(back + Duration::from_millis(200)), Some(11_000));
+        // A partition that stays silent while the other delivers is idle again.
+        for second in 1..=5 {
+            tracker.observe(
+                0,
+                30_000 + second * 1_000,
+                back + Duration::from_secs(second as u64),
+            );
+        }
+        let later = back + Duration::from_secs(6);
+        tracker.observe(0, 40_000, later);
+        assert_eq!(tracker.advance(later), Some(39_000));
     }
 
     #[test]

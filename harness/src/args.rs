@@ -172,7 +172,7 @@ pub struct EngineArgs {
     pub topic: String,
     /// The result table (late events and dead letters go to `<table>_late`
     /// and `<table>_dead_letters`).
-    #[arg(long)]
+    #[arg(long, value_parser = table_name)]
     pub table: String,
     /// The consumer group (default: the table's name).
     #[arg(long)]
@@ -262,6 +262,17 @@ fn watch_for_stop(stop: Arc<AtomicBool>) {
         }
         stop.store(true, Ordering::Relaxed);
     });
+}
+
+/// Parses a `--table` value: a plain identifier, so no name can carry SQL.
+pub fn table_name(value: &str) -> Result<String, String> {
+    if streambench_workloads::names::is_identifier(value) {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "table name {value:?} must be 1 to 40 lower-case letters, digits and _, starting with a letter"
+        ))
+    }
 }
 
 #[cfg(test)]

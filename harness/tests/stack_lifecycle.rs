@@ -27,6 +27,36 @@ fn alive(pid: u32) -> bool {
     }
 }
 
+/// The local addresses `pid` listens on (TCP, IPv4 and IPv6), as
+/// `/proc/net/tcp*` spells them: hex address, then hex port.
+fn listening_addresses(pid: u32) -> Vec<String> {
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the process's descriptors")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().to_string();
+            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state (0A = LISTEN), inode
+            (fields.get(3) == Some(&"0A") && sockets.iter().any(|s| Some(&s.as_str()) == fields.get(9)))
+                .then(|| fields[1].to_string())
+        })
+        .collect()
+}
+
 #[test]
 fn up_status_down_on_a_fresh_home() {
     let home = tempfile::tempdir().expect("temp home");
@@ -49,6 +79,18 @@ fn up_status_down_on_a_fresh_home() {
     let kafka_pid = pid_in(&home.path().join("stack/kafka/state.json"));
     let postgres_pid = pid_in(&home.path().join("stack/postgres/state.json"));
     assert!(alive(kafka_pid) && alive(postgres_pid));
+    // Nothing the stack starts listens beyond loopback.
+    for (name, pid) in [("Kafka", kafka_pid), ("PostgreSQL", postgres_pid)] {
+        let addresses = listening_addresses(pid);
+        assert!(!addresses.is_empty(), "{name} listens nowhere?");
+        for address in addresses {
+            let host = address.split(':').next().unwrap_or_default();
+            assert!(
+                host == "0100007F" || host == "00000000000000000000000001000000",
+                "{name} listens on {address}, beyond loopback"
+            );
+        }
+    }
 
     let (ok, text) = run(&["stack", "status"]);
     assert!(ok, "stack status failed: {text}");

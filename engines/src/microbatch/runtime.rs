@@ -267,12 +267,9 @@ async fn batches(
         if job.stop.load(Ordering::Relaxed) && job.drain_on_stop && bounded_end.is_none() {
             // Drain: what the topic holds now becomes the end of input.
             let source = engine.source.clone();
-            let end: Offsets = tokio::task::spawn_blocking(move || source.watermarks())
+            let end: Offsets = tokio::task::spawn_blocking(move || source.end_offsets())
                 .await
-                .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??
-                .into_iter()
-                .map(|(p, (_, high))| (p, high))
-                .collect();
+                .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??;
             tracing::info!(?end, "stopping: draining to the topic's current end");
             bounded_end = Some(end);
             continue;
@@ -384,12 +381,12 @@ impl BatchEngine<'_> {
     /// bounded end and by `max_offsets_per_trigger` (split by lag, as Spark does).
     async fn plan(&self, start: &Offsets, bounded_end: Option<&Offsets>) -> Result<Offsets> {
         let source = self.source.clone();
-        let high = tokio::task::spawn_blocking(move || source.watermarks())
+        let high = tokio::task::spawn_blocking(move || source.end_offsets())
             .await
             .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??;
         let mut end: Offsets = high
             .iter()
-            .map(|(p, (_, high))| {
+            .map(|(p, high)| {
                 let cap = bounded_end.and_then(|b| b.get(p).copied()).unwrap_or(i64::MAX);
                 let from = start.get(p).copied().unwrap_or(0);
                 (*p, (*high).min(cap).max(from))

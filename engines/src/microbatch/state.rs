@@ -87,10 +87,7 @@ impl StateStore {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        write_atomically(&path, &payload).map_err(|e| Error::Checkpoint {
-            reason: format!("{e}: the previous state versions are intact"),
-            path: path.clone(),
-        })?;
+        write_atomically(&path, &payload).map_err(Error::checkpoint_write(path.clone()))?;
         if snapshot && version >= 2 * SNAPSHOT_EVERY {
             self.purge_before(version - SNAPSHOT_EVERY);
         }
@@ -111,7 +108,7 @@ impl StateStore {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        write_atomically(&path, &payload).map_err(Error::checkpoint(path))
+        write_atomically(&path, &payload).map_err(Error::checkpoint_write(path))
     }
 
     /// The windows at `version`: the newest snapshot at or below it, with the

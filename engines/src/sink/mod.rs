@@ -279,7 +279,7 @@ pub async fn connect(url: &str) -> Result<Client> {
 /// down or starting) rather than from the request itself.
 fn is_transient(error: &Error, client: &Client) -> bool {
     match error {
-        Error::Postgres { source, .. } => {
+        Error::Postgres { error: source, .. } => {
             client.is_closed()
                 || source.is_closed()
                 || source.code().is_some_and(|code| {

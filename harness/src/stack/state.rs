@@ -22,6 +22,9 @@ pub fn load<T: DeserializeOwned + Default>(path: &Path) -> anyhow::Result<T> {
 /// Writes a state file atomically (temporary file, then rename).
 pub fn save<T: Serialize>(path: &Path, state: &T) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
     let bytes = serde_json::to_vec_pretty(state)?;
     std::fs::write(&tmp, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

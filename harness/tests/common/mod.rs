@@ -184,11 +184,25 @@ pub fn check(
     table: &str,
     start_time_ms: i64,
 ) -> serde_json::Value {
+    check_with(services, suite, job, table, start_time_ms, &[])
+}
+
+/// Checks `table` against the oracle of `suite`'s `job`, with the same
+/// `extra` workload flags the events were generated with.
+pub fn check_with(
+    services: &Resolved,
+    suite: &str,
+    job: &str,
+    table: &str,
+    start_time_ms: i64,
+    extra: &[&str],
+) -> serde_json::Value {
     let (_, text) = run(streambench()
         .args([
             "check", "--suite", suite, "--job", job, "--table", table, "--json",
         ])
         .args(["--start-time-ms", &start_time_ms.to_string()])
+        .args(extra)
         .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
     let json_start = text.find('{').unwrap_or_else(|| panic!("no report: {text}"));
     let json_end = text.rfind('}').map_or(text.len(), |i| i + 1);

@@ -1,0 +1,128 @@
+//! Bad suites, bad flags and unreachable services: one clear message naming
+//! the file (with line and column) or the address, a non-zero exit, and
+//! never a panic or a stack trace.
+
+mod common;
+
+use common::{run, streambench};
+
+const VALID_WORKLOAD: &str =
+    "[workload]\nseed = 1\nduration_s = 5\nrate = { kind = \"constant\", events_per_s = 5 }\n";
+
+/// Runs `streambench args...` and returns what it said; asserts it failed
+/// cleanly.
+fn fails(args: &[&str]) -> String {
+    let (ok, said) = run(streambench()
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("STREAMBENCH_BROKERS")
+        .env_remove("DATABASE_URL"));
+    assert!(!ok, "{args:?} succeeded:\n{said}");
+    for sign in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!said.contains(sign), "{args:?}: {sign}:\n{said}");
+    }
+    said
+}
+
+/// Runs a suite with `text` against services that are not there (the suite
+/// must be refused before anything is contacted).
+fn suite_fails(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("suite.toml");
+    std::fs::write(&path, text).expect("write suite");
+    let said = fails(&[
+        "run",
+        path.to_str().expect("utf-8 path"),
+        "--brokers",
+        "127.0.0.1:1",
+        "--postgres",
+        "postgres://bench:s3cret@127.0.0.1:1/db",
+    ]);
+    assert!(said.contains("suite.toml"), "the file is not named:\n{said}");
+    assert_eq!(said.matches("error:").count(), 1, "one message:\n{said}");
+    said
+}
+
+#[test]
+fn an_unknown_field_is_named_with_its_line_and_column() {
+    let said = suite_fails(&format!(
+        "name = \"x\"\n{VALID_WORKLOAD}rat = 5\n[matrix]\njobs = [\"tumbling\"]\nengines = [\"continuous\"]\n"
+    ));
+    assert!(
+        said.contains("line 6, column 1") && said.contains("unknown field `rat`"),
+        "{said}"
+    );
+}
+
+#[test]
+fn broken_toml_is_named_with_its_line_and_column() {
+    let said = suite_fails("name = \"x\"\nengines = [\n");
+    assert!(said.contains("line 2, column 12"), "{said}");
+}
+
+#[test]
+fn a_bad_rate_says_which_setting_and_why() {
+    let said = suite_fails(&format!(
+        "name = \"x\"\n{}[matrix]\njobs = [\"tumbling\"]\nengines = [\"continuous\"]\n",
+        VALID_WORKLOAD.replace("events_per_s = 5", "events_per_s = -5")
+    ));
+    assert!(said.contains("rate") && said.contains("-5"), "{said}");
+}
+
+#[test]
+fn an_unknown_job_lists_the_catalogue() {
+    let said = suite_fails(&format!(
+        "name = \"x\"\n{VALID_WORKLOAD}[matrix]\njobs = [\"nope\"]\nengines = [\"continuous\"]\n"
+    ));
+    assert!(said.contains("\"nope\"") && said.contains("tumbling"), "{said}");
+}
+
+#[test]
+fn an_unreadable_suite_is_named_once() {
+    let said = fails(&["run", "/nonexistent/suite.toml", "--brokers", "127.0.0.1:1"]);
+    assert!(said.contains("/nonexistent/suite.toml"), "{said}");
+    assert_eq!(said.matches("No such file").count(), 1, "said once:\n{said}");
+}
+
+#[test]
+fn an_unreachable_service_is_named_by_its_address_without_the_password() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads/suites/quickstart.toml");
+    let said = fails(&[
+        "run",
+        suite,
+        "--brokers",
+        "127.0.0.1:1",
+        "--postgres",
+        "postgres://bench:s3cret@127.0.0.1:1/db",
+    ]);
+    assert!(said.contains("127.0.0.1:1"), "{said}");
+    assert!(!said.contains("s3cret"), "the password was printed:\n{said}");
+}
+
+#[test]
+fn a_bad_flag_value_is_refused_with_the_flag_named() {
+    let said = fails(&["generate", "--rate", "abc", "--topic", "t"]);
+    assert!(said.contains("--rate"), "{said}");
+}
+
+#[test]
+fn a_table_name_cannot_carry_sql() {
+    let said = fails(&[
+        "check",
+        "--job",
+        "tumbling",
+        "--events",
+        "10",
+        "--start-time-ms",
+        "0",
+        "--table",
+        "x; DROP TABLE y",
+        "--postgres",
+        "postgres://bench:s3cret@127.0.0.1:1/db",
+    ]);
+    assert!(
+        said.contains("table name") && said.contains("DROP TABLE"),
+        "{said}"
+    );
+    assert!(!said.contains("s3cret"), "{said}");
+}
