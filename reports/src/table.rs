@@ -90,11 +90,16 @@ impl Table {
             let class = if self.right_aligned[c] { " class=\"n\"" } else { "" };
             format!("<{tag}{class}>{}</{tag}>", escape_html(text))
         };
-        let mut out = String::from("<table>\n<thead><tr>");
-        for (c, header) in self.headers.iter().enumerate() {
-            out.push_str(&cell("th", c, header));
+        let mut out = String::from("<table>\n");
+        // A table of name-value pairs has no headers to show.
+        if self.headers.iter().any(|h| !h.is_empty()) {
+            out.push_str("<thead><tr>");
+            for (c, header) in self.headers.iter().enumerate() {
+                out.push_str(&cell("th", c, header));
+            }
+            out.push_str("</tr></thead>\n");
         }
-        out.push_str("</tr></thead>\n<tbody>\n");
+        out.push_str("<tbody>\n");
         for row in &self.rows {
             out.push_str("<tr>");
             for (c, text) in row.iter().enumerate() {
