@@ -104,6 +104,10 @@ struct RunArgs {
     /// Where results go (default: results/<UTC time>).
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Keep each scenario's topic (by default deleted once the scenario is
+    /// checked: the events can be generated again from the seed).
+    #[arg(long)]
+    keep_topics: bool,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -431,6 +435,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
         services,
         binary: std::env::current_exe().context("cannot find the streambench binary")?,
         stack_home,
+        keep_topics: args.keep_topics,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));

@@ -107,6 +107,26 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow
     tokio::task::spawn_blocking(move || wait_for_partitions(&brokers, &topic, partitions)).await?
 }
 
+/// Deletes `topic` from `brokers` (a topic already gone is fine).
+pub async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let results = admin
+        .delete_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot delete topic {topic} on {brokers}: {e}"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((_, code)) => anyhow::bail!("cannot delete topic {topic} on {brokers}: {code}"),
+        }
+    }
+    Ok(())
+}
+
 fn wait_for_partitions(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let client: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;

@@ -93,6 +93,28 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
     // Each setting ran once: one group per scenario, each with its one run.
     assert_eq!(results.groups.len(), 4);
     assert!(results.groups.iter().all(|g| g.runs == 1 && g.passed == 1));
+    // The run wrote its reports, and deleted its topics once checked.
+    for report in ["report.md", "report.html"] {
+        assert!(out.path().join(report).exists(), "{report} missing:\n{printed}");
+    }
+    let services = services().await;
+    let topics = existing_topics(&services.brokers);
+    for scenario in &results.scenarios {
+        assert!(!topics.contains(&scenario.topic), "{} was kept", scenario.topic);
+    }
+}
+
+/// The topics the broker holds.
+fn existing_topics(brokers: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("a Kafka client");
+    let metadata = client
+        .fetch_metadata(None, std::time::Duration::from_secs(10))
+        .expect("metadata");
+    metadata.topics().iter().map(|t| t.name().to_string()).collect()
 }
 
 /// Proof against coordinated omission: latency comes from the generator's

@@ -43,6 +43,8 @@ pub struct RunConfig {
     /// The local stack's home, when the broker and the database are the
     /// ones it started: faults that stop a service need it.
     pub stack_home: Option<crate::home::Home>,
+    /// Keep each scenario's topic after it ran (by default it is deleted).
+    pub keep_topics: bool,
 }
 
 /// A moment of a run, for the progress display.
@@ -151,14 +153,23 @@ async fn run_one(
     report("starting");
     let started = Instant::now();
     let name = format!("sb_{run_id}_{}", scenario.number);
-    run_scenario(config, scenario, &name, warm_up_s, &mut report)
+    let mut result = run_scenario(config, scenario, &name, warm_up_s, &mut report)
         .await
         .unwrap_or_else(|error| {
             let mut result = ScenarioResult::unfinished(scenario, &name);
             result.elapsed_s = started.elapsed().as_secs_f64();
             result.error = Some(format!("{error:#}"));
             result
-        })
+        });
+    // The events are a function of the seed, so the topic can go: kept, a
+    // long suite's topics fill the disk. The result tables stay.
+    if !config.keep_topics
+        && let Err(e) = crate::produce::delete_topic(&config.services.brokers, &name).await
+    {
+        tracing::warn!("{e:#}");
+        result.error.get_or_insert(format!("{e:#}"));
+    }
+    result
 }
 
 /// What a search judges in a trial's result.
