@@ -5,7 +5,7 @@
 
 use streambench_workloads::suite::{EngineName, FaultPlan};
 
-use crate::results::{PERCENTILES, Results, ScenarioResult, Spread, Verdict};
+use crate::results::{PERCENTILES, Results, ScenarioResult, Spread};
 use crate::svg::{Axis, BarChart, LineChart, Mark, Marker, Scale, Series};
 
 /// A chart to draw.
@@ -85,17 +85,6 @@ fn steady_runs<'a>(results: &'a Results, job: &'a str) -> impl Iterator<Item = &
     })
 }
 
-/// Whether the run kept up: not a search trial judged otherwise. A run that
-/// fell behind has latency that only says how long it ran.
-fn kept_up(results: &Results, r: &ScenarioResult) -> bool {
-    results
-        .searches
-        .iter()
-        .flat_map(|s| &s.outcome.trials)
-        .find(|t| t.scenario == r.scenario.number)
-        .is_none_or(|t| t.verdict == Verdict::Sustained)
-}
-
 /// Distinct values in first-seen order.
 fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
     let mut out = Vec::new();
@@ -112,7 +101,7 @@ fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
 /// its highest rate. Only runs that kept up.
 fn latency_percentiles(results: &Results, job: &str) -> Option<Figure> {
     let runs: Vec<&ScenarioResult> = steady_runs(results, job)
-        .filter(|r| r.event_time_latency.count > 0 && kept_up(results, r))
+        .filter(|r| r.event_time_latency.count > 0 && results.kept_up(r.scenario.number))
         .collect();
     let settings = distinct(runs.iter().map(|r| setting(r)));
     let rates = |s: &str| {
@@ -252,7 +241,7 @@ fn over_time_scenarios<'a>(results: &'a Results, job: &str) -> Vec<&'a ScenarioR
         return faulty.into_iter().take(MOST_SERIES).collect();
     }
     let steady: Vec<&ScenarioResult> = of_job()
-        .filter(|r| r.scenario.repetition == 1 && kept_up(results, r))
+        .filter(|r| r.scenario.repetition == 1 && results.kept_up(r.scenario.number))
         .collect();
     distinct(steady.iter().map(|r| setting(r)))
         .into_iter()

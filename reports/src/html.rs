@@ -87,11 +87,7 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
         out.push_str("<h3>Restarts</h3>\n");
         out.push_str(&restarts.render_html());
     }
-    if results
-        .groups
-        .iter()
-        .any(|g| g.runs > 1 || g.sustained_per_s.is_some())
-    {
+    if results.has_repetitions_or_searches() {
         out.push_str("<h3>Median [min-max] over repetitions</h3>\n");
         out.push_str(&groups_table(results).render_html());
     }

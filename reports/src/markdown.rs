@@ -54,11 +54,7 @@ pub fn summary(results: &Results) -> String {
         out.push('\n');
         out.push_str(&restarts.render());
     }
-    if results
-        .groups
-        .iter()
-        .any(|g| g.runs > 1 || g.sustained_per_s.is_some())
-    {
+    if results.has_repetitions_or_searches() {
         out.push_str("\nMedian [min-max] over repetitions:\n\n");
         out.push_str(&groups_table(results).render());
     }
@@ -281,11 +277,7 @@ pub(crate) fn job_table(results: &Results, job: &str) -> Table {
         let runs: Vec<&ScenarioResult> = results
             .scenarios
             .iter()
-            .filter(|r| {
-                r.scenario.job.name == job
-                    && r.scenario.engine == engine
-                    && r.scenario.delivery.as_str() == delivery
-            })
+            .filter(|r| r.scenario.is_setting(job, engine, &delivery))
             .collect();
         let ok: Vec<&ScenarioResult> = runs.iter().copied().filter(|r| r.error.is_none()).collect();
         // Latency and CPU from the runs without a fault: a kill's stall is
@@ -298,16 +290,7 @@ pub(crate) fn job_table(results: &Results, job: &str) -> Table {
             )
             .map(|s| s.median)
         };
-        let sustained = results
-            .searches
-            .iter()
-            .filter(|s| {
-                s.scenario.job.name == job
-                    && s.scenario.engine == engine
-                    && s.scenario.delivery.as_str() == delivery
-            })
-            .filter_map(|s| s.outcome.sustained_per_s)
-            .collect::<Vec<f64>>();
+        let sustained = results.sustained_rates(job, engine, &delivery);
         let killed: Vec<&ScenarioResult> = ok.iter().copied().filter(|r| !r.recovery.is_empty()).collect();
         let exact = runs.iter().filter(|r| r.passed).count();
         let overhead = checkpoint_overhead(results, job, engine, &delivery);
@@ -355,11 +338,7 @@ fn checkpoint_overhead(results: &Results, job: &str, engine: EngineName, deliver
                 .iter()
                 .find(|r| Some(&r.scenario.number) == g.scenarios.first())?;
             let s = &first.scenario;
-            (s.job.name == job
-                && s.engine == engine
-                && s.delivery.as_str() == delivery
-                && s.fault == FaultPlan::None)
-                .then_some(())?;
+            (s.is_setting(job, engine, delivery) && s.fault == FaultPlan::None).then_some(())?;
             let interval = s.checkpoint_interval_ms? as f64 / 1000.0;
             let cpu = cost.cpu_ratio.map_or("-".into(), |r| format!("x{r:.2}"));
             let p99 = cost
@@ -445,21 +424,13 @@ fn best_rate_within(
     engine: EngineName,
     target_ms: f64,
 ) -> Option<(f64, Option<f64>)> {
-    let kept_up = |number: usize| {
-        results
-            .searches
-            .iter()
-            .flat_map(|s| &s.outcome.trials)
-            .find(|t| t.scenario == number)
-            .is_none_or(|t| t.verdict == Verdict::Sustained)
-    };
     results
         .scenarios
         .iter()
         .filter(|r| {
             r.scenario.job.name == job && r.scenario.engine == engine && r.passed && r.error.is_none()
         })
-        .filter(|r| r.scenario.fault == FaultPlan::None && kept_up(r.scenario.number))
+        .filter(|r| r.scenario.fault == FaultPlan::None && results.kept_up(r.scenario.number))
         .filter(|r| r.event_time_latency.at(99.0).is_some_and(|p99| p99 <= target_ms))
         .filter_map(|r| r.scenario.constant_rate().map(|rate| (rate, r)))
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -475,9 +446,7 @@ fn delivery_tradeoff(results: &Results, job: &str) -> Vec<String> {
     let mut out = Vec::new();
     for engine in [EngineName::Continuous, EngineName::Microbatch] {
         let of_setting = |r: &ScenarioResult, delivery: &str| {
-            r.scenario.job.name == job
-                && r.scenario.engine == engine
-                && r.scenario.delivery.as_str() == delivery
+            r.scenario.is_setting(job, engine, delivery)
                 && r.error.is_none()
                 && r.scenario.fault == FaultPlan::None
         };
@@ -492,20 +461,8 @@ fn delivery_tradeoff(results: &Results, job: &str) -> Vec<String> {
             )
             .map(|s| s.median)
         };
-        let sustained = |delivery: &str| {
-            Spread::of(
-                results
-                    .searches
-                    .iter()
-                    .filter(|s| {
-                        s.scenario.job.name == job
-                            && s.scenario.engine == engine
-                            && s.scenario.delivery.as_str() == delivery
-                    })
-                    .filter_map(|s| s.outcome.sustained_per_s),
-            )
-            .map(|s| s.median)
-        };
+        let sustained =
+            |delivery: &str| Spread::of(results.sustained_rates(job, engine, delivery)).map(|s| s.median);
         for delivery in ["insert", "transactional"] {
             if let (Some(other), Some(upsert)) = (sustained(delivery), sustained("upsert")) {
                 out.push(format!(

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use streambench_workloads::oracle::CheckReport;
 
+use streambench_workloads::suite::EngineName;
+
 use crate::scenario::Scenario;
 
 /// The version of this file's layout; bumped on any incompatible change.
@@ -25,6 +27,37 @@ pub struct Results {
     /// Sustainable-throughput searches (suites with `[search]`), one per
     /// setting and repetition; their trials are among `scenarios`.
     pub searches: Vec<SearchResult>,
+}
+
+impl Results {
+    /// Whether scenario `number` kept up: true unless it was a search trial
+    /// judged otherwise. A run that fell behind has latency that only says
+    /// how long it ran.
+    pub fn kept_up(&self, number: usize) -> bool {
+        self.searches
+            .iter()
+            .flat_map(|s| &s.outcome.trials)
+            .find(|t| t.scenario == number)
+            .is_none_or(|t| t.verdict == Verdict::Sustained)
+    }
+
+    /// Whether the groups say more than the scenarios do: some setting ran
+    /// more than once, or was searched.
+    pub fn has_repetitions_or_searches(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.runs > 1 || g.sustained_per_s.is_some())
+    }
+
+    /// The highest sustained rates of the searches of `job` on `engine`
+    /// with `delivery`, one per search.
+    pub fn sustained_rates(&self, job: &str, engine: EngineName, delivery: &str) -> Vec<f64> {
+        self.searches
+            .iter()
+            .filter(|s| s.scenario.is_setting(job, engine, delivery))
+            .filter_map(|s| s.outcome.sustained_per_s)
+            .collect()
+    }
 }
 
 /// One search for the highest sustained rate.

@@ -42,6 +42,12 @@ impl Scenario {
         format!("{} {rate}", self.setting_label())
     }
 
+    /// Whether this is `job` on `engine` with `delivery` (any rate,
+    /// interval, fault or repetition).
+    pub fn is_setting(&self, job: &str, engine: EngineName, delivery: &str) -> bool {
+        self.job.name == job && self.engine == engine && self.delivery.as_str() == delivery
+    }
+
     /// The offered rate, if it is constant.
     pub fn constant_rate(&self) -> Option<f64> {
         match self.workload.rate {
