@@ -198,16 +198,31 @@ fn format_storage(libs: &Path, layout: &Layout) -> anyhow::Result<()> {
 /// A cluster id as `kafka-storage random-uuid` makes one: 16 random bytes in
 /// URL-safe base64 without padding.
 fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut seed = std::time::SystemTime::now()
+    let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos()) as u64
         ^ u64::from(std::process::id()).rotate_left(32);
+    cluster_id_from(seed)
+}
+
+/// The cluster id drawn from `seed`. Like Kafka's `Uuid.randomUuid`, it never
+/// starts with `-`, which `kafka-storage format -t` would take for an option.
+fn cluster_id_from(mut seed: u64) -> String {
+    loop {
+        let id = draw_cluster_id(&mut seed);
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn draw_cluster_id(seed: &mut u64) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits = Vec::with_capacity(22);
     for _ in 0..22 {
         // splitmix64: uniqueness is all that matters here, not unpredictability.
-        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = seed;
+        *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *seed;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         bits.push(ALPHABET[((z ^ (z >> 31)) % 64) as usize]);
@@ -293,7 +308,7 @@ fn kafka_pom() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::new_cluster_id;
+    use super::{cluster_id_from, new_cluster_id};
 
     #[test]
     fn cluster_id_has_kafkas_shape() {
@@ -306,6 +321,18 @@ mod tests {
         assert!(
             "AQgw".contains(id.chars().last().unwrap_or('?')),
             "last char {id}"
+        );
+    }
+
+    /// One id in 64 would start with `-` if drawn freely; the storage tool
+    /// then reads it as an option and refuses to format.
+    #[test]
+    fn no_cluster_id_starts_with_a_dash() {
+        let ids: Vec<String> = (0..5_000).map(cluster_id_from).collect();
+        assert!(ids.iter().all(|id| !id.starts_with('-')));
+        assert!(
+            ids.iter().any(|id| id.contains('-')),
+            "dashes still appear elsewhere"
         );
     }
 }
