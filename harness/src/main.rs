@@ -134,6 +134,9 @@ struct MicrobatchArgs {
     /// `append` (each window once, when final) or `update` (changed windows every batch).
     #[arg(long, default_value = "append", value_parser = ["append", "update"])]
     output_mode: String,
+    /// Milliseconds without records after which a partition stops holding the watermark back.
+    #[arg(long, default_value_t = 10_000)]
+    idle_timeout_ms: u64,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -263,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     OutputMode::Append
                 },
+                idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             };
             let summary = streambench_engines::microbatch::run(run, settings).await?;
             println!("{}", serde_json::to_string(&summary)?);

@@ -3,6 +3,8 @@
 //! late and on-time rows by the watermark in force, assigned to windows and
 //! aggregated, all as polars expressions.
 
+use std::collections::BTreeMap;
+
 use polars::prelude::*;
 use streambench_workloads::event::{AdEventType, Event, decode};
 use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
@@ -112,8 +114,9 @@ pub struct BatchAggregate {
     pub windows: Vec<(WindowKey, WindowAggregate)>,
     /// Events too late for every window.
     pub late: Vec<LateEvent>,
-    /// The latest event time the job kept, for the next watermark.
-    pub max_event_time_ms: Option<i64>,
+    /// Per partition: the latest event time the job kept from it, for the
+    /// next watermark (partitions it kept nothing from are absent).
+    pub max_event_time_ms: BTreeMap<i32, i64>,
     /// Events the job kept.
     pub kept: usize,
 }
@@ -155,7 +158,19 @@ pub fn aggregate(
         (KeyBy::Key, _) => events.with_column(col("source_key").alias("key")),
     };
     let kept = events.collect()?;
-    let max_event_time_ms = kept.column("event_time_ms")?.i64()?.max();
+    let per_partition = kept
+        .clone()
+        .lazy()
+        .group_by([col("partition")])
+        .agg([col("event_time_ms").max()])
+        .collect()?;
+    let max_event_time_ms: BTreeMap<i32, i64> = per_partition
+        .column("partition")?
+        .i32()?
+        .iter()
+        .zip(per_partition.column("event_time_ms")?.i64()?.iter())
+        .filter_map(|(partition, max)| Some((partition?, max?)))
+        .collect();
     let kept_count = kept.height();
 
     let lateness = job.allowed_lateness_ms;
@@ -305,7 +320,6 @@ pub fn aggregate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use streambench_workloads::generator::{EventClass, Generator, WorkloadSpec};
     use streambench_workloads::job::catalogue_job;
     use streambench_workloads::window::windows_of;
@@ -394,6 +408,6 @@ mod tests {
             w
         };
         assert_eq!(windows, vec![(10, 1), (20, 1), (30, 1), (40, 1)]);
-        assert_eq!(result.max_event_time_ms, Some(45));
+        assert_eq!(result.max_event_time_ms, BTreeMap::from([(0, 45)]));
     }
 }

@@ -25,6 +25,7 @@ use crate::output::{OutputBatch, WindowResult};
 use crate::sink::PostgresSink;
 use crate::source::{KafkaSource, Offsets, is_fatal};
 use crate::start::StartPosition;
+use crate::watermark::WatermarkTracker;
 
 /// The engine's name in result rows and reports.
 pub const ENGINE: &str = "microbatch";
@@ -48,6 +49,8 @@ pub struct MicrobatchSettings {
     pub max_offsets_per_trigger: Option<u64>,
     /// Append or update.
     pub output_mode: OutputMode,
+    /// A partition without records for this long stops holding the watermark back.
+    pub idle_timeout: Duration,
 }
 
 impl Default for MicrobatchSettings {
@@ -56,6 +59,7 @@ impl Default for MicrobatchSettings {
             trigger_interval: Duration::from_secs(1),
             max_offsets_per_trigger: None,
             output_mode: OutputMode::Append,
+            idle_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,6 +82,10 @@ pub struct OffsetEntry {
 pub struct CommitEntry {
     /// The watermark after batch N, in force for batch N + 1.
     pub next_watermark_ms: Option<i64>,
+    /// Per partition, the latest event time kept up to batch N, from which
+    /// later watermarks are derived.
+    #[serde(default)]
+    pub max_event_times: BTreeMap<i32, i64>,
 }
 
 /// One batch's progress, as Spark's StreamingQueryProgress reports it:
@@ -131,6 +139,8 @@ struct Resume {
     rerun: Option<OffsetEntry>,
     next_start: Option<Offsets>,
     watermark_ms: Option<i64>,
+    /// Per partition, the latest event time kept before the batch to run.
+    max_event_times: BTreeMap<i32, i64>,
 }
 
 /// Runs `job` in micro-batches until stopped (or, bounded, until the topic
@@ -190,6 +200,12 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         .await
         .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??
     };
+    let mut event_time = WatermarkTracker::new(
+        source.partitions().iter().copied(),
+        job.job.watermark_delay_ms,
+        settings.idle_timeout,
+    );
+    event_time.restore(&resume.max_event_times, resume.watermark_ms);
     let mut engine = BatchEngine {
         campaigns: campaign_frame(&CampaignTable::new(job.workload_seed, job.workload_keys))
             .map_err(|e| Error::Config(format!("building the campaign table: {e}")))?,
@@ -205,6 +221,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         committed_epoch,
         position: None,
         carried: Vec::new(),
+        event_time,
     };
     tracing::info!(batch = resume.batch, rerun = resume.rerun.is_some(), start = ?first_start, "micro-batch engine starting");
 
@@ -323,6 +340,7 @@ fn resume_point(job: &JobRun, offsets_log: &BatchLog, commits_log: &BatchLog) ->
             rerun: None,
             next_start: None,
             watermark_ms: None,
+            max_event_times: BTreeMap::new(),
         });
     }
     let Some((n, entry)) = planned else {
@@ -331,6 +349,7 @@ fn resume_point(job: &JobRun, offsets_log: &BatchLog, commits_log: &BatchLog) ->
             rerun: None,
             next_start: None,
             watermark_ms: None,
+            max_event_times: BTreeMap::new(),
         });
     };
     match committed {
@@ -339,6 +358,7 @@ fn resume_point(job: &JobRun, offsets_log: &BatchLog, commits_log: &BatchLog) ->
             rerun: None,
             next_start: Some(entry.end),
             watermark_ms: commit.next_watermark_ms,
+            max_event_times: commit.max_event_times,
         }),
         Some((m, _)) if m + 1 != n => Err(Error::Checkpoint {
             path: job.checkpoint_dir.clone(),
@@ -347,11 +367,14 @@ fn resume_point(job: &JobRun, offsets_log: &BatchLog, commits_log: &BatchLog) ->
                  uncommitted, which this engine never does; the checkpoint is damaged"
             ),
         }),
-        _ => Ok(Resume {
+        previous => Ok(Resume {
             batch: n,
             watermark_ms: entry.watermark_ms,
             rerun: Some(entry),
             next_start: None,
+            max_event_times: previous
+                .map(|(_, commit)| commit.max_event_times)
+                .unwrap_or_default(),
         }),
     }
 }
@@ -374,6 +397,9 @@ struct BatchEngine<'a> {
     position: Option<Offsets>,
     /// Records read past the end of the last batch, kept for the next.
     carried: Vec<OwnedRecord>,
+    /// Event-time progress per partition, from which each batch's
+    /// watermark for the next is derived.
+    event_time: WatermarkTracker,
 }
 
 impl BatchEngine<'_> {
@@ -442,12 +468,7 @@ impl BatchEngine<'_> {
         Metrics::add(&self.metrics.dead_letters, dead_letters.len() as u64);
         Metrics::add(&self.metrics.late_events, result.late.len() as u64);
 
-        let delay = self.job.job.watermark_delay_ms;
-        let next_watermark_ms = match (entry.watermark_ms, result.max_event_time_ms) {
-            (Some(i64::MAX), _) => Some(i64::MAX),
-            (w, Some(max)) => Some(w.map_or(max - delay, |w| w.max(max - delay))),
-            (w, None) => w,
-        };
+        let next_watermark_ms = self.next_watermark(entry, &result.max_event_time_ms);
         let (delta, results) = self.merge(&result.windows, entry.watermark_ms);
         apply(&mut self.windows, &delta);
         lap("decode_and_compute", &mut durations);
@@ -477,7 +498,13 @@ impl BatchEngine<'_> {
         Metrics::add(&self.metrics.results_written, output.results.len() as u64);
         lap("sink", &mut durations);
         crash::point("microbatch.after_sink");
-        self.commits_log.write(n, &CommitEntry { next_watermark_ms })?;
+        self.commits_log.write(
+            n,
+            &CommitEntry {
+                next_watermark_ms,
+                max_event_times: self.event_time.max_event_times(),
+            },
+        )?;
         lap("commit_log", &mut durations);
         crash::point("microbatch.after_commit_log");
         let took_s = batch_started.elapsed().as_secs_f64();
@@ -528,6 +555,30 @@ impl BatchEngine<'_> {
             self.metrics.watermark_ms.store(w, Ordering::Relaxed);
         }
         Ok(next_watermark_ms)
+    }
+
+    /// The watermark for the batch after `entry`, whose kept events reached
+    /// `max_event_time_ms` per partition: per partition the latest event
+    /// time minus the delay, the minimum over partitions that are not idle,
+    /// never going back. (Spark takes the maximum over all partitions
+    /// instead; then a partition whose records arrive late, as after a broker
+    /// outage, finds them behind a watermark the others carried past them.)
+    fn next_watermark(&mut self, entry: &OffsetEntry, max_event_time_ms: &BTreeMap<i32, i64>) -> Option<i64> {
+        let now = Instant::now();
+        for (partition, end) in &entry.end {
+            if *end > entry.start.get(partition).copied().unwrap_or(0) {
+                self.event_time.touch(*partition, now);
+            }
+        }
+        for (partition, max) in max_event_time_ms {
+            self.event_time.observe(*partition, *max, now);
+        }
+        let next = self.event_time.advance(now);
+        if entry.watermark_ms == Some(i64::MAX) {
+            Some(i64::MAX)
+        } else {
+            next
+        }
     }
 
     /// Appends `progress` to `progress.jsonl` in the checkpoint directory
