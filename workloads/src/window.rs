@@ -181,7 +181,9 @@ pub fn windows_of<'a>(
                 let mut current: Option<WindowAggregate> = None;
                 for event in list {
                     match current.as_mut() {
-                        Some(session) if event.event_time_ms < session.last_event_time_ms + gap_ms => {
+                        // Touching windows merge, as in Flink and Spark: an event exactly
+                        // a gap after the last continues the session.
+                        Some(session) if event.event_time_ms <= session.last_event_time_ms + gap_ms => {
                             session.add(event)
                         }
                         _ => {
@@ -268,11 +270,9 @@ mod tests {
             .map(|(k, a)| (k.window_start_ms, k.window_end_ms, a.count))
             .collect();
         // 1_000 and 30_999 are 29_999 apart: one session; 61_000 is 30_001 after 30_999: a new one,
-        // and 91_000 is exactly a gap after it: a third.
-        assert_eq!(
-            spans,
-            vec![(1_000, 60_999, 2), (61_000, 91_000, 1), (91_000, 121_000, 1)]
-        );
+        // and 91_000 is exactly a gap after it: the same one (touching windows merge, as in
+        // Flink and Spark).
+        assert_eq!(spans, vec![(1_000, 60_999, 2), (61_000, 121_000, 2)]);
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
             for i in 0..n {
                 for j in 0..n {
                     let close = events[i].key == events[j].key
-                        && (events[i].event_time_ms - events[j].event_time_ms).abs() < gap;
+                        && (events[i].event_time_ms - events[j].event_time_ms).abs() <= gap;
                     if close && component[j] < component[i] {
                         component[i] = component[j];
                         changed = true;

@@ -209,7 +209,8 @@ impl WindowOperator {
         let open = self.sessions.entry(event.key).or_default();
         let (overlapping, rest): (Vec<WindowKey>, Vec<WindowKey>) = open
             .drain(..)
-            .partition(|w| w.window_start_ms < end && start < w.window_end_ms);
+            // Touching windows merge too, as in Flink and Spark.
+            .partition(|w| w.window_start_ms <= end && start <= w.window_end_ms);
         *open = rest;
         for window in overlapping {
             if let Some(slot) = self.slots.remove(&window) {

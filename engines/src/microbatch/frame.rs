@@ -208,7 +208,7 @@ pub fn aggregate(
     let grouped = match job.window {
         WindowSpec::Session { gap_ms } => {
             // Sessions within the batch: rows sorted by key and time, a new
-            // session wherever the key changes or the gap is reached (one
+            // session wherever the key changes or the gap is exceeded (one
             // pass over the sorted columns, as Spark's session merge does).
             let mut sorted = on_time
                 .sort(["key", "event_time_ms"], SortMultipleOptions::default())
@@ -222,7 +222,7 @@ pub fn aggregate(
                 for (k, t) in keys.iter().zip(times.iter()) {
                     let t = t.unwrap_or_default();
                     if let Some((pk, pt)) = previous
-                        && (pk != k || t - pt >= gap_ms)
+                        && (pk != k || t - pt > gap_ms)
                     {
                         id += 1;
                     }

@@ -644,7 +644,9 @@ impl BatchEngine<'_> {
                     while k < open.len() {
                         let other = open[k];
                         let new_end = merged.last_event_time_ms + gap_ms;
-                        if other.window_start_ms < new_end && merged.first_event_time_ms < other.window_end_ms
+                        // Touching windows merge too, as in Flink and Spark.
+                        if other.window_start_ms <= new_end
+                            && merged.first_event_time_ms <= other.window_end_ms
                         {
                             if let Some(state) = current(&other, &changed) {
                                 merged.merge(&state.aggregate);
