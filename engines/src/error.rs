@@ -43,6 +43,14 @@ pub enum Error {
     /// A setting that cannot work.
     #[error("{0}")]
     Config(String),
+    /// An external engine (Spark, Flink) failed or could not start.
+    #[error("{engine}: {reason}")]
+    External {
+        /// The engine.
+        engine: &'static str,
+        /// What went wrong, with the end of its log.
+        reason: String,
+    },
 }
 
 /// A runtime result.

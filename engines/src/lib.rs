@@ -2,7 +2,9 @@
 //! source ([`source`]), what a record is to a job ([`record`]), watermarks
 //! ([`watermark`]), the PostgreSQL sink in three delivery modes ([`sink`]),
 //! checkpoints ([`checkpoint`], [`batch_log`]) and crash points for the tests
-//! that prove the guarantees ([`crash`]).
+//! that prove the guarantees ([`crash`]). The two engines ([`continuous`],
+//! [`microbatch`]) run on it; [`external`] runs real Spark and Flink on the
+//! same jobs.
 
 pub mod batch_log;
 pub mod checkpoint;
@@ -21,4 +23,5 @@ pub mod watermark;
 
 pub use error::{Error, Result};
 pub mod continuous;
+pub mod external;
 pub mod microbatch;

@@ -118,6 +118,52 @@ enum EngineCommand {
     Continuous(ContinuousArgs),
     /// Micro-batches computed with polars (Spark Structured Streaming's model).
     Microbatch(MicrobatchArgs),
+    /// Apache Spark Structured Streaming itself, in PySpark (installed on first use).
+    Spark(SparkArgs),
+    /// Apache Flink itself, in Flink SQL on a local mini-cluster (installed on first use).
+    Flink(FlinkArgs),
+}
+
+/// `streambench engine flink`.
+#[derive(Args)]
+struct FlinkArgs {
+    #[command(flatten)]
+    common: EngineArgs,
+    /// Milliseconds between checkpoints (Flink commits its Kafka offsets at each).
+    #[arg(long, default_value_t = 10_000)]
+    checkpoint_interval_ms: u64,
+    /// Parallelism of every operator.
+    #[arg(long, default_value_t = 1)]
+    parallelism: u32,
+    /// Milliseconds without records after which a partition stops holding the watermark back.
+    #[arg(long, default_value_t = 10_000)]
+    idle_timeout_ms: u64,
+    /// The JVM's heap, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    heap_mb: u32,
+    #[command(flatten)]
+    services: ServiceArgs,
+}
+
+/// `streambench engine spark`.
+#[derive(Args)]
+struct SparkArgs {
+    #[command(flatten)]
+    common: EngineArgs,
+    /// Milliseconds between batch starts (Spark's processing-time trigger).
+    #[arg(long, default_value_t = 1_000)]
+    trigger_interval_ms: u64,
+    /// At most this many records per batch (Spark's maxOffsetsPerTrigger).
+    #[arg(long)]
+    max_offsets_per_trigger: Option<u64>,
+    /// Spark's master: `local[N]` or a cluster's URL (`spark://host:7077`).
+    #[arg(long, default_value = "local[2]")]
+    master: String,
+    /// spark.sql.shuffle.partitions: how many partitions the window state is split into.
+    #[arg(long, default_value_t = 4)]
+    shuffle_partitions: u32,
+    #[command(flatten)]
+    services: ServiceArgs,
 }
 
 /// `streambench engine microbatch`.
@@ -269,6 +315,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             };
             let summary = streambench_engines::microbatch::run(run, settings).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Engine(EngineCommand::Spark(args)) => {
+            use streambench_engines::external::spark::{self, SparkSettings};
+            let resolved = stack::resolve(&home, &args.services.endpoints())?;
+            let run = args.common.job_run(&home, spark::ENGINE, &resolved)?;
+            let install = stack::spark::install(home.tools_dir())?;
+            let settings = SparkSettings {
+                master: args.master,
+                trigger_interval: Duration::from_millis(args.trigger_interval_ms),
+                max_offsets_per_trigger: args.max_offsets_per_trigger,
+                shuffle_partitions: args.shuffle_partitions,
+            };
+            let summary = spark::run(run, settings, install).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Engine(EngineCommand::Flink(args)) => {
+            use streambench_engines::external::flink::{self, FlinkSettings};
+            let resolved = stack::resolve(&home, &args.services.endpoints())?;
+            let run = args.common.job_run(&home, flink::ENGINE, &resolved)?;
+            let install = stack::flink::install(home.tools_dir())?;
+            let settings = FlinkSettings {
+                parallelism: args.parallelism,
+                checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms),
+                idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+                heap_mb: args.heap_mb,
+            };
+            let summary = flink::run(run, settings, install).await?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }

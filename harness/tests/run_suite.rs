@@ -4,40 +4,17 @@
 
 mod common;
 
-use common::{run, services, streambench};
-use streambench_harness::run::results::{Results, SCHEMA_VERSION};
+use common::{FixtureRun, services};
+use streambench_harness::run::results::SCHEMA_VERSION;
 
-/// A finished run of the fixture suite `name`: what it printed, its
-/// results, and its output folder.
-struct Run {
-    printed: String,
-    results: Results,
-    out: tempfile::TempDir,
-}
-
-/// Runs the fixture suite `name` (in `tests/fixtures`) against the shared
-/// services; panics with the output if the run failed.
-async fn run_fixture(name: &str) -> Run {
-    let services = services().await;
-    let out = tempfile::tempdir().expect("tempdir");
-    let suite = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let (ok, printed) = run(streambench()
-        .args(["run", &suite, "--out"])
-        .arg(out.path())
-        .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
-    assert!(ok, "the run failed:\n{printed}");
-    let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");
-    let results = serde_json::from_slice(&bytes).expect("results.json reads back");
-    Run {
-        printed,
-        results,
-        out,
-    }
+/// Runs the fixture suite `name` against the shared services.
+async fn run_fixture(name: &str) -> FixtureRun {
+    common::run_fixture(&services().await, name)
 }
 
 #[tokio::test]
 async fn a_suite_runs_end_to_end_and_its_results_read_back() {
-    let Run {
+    let FixtureRun {
         printed,
         results,
         out,

@@ -363,6 +363,8 @@ fn engine_colour(engine: EngineName) -> usize {
     match engine {
         EngineName::Continuous => 0,
         EngineName::Microbatch => 1,
+        EngineName::Spark => 2,
+        EngineName::Flink => 3,
     }
 }
 

@@ -391,10 +391,13 @@ pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
     jobs(results)
         .into_iter()
         .map(|job| {
-            let mut targets = Table::new(&["p99 target", "continuous", "microbatch"]);
+            let engines = guide_engines(results);
+            let mut header = vec!["p99 target"];
+            header.extend(engines.iter().map(EngineName::as_str));
+            let mut targets = Table::new(&header);
             for target in LATENCY_TARGETS_MS {
                 let mut cells = vec![format!("{target:.0} ms")];
-                for engine in [EngineName::Continuous, EngineName::Microbatch] {
+                for &engine in &engines {
                     cells.push(best_rate_within(results, &job, engine, target).map_or(
                         "not met in this run".into(),
                         |(rate, cpu)| match cpu {
@@ -413,6 +416,17 @@ pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
             }
         })
         .collect()
+}
+
+/// The engines the guide compares: streambench's two, and any other the run had.
+fn guide_engines(results: &Results) -> Vec<EngineName> {
+    let mut engines = vec![EngineName::Continuous, EngineName::Microbatch];
+    for r in &results.scenarios {
+        if !engines.contains(&r.scenario.engine) {
+            engines.push(r.scenario.engine);
+        }
+    }
+    engines
 }
 
 /// The highest offered rate (constant rates only) at which `engine` ran
@@ -444,7 +458,7 @@ fn best_rate_within(
 /// sustained rate where the run searched for it, and in CPU per event.
 fn delivery_tradeoff(results: &Results, job: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for engine in [EngineName::Continuous, EngineName::Microbatch] {
+    for engine in guide_engines(results) {
         let of_setting = |r: &ScenarioResult, delivery: &str| {
             r.scenario.is_setting(job, engine, delivery)
                 && r.error.is_none()

@@ -151,6 +151,10 @@ pub enum EngineName {
     Continuous,
     /// Micro-batches, Spark Structured Streaming's model.
     Microbatch,
+    /// Apache Spark Structured Streaming itself (PySpark, installed on first use).
+    Spark,
+    /// Apache Flink itself (Flink SQL on a local mini-cluster, installed on first use).
+    Flink,
 }
 
 impl EngineName {
@@ -159,7 +163,20 @@ impl EngineName {
         match self {
             EngineName::Continuous => "continuous",
             EngineName::Microbatch => "microbatch",
+            EngineName::Spark => "spark",
+            EngineName::Flink => "flink",
         }
+    }
+
+    /// Whether it runs in batches started by a trigger (and so takes
+    /// `trigger_interval_ms` rather than `checkpoint_interval_ms`).
+    pub fn is_triggered(&self) -> bool {
+        matches!(self, EngineName::Microbatch | EngineName::Spark)
+    }
+
+    /// Whether it offers `delivery` (Flink SQL's JDBC sink has no exactly-once mode).
+    pub fn offers(&self, delivery: DeliveryMode) -> bool {
+        !(*self == EngineName::Flink && delivery == DeliveryMode::Transactional)
     }
 }
 

@@ -563,7 +563,7 @@ fn engine_args(
     .map(|s| s.to_string())
     .collect();
     match scenario.engine {
-        EngineName::Continuous => {
+        EngineName::Continuous | EngineName::Flink => {
             args.push("--checkpoint-interval-ms".into());
             args.push(
                 scenario
@@ -571,7 +571,7 @@ fn engine_args(
                     .map_or("off".into(), |ms| ms.to_string()),
             );
         }
-        EngineName::Microbatch => {
+        EngineName::Microbatch | EngineName::Spark => {
             args.push("--trigger-interval-ms".into());
             args.push(scenario.trigger_interval_ms.unwrap_or(1000).to_string());
         }

@@ -206,12 +206,49 @@ pub fn seconds_behind(rate: &RateProfile, total_events: u64, t_s: f64, position:
 }
 
 /// A memory figure of a process's status (`VmHWM:` peak resident set,
-/// `VmRSS:` resident set now), in bytes.
+/// `VmRSS:` resident set now), in bytes, summed over the process and its
+/// descendants: an external engine's driver and JVM count as the engine.
 fn status_bytes(pid: u32, field: &str) -> Option<u64> {
+    let own = process_status_bytes(pid, field)?;
+    Some(
+        own + descendants(pid)
+            .into_iter()
+            .filter_map(|child| process_status_bytes(child, field))
+            .sum::<u64>(),
+    )
+}
+
+/// A memory figure of one process's status, in bytes.
+fn process_status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Every live descendant of `pid`, from the parent ids in `/proc/*/stat`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            // The command name may hold spaces and parentheses: the fields
+            // after its last `)` are state, then the parent id.
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        next += 1;
+    }
+    found.remove(0);
+    found
 }
 
 #[cfg(test)]
@@ -227,6 +264,21 @@ mod tests {
         assert_eq!(seconds_behind(&rate, 20_000, 10.0, 10_500), 0.0);
         // Read everything.
         assert_eq!(seconds_behind(&rate, 20_000, 30.0, 20_000), 0.0);
+    }
+
+    #[test]
+    fn a_process_tree_counts_its_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        assert!(descendants(std::process::id()).contains(&child.id()));
+        // Peaks only grow, so the sum read after both can only be larger.
+        let ours = process_status_bytes(std::process::id(), "VmHWM:").expect("ours");
+        let childs = process_status_bytes(child.id(), "VmHWM:").expect("the child's");
+        assert!(status_bytes(std::process::id(), "VmHWM:").expect("the tree's") >= ours + childs);
+        child.kill().expect("kill");
+        child.wait().expect("wait");
     }
 
     #[test]

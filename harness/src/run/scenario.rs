@@ -17,9 +17,10 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, String> {
     let mut scenarios = Vec::new();
     for job in suite.job_specs()? {
         for &engine in &m.engines {
-            let intervals: Vec<(Option<u64>, Option<u64>)> = match engine {
-                EngineName::Continuous => m.checkpoint_interval_ms.iter().map(|c| (*c, None)).collect(),
-                EngineName::Microbatch => m.trigger_interval_ms.iter().map(|t| (None, Some(*t))).collect(),
+            let intervals: Vec<(Option<u64>, Option<u64>)> = if engine.is_triggered() {
+                m.trigger_interval_ms.iter().map(|t| (None, Some(*t))).collect()
+            } else {
+                m.checkpoint_interval_ms.iter().map(|c| (*c, None)).collect()
             };
             for &delivery in &m.delivery {
                 for rate in &rates {
@@ -29,6 +30,9 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, String> {
                             && checkpoint_interval_ms.is_none()
                         {
                             // Transactional delivery commits per checkpoint: no checkpoints, no scenario.
+                            continue;
+                        }
+                        if !engine.offers(delivery) {
                             continue;
                         }
                         for fault in &m.faults {

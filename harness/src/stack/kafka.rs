@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::process::{self, Tracked, free_loopback_port, port_is_free, run_to_completion};
-use super::{health, state, system};
+use super::{health, maven, state, system};
 use crate::home::Home;
 
 /// The Apache Kafka release the local stack installs and runs.
@@ -254,36 +254,11 @@ pub fn install(tools: &Path) -> anyhow::Result<PathBuf> {
     if complete.exists() {
         return Ok(libs);
     }
-    let mvn = match system::which("mvn") {
-        Some(mvn) => mvn,
-        None => {
-            system::install_debian_packages(&["maven"], "installing the embedded Kafka broker")?;
-            system::which("mvn")
-                .ok_or_else(|| anyhow::anyhow!("mvn is still not on PATH after installing it"))?
-        }
-    };
     eprintln!(
         "installing Apache Kafka {KAFKA_VERSION} from Maven Central into {} (first use only)...",
         root.display()
     );
-    std::fs::create_dir_all(&root)?;
-    let staging = root.join("libs.partial");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::write(root.join("pom.xml"), kafka_pom())?;
-    run_to_completion(
-        Command::new(mvn)
-            .args([
-                "-q",
-                "-B",
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-            ])
-            .arg(format!("-DoutputDirectory={}", staging.display()))
-            .current_dir(&root),
-        "resolving Kafka's jars with Maven (is Maven Central reachable?)",
-    )?;
-    let _ = std::fs::remove_dir_all(&libs);
-    std::fs::rename(&staging, &libs)?;
+    maven::resolve(&root, &kafka_pom(), "the embedded Kafka broker")?;
     std::fs::write(&complete, KAFKA_VERSION)?;
     Ok(libs)
 }

@@ -1,10 +1,13 @@
 //! The local stack: the Kafka broker and PostgreSQL server that streambench
 //! starts on this machine when the user points it at no external ones.
 
+pub mod flink;
 pub mod health;
 pub mod kafka;
+mod maven;
 pub mod postgres;
 pub(crate) mod process;
+pub mod spark;
 mod state;
 mod system;
 

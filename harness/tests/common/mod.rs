@@ -239,3 +239,82 @@ pub fn finished(run: &EngineRun) -> &serde_json::Value {
         .as_ref()
         .unwrap_or_else(|| panic!("no summary:\n{}", run.text))
 }
+
+/// A finished `streambench run` of a fixture suite: what it printed, its
+/// results, and its output folder.
+pub struct FixtureRun {
+    /// Its standard output and error.
+    pub printed: String,
+    /// Its results.json.
+    pub results: streambench_harness::run::results::Results,
+    /// Where it wrote them.
+    pub out: tempfile::TempDir,
+}
+
+/// Runs the fixture suite `name` (in `tests/fixtures`) against `services`;
+/// panics with the output if the run failed.
+pub fn run_fixture(services: &Resolved, name: &str) -> FixtureRun {
+    let out = tempfile::tempdir().expect("tempdir");
+    let suite = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let (ok, printed) = run(streambench()
+        .args(["run", &suite, "--out"])
+        .arg(out.path())
+        .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
+    assert!(ok, "the run failed:\n{printed}");
+    let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");
+    let results = serde_json::from_slice(&bytes).expect("results.json reads back");
+    FixtureRun {
+        printed,
+        results,
+        out,
+    }
+}
+
+/// Runs `engine` bounded, with `flags`, on a new topic of the steady
+/// workload's events for `job`, and checks its table: the report.
+pub fn steady_job_on(services: &Resolved, engine_name: &str, job: &str, flags: &[&str]) -> serde_json::Value {
+    let start = recent_start_ms();
+    let topic = unique_name(engine_name);
+    generate(services, STEADY_SUITE, &topic, job, start, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = Input {
+        suite: STEADY_SUITE,
+        job,
+        topic: &topic,
+    };
+    let run = engine(services, engine_name, &input, &topic, dir.path(), flags, None);
+    finished(&run);
+    let report = check(services, STEADY_SUITE, job, &topic, start);
+    eprintln!(
+        "{engine_name} {job:<9} {flags:?} windows {} dead letters {}",
+        count(&report, "matched"),
+        count(&report, "dead_lettered")
+    );
+    report
+}
+
+/// Asserts that every scenario of an external engine's run with one kill
+/// each ended equal to the oracle, lost nothing, repeated rows only in
+/// `insert` mode, and counted the engine's JVM in its CPU time and memory.
+pub fn assert_promises_kept_across_one_kill(results: &streambench_harness::run::results::Results) {
+    for scenario in &results.scenarios {
+        let label = scenario.scenario.label();
+        assert!(scenario.error.is_none(), "{label}: {:?}", scenario.error);
+        assert_eq!(scenario.restarts, 1, "{label}");
+        assert!(scenario.passed, "{label}: {:?}", scenario.check);
+        assert_eq!(scenario.check.lost_events, 0, "{label}");
+        if scenario.scenario.delivery != streambench_workloads::suite::DeliveryMode::Insert {
+            assert_eq!(scenario.check.duplicate_rows, 0, "{label}");
+        }
+        assert!(
+            scenario.resources.engine_cpu_s > 1.0,
+            "{label}: the JVM's CPU time counts: {:?}",
+            scenario.resources
+        );
+        assert!(
+            scenario.resources.engine_peak_rss_bytes > 200 << 20,
+            "{label}: the JVM's memory counts: {:?}",
+            scenario.resources
+        );
+    }
+}

@@ -1,0 +1,313 @@
+"""A streambench job on Apache Spark Structured Streaming.
+
+`streambench engine spark` writes a job file (JSON) and runs this script with
+it; the script runs the job as Spark itself would: a Kafka source, a
+watermark on the event time, `window` / `session_window` aggregation, and
+`foreachBatch` writing each batch's windows to PostgreSQL, using the batch id
+to make the write idempotent where the delivery mode asks for it. A second,
+stateless query writes records that are not events to the dead-letter table.
+
+It prints `streambench: session ready` once Spark is up, starts the queries
+when it reads `start` on its input, prints `streambench: started` once they run, appends every
+StreamingQueryProgress of the windowed query (plus the rows each batch wrote)
+to the progress file as JSON lines, and stops both queries on SIGTERM.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import psycopg
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.streaming import StreamingQueryListener
+
+EVENT_SCHEMAS = {
+    "measurement": T.StructType(
+        [
+            T.StructField("event_id", T.LongType()),
+            T.StructField("event_time_ms", T.LongType()),
+            T.StructField("key", T.LongType()),
+            T.StructField("value", T.LongType()),
+        ]
+    ),
+    "ad": T.StructType(
+        [
+            T.StructField("event_id", T.LongType()),
+            T.StructField("event_time_ms", T.LongType()),
+            T.StructField("user_id", T.LongType()),
+            T.StructField("page_id", T.LongType()),
+            T.StructField("ad_id", T.LongType()),
+            T.StructField("ad_type", T.StringType()),
+            T.StructField("event_type", T.StringType()),
+            T.StructField("ip", T.StringType()),
+        ]
+    ),
+}
+
+# The fields every event of a kind must have, of the right type.
+REQUIRED = {
+    "measurement": ["event_id", "event_time_ms", "key", "value"],
+    "ad": ["event_id", "event_time_ms", "user_id", "page_id", "ad_id", "ad_type", "event_type", "ip"],
+}
+
+
+def quoted(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source(spark, job):
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", job["brokers"])
+        .option("subscribe", job["topic"])
+        .option("failOnDataLoss", "true")
+        .option("includeHeaders", "false")
+    )
+    start = job["start"]
+    if start == "latest":
+        reader = reader.option("startingOffsets", "latest")
+    elif isinstance(start, dict) and "timestamp" in start:
+        reader = reader.option("startingTimestamp", str(start["timestamp"]))
+    else:
+        reader = reader.option("startingOffsets", "earliest")
+    if job.get("max_offsets_per_trigger"):
+        reader = reader.option("maxOffsetsPerTrigger", str(job["max_offsets_per_trigger"]))
+    return reader.load()
+
+
+def parsed(raw, job):
+    kind = job["input"]
+    text = F.col("value").cast("string")
+    events = raw.select(
+        "partition",
+        "offset",
+        "value",
+        F.from_json(text, EVENT_SCHEMAS[kind], {"mode": "PERMISSIVE"}).alias("e"),
+    )
+    complete = F.lit(True)
+    for field in REQUIRED[kind]:
+        complete = complete & F.col("e." + field).isNotNull()
+    fits = F.length(F.col("value")) <= F.lit(job["max_event_bytes"])
+    return events.withColumn("ok", F.coalesce(complete & fits & F.col("value").isNotNull(), F.lit(False)))
+
+
+def windowed(spark, raw, job):
+    spec = job["job"]
+    events = parsed(raw, job).where("ok").select("e.*")
+    events = events.withColumn("ts", F.timestamp_millis(F.col("event_time_ms")))
+    delay_ms = spec["watermark_delay_ms"] + spec["allowed_lateness_ms"]
+    events = events.withWatermark("ts", f"{delay_ms} milliseconds")
+    # End-of-input markers advance the watermark and are dropped here; the
+    # filter names the event-time column so it stays above the watermark.
+    events = events.where(F.col("ts") < F.timestamp_millis(F.lit(job["end_of_input_ms"])))
+    if spec["input"] == "ad":
+        wanted = (spec.get("filter") or {}).get("ad_event_type")
+        if wanted:
+            events = events.where(F.col("event_type") == wanted)
+        campaigns = spark.createDataFrame(job["campaigns"], "ad_id long, campaign_id long")
+        events = events.join(F.broadcast(campaigns), "ad_id").withColumnRenamed("campaign_id", "group_key")
+        events = events.withColumn("value", F.lit(1).cast("long"))
+    else:
+        events = events.withColumnRenamed("key", "group_key")
+    window = spec["window"]
+    if window["kind"] == "tumbling":
+        group = F.window("ts", f"{window['size_ms']} milliseconds")
+    elif window["kind"] == "sliding":
+        group = F.window("ts", f"{window['size_ms']} milliseconds", f"{window['slide_ms']} milliseconds")
+    else:
+        group = F.session_window("ts", f"{window['gap_ms']} milliseconds")
+    aggregates = {
+        "count": F.count(F.lit(1)),
+        "sum": F.sum("value"),
+        "min": F.min("value"),
+        "max": F.max("value"),
+        "mean": F.avg("value"),
+        "first_event_time": F.min("event_time_ms"),
+        "last_event_time": F.max("event_time_ms"),
+    }
+    columns = [aggregates[a["kind"]].alias(a["column"]) for a in job["aggregates"]]
+    grouped = events.groupBy(F.col("group_key"), group.alias("w")).agg(*columns)
+    return grouped.select(
+        F.col("group_key").alias("key"),
+        F.unix_millis(F.col("w.start")).alias("window_start_ms"),
+        F.unix_millis(F.col("w.end")).alias("window_end_ms"),
+        *[F.col(a["column"]) for a in job["aggregates"]],
+    )
+
+
+class ResultWriter:
+    """Writes each batch's windows in the job's delivery mode."""
+
+    def __init__(self, job):
+        self.job = job
+        self.columns = ["key", "window_start_ms", "window_end_ms"] + [a["column"] for a in job["aggregates"]]
+        self.lock = threading.Lock()
+
+    def __call__(self, batch, batch_id):
+        rows = [tuple(r[c] for c in self.columns) + (0, self.job["engine"]) for r in batch.collect()]
+        table = quoted(self.job["results_table"])
+        names = ", ".join(self.columns + ["revision", "engine"])
+        marks = ", ".join(["%s"] * (len(self.columns) + 2))
+        insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+        mode = self.job["delivery"]
+        if mode == "upsert":
+            updates = ", ".join(
+                f"{c} = EXCLUDED.{c}" for c in self.columns[3:] + ["revision", "engine"]
+            ) + ", inserted_at = clock_timestamp()"
+            insert += f" ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {updates}"
+        with psycopg.connect(self.job["postgres"]) as connection:
+            with connection.transaction():
+                if mode == "transactional":
+                    # The batch id makes the write idempotent: a batch Spark
+                    # re-runs after a failure is written once.
+                    done = connection.execute(
+                        "SELECT batch_id FROM streambench_spark_batches WHERE sink = %s FOR UPDATE",
+                        (self.job["results_table"],),
+                    ).fetchone()
+                    if done is not None and done[0] >= batch_id:
+                        return
+                with connection.cursor() as cursor:
+                    if rows:
+                        cursor.executemany(insert, rows)
+                if mode == "transactional":
+                    connection.execute(
+                        "INSERT INTO streambench_spark_batches (sink, batch_id) VALUES (%s, %s) "
+                        "ON CONFLICT (sink) DO UPDATE SET batch_id = EXCLUDED.batch_id",
+                        (self.job["results_table"], batch_id),
+                    )
+        with self.lock, open(self.job["progress_file"], "a") as out:
+            out.write(json.dumps({"written": {"batchId": batch_id, "rows": len(rows)}}) + "\n")
+
+
+def write_dead_letters(job):
+    table = quoted(job["dead_letters_table"])
+
+    def write(batch, batch_id):
+        rows = [(r["partition"], r["offset"], bytes(r["value"] or b""), r["error"]) for r in batch.collect()]
+        if not rows:
+            return
+        with psycopg.connect(job["postgres"]) as connection:
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {table} (partition, \"offset\", raw, error) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (partition, \"offset\") DO NOTHING",
+                    rows,
+                )
+
+    return write
+
+
+class ProgressFile(StreamingQueryListener):
+    """Appends the windowed query's progress reports to the progress file."""
+
+    def __init__(self, path, name):
+        self.path = path
+        self.name = name
+        self.lock = threading.Lock()
+
+    def onQueryStarted(self, event):
+        pass
+
+    def onQueryProgress(self, event):
+        progress = json.loads(event.progress.json)
+        if progress.get("name") == self.name:
+            with self.lock, open(self.path, "a") as out:
+                out.write(json.dumps({"progress": progress}) + "\n")
+
+    def onQueryIdle(self, event):
+        pass
+
+    def onQueryTerminated(self, event):
+        pass
+
+
+def exit_with_parent():
+    """Exits when streambench, which started this driver, is gone."""
+    parent = int(os.environ.get("STREAMBENCH_PARENT_PID", os.getppid()))
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main():
+    exit_with_parent()
+    with open(sys.argv[1]) as f:
+        job = json.load(f)
+    spark = (
+        SparkSession.builder.appName(f"streambench {job['job']['name']} {job['results_table']}")
+        .master(job["master"])
+        .config("spark.jars", ",".join(job["jars"]))
+        .config("spark.sql.shuffle.partitions", str(job["shuffle_partitions"]))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("WARN")
+    # streambench creates the tables now, then says start.
+    print("streambench: session ready", flush=True)
+    if sys.stdin.readline().strip() != "start":
+        return
+    name = "windows"
+    spark.streams.addListener(ProgressFile(job["progress_file"], name))
+    raw = source(spark, job)
+    trigger = {"processingTime": f"{job['trigger_interval_ms']} milliseconds"}
+    windows = (
+        windowed(spark, raw, job)
+        .writeStream.queryName(name)
+        .outputMode("append")
+        .foreachBatch(ResultWriter(job))
+        .option("checkpointLocation", job["checkpoint_dir"] + "/windows")
+        .trigger(**trigger)
+        .start()
+    )
+    bad = parsed(raw, job).where(~F.col("ok")).select(
+        "partition",
+        "offset",
+        "value",
+        F.when(F.col("value").isNull(), F.lit("record has no value"))
+        .when(F.length("value") > job["max_event_bytes"], F.lit("record larger than the event size limit"))
+        .otherwise(F.lit("not a valid event: a field is missing, mistyped or the JSON is broken"))
+        .alias("error"),
+    )
+    dead_letters = (
+        bad.writeStream.queryName("dead_letters")
+        .foreachBatch(write_dead_letters(job))
+        .option("checkpointLocation", job["checkpoint_dir"] + "/dead_letters")
+        .trigger(**trigger)
+        .start()
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    print("streambench: started", flush=True)
+    while not stopping.is_set():
+        for query in (windows, dead_letters):
+            if query.exception() is not None:
+                print(f"streambench: query {query.name} failed: {query.exception()}", file=sys.stderr, flush=True)
+                sys.exit(1)
+        stopping.wait(0.5)
+    windows.stop()
+    dead_letters.stop()
+    spark.stop()
+    # Wait for the JVM, so that its CPU time counts towards this process's
+    # children (the harness measures an engine's CPU that way).
+    gateway = SparkContext._gateway
+    if gateway is not None and getattr(gateway, "proc", None) is not None:
+        gateway.shutdown()
+        gateway.proc.stdin.close()
+        gateway.proc.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

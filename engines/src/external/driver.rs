@@ -1,0 +1,240 @@
+//! The child process an external engine runs in, and the line protocol
+//! streambench speaks with it: the child prints `streambench: session ready`
+//! once its engine is up, waits for `start` (streambench creates the tables
+//! in between, so the harness starts producing only once the engine can
+//! read), and prints `streambench: started` once the job runs. The child
+//! exits when streambench is gone (it watches its parent), so a SIGKILL of
+//! the engine takes the external engine with it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use streambench_workloads::event::MAX_EVENT_BYTES;
+use streambench_workloads::job::CampaignTable;
+
+use super::end_of_input::END_OF_INPUT_MS;
+use crate::engine::JobRun;
+use crate::error::{Error, Result};
+use crate::sink::tables::Tables;
+use crate::start::StartPosition;
+
+/// How long an external engine may take to start (a JVM, its jars, a plan).
+pub const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A running external engine.
+pub struct Driver {
+    engine: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    log: PathBuf,
+}
+
+/// An external engine's failure, with what to look at.
+pub fn failure(engine: &'static str, reason: String) -> Error {
+    Error::External { engine, reason }
+}
+
+impl Driver {
+    /// Starts `command` for `engine`, its standard error going to `log`.
+    pub fn start(engine: &'static str, mut command: Command, log: &Path) -> Result<Driver> {
+        let log_file = std::fs::File::create(log)
+            .map_err(|e| failure(engine, format!("cannot create {}: {e}", log.display())))?;
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .env("STREAMBENCH_PARENT_PID", std::process::id().to_string())
+            .spawn()
+            .map_err(|e| failure(engine, format!("cannot start {program}: {e}")))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| failure(engine, "no output from the engine's process".into()))?;
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(std::io::Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Driver {
+            engine,
+            child,
+            stdin,
+            lines,
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// The engine's failure `reason`, with the end of its log.
+    pub fn failed(&self, reason: &str) -> Error {
+        failure(
+            self.engine,
+            format!(
+                "{reason}; the end of its log ({}):\n{}",
+                self.log.display(),
+                self.log_tail()
+            ),
+        )
+    }
+
+    /// Waits up to `timeout` for a line starting with `wanted`, and returns it.
+    pub fn wait_for(&self, wanted: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if line.starts_with(wanted) => return Ok(line),
+                Ok(line) => tracing::info!(engine = self.engine, said = %line),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(self.failed(&format!("no {wanted:?} within {timeout:?}")));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.failed(&format!("it exited before it printed {wanted:?}")));
+                }
+            }
+        }
+    }
+
+    /// Sends one line.
+    pub fn send(&mut self, line: &str) -> Result<()> {
+        let engine = self.engine;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| failure(engine, "its input is closed".into()))?;
+        writeln!(stdin, "{line}").map_err(|e| failure(engine, format!("cannot talk to it: {e}")))
+    }
+
+    /// Whether it exited, and how.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `timeout` for it to exit successfully; kills it after that.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                return if status.success() {
+                    Ok(())
+                } else {
+                    Err(self.failed(&format!("it exited with {status} while stopping")))
+                };
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(self.failed(&format!("it did not stop within {timeout:?}, so it was killed")));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends it SIGTERM and waits up to `timeout` for it to exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Result<()> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.wait_exit(timeout)
+    }
+
+    /// The last lines of its log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(25)..].join("\n")
+    }
+}
+
+/// What every external engine's job file holds: where to read and write,
+/// the job and its enrichment table, where to start, and the limits the
+/// engine must apply as streambench's own engines do. Each adapter adds its
+/// own settings with [`with`].
+pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let tables = Tables::new(&job.table)?;
+    let campaigns: Vec<(u64, u64)> = CampaignTable::new(job.workload_seed, job.workload_keys)
+        .pairs()
+        .collect();
+    let start = match job.start {
+        StartPosition::Latest => json!("latest"),
+        StartPosition::Timestamp(ms) => json!({ "timestamp": ms }),
+        // The engine's own checkpoint, if it has one, wins over a starting position.
+        StartPosition::Earliest | StartPosition::Checkpoint => json!("earliest"),
+    };
+    let aggregates: Vec<serde_json::Value> = job
+        .job
+        .aggregates
+        .iter()
+        .map(|a| json!({"kind": a, "column": a.column()}))
+        .collect();
+    let file = json!({
+        "engine": engine,
+        "brokers": job.brokers,
+        "topic": job.topic,
+        "group": job.group,
+        "results_table": job.table,
+        "dead_letters_table": tables.dead_letters,
+        "delivery": job.delivery,
+        "start": start,
+        "bounded": job.bounded,
+        "input": job.job.input,
+        "job": job.job,
+        "aggregates": aggregates,
+        "campaigns": campaigns,
+        "checkpoint_dir": job.checkpoint_dir,
+        "max_event_bytes": MAX_EVENT_BYTES,
+        "end_of_input_ms": END_OF_INPUT_MS,
+    });
+    match file {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+/// `file` with `more` added (an object's fields).
+pub fn with(
+    mut file: serde_json::Map<String, serde_json::Value>,
+    more: serde_json::Value,
+) -> serde_json::Value {
+    if let serde_json::Value::Object(more) = more {
+        file.extend(more);
+    }
+    serde_json::Value::Object(file)
+}
+
+/// Writes `bytes` to `path`, readable by the owner only: job files hold the
+/// database password.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+/// The protocol's start: waits for the engine to be ready, has `create`
+/// make the tables, tells it to start and waits until it runs.
+pub async fn begin<F, Fut>(driver: &mut Driver, create: F) -> Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    tokio::task::block_in_place(|| driver.wait_for("streambench: session ready", START_TIMEOUT))?;
+    create().await?;
+    driver.send("start")?;
+    tokio::task::block_in_place(|| driver.wait_for("streambench: started", START_TIMEOUT))?;
+    Ok(())
+}

@@ -1,0 +1,388 @@
+//! Apache Spark Structured Streaming as an engine: the job runs as PySpark
+//! (`engines/external/spark_job.py`) in a child process; this side writes its
+//! job file, creates the tables, turns Spark's progress reports into
+//! streambench metrics, and on stop with drain appends end-of-input markers
+//! and waits until Spark's watermark has passed them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::driver::{self, Driver};
+use super::end_of_input::{self, END_OF_INPUT_MS};
+use crate::engine::{JobRun, Observability, RunSummary};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::sink::{self, PostgresSink};
+use crate::source::{KafkaSource, Offsets};
+
+/// The engine's name in result rows and reports.
+pub const ENGINE: &str = "spark";
+
+/// The PySpark job, written next to the job file at every start.
+const JOB_SCRIPT: &str = include_str!("../../external/spark_job.py");
+
+/// An installed Spark: the Python that has PySpark, and the connector jars.
+#[derive(Debug, Clone)]
+pub struct SparkInstall {
+    /// A Python interpreter with `pyspark` and `psycopg` importable.
+    pub python: PathBuf,
+    /// The Kafka connector and what it needs beyond PySpark's own jars.
+    pub jars: Vec<PathBuf>,
+}
+
+/// How Spark runs the job, beyond what every engine is given.
+#[derive(Debug, Clone)]
+pub struct SparkSettings {
+    /// Spark's master: `local[N]` or a cluster's URL.
+    pub master: String,
+    /// The processing-time trigger.
+    pub trigger_interval: Duration,
+    /// At most this many records per batch (`maxOffsetsPerTrigger`).
+    pub max_offsets_per_trigger: Option<u64>,
+    /// `spark.sql.shuffle.partitions`: the state store's partitions.
+    pub shuffle_partitions: u32,
+}
+
+/// The table, shared by every Spark job, that holds the last batch id each
+/// result table committed in transactional mode.
+pub const BATCHES_TABLE: &str = "streambench_spark_batches";
+
+/// One line of the progress file.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ProgressLine {
+    /// A StreamingQueryProgress of the windowed query.
+    Progress(QueryProgress),
+    /// The rows a batch wrote.
+    Written {
+        #[serde(rename = "batchId")]
+        _batch_id: u64,
+        rows: u64,
+    },
+}
+
+/// The parts of Spark's StreamingQueryProgress streambench reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryProgress {
+    num_input_rows: u64,
+    #[serde(default)]
+    duration_ms: BTreeMap<String, u64>,
+    #[serde(default)]
+    event_time: BTreeMap<String, String>,
+    #[serde(default)]
+    state_operators: Vec<StateOperator>,
+    #[serde(default)]
+    sources: Vec<SourceProgress>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateOperator {
+    #[serde(default)]
+    num_rows_total: u64,
+    #[serde(default)]
+    memory_used_bytes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceProgress {
+    #[serde(default)]
+    start_offset: Option<serde_json::Value>,
+    #[serde(default)]
+    end_offset: Option<serde_json::Value>,
+}
+
+/// Kafka offsets as Spark's progress spells them: `{"topic": {"0": 12}}`.
+fn kafka_offsets(value: Option<&serde_json::Value>, topic: &str) -> Offsets {
+    value
+        .and_then(|v| v.get(topic))
+        .and_then(|v| v.as_object())
+        .map(|partitions| {
+            partitions
+                .iter()
+                .filter_map(|(p, o)| Some((p.parse().ok()?, o.as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the epoch of an ISO-8601 UTC time as Spark writes it
+/// (`2026-11-27T15:45:35.123Z`).
+fn iso_utc_ms(text: &str) -> Option<i64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|p| p.parse::<i64>());
+    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + s * 1000 + millis)
+}
+
+/// What the progress file has said so far.
+#[derive(Debug, Default)]
+struct Progress {
+    read_to: usize,
+    first_start: Option<Offsets>,
+    end: Offsets,
+    /// The watermark of the last batch, ms.
+    watermark_ms: Option<i64>,
+}
+
+impl Progress {
+    /// Reads the lines added to `path` since the last call into `metrics`.
+    fn follow(&mut self, path: &Path, topic: &str, metrics: &Metrics) {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let Some(new) = text.get(self.read_to..) else {
+            return;
+        };
+        // Only whole lines: the writer may be half-way through one.
+        let Some(last_newline) = new.rfind('\n') else {
+            return;
+        };
+        for line in new[..last_newline].lines() {
+            match serde_json::from_str::<ProgressLine>(line) {
+                Ok(ProgressLine::Progress(p)) => self.apply(&p, topic, metrics),
+                Ok(ProgressLine::Written { rows, .. }) => Metrics::add(&metrics.results_written, rows),
+                Err(e) => tracing::warn!(error = %e, "unreadable Spark progress line"),
+            }
+        }
+        self.read_to += last_newline + 1;
+    }
+
+    fn apply(&mut self, p: &QueryProgress, topic: &str, metrics: &Metrics) {
+        if p.num_input_rows > 0 {
+            metrics.mark_first_record();
+        }
+        Metrics::add(&metrics.records_read, p.num_input_rows);
+        Metrics::add(&metrics.checkpoints, 1);
+        let took = p.duration_ms.get("triggerExecution").copied().unwrap_or(0);
+        metrics.last_checkpoint_us.store(took * 1000, Ordering::Relaxed);
+        if let Some(source) = p.sources.first() {
+            if self.first_start.is_none() {
+                self.first_start = Some(kafka_offsets(source.start_offset.as_ref(), topic));
+            }
+            let end = kafka_offsets(source.end_offset.as_ref(), topic);
+            metrics.set_positions(&end);
+            self.end = end;
+        }
+        if let Some(w) = p.event_time.get("watermark").and_then(|w| iso_utc_ms(w)) {
+            // Spark reports the epoch before the first watermark.
+            if w > 0 {
+                metrics.watermark_ms.store(w, Ordering::Relaxed);
+                self.watermark_ms = Some(w);
+            }
+        }
+        let (rows, bytes) = p.state_operators.iter().fold((0, 0), |(r, b), s| {
+            (r + s.num_rows_total, b + s.memory_used_bytes)
+        });
+        metrics.open_windows.store(rows, Ordering::Relaxed);
+        metrics.last_checkpoint_bytes.store(bytes, Ordering::Relaxed);
+    }
+}
+
+fn external(reason: String) -> Error {
+    driver::failure(ENGINE, reason)
+}
+
+/// The job file `spark_job.py` reads.
+fn job_file(
+    job: &JobRun,
+    settings: &SparkSettings,
+    install: &SparkInstall,
+    progress: &Path,
+) -> Result<serde_json::Value> {
+    Ok(driver::with(
+        driver::job_file(job, ENGINE)?,
+        json!({
+            "postgres": job.postgres,
+            "progress_file": progress,
+            "master": settings.master,
+            "jars": install.jars,
+            "trigger_interval_ms": settings.trigger_interval.as_millis() as u64,
+            "max_offsets_per_trigger": settings.max_offsets_per_trigger,
+            "shuffle_partitions": settings.shuffle_partitions,
+        }),
+    ))
+}
+
+/// Runs `job` on Spark until stopped (bounded: until what the topic holds
+/// now is read and every window written).
+pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) -> Result<RunSummary> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
+    let progress_file = job.checkpoint_dir.join("progress.jsonl");
+    // Progress of earlier runs stays in the file; follow only this run's.
+    let already = std::fs::metadata(&progress_file).map_or(0, |m| m.len() as usize);
+    let job_path = job.checkpoint_dir.join("job.json");
+    let spec = job_file(&job, &settings, &install, &progress_file)?;
+    let written = serde_json::to_vec_pretty(&spec).map_err(|e| external(e.to_string()))?;
+    driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
+
+    let source_config = job.source_config();
+    let source = Arc::new(
+        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
+            .await
+            .map_err(|e| external(format!("source start-up failed: {e}")))??,
+    );
+    let script = job.checkpoint_dir.join("spark_job.py");
+    std::fs::write(&script, JOB_SCRIPT).map_err(Error::checkpoint_write(&script))?;
+    let mut command = Command::new(&install.python);
+    command
+        .arg(&script)
+        .arg(&job_path)
+        .env("PYSPARK_PYTHON", &install.python);
+    let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("spark.log"))?;
+    driver::begin(&mut driver, || async {
+        // Tables exist once Spark can run: the harness starts producing when it sees them.
+        drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
+        let client = sink::connect(&job.postgres).await?;
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (sink text PRIMARY KEY, batch_id bigint NOT NULL)"
+            ))
+            .await
+            .map_err(Error::postgres("creating the Spark batch table"))
+    })
+    .await?;
+    tracing::info!("Spark is running the job");
+
+    let metrics = Arc::new(Metrics::new());
+    let observability = Observability::start(&job, ENGINE, &metrics, &source).await?;
+    let mut progress = Progress {
+        read_to: already,
+        ..Progress::default()
+    };
+    let outcome = watch(
+        &job,
+        &mut driver,
+        &mut progress,
+        &progress_file,
+        &metrics,
+        &source,
+    )
+    .await;
+    progress.follow(&progress_file, &job.topic, &metrics);
+    observability.stop();
+    outcome?;
+    Ok(RunSummary::from_metrics(
+        ENGINE,
+        &metrics,
+        progress.first_start.unwrap_or_default(),
+        progress.end,
+        started,
+    ))
+}
+
+/// Follows Spark until it fails or is told to stop; draining (or bounded),
+/// appends the end-of-input markers and waits for the watermark to pass them.
+async fn watch(
+    job: &JobRun,
+    driver: &mut Driver,
+    progress: &mut Progress,
+    progress_file: &Path,
+    metrics: &Metrics,
+    source: &KafkaSource,
+) -> Result<()> {
+    let drain = job.bounded || job.drain_on_stop;
+    let mut markers_sent = false;
+    let end_watermark = END_OF_INPUT_MS - job.job.watermark_delay_ms - job.job.allowed_lateness_ms;
+    loop {
+        progress.follow(progress_file, &job.topic, metrics);
+        if let Some(status) = driver.exited() {
+            return Err(driver.failed(&format!("Spark exited ({status})")));
+        }
+        let stopping = job.bounded || job.stop.load(Ordering::Relaxed);
+        if stopping && !drain {
+            return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
+        }
+        if stopping && !markers_sent {
+            tracing::info!("input ends: appending end-of-input markers for Spark's watermark");
+            end_of_input::append(&job.brokers, &job.topic, source.partitions(), job.job.input).await?;
+            markers_sent = true;
+        }
+        if markers_sent && progress.watermark_ms.is_some_and(|w| w >= end_watermark) {
+            return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_times_and_offsets_read_back() {
+        assert_eq!(iso_utc_ms("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(iso_utc_ms("2100-01-01T00:00:00.000Z"), Some(END_OF_INPUT_MS));
+        assert_eq!(iso_utc_ms("2026-11-27T15:45:35.123Z"), Some(1_795_794_335_123));
+        assert_eq!(iso_utc_ms("2026-11-27T15:45:35Z"), Some(1_795_794_335_000));
+        assert_eq!(iso_utc_ms("yesterday"), None);
+        let value = json!({"t": {"0": 5, "1": 7}});
+        assert_eq!(kafka_offsets(Some(&value), "t"), BTreeMap::from([(0, 5), (1, 7)]));
+        assert!(kafka_offsets(Some(&value), "other").is_empty());
+    }
+
+    #[test]
+    fn progress_lines_become_metrics() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("progress.jsonl");
+        let batch = |rows: u64, end: i64, watermark: &str| {
+            json!({"progress": {
+                "numInputRows": rows,
+                "durationMs": {"triggerExecution": 40},
+                "eventTime": {"watermark": watermark},
+                "stateOperators": [{"numRowsTotal": 3, "memoryUsedBytes": 900}],
+                "sources": [{"startOffset": {"t": {"0": 0}}, "endOffset": {"t": {"0": end}}}],
+            }})
+            .to_string()
+        };
+        let metrics = Metrics::new();
+        let mut progress = Progress::default();
+        std::fs::write(
+            &path,
+            format!("{}\n{}", batch(10, 10, "1970-01-01T00:00:00.000Z"), "{\"prog"),
+        )
+        .expect("write");
+        progress.follow(&path, "t", &metrics);
+        assert_eq!(metrics.snapshot().records_read, 10);
+        assert_eq!(progress.watermark_ms, None, "the epoch means no watermark yet");
+        std::fs::write(
+            &path,
+            format!(
+                "{}\n{}\n{}\n",
+                batch(10, 10, "1970-01-01T00:00:00.000Z"),
+                batch(5, 15, "2026-11-27T15:45:35.123Z"),
+                json!({"written": {"batchId": 1, "rows": 4}})
+            ),
+        )
+        .expect("write");
+        progress.follow(&path, "t", &metrics);
+        let snapshot = metrics.snapshot();
+        assert_eq!(snapshot.records_read, 15, "each line is read once");
+        assert_eq!(snapshot.results_written, 4);
+        assert_eq!(snapshot.checkpoints, 2);
+        assert_eq!(progress.watermark_ms, Some(1_795_794_335_123));
+        assert_eq!(progress.end, BTreeMap::from([(0, 15)]));
+        assert_eq!(progress.first_start, Some(BTreeMap::from([(0, 0)])));
+    }
+}
