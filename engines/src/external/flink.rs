@@ -189,8 +189,9 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         .arg("FlinkJob")
         .arg(&job_path)
         .current_dir(&job.checkpoint_dir);
-    if let Some(from) = &restore_from {
-        tracing::info!(checkpoint = %from.display(), "Flink restores its state");
+    match &restore_from {
+        Some(from) => eprintln!("streambench flink: restoring from {}", from.display()),
+        None => eprintln!("streambench flink: no checkpoint to restore; starting from --start"),
     }
     let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("flink.log"))?;
     driver::begin(&mut driver, || async {
