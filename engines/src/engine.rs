@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::record::Interpreter;
 use crate::sink::SinkConfig;
 use crate::sink::tables::Tables;
-use crate::source::SourceConfig;
+use crate::source::{KafkaSource, SourceConfig};
 use crate::start::StartPosition;
 
 /// One job run, as both engines take it.
@@ -67,6 +67,15 @@ impl JobRun {
             topic: self.topic.clone(),
             group: self.group.clone(),
         }
+    }
+
+    /// Connects the Kafka source, off the async runtime: its start-up blocks.
+    pub async fn connect_source(&self) -> Result<Arc<KafkaSource>> {
+        let config = self.source_config();
+        let source = tokio::task::spawn_blocking(move || KafkaSource::connect(config))
+            .await
+            .map_err(|e| crate::error::Error::Config(format!("source start-up failed: {e}")))??;
+        Ok(Arc::new(source))
     }
 
     /// The sink's settings, for `engine`.

@@ -296,9 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 watermark_interval: Duration::from_millis(args.watermark_interval_ms),
                 idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             };
-            let summary = streambench_engines::continuous::run(run, settings).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            print_summary(&streambench_engines::continuous::run(run, settings).await?)
         }
         Command::Engine(EngineCommand::Microbatch(args)) => {
             use streambench_engines::microbatch::{MicrobatchSettings, OutputMode};
@@ -314,9 +312,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             };
-            let summary = streambench_engines::microbatch::run(run, settings).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            print_summary(&streambench_engines::microbatch::run(run, settings).await?)
         }
         Command::Engine(EngineCommand::Spark(args)) => {
             use streambench_engines::external::spark::{self, SparkSettings};
@@ -329,9 +325,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_offsets_per_trigger: args.max_offsets_per_trigger,
                 shuffle_partitions: args.shuffle_partitions,
             };
-            let summary = spark::run(run, settings, install).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            print_summary(&spark::run(run, settings, install).await?)
         }
         Command::Engine(EngineCommand::Flink(args)) => {
             use streambench_engines::external::flink::{self, FlinkSettings};
@@ -344,9 +338,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idle_timeout: Duration::from_millis(args.idle_timeout_ms),
                 heap_mb: args.heap_mb,
             };
-            let summary = flink::run(run, settings, install).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            print_summary(&flink::run(run, settings, install).await?)
         }
         Command::Stack(StackCommand::Check(args)) => {
             let resolved = stack::resolve(&home, &args.endpoints())?;
@@ -670,5 +662,11 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         "microbatch / continuous           {:.2}",
         report.microbatch_over_continuous
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what an engine did as one JSON line, the `engine` command's output.
+fn print_summary(summary: &streambench_engines::engine::RunSummary) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string(summary)?);
     Ok(ExitCode::SUCCESS)
 }

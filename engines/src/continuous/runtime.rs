@@ -130,12 +130,7 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
     }
     let mut sink = PostgresSink::connect(job.sink_config(ENGINE)?).await?;
     let store = CheckpointStore::open(&job.checkpoint_dir, DEFAULT_KEEP)?;
-    let source_config = job.source_config();
-    let source = Arc::new(
-        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
-            .await
-            .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??,
-    );
+    let source = job.connect_source().await?;
 
     let committed_epoch = match job.delivery {
         DeliveryMode::Transactional => sink.committed_epoch().await?.map(|c| c.epoch),

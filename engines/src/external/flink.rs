@@ -168,12 +168,7 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
     let written = serde_json::to_vec_pretty(&spec).map_err(|e| failure(e.to_string()))?;
     driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
 
-    let source_config = job.source_config();
-    let source = Arc::new(
-        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
-            .await
-            .map_err(|e| failure(format!("source start-up failed: {e}")))??,
-    );
+    let source = job.connect_source().await?;
     let mut command = Command::new(&install.java);
     command.arg(format!("-Xmx{}m", settings.heap_mb));
     for open in JVM_OPENS {

@@ -237,12 +237,7 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
     let written = serde_json::to_vec_pretty(&spec).map_err(|e| external(e.to_string()))?;
     driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
 
-    let source_config = job.source_config();
-    let source = Arc::new(
-        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
-            .await
-            .map_err(|e| external(format!("source start-up failed: {e}")))??,
-    );
+    let source = job.connect_source().await?;
     let script = job.checkpoint_dir.join("spark_job.py");
     std::fs::write(&script, JOB_SCRIPT).map_err(Error::checkpoint_write(&script))?;
     let mut command = Command::new(&install.python);

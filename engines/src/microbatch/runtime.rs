@@ -151,12 +151,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     let offsets_log = BatchLog::open(&job.checkpoint_dir, "offsets")?;
     let commits_log = BatchLog::open(&job.checkpoint_dir, "commits")?;
     let state_store = StateStore::open(&job.checkpoint_dir)?;
-    let source_config = job.source_config();
-    let source = Arc::new(
-        tokio::task::spawn_blocking(move || KafkaSource::connect(source_config))
-            .await
-            .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??,
-    );
+    let source = job.connect_source().await?;
     let mut resume = resume_point(&job, &offsets_log, &commits_log)?;
     let committed_epoch = match job.delivery {
         DeliveryMode::Transactional => sink.committed_epoch().await?.map(|c| c.epoch),
