@@ -1,7 +1,8 @@
-// A streambench job on Apache Flink, in Flink SQL, on a local mini-cluster.
+// A streambench job on Apache Flink, in Flink SQL, on a local mini-cluster or
+// submitted to a Flink cluster by its REST address.
 //
-// `streambench engine flink` writes a job file (JSON) and runs this file
-// with Java's source launcher and Flink's jars on the class path. The job is
+// `streambench engine flink` writes a job file (JSON) and runs this class
+// with Flink's jars on the class path. The job is
 // what a Flink user would write: a Kafka table with a watermark on the event
 // time (per partition, idle partitions left out), a TUMBLE / HOP / SESSION
 // window table-valued function with the job's aggregates, and the JDBC
@@ -14,10 +15,12 @@
 // ready`, waits for `start`, submits the job, prints `streambench: started`;
 // `drain` stops the job with a savepoint and a final watermark (Flink's
 // `stop --drain`), which writes every window; `stop` cancels it. It exits
-// when streambench is gone.
+// when streambench is gone, and on a cluster cancels the job first: a kill of
+// streambench is a crash of the job.
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -164,8 +167,9 @@ public class FlinkJob {
         Configuration config = new Configuration();
         config.setString("execution.checkpointing.interval", job.get("checkpoint_interval_ms").asLong() + " ms");
         config.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
-        config.setString("execution.checkpointing.dir", "file://" + job.get("checkpoint_dir").asText() + "/checkpoints");
-        config.setString("execution.checkpointing.savepoint-dir", "file://" + job.get("checkpoint_dir").asText() + "/savepoints");
+        String state = job.get("state_uri").asText();
+        config.setString("execution.checkpointing.dir", state + "/checkpoints");
+        config.setString("execution.checkpointing.savepoint-dir", state + "/savepoints");
         config.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
         config.setString("state.backend.type", "hashmap");
         // A failure ends the job and this process: streambench restarts it from the latest checkpoint.
@@ -173,13 +177,28 @@ public class FlinkJob {
         config.setString("table.local-time-zone", "UTC");
         config.setString("table.exec.source.idle-timeout", job.get("idle_timeout_ms").asLong() + " ms");
         config.setString("parallelism.default", Integer.toString(job.get("parallelism").asInt()));
-        config.setString("rest.bind-address", "127.0.0.1");
-        config.setString("rest.address", "127.0.0.1");
-        config.setString("rest.port", "0");
+        config.setString("pipeline.name", job.get("job_name").asText());
         if (job.hasNonNull("restore_from")) {
             config.setString("execution.state-recovery.path", job.get("restore_from").asText());
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(config);
+        URI cluster = URI.create(job.get("rest_url").asText());
+        StreamExecutionEnvironment env;
+        if (job.get("local").asBoolean()) {
+            // A mini-cluster in this JVM, its REST endpoint where streambench reads metrics.
+            config.setString("rest.bind-address", cluster.getHost());
+            config.setString("rest.address", cluster.getHost());
+            config.setString("rest.port", Integer.toString(cluster.getPort()));
+            // Metrics reach the REST API every second (the default is 10 s).
+            config.setString("metrics.fetcher.update-interval", "1000");
+            env = StreamExecutionEnvironment.getExecutionEnvironment(config);
+        } else {
+            // The job's classes and the connectors go to the cluster with the job.
+            String[] jars = new String[job.get("ship_jars").size()];
+            for (int i = 0; i < jars.length; i++) {
+                jars[i] = job.get("ship_jars").get(i).asText();
+            }
+            env = StreamExecutionEnvironment.createRemoteEnvironment(cluster.getHost(), cluster.getPort(), config, jars);
+        }
         StreamTableEnvironment tables = StreamTableEnvironment.create(env);
         tables.createTemporarySystemFunction("epoch_millis", new EpochMillis());
         tables.createTemporarySystemFunction("byte_length", new ByteLength());
@@ -305,6 +324,9 @@ public class FlinkJob {
                 + " FROM parsed WHERE NOT ok");
         TableResult result = statements.execute();
         JobClient client = result.getJobClient().orElseThrow();
+        if (!job.get("local").asBoolean()) {
+            cancelWhenOrphaned(client);
+        }
         System.out.println("streambench: started " + client.getJobID());
         boolean bounded = job.get("bounded").asBoolean();
         // The job's end ends this process: with success when bounded input is done,
@@ -324,17 +346,35 @@ public class FlinkJob {
         while ((command = input.readLine()) != null) {
             if (command.equals("drain")) {
                 // Flink's `stop --drain`: a final watermark fires every window, then a savepoint.
-                String savepoint = client.stopWithSavepoint(true, null, SavepointFormatType.CANONICAL).get();
+                String savepoint = client.stopWithSavepoint(true, state + "/savepoints", SavepointFormatType.CANONICAL).get();
                 System.out.println("streambench: drained " + savepoint);
                 System.exit(0);
             }
             if (command.equals("stop")) {
-                String savepoint = client.stopWithSavepoint(false, null, SavepointFormatType.CANONICAL).get();
+                String savepoint = client.stopWithSavepoint(false, state + "/savepoints", SavepointFormatType.CANONICAL).get();
                 System.out.println("streambench: stopped " + savepoint);
                 System.exit(0);
             }
         }
         System.exit(1);
+    }
+
+    /** The job a cluster runs for this process, cancelled when streambench is gone. */
+    static volatile JobClient orphan;
+
+    /** On a cluster, the job outlives this process unless it is cancelled. */
+    static void cancelWhenOrphaned(JobClient client) {
+        orphan = client;
+        // Also when this process exits on an error, with the job still running.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                if (!client.getJobStatus().get(10, java.util.concurrent.TimeUnit.SECONDS).isGloballyTerminalState()) {
+                    client.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            } catch (Exception e) {
+                System.err.println("streambench: could not cancel the job on the cluster: " + e);
+            }
+        }));
     }
 
     /** Exits when the process that started this one is gone (it was killed). */
@@ -345,6 +385,14 @@ public class FlinkJob {
             while (true) {
                 long now = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(1L);
                 if (now != parent) {
+                    JobClient running = orphan;
+                    if (running != null) {
+                        try {
+                            running.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);
+                        } catch (Exception e) {
+                            System.err.println("streambench: could not cancel the job on the cluster: " + e);
+                        }
+                    }
                     Runtime.getRuntime().halt(1);
                 }
                 try {

@@ -108,6 +108,10 @@ struct RunArgs {
     /// checked: the events can be generated again from the seed).
     #[arg(long)]
     keep_topics: bool,
+    /// Submit the `flink` engine's jobs to this Flink cluster's REST address
+    /// instead of a local mini-cluster.
+    #[arg(long)]
+    flink_cluster: Option<String>,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -120,7 +124,7 @@ enum EngineCommand {
     Microbatch(MicrobatchArgs),
     /// Apache Spark Structured Streaming itself, in PySpark (installed on first use).
     Spark(SparkArgs),
-    /// Apache Flink itself, in Flink SQL on a local mini-cluster (installed on first use).
+    /// Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).
     Flink(FlinkArgs),
 }
 
@@ -141,6 +145,15 @@ struct FlinkArgs {
     /// The JVM's heap, in MiB.
     #[arg(long, default_value_t = 1024)]
     heap_mb: u32,
+    /// A Flink cluster's REST address (e.g. http://jobmanager:8081) to submit
+    /// the job to; by default it runs on a mini-cluster in a local JVM.
+    #[arg(long, env = "STREAMBENCH_FLINK_CLUSTER")]
+    cluster: Option<String>,
+    /// Where Flink writes checkpoints and savepoints (a URI every machine of
+    /// the cluster reaches, e.g. s3://bucket/path); by default under
+    /// --checkpoint-dir, which suits a Flink on this machine.
+    #[arg(long)]
+    state_uri: Option<String>,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -250,6 +263,17 @@ enum StackCommand {
     Check(ServiceArgs),
     /// Stop what `stack up` started.
     Down,
+    /// Run a standalone Flink cluster on this machine until Ctrl-C, for
+    /// `run --flink-cluster` or `engine flink --cluster` to submit jobs to.
+    FlinkCluster(FlinkClusterArgs),
+}
+
+/// `streambench stack flink-cluster`.
+#[derive(Args)]
+struct FlinkClusterArgs {
+    /// Task slots of its one TaskManager.
+    #[arg(long, default_value_t = 2)]
+    slots: u32,
 }
 
 #[tokio::main]
@@ -337,8 +361,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms),
                 idle_timeout: Duration::from_millis(args.idle_timeout_ms),
                 heap_mb: args.heap_mb,
+                cluster: args.cluster,
+                state_uri: args.state_uri,
             };
             print_summary(&flink::run(run, settings, install).await?)
+        }
+        Command::Stack(StackCommand::FlinkCluster(args)) => {
+            let install = stack::flink::install(home.tools_dir())?;
+            let dir = home.root().join("flink-cluster");
+            let cluster = tokio::task::block_in_place(|| {
+                stack::flink_cluster::FlinkCluster::start(&install, &dir, args.slots)
+            })?;
+            println!(
+                "Flink {} standalone cluster: REST at {} (logs in {}); Ctrl-C stops it",
+                stack::flink::FLINK_VERSION,
+                cluster.rest_url,
+                dir.display()
+            );
+            tokio::signal::ctrl_c().await?;
+            drop(cluster);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Stack(StackCommand::Check(args)) => {
             let resolved = stack::resolve(&home, &args.endpoints())?;
@@ -508,6 +550,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
         binary: std::env::current_exe().context("cannot find the streambench binary")?,
         stack_home,
         keep_topics: args.keep_topics,
+        flink_cluster: args.flink_cluster,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));

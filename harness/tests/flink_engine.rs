@@ -2,7 +2,8 @@
 //! first use, it runs the catalogue jobs in Flink SQL equal to the oracle
 //! (dead letters included), refuses the delivery mode Flink SQL does not
 //! offer, and keeps each promise it does across a SIGKILL and a restart from
-//! its latest checkpoint under `streambench run`.
+//! its latest checkpoint under `streambench run`, on its mini-cluster and
+//! submitted to a standalone cluster by REST address.
 
 mod common;
 
@@ -67,4 +68,47 @@ async fn flink_keeps_each_delivery_modes_promise_across_a_kill() {
         "insert and upsert; transactional is not offered"
     );
     common::assert_promises_kept_across_one_kill(&results);
+}
+
+#[tokio::test]
+async fn flink_on_a_standalone_cluster_restores_its_checkpoint_after_a_kill() {
+    let services = services().await;
+    let home = streambench_harness::home::Home::from_env();
+    let install = streambench_harness::stack::flink::install(home.tools_dir()).expect("Flink installs");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = streambench_harness::stack::flink_cluster::FlinkCluster::start(&install, dir.path(), 2)
+        .expect("the standalone cluster starts");
+    let run = common::run_fixture_with(
+        &services,
+        "flink-cluster-kill.toml",
+        &["--flink-cluster", &cluster.rest_url],
+    );
+    common::assert_promises_kept_across_one_kill(&run.results);
+    for scenario in &run.results.scenarios {
+        let log = std::fs::read_to_string(
+            run.out
+                .path()
+                .join(format!("scenario-{}/engine.log", scenario.scenario.number)),
+        )
+        .expect("the engine's log");
+        assert!(
+            log.contains("streambench flink: restoring from"),
+            "the restart restores the retained checkpoint:\n{log}"
+        );
+        // Flink's REST API reports where its source reads: just before the
+        // kill, Flink is seconds behind, not the whole run so far.
+        let recovery = &scenario.recovery[0];
+        let before_kill = scenario
+            .lag_series
+            .iter()
+            .rev()
+            .find(|s| s.t_s < recovery.killed_at_s)
+            .expect("lag samples before the kill");
+        assert!(
+            before_kill.lag_s < 5.0,
+            "lag {:.1} s just before the kill at {} s",
+            before_kill.lag_s,
+            recovery.killed_at_s
+        );
+    }
 }

@@ -226,8 +226,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The protocol's start: waits for the engine to be ready, has `create`
-/// make the tables, tells it to start and waits until it runs.
-pub async fn begin<F, Fut>(driver: &mut Driver, create: F) -> Result<()>
+/// make the tables, tells it to start and waits until it runs. Returns what
+/// the engine said after `streambench: started` (Flink: its job id).
+pub async fn begin<F, Fut>(driver: &mut Driver, create: F) -> Result<String>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -235,6 +236,9 @@ where
     tokio::task::block_in_place(|| driver.wait_for("streambench: session ready", START_TIMEOUT))?;
     create().await?;
     driver.send("start")?;
-    tokio::task::block_in_place(|| driver.wait_for("streambench: started", START_TIMEOUT))?;
-    Ok(())
+    let started = tokio::task::block_in_place(|| driver.wait_for("streambench: started", START_TIMEOUT))?;
+    Ok(started
+        .trim_start_matches("streambench: started")
+        .trim()
+        .to_string())
 }

@@ -1,9 +1,11 @@
 //! Apache Flink as an engine: the job runs as Flink SQL
-//! (`engines/external/FlinkJob.java`) on a local mini-cluster in a child JVM;
-//! this side writes its job file, creates the tables, finds the checkpoint
-//! to restore, follows the offsets Flink commits at each checkpoint as its
-//! metrics, and on stop with drain waits until Flink has read to the end of
-//! the topic and then stops it with a final watermark (`stop --drain`).
+//! (`engines/external/FlinkJob.java`), on a local mini-cluster in a child
+//! JVM or submitted by that JVM to a Flink cluster's REST address. This side
+//! writes its job file, creates the tables, finds the checkpoint to restore
+//! (and on a cluster cancels a job a killed run left behind), follows where
+//! Flink's Kafka source reads through Flink's REST API as its metrics, and
+//! on stop with drain waits until Flink has read to the end of the topic and
+//! then stops it with a final watermark (`stop --drain`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,7 @@ use serde_json::json;
 use streambench_workloads::suite::DeliveryMode;
 
 use super::driver::{self, Driver};
+use super::flink_rest::FlinkRest;
 use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -31,7 +34,7 @@ pub const ENGINE: &str = "flink";
 pub const JOB_SOURCE: &str = include_str!("../../external/FlinkJob.java");
 
 /// Module openings Flink needs on Java 17 (what Flink's own scripts pass).
-const JVM_OPENS: &[&str] = &[
+pub const JVM_OPENS: &[&str] = &[
     "java.base/java.lang",
     "java.base/java.lang.reflect",
     "java.base/java.io",
@@ -55,6 +58,11 @@ pub struct FlinkInstall {
     pub libs: PathBuf,
     /// The compiled job ([`JOB_SOURCE`]).
     pub classes: PathBuf,
+    /// The compiled job as a jar, sent to a cluster with the job.
+    pub job_jar: PathBuf,
+    /// The connectors and the PostgreSQL driver, sent to a cluster with the
+    /// job (a Flink distribution has neither).
+    pub connector_jars: Vec<PathBuf>,
 }
 
 /// How Flink runs the job, beyond what every engine is given.
@@ -68,6 +76,19 @@ pub struct FlinkSettings {
     pub idle_timeout: Duration,
     /// The JVM's heap.
     pub heap_mb: u32,
+    /// A Flink cluster's REST address to submit the job to; none runs a
+    /// mini-cluster in the child JVM.
+    pub cluster: Option<String>,
+    /// Where Flink writes checkpoints and savepoints, as a URI; none puts
+    /// them under the checkpoint folder (right for this machine's Flink).
+    pub state_uri: Option<String>,
+}
+
+impl FlinkSettings {
+    /// The name the job runs under, by which a restart finds its predecessor.
+    fn job_name(job: &JobRun) -> String {
+        format!("streambench-flink-{}", job.table)
+    }
 }
 
 fn failure(reason: String) -> Error {
@@ -145,8 +166,27 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         ));
     }
     std::fs::create_dir_all(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
+    let local_state = format!("file://{}", job.checkpoint_dir.display());
+    let state_uri = settings.state_uri.clone().unwrap_or(local_state.clone());
+    let job_name = FlinkSettings::job_name(&job);
+    let rest = match &settings.cluster {
+        Some(url) => FlinkRest::new(url),
+        None => FlinkRest::new(&format!("http://127.0.0.1:{}", free_port()?)),
+    };
+    let restore_from = match &settings.cluster {
+        Some(_) => {
+            let (rest, name, state) = (rest.clone(), job_name.clone(), state_uri.clone());
+            tokio::task::spawn_blocking(move || take_over(&rest, &name, &state))
+                .await
+                .map_err(|e| failure(format!("reading the cluster's jobs failed: {e}")))??
+        }
+        None => None,
+    };
     let restore_from = match job.start {
-        StartPosition::Checkpoint => latest_snapshot(&job.checkpoint_dir),
+        StartPosition::Checkpoint if state_uri == local_state => {
+            latest_snapshot(&job.checkpoint_dir).map(|p| p.display().to_string())
+        }
+        StartPosition::Checkpoint => restore_from,
         _ => None,
     };
     let (jdbc_url, jdbc_user, jdbc_password) = jdbc(&job.postgres)?;
@@ -162,6 +202,11 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
             "checkpoint_interval_ms": settings.checkpoint_interval.as_millis() as u64,
             "idle_timeout_ms": settings.idle_timeout.as_millis() as u64,
             "parallelism": settings.parallelism,
+            "job_name": job_name,
+            "rest_url": rest.base(),
+            "local": settings.cluster.is_none(),
+            "ship_jars": std::iter::once(&install.job_jar).chain(&install.connector_jars).collect::<Vec<_>>(),
+            "state_uri": state_uri,
         }),
     );
     let job_path = job.checkpoint_dir.join("job.json");
@@ -185,11 +230,11 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         .arg(&job_path)
         .current_dir(&job.checkpoint_dir);
     match &restore_from {
-        Some(from) => eprintln!("streambench flink: restoring from {}", from.display()),
+        Some(from) => eprintln!("streambench flink: restoring from {from}"),
         None => eprintln!("streambench flink: no checkpoint to restore; starting from --start"),
     }
     let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("flink.log"))?;
-    driver::begin(&mut driver, || async {
+    let job_id = driver::begin(&mut driver, || async {
         // Tables exist once Flink can run: the harness starts producing when it sees them.
         drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
         // The JDBC connector does not quote column names, and `offset` is a
@@ -207,8 +252,6 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
     .await?;
     tracing::info!("Flink is running the job");
 
-    let metrics = Arc::new(Metrics::new());
-    let observability = Observability::start(&job, ENGINE, &metrics, &source).await?;
     // Records read are counted from where the group stood at the start
     // (the topic's first offsets for a new group).
     let reader = source.clone();
@@ -226,9 +269,16 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
     })
     .await
     .map_err(|e| failure(format!("reading the group's offsets failed: {e}")))??;
-    let mut positions = CommittedPositions {
-        first: Some(first),
-        last: Offsets::new(),
+    let metrics = Arc::new(Metrics::new());
+    // Until Flink reports where it reads, it stands where it starts.
+    metrics.set_positions(&first);
+    let observability = Observability::start(&job, ENGINE, &metrics, &source).await?;
+    let mut positions = SourcePositions {
+        job_id: (!job_id.is_empty()).then_some(job_id),
+        rest,
+        topic: job.topic.clone(),
+        first: first.clone(),
+        last: first,
     };
     let outcome = watch(&job, &mut driver, &mut positions, &metrics, &source).await;
     observability.stop();
@@ -236,59 +286,104 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
     Ok(RunSummary::from_metrics(
         ENGINE,
         &metrics,
-        positions.first.unwrap_or_default(),
+        positions.first,
         positions.last,
         started,
     ))
 }
 
-/// The offsets Flink has committed for its group, as they move.
-#[derive(Debug, Default)]
-struct CommittedPositions {
-    first: Option<Offsets>,
+/// A free TCP port on the loopback interface, for the mini-cluster's REST endpoint.
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| failure(format!("no free port for Flink's REST endpoint: {e}")))
+}
+
+/// Before a job is submitted to a cluster: cancels any job of the same name
+/// still running there (a killed run's, as a crash would have ended it) and
+/// returns the newest checkpoint such a job retained under `state_uri`.
+fn take_over(rest: &FlinkRest, name: &str, state_uri: &str) -> Result<Option<String>> {
+    let version = rest.version()?;
+    tracing::info!(cluster = rest.base(), %version, "submitting to a Flink cluster");
+    let jobs = rest.jobs_named(name)?;
+    for job in jobs.iter().filter(|j| j.is_live()) {
+        eprintln!(
+            "streambench flink: cancelling job {} left running on the cluster",
+            job.id
+        );
+        rest.cancel(&job.id)?;
+    }
+    let ours = state_uri
+        .trim_start_matches("file://")
+        .trim_start_matches("file:");
+    for job in &jobs {
+        let retained = rest.latest_retained(&job.id)?;
+        if let Some(path) = retained.filter(|p| {
+            p.trim_start_matches("file://")
+                .trim_start_matches("file:")
+                .starts_with(ours)
+        }) {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+/// Where Flink's Kafka source reads, from Flink's REST API.
+struct SourcePositions {
+    job_id: Option<String>,
+    rest: FlinkRest,
+    topic: String,
+    first: Offsets,
     last: Offsets,
 }
 
-impl CommittedPositions {
-    /// Reads the group's committed offsets into `metrics`.
-    async fn follow(&mut self, source: &Arc<KafkaSource>, metrics: &Metrics) {
-        let reader = source.clone();
-        let Ok(Ok(committed)) = tokio::task::spawn_blocking(move || reader.committed()).await else {
+impl SourcePositions {
+    /// Reads the source's offsets and checkpoints into `metrics`.
+    async fn follow(&mut self, metrics: &Metrics) {
+        let Some(id) = self.job_id.clone() else {
             return;
         };
-        if committed.is_empty() {
-            return;
-        }
-        let first = self.first.get_or_insert_with(|| committed.clone());
-        let read: i64 = committed
-            .iter()
-            .map(|(p, o)| o - first.get(p).copied().unwrap_or(0))
-            .sum();
-        if committed != self.last {
-            Metrics::add(&metrics.checkpoints, 1);
-            if read > 0 {
-                metrics.mark_first_record();
+        let (rest, topic) = (self.rest.clone(), self.topic.clone());
+        let progress = match tokio::task::spawn_blocking(move || rest.source_progress(&id, &topic)).await {
+            Ok(Ok(progress)) => progress,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "Flink's metrics are not readable yet");
+                return;
             }
+            Err(_) => return,
+        };
+        for (partition, next) in progress.positions {
+            self.last.insert(partition, next);
         }
+        let read: i64 = self
+            .last
+            .iter()
+            .map(|(p, o)| o - self.first.get(p).copied().unwrap_or(0))
+            .sum();
+        if read > 0 {
+            metrics.mark_first_record();
+        }
+        metrics.checkpoints.store(progress.checkpoints, Ordering::Relaxed);
         metrics.records_read.store(read.max(0) as u64, Ordering::Relaxed);
-        metrics.set_positions(&committed);
-        self.last = committed;
+        metrics.set_positions(&self.last);
     }
 }
 
 /// Follows Flink until it fails or is told to stop; draining, waits until
-/// its committed offsets reach the topic's end, then stops it with a final
+/// its source has read to the topic's end, then stops it with a final
 /// watermark.
 async fn watch(
     job: &JobRun,
     driver: &mut Driver,
-    positions: &mut CommittedPositions,
+    positions: &mut SourcePositions,
     metrics: &Metrics,
     source: &Arc<KafkaSource>,
 ) -> Result<()> {
     let mut drain_to: Option<Offsets> = None;
     loop {
-        positions.follow(source, metrics).await;
+        positions.follow(metrics).await;
         if let Some(status) = driver.exited() {
             return if job.bounded && status.success() {
                 Ok(())

@@ -7,4 +7,5 @@
 pub mod driver;
 pub mod end_of_input;
 pub mod flink;
+pub mod flink_rest;
 pub mod spark;

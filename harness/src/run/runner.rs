@@ -45,6 +45,9 @@ pub struct RunConfig {
     pub stack_home: Option<crate::home::Home>,
     /// Keep each scenario's topic after it ran (by default it is deleted).
     pub keep_topics: bool,
+    /// A Flink cluster's REST address for the `flink` engine (by default a
+    /// local mini-cluster).
+    pub flink_cluster: Option<String>,
 }
 
 /// A moment of a run, for the progress display.
@@ -570,6 +573,10 @@ fn engine_args(
                     .checkpoint_interval_ms
                     .map_or("off".into(), |ms| ms.to_string()),
             );
+            if let (EngineName::Flink, Some(cluster)) = (scenario.engine, &config.flink_cluster) {
+                args.push("--cluster".into());
+                args.push(cluster.clone());
+            }
         }
         EngineName::Microbatch | EngineName::Spark => {
             args.push("--trigger-interval-ms".into());

@@ -37,7 +37,59 @@ pub fn install(tools: &Path) -> anyhow::Result<FlinkInstall> {
         .ok_or_else(|| anyhow::anyhow!("javac is still not on PATH after installing it"))?;
     let libs = root.join("libs");
     let classes = compile_job(&root, &libs, &javac)?;
-    Ok(FlinkInstall { java, libs, classes })
+    let job_jar = package_job(&classes, &javac)?;
+    let mut connector_jars = Vec::new();
+    for entry in std::fs::read_dir(&libs)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if CONNECTOR_JARS.iter().any(|prefix| name.starts_with(prefix)) {
+            connector_jars.push(path);
+        }
+    }
+    connector_jars.sort();
+    Ok(FlinkInstall {
+        java,
+        libs,
+        classes,
+        job_jar,
+        connector_jars,
+    })
+}
+
+/// The jars a Flink distribution lacks that the job needs: the connectors
+/// and the PostgreSQL driver. They go to a cluster with the job.
+const CONNECTOR_JARS: &[&str] = &[
+    "flink-connector-kafka-",
+    "kafka-clients-",
+    "flink-connector-jdbc-",
+    "postgresql-",
+];
+
+/// The compiled job as a jar, what a cluster loads the job's functions from.
+fn package_job(classes: &Path, javac: &Path) -> anyhow::Result<PathBuf> {
+    let jar = classes.join("streambench-flink-job.jar");
+    if jar.exists() {
+        return Ok(jar);
+    }
+    // `jar` comes with `javac`, in the same JDK.
+    let tool = std::fs::canonicalize(javac)?.with_file_name("jar");
+    let partial = classes.with_extension("jar.partial");
+    run_to_completion(
+        Command::new(&tool)
+            .arg("--create")
+            .arg("--file")
+            .arg(&partial)
+            .arg("-C")
+            .arg(classes)
+            .arg("."),
+        "packaging the Flink job",
+    )?;
+    std::fs::rename(&partial, &jar)?;
+    Ok(jar)
 }
 
 /// Compiles the job's source once per version of it, into `root/job-<hash>`.

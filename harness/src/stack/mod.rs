@@ -2,6 +2,7 @@
 //! starts on this machine when the user points it at no external ones.
 
 pub mod flink;
+pub mod flink_cluster;
 pub mod health;
 pub mod kafka;
 mod maven;

@@ -254,11 +254,17 @@ pub struct FixtureRun {
 /// Runs the fixture suite `name` (in `tests/fixtures`) against `services`;
 /// panics with the output if the run failed.
 pub fn run_fixture(services: &Resolved, name: &str) -> FixtureRun {
+    run_fixture_with(services, name, &[])
+}
+
+/// [`run_fixture`] with more `streambench run` flags.
+pub fn run_fixture_with(services: &Resolved, name: &str, flags: &[&str]) -> FixtureRun {
     let out = tempfile::tempdir().expect("tempdir");
     let suite = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let (ok, printed) = run(streambench()
         .args(["run", &suite, "--out"])
         .arg(out.path())
+        .args(flags)
         .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
     assert!(ok, "the run failed:\n{printed}");
     let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");

@@ -1,0 +1,182 @@
+//! A standalone Flink cluster on this machine: one JobManager and one
+//! TaskManager, started from the installed Flink's jars the way Flink's own
+//! `start-cluster.sh` starts them, for the `flink` engine to submit to by
+//! REST address as it would to any cluster. Its class path leaves out the
+//! connectors and the PostgreSQL driver, as a Flink distribution does: the
+//! job brings them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::sys::signal::Signal;
+use streambench_engines::external::flink::{FlinkInstall, JVM_OPENS};
+use streambench_engines::external::flink_rest::FlinkRest;
+
+use super::process::{Tracked, free_loopback_port, log_tail, spawn_detached};
+
+/// A running standalone cluster; dropping it stops it.
+pub struct FlinkCluster {
+    /// Its REST address, what jobs are submitted to.
+    pub rest_url: String,
+    dir: PathBuf,
+    processes: Vec<Tracked>,
+}
+
+impl FlinkCluster {
+    /// Starts a cluster with `slots` task slots, its configuration and logs in `dir`,
+    /// and waits until its TaskManager has registered.
+    pub fn start(install: &FlinkInstall, dir: &Path, slots: u32) -> anyhow::Result<FlinkCluster> {
+        std::fs::create_dir_all(dir)?;
+        let rest_port = free_loopback_port()?;
+        let rpc_port = free_loopback_port()?;
+        let conf = dir.join("conf");
+        std::fs::create_dir_all(&conf)?;
+        std::fs::write(conf.join("config.yaml"), config(rest_port, rpc_port, slots))?;
+        let class_path = distribution_class_path(install)?;
+        let mut cluster = FlinkCluster {
+            rest_url: format!("http://127.0.0.1:{rest_port}"),
+            dir: dir.to_path_buf(),
+            processes: Vec::new(),
+        };
+        let mut job_manager = java(install, &class_path);
+        job_manager
+            .args([
+                "-Xmx512m",
+                "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+            ])
+            .arg("--configDir")
+            .arg(&conf);
+        cluster
+            .processes
+            .push(spawn_detached(&mut job_manager, &dir.join("jobmanager.log"))?);
+        // Flink's scripts size the TaskManager's memory with this helper.
+        let sizes = Command::new(&install.java)
+            .arg("-cp")
+            .arg(&class_path)
+            .args([
+                "org.apache.flink.runtime.util.bash.BashJavaUtils",
+                "GET_TM_RESOURCE_PARAMS",
+            ])
+            .arg("--configDir")
+            .arg(&conf)
+            .output()
+            .context("sizing the Flink TaskManager")?;
+        let printed = String::from_utf8_lossy(&sizes.stdout);
+        let results: Vec<&str> = printed
+            .lines()
+            .filter_map(|l| l.strip_prefix("BASH_JAVA_UTILS_EXEC_RESULT:"))
+            .collect();
+        let [jvm_flags, dynamic_config] = results[..] else {
+            anyhow::bail!("sizing the Flink TaskManager failed:\n{printed}");
+        };
+        let mut task_manager = java(install, &class_path);
+        task_manager
+            .args(jvm_flags.split_whitespace())
+            .arg("org.apache.flink.runtime.taskexecutor.TaskManagerRunner")
+            .arg("--configDir")
+            .arg(&conf)
+            .args(dynamic_config.split_whitespace());
+        cluster
+            .processes
+            .push(spawn_detached(&mut task_manager, &dir.join("taskmanager.log"))?);
+        cluster.wait_until_ready(Duration::from_secs(90))?;
+        Ok(cluster)
+    }
+
+    fn wait_until_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let rest = FlinkRest::new(&self.rest_url);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if rest.task_managers().unwrap_or(0) > 0 {
+                return Ok(());
+            }
+            if let Some(log) = ["jobmanager.log", "taskmanager.log"]
+                .iter()
+                .zip(&self.processes)
+                .find(|(_, p)| !p.is_running())
+                .map(|(log, _)| self.dir.join(log))
+            {
+                anyhow::bail!(
+                    "the Flink cluster exited at start; the end of {}:\n{}",
+                    log.display(),
+                    log_tail(&log, 30)
+                );
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!(
+                    "the Flink cluster had no TaskManager after {timeout:?}; see the logs in {}",
+                    self.dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Stops both processes.
+    pub fn stop(&mut self) {
+        for process in self.processes.drain(..).rev() {
+            process.stop(Signal::SIGTERM, Duration::from_secs(10));
+        }
+    }
+}
+
+impl Drop for FlinkCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `java` with the module openings Flink needs and `class_path`.
+fn java(install: &FlinkInstall, class_path: &str) -> Command {
+    let mut command = Command::new(&install.java);
+    for open in JVM_OPENS {
+        command.arg(format!("--add-opens={open}=ALL-UNNAMED"));
+    }
+    command.arg("-cp").arg(class_path);
+    command
+}
+
+/// Flink's own jars: the installed ones less what a job brings.
+fn distribution_class_path(install: &FlinkInstall) -> anyhow::Result<String> {
+    let mut jars = Vec::new();
+    for entry in std::fs::read_dir(&install.libs)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "jar") && !install.connector_jars.contains(&path) {
+            jars.push(path.display().to_string());
+        }
+    }
+    jars.sort();
+    Ok(jars.join(":"))
+}
+
+fn config(rest_port: u16, rpc_port: u16, slots: u32) -> String {
+    format!(
+        "# Written by streambench: a standalone Flink cluster on the loopback interface.
+jobmanager:
+  rpc:
+    address: 127.0.0.1
+    port: {rpc_port}
+  bind-host: 127.0.0.1
+  memory:
+    process:
+      size: 1024m
+taskmanager:
+  bind-host: 127.0.0.1
+  host: 127.0.0.1
+  numberOfTaskSlots: {slots}
+  memory:
+    process:
+      size: 1280m
+metrics:
+  fetcher:
+    # Metrics reach the REST API every second (the default is 10 s).
+    update-interval: 1000
+rest:
+  address: 127.0.0.1
+  bind-address: 127.0.0.1
+  port: {rest_port}
+"
+    )
+}
