@@ -141,6 +141,29 @@ def windowed(spark, raw, job):
     )
 
 
+class CrashPoint:
+    """streambench's crash points (`STREAMBENCH_CRASH_AT=<point>[:<n>]`): the
+    process is killed, as by SIGKILL, the n-th time it reaches the point."""
+
+    def __init__(self):
+        armed = os.environ.get("STREAMBENCH_CRASH_AT", "")
+        name, _, nth = armed.rpartition(":") if ":" in armed else (armed, "", "1")
+        self.name = name
+        self.nth = max(int(nth) if nth.isdigit() else 1, 1)
+        self.reached = 0
+
+    def reach(self, name):
+        if name != self.name:
+            return
+        self.reached += 1
+        if self.reached == self.nth:
+            print(f"streambench: crashing at {name} ({self.nth})", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+CRASH = CrashPoint()
+
+
 class ResultWriter:
     """Writes each batch's windows in the job's delivery mode."""
 
@@ -181,6 +204,10 @@ class ResultWriter:
                         "ON CONFLICT (sink) DO UPDATE SET batch_id = EXCLUDED.batch_id",
                         (self.job["results_table"], batch_id),
                     )
+        if rows:
+            # Written and committed in PostgreSQL; Spark's commit log for the
+            # batch is not written yet, so a restart runs the batch again.
+            CRASH.reach("spark.after_sink")
         with self.lock, open(self.job["progress_file"], "a") as out:
             out.write(json.dumps({"written": {"batchId": batch_id, "rows": len(rows)}}) + "\n")
 

@@ -112,6 +112,10 @@ struct RunArgs {
     /// instead of a local mini-cluster.
     #[arg(long)]
     flink_cluster: Option<String>,
+    /// Run the `spark` engine on this Spark master (e.g. spark://host:7077)
+    /// instead of in local mode.
+    #[arg(long)]
+    spark_master: Option<String>,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -266,6 +270,9 @@ enum StackCommand {
     /// Run a standalone Flink cluster on this machine until Ctrl-C, for
     /// `run --flink-cluster` or `engine flink --cluster` to submit jobs to.
     FlinkCluster(FlinkClusterArgs),
+    /// Run a standalone Spark cluster on this machine until Ctrl-C, for
+    /// `run --spark-master` or `engine spark --master` to run on.
+    SparkCluster(SparkClusterArgs),
 }
 
 /// `streambench stack flink-cluster`.
@@ -274,6 +281,17 @@ struct FlinkClusterArgs {
     /// Task slots of its one TaskManager.
     #[arg(long, default_value_t = 2)]
     slots: u32,
+}
+
+/// `streambench stack spark-cluster`.
+#[derive(Args)]
+struct SparkClusterArgs {
+    /// Cores its one worker offers.
+    #[arg(long, default_value_t = 2)]
+    cores: u32,
+    /// Memory its one worker offers executors, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    memory_mb: u32,
 }
 
 #[tokio::main]
@@ -376,6 +394,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "Flink {} standalone cluster: REST at {} (logs in {}); Ctrl-C stops it",
                 stack::flink::FLINK_VERSION,
                 cluster.rest_url,
+                dir.display()
+            );
+            tokio::signal::ctrl_c().await?;
+            drop(cluster);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stack(StackCommand::SparkCluster(args)) => {
+            let install = stack::spark::install(home.tools_dir())?;
+            let dir = home.root().join("spark-cluster");
+            let cluster = tokio::task::block_in_place(|| {
+                stack::spark_cluster::SparkCluster::start(&install, &dir, args.cores, args.memory_mb)
+            })?;
+            println!(
+                "Spark {} standalone cluster: master {} (web UI {}, logs in {}); Ctrl-C stops it",
+                stack::spark::SPARK_VERSION,
+                cluster.master_url,
+                cluster.web_url,
                 dir.display()
             );
             tokio::signal::ctrl_c().await?;
@@ -551,6 +586,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
         stack_home,
         keep_topics: args.keep_topics,
         flink_cluster: args.flink_cluster,
+        spark_master: args.spark_master,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));

@@ -1,11 +1,16 @@
 //! Apache Spark Structured Streaming as an engine, on the real broker and
 //! database: installed on first use, it runs the catalogue jobs equal to the
 //! oracle (dead letters included), and keeps each delivery mode's promise
-//! across a SIGKILL and restart under `streambench run`.
+//! across a SIGKILL and restart under `streambench run`, in local mode and
+//! on a standalone cluster, and across a crash forced between a batch's
+//! write and Spark's commit log, where `insert` shows its duplicates.
 
 mod common;
 
-use common::{count, exact, run_fixture, services, steady_job_on};
+use common::{
+    Input, check, count, engine, exact, finished, generate, recent_start_ms, run_fixture, services,
+    steady_job_on, unique_name,
+};
 
 #[tokio::test]
 async fn spark_runs_the_catalogue_jobs_equal_to_the_oracle() {
@@ -34,4 +39,84 @@ async fn spark_keeps_each_delivery_modes_promise_across_a_kill() {
     let results = run_fixture(&services().await, "spark-kill.toml").results;
     assert_eq!(results.scenarios.len(), 3, "one per delivery mode");
     common::assert_promises_kept_across_one_kill(&results);
+}
+
+#[tokio::test]
+async fn spark_on_a_standalone_cluster_keeps_each_promise_across_a_kill() {
+    let services = services().await;
+    let home = streambench_harness::home::Home::from_env();
+    let install = streambench_harness::stack::spark::install(home.tools_dir()).expect("Spark installs");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster =
+        streambench_harness::stack::spark_cluster::SparkCluster::start(&install, dir.path(), 2, 2048)
+            .expect("the standalone cluster starts");
+    let run = common::run_fixture_with(
+        &services,
+        "spark-kill.toml",
+        &["--spark-master", &cluster.master_url],
+    );
+    assert_eq!(run.results.scenarios.len(), 3, "one per delivery mode");
+    common::assert_promises_kept_across_one_kill(&run.results);
+    // Each scenario started Spark twice (before and after its kill), each
+    // time as an application of the cluster.
+    assert!(
+        cluster.applications() >= 6,
+        "{} applications ran on the cluster",
+        cluster.applications()
+    );
+}
+
+#[tokio::test]
+async fn a_crash_between_the_write_and_the_commit_log_repeats_rows_only_in_insert_mode() {
+    let services = services().await;
+    let start = recent_start_ms();
+    let topic = unique_name("spark_crash");
+    generate(&services, common::STEADY_SUITE, &topic, "tumbling", start, &[]);
+    let input = Input {
+        suite: common::STEADY_SUITE,
+        job: "tumbling",
+        topic: &topic,
+    };
+    for mode in ["insert", "upsert", "transactional"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = unique_name("spark_crash");
+        // Small batches, so the second one with rows comes before the end.
+        let flags = ["--delivery", mode, "--max-offsets-per-trigger", "3000"];
+        let crashed = engine(
+            &services,
+            "spark",
+            &input,
+            &table,
+            dir.path(),
+            &flags,
+            Some("spark.after_sink:2"),
+        );
+        let log = std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
+        assert!(
+            !crashed.ok && log.contains("streambench: crashing at spark.after_sink"),
+            "{mode}: the crash never came:\n{}",
+            crashed.text
+        );
+        finished(&engine(
+            &services,
+            "spark",
+            &input,
+            &table,
+            dir.path(),
+            &flags,
+            None,
+        ));
+        let report = check(&services, common::STEADY_SUITE, "tumbling", &table, start);
+        let duplicates = count(&report, "duplicate_rows");
+        eprintln!("spark {mode:<13} crash after a batch's write: duplicates {duplicates}");
+        assert!(exact(&report, mode == "insert"), "{mode}: {report:#}");
+        if mode == "insert" {
+            assert!(
+                duplicates > 0,
+                "Spark runs the batch again and inserts its rows twice"
+            );
+        } else {
+            assert_eq!(duplicates, 0, "{mode} writes the re-run batch once");
+        }
+    }
 }

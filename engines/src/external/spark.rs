@@ -35,6 +35,8 @@ pub struct SparkInstall {
     pub python: PathBuf,
     /// The Kafka connector and what it needs beyond PySpark's own jars.
     pub jars: Vec<PathBuf>,
+    /// PySpark's folder, a Spark home: its `jars` run a standalone cluster.
+    pub spark_home: PathBuf,
 }
 
 /// How Spark runs the job, beyond what every engine is given.

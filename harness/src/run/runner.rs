@@ -48,6 +48,8 @@ pub struct RunConfig {
     /// A Flink cluster's REST address for the `flink` engine (by default a
     /// local mini-cluster).
     pub flink_cluster: Option<String>,
+    /// A Spark master for the `spark` engine (by default local mode).
+    pub spark_master: Option<String>,
 }
 
 /// A moment of a run, for the progress display.
@@ -581,6 +583,10 @@ fn engine_args(
         EngineName::Microbatch | EngineName::Spark => {
             args.push("--trigger-interval-ms".into());
             args.push(scenario.trigger_interval_ms.unwrap_or(1000).to_string());
+            if let (EngineName::Spark, Some(master)) = (scenario.engine, &config.spark_master) {
+                args.push("--master".into());
+                args.push(master.clone());
+            }
         }
     }
     args

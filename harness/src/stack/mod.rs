@@ -9,6 +9,7 @@ mod maven;
 pub mod postgres;
 pub(crate) mod process;
 pub mod spark;
+pub mod spark_cluster;
 mod state;
 mod system;
 

@@ -51,8 +51,10 @@ pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
         )?;
         std::fs::write(&complete, SPARK_VERSION)?;
     }
+    let pyspark_jars = pyspark_jars(&venv)?;
     Ok(SparkInstall {
-        jars: connector_jars(&root.join("connectors").join("libs"), &pyspark_jars(&venv)?)?,
+        jars: connector_jars(&root.join("connectors").join("libs"), &pyspark_jars)?,
+        spark_home: pyspark_jars.parent().map(Path::to_path_buf).unwrap_or_default(),
         python,
     })
 }
