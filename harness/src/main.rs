@@ -390,15 +390,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cluster = tokio::task::block_in_place(|| {
                 stack::flink_cluster::FlinkCluster::start(&install, &dir, args.slots)
             })?;
-            println!(
-                "Flink {} standalone cluster: REST at {} (logs in {}); Ctrl-C stops it",
+            let started = format!(
+                "Flink {} standalone cluster: REST at {} (logs in {})",
                 stack::flink::FLINK_VERSION,
                 cluster.rest_url,
                 dir.display()
             );
-            tokio::signal::ctrl_c().await?;
-            drop(cluster);
-            Ok(ExitCode::SUCCESS)
+            run_until_ctrl_c(cluster, &started).await
         }
         Command::Stack(StackCommand::SparkCluster(args)) => {
             let install = stack::spark::install(home.tools_dir())?;
@@ -406,16 +404,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cluster = tokio::task::block_in_place(|| {
                 stack::spark_cluster::SparkCluster::start(&install, &dir, args.cores, args.memory_mb)
             })?;
-            println!(
-                "Spark {} standalone cluster: master {} (web UI {}, logs in {}); Ctrl-C stops it",
+            let started = format!(
+                "Spark {} standalone cluster: master {} (web UI {}, logs in {})",
                 stack::spark::SPARK_VERSION,
                 cluster.master_url,
                 cluster.web_url,
                 dir.display()
             );
-            tokio::signal::ctrl_c().await?;
-            drop(cluster);
-            Ok(ExitCode::SUCCESS)
+            run_until_ctrl_c(cluster, &started).await
         }
         Command::Stack(StackCommand::Check(args)) => {
             let resolved = stack::resolve(&home, &args.endpoints())?;
@@ -747,5 +743,13 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// Prints what an engine did as one JSON line, the `engine` command's output.
 fn print_summary(summary: &streambench_engines::engine::RunSummary) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string(summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says `started`, then keeps `running` (a cluster, stopped when dropped) until Ctrl-C.
+async fn run_until_ctrl_c<T>(running: T, started: &str) -> anyhow::Result<ExitCode> {
+    println!("{started}; Ctrl-C stops it");
+    tokio::signal::ctrl_c().await?;
+    drop(running);
     Ok(ExitCode::SUCCESS)
 }

@@ -82,30 +82,15 @@ async fn a_crash_between_the_write_and_the_commit_log_repeats_rows_only_in_inser
         let table = unique_name("spark_crash");
         // Small batches, so the second one with rows comes before the end.
         let flags = ["--delivery", mode, "--max-offsets-per-trigger", "3000"];
-        let crashed = engine(
-            &services,
-            "spark",
-            &input,
-            &table,
-            dir.path(),
-            &flags,
-            Some("spark.after_sink:2"),
-        );
+        let run = |crash_at| engine(&services, "spark", &input, &table, dir.path(), &flags, crash_at);
+        let crashed = run(Some("spark.after_sink:2"));
         let log = std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
         assert!(
             !crashed.ok && log.contains("streambench: crashing at spark.after_sink"),
             "{mode}: the crash never came:\n{}",
             crashed.text
         );
-        finished(&engine(
-            &services,
-            "spark",
-            &input,
-            &table,
-            dir.path(),
-            &flags,
-            None,
-        ));
+        finished(&run(None));
         let report = check(&services, common::STEADY_SUITE, "tumbling", &table, start);
         let duplicates = count(&report, "duplicate_rows");
         eprintln!("spark {mode:<13} crash after a batch's write: duplicates {duplicates}");

@@ -510,6 +510,20 @@ engines = ["continuous"]
 "#;
 
     #[test]
+    fn every_suite_that_ships_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).expect("the suites folder") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Suite::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                read += 1;
+            }
+        }
+        assert!(read >= 5, "only {read} suites in {}", dir.display());
+    }
+
+    #[test]
     fn repeated_kills_fall_inside_the_run_the_same_way_for_a_seed() {
         let plan = FaultPlan::Kills {
             times: 5,

@@ -5,23 +5,21 @@
 //! connectors and the PostgreSQL driver, as a Flink distribution does: the
 //! job brings them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use nix::sys::signal::Signal;
 use streambench_engines::external::flink::{FlinkInstall, JVM_OPENS};
 use streambench_engines::external::flink_rest::FlinkRest;
 
-use super::process::{Tracked, free_loopback_port, log_tail, spawn_detached};
+use super::process::{ClusterProcesses, free_loopback_port};
 
 /// A running standalone cluster; dropping it stops it.
 pub struct FlinkCluster {
     /// Its REST address, what jobs are submitted to.
     pub rest_url: String,
-    dir: PathBuf,
-    processes: Vec<Tracked>,
+    processes: ClusterProcesses,
 }
 
 impl FlinkCluster {
@@ -37,8 +35,7 @@ impl FlinkCluster {
         let class_path = distribution_class_path(install)?;
         let mut cluster = FlinkCluster {
             rest_url: format!("http://127.0.0.1:{rest_port}"),
-            dir: dir.to_path_buf(),
-            processes: Vec::new(),
+            processes: ClusterProcesses::default(),
         };
         let mut job_manager = java(install, &class_path);
         job_manager
@@ -50,7 +47,7 @@ impl FlinkCluster {
             .arg(&conf);
         cluster
             .processes
-            .push(spawn_detached(&mut job_manager, &dir.join("jobmanager.log"))?);
+            .spawn(&mut job_manager, &dir.join("jobmanager.log"))?;
         // Flink's scripts size the TaskManager's memory with this helper.
         let sizes = Command::new(&install.java)
             .arg("-cp")
@@ -80,51 +77,14 @@ impl FlinkCluster {
             .args(dynamic_config.split_whitespace());
         cluster
             .processes
-            .push(spawn_detached(&mut task_manager, &dir.join("taskmanager.log"))?);
-        cluster.wait_until_ready(Duration::from_secs(90))?;
+            .spawn(&mut task_manager, &dir.join("taskmanager.log"))?;
+        let rest = FlinkRest::new(&cluster.rest_url);
+        cluster
+            .processes
+            .wait_until("the Flink cluster", Duration::from_secs(90), || {
+                rest.task_managers().unwrap_or(0) > 0
+            })?;
         Ok(cluster)
-    }
-
-    fn wait_until_ready(&self, timeout: Duration) -> anyhow::Result<()> {
-        let rest = FlinkRest::new(&self.rest_url);
-        let deadline = Instant::now() + timeout;
-        loop {
-            if rest.task_managers().unwrap_or(0) > 0 {
-                return Ok(());
-            }
-            if let Some(log) = ["jobmanager.log", "taskmanager.log"]
-                .iter()
-                .zip(&self.processes)
-                .find(|(_, p)| !p.is_running())
-                .map(|(log, _)| self.dir.join(log))
-            {
-                anyhow::bail!(
-                    "the Flink cluster exited at start; the end of {}:\n{}",
-                    log.display(),
-                    log_tail(&log, 30)
-                );
-            }
-            if Instant::now() > deadline {
-                anyhow::bail!(
-                    "the Flink cluster had no TaskManager after {timeout:?}; see the logs in {}",
-                    self.dir.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// Stops both processes.
-    pub fn stop(&mut self) {
-        for process in self.processes.drain(..).rev() {
-            process.stop(Signal::SIGTERM, Duration::from_secs(10));
-        }
-    }
-}
-
-impl Drop for FlinkCluster {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

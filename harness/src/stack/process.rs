@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -167,5 +167,61 @@ mod tests {
         assert!(me.is_running());
         me.start_ticks += 1;
         assert!(!me.is_running(), "same pid, other start time");
+    }
+}
+
+/// The processes of a cluster streambench started for the length of a run
+/// (a JobManager and a TaskManager, a master and a worker), each with its
+/// log; stopped together, last started first, when dropped.
+#[derive(Default)]
+pub struct ClusterProcesses {
+    started: Vec<(Tracked, PathBuf)>,
+}
+
+impl ClusterProcesses {
+    /// Starts `command` detached, its output in `log`.
+    pub fn spawn(&mut self, command: &mut Command, log: &Path) -> std::io::Result<()> {
+        let process = spawn_detached(command, log)?;
+        self.started.push((process, log.to_path_buf()));
+        Ok(())
+    }
+
+    /// Waits up to `timeout` until `ready` holds; fails with the log of a
+    /// process that exited meanwhile, or after the timeout.
+    pub fn wait_until(&self, what: &str, timeout: Duration, ready: impl Fn() -> bool) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !ready() {
+            if let Some((process, log)) = self.started.iter().find(|(p, _)| !p.is_running()) {
+                anyhow::bail!(
+                    "{what}: process {} exited at start; the end of {}:\n{}",
+                    process.pid,
+                    log.display(),
+                    log_tail(log, 30)
+                );
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self
+                    .started
+                    .iter()
+                    .map(|(_, l)| l.display().to_string())
+                    .collect();
+                anyhow::bail!("{what}: not ready after {timeout:?}; see {}", logs.join(" and "));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Ok(())
+    }
+
+    /// Stops every process: SIGTERM, then SIGKILL after 10 s.
+    pub fn stop(&mut self) {
+        for (process, _) in self.started.drain(..).rev() {
+            process.stop(Signal::SIGTERM, Duration::from_secs(10));
+        }
+    }
+}
+
+impl Drop for ClusterProcesses {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

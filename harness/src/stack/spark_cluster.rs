@@ -5,12 +5,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use streambench_engines::external::spark::SparkInstall;
 
-use super::process::{Tracked, free_loopback_port, log_tail, spawn_detached};
+use super::process::{ClusterProcesses, free_loopback_port};
 
 /// A running standalone cluster; dropping it stops it.
 pub struct SparkCluster {
@@ -18,7 +17,7 @@ pub struct SparkCluster {
     pub master_url: String,
     /// The master's web UI, whose `/json/` lists the workers.
     pub web_url: String,
-    processes: Vec<Tracked>,
+    processes: ClusterProcesses,
 }
 
 impl SparkCluster {
@@ -37,7 +36,7 @@ impl SparkCluster {
         let mut cluster = SparkCluster {
             master_url: format!("spark://127.0.0.1:{port}"),
             web_url: format!("http://127.0.0.1:{web_port}"),
-            processes: Vec::new(),
+            processes: ClusterProcesses::default(),
         };
         let mut master = java(home, "org.apache.spark.deploy.master.Master");
         master.args([
@@ -48,8 +47,7 @@ impl SparkCluster {
             "--webui-port",
             &web_port.to_string(),
         ]);
-        let master_log = dir.join("master.log");
-        cluster.processes.push(spawn_detached(&mut master, &master_log)?);
+        cluster.processes.spawn(&mut master, &dir.join("master.log"))?;
         let mut worker = java(home, "org.apache.spark.deploy.worker.Worker");
         worker
             .args(["--host", "127.0.0.1", "--webui-port", "0"])
@@ -62,32 +60,12 @@ impl SparkCluster {
             .arg("--work-dir")
             .arg(dir.join("work"))
             .arg(&cluster.master_url);
-        let worker_log = dir.join("worker.log");
-        cluster.processes.push(spawn_detached(&mut worker, &worker_log)?);
-
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while cluster.alive_workers() == 0 {
-            if let Some((process, log)) = cluster
-                .processes
-                .iter()
-                .zip([&master_log, &worker_log])
-                .find(|(p, _)| !p.is_running())
-            {
-                anyhow::bail!(
-                    "the Spark cluster's process {} exited at start; the end of {}:\n{}",
-                    process.pid,
-                    log.display(),
-                    log_tail(log, 30)
-                );
-            }
-            if Instant::now() > deadline {
-                anyhow::bail!(
-                    "the Spark worker did not register within 90 s; see {}",
-                    dir.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        cluster.processes.spawn(&mut worker, &dir.join("worker.log"))?;
+        cluster
+            .processes
+            .wait_until("the Spark cluster", Duration::from_secs(90), || {
+                cluster.alive_workers() > 0
+            })?;
         Ok(cluster)
     }
 
@@ -112,19 +90,6 @@ impl SparkCluster {
             .iter()
             .map(|k| state[*k].as_array().map_or(0, Vec::len))
             .sum()
-    }
-
-    /// Stops the worker, then the master.
-    pub fn stop(&mut self) {
-        for process in self.processes.drain(..).rev() {
-            process.stop(Signal::SIGTERM, Duration::from_secs(10));
-        }
-    }
-}
-
-impl Drop for SparkCluster {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
