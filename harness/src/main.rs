@@ -155,7 +155,8 @@ struct FlinkArgs {
     cluster: Option<String>,
     /// Where Flink writes checkpoints and savepoints (a URI every machine of
     /// the cluster reaches, e.g. s3://bucket/path); by default under
-    /// --checkpoint-dir, which suits a Flink on this machine.
+    /// --checkpoint-dir, which suits a Flink on this machine. A URI other than
+    /// file:// needs --cluster, whose REST API a restart finds checkpoints through.
     #[arg(long)]
     state_uri: Option<String>,
     #[command(flatten)]

@@ -33,7 +33,7 @@ async fn flink_runs_the_catalogue_jobs_equal_to_the_oracle() {
 }
 
 #[tokio::test]
-async fn flink_refuses_a_delivery_mode_it_does_not_offer() {
+async fn flink_refuses_a_delivery_mode_it_does_not_offer_and_state_it_could_not_restore() {
     let services = services().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let input = Input {
@@ -41,22 +41,30 @@ async fn flink_refuses_a_delivery_mode_it_does_not_offer() {
         job: "tumbling",
         topic: "flink_never_read",
     };
-    let run = engine(
-        &services,
-        "flink",
-        &input,
-        "flink_refused",
-        dir.path(),
-        &["--delivery", "transactional"],
-        None,
-    );
-    assert!(!run.ok, "{}", run.text);
-    assert!(
-        run.text.contains("transactional delivery is not offered"),
-        "{}",
-        run.text
-    );
-    assert!(!run.text.contains("panicked"), "{}", run.text);
+    for (flags, refusal) in [
+        (
+            &["--delivery", "transactional"][..],
+            "transactional delivery is not offered",
+        ),
+        // Without a cluster to ask, a restart could not find its checkpoints there.
+        (
+            &["--delivery", "upsert", "--state-uri", "s3://bucket/state"][..],
+            "is not a file:// URI",
+        ),
+    ] {
+        let run = engine(
+            &services,
+            "flink",
+            &input,
+            "flink_refused",
+            dir.path(),
+            flags,
+            None,
+        );
+        assert!(!run.ok, "{}", run.text);
+        assert!(run.text.contains(refusal), "{}", run.text);
+        assert!(!run.text.contains("panicked"), "{}", run.text);
+    }
 }
 
 /// The kill tests run one at a time: two Flink clusters starting at once on

@@ -17,7 +17,7 @@ use serde_json::json;
 use streambench_workloads::suite::DeliveryMode;
 
 use super::driver::{self, Driver};
-use super::flink_rest::FlinkRest;
+use super::flink_rest::{FlinkRest, OffsetGauges};
 use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -166,28 +166,47 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         ));
     }
     std::fs::create_dir_all(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
-    let local_state = format!("file://{}", job.checkpoint_dir.display());
-    let state_uri = settings.state_uri.clone().unwrap_or(local_state.clone());
+    let state_uri = settings
+        .state_uri
+        .clone()
+        .unwrap_or_else(|| format!("file://{}", job.checkpoint_dir.display()));
+    // Checkpoints under a file:// URI are listed here; under any other, only
+    // a cluster's REST API knows them.
+    let state_dir = state_uri
+        .strip_prefix("file://")
+        .or_else(|| state_uri.strip_prefix("file:"))
+        .map(PathBuf::from);
+    if state_dir.is_none() && settings.cluster.is_none() {
+        return Err(failure(format!(
+            "--state-uri {state_uri} is not a file:// URI: a restart finds its checkpoints there \
+             only through a cluster's REST API, so it needs --cluster"
+        )));
+    }
     let job_name = FlinkSettings::job_name(&job);
     let rest = match &settings.cluster {
         Some(url) => FlinkRest::new(url),
         None => FlinkRest::new(&format!("http://127.0.0.1:{}", free_port()?)),
     };
-    let restore_from = match &settings.cluster {
-        Some(_) => {
-            let (rest, name, state) = (rest.clone(), job_name.clone(), state_uri.clone());
-            tokio::task::spawn_blocking(move || take_over(&rest, &name, &state))
-                .await
-                .map_err(|e| failure(format!("reading the cluster's jobs failed: {e}")))??
-        }
-        None => None,
+    let restore = job.start == StartPosition::Checkpoint;
+    let restore_from = if settings.cluster.is_some() {
+        let (rest, name, state) = (rest.clone(), job_name.clone(), state_uri.clone());
+        let on_cluster = restore && state_dir.is_none();
+        tokio::task::spawn_blocking(move || -> Result<Option<String>> {
+            cancel_left_running(&rest, &name)?;
+            if on_cluster {
+                retained_on_cluster(&rest, &name, &state)
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+        .map_err(|e| failure(format!("reading the cluster's jobs failed: {e}")))??
+    } else {
+        None
     };
-    let restore_from = match job.start {
-        StartPosition::Checkpoint if state_uri == local_state => {
-            latest_snapshot(&job.checkpoint_dir).map(|p| p.display().to_string())
-        }
-        StartPosition::Checkpoint => restore_from,
-        _ => None,
+    let restore_from = match &state_dir {
+        Some(dir) if restore => latest_snapshot(dir).map(|p| p.display().to_string()),
+        _ => restore_from,
     };
     let (jdbc_url, jdbc_user, jdbc_password) = jdbc(&job.postgres)?;
     let tables = Tables::new(&job.table)?;
@@ -277,6 +296,7 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         job_id: (!job_id.is_empty()).then_some(job_id),
         rest,
         topic: job.topic.clone(),
+        gauges: OffsetGauges::default(),
         first: first.clone(),
         last: first,
     };
@@ -301,29 +321,26 @@ fn free_port() -> Result<u16> {
 }
 
 /// Before a job is submitted to a cluster: cancels any job of the same name
-/// still running there (a killed run's, as a crash would have ended it) and
-/// returns the newest checkpoint such a job retained under `state_uri`.
-fn take_over(rest: &FlinkRest, name: &str, state_uri: &str) -> Result<Option<String>> {
+/// still running there (a killed run's, as a crash would have ended it).
+fn cancel_left_running(rest: &FlinkRest, name: &str) -> Result<()> {
     let version = rest.version()?;
     tracing::info!(cluster = rest.base(), %version, "submitting to a Flink cluster");
-    let jobs = rest.jobs_named(name)?;
-    for job in jobs.iter().filter(|j| j.is_live()) {
+    for job in rest.jobs_named(name)?.iter().filter(|j| j.is_live()) {
         eprintln!(
             "streambench flink: cancelling job {} left running on the cluster",
             job.id
         );
         rest.cancel(&job.id)?;
     }
-    let ours = state_uri
-        .trim_start_matches("file://")
-        .trim_start_matches("file:");
-    for job in &jobs {
+    Ok(())
+}
+
+/// The newest checkpoint a job named `name` retained under `state_uri`, as
+/// the cluster's REST API knows it.
+fn retained_on_cluster(rest: &FlinkRest, name: &str, state_uri: &str) -> Result<Option<String>> {
+    for job in rest.jobs_named(name)? {
         let retained = rest.latest_retained(&job.id)?;
-        if let Some(path) = retained.filter(|p| {
-            p.trim_start_matches("file://")
-                .trim_start_matches("file:")
-                .starts_with(ours)
-        }) {
+        if let Some(path) = retained.filter(|p| p.starts_with(state_uri)) {
             return Ok(Some(path));
         }
     }
@@ -335,6 +352,8 @@ struct SourcePositions {
     job_id: Option<String>,
     rest: FlinkRest,
     topic: String,
+    /// The source's offset gauges, once found for every partition.
+    gauges: OffsetGauges,
     first: Offsets,
     last: Offsets,
 }
@@ -345,16 +364,28 @@ impl SourcePositions {
         let Some(id) = self.job_id.clone() else {
             return;
         };
-        let (rest, topic) = (self.rest.clone(), self.topic.clone());
-        let progress = match tokio::task::spawn_blocking(move || rest.source_progress(&id, &topic)).await {
-            Ok(Ok(progress)) => progress,
+        let (rest, topic, known) = (self.rest.clone(), self.topic.clone(), self.gauges.clone());
+        let partitions = self.first.len();
+        let read = tokio::task::spawn_blocking(move || -> Result<_> {
+            // Gauges appear as the source's splits are assigned: look again until all have.
+            let gauges = if known.partitions() < partitions {
+                rest.offset_gauges(&id, &topic)?
+            } else {
+                known
+            };
+            let positions = rest.read_offsets(&gauges, &topic)?;
+            Ok((gauges, positions, rest.completed_checkpoints(&id)?))
+        });
+        let (gauges, positions, checkpoints) = match read.await {
+            Ok(Ok(read)) => read,
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "Flink's metrics are not readable yet");
                 return;
             }
             Err(_) => return,
         };
-        for (partition, next) in progress.positions {
+        self.gauges = gauges;
+        for (partition, next) in positions {
             self.last.insert(partition, next);
         }
         let read: i64 = self
@@ -365,7 +396,7 @@ impl SourcePositions {
         if read > 0 {
             metrics.mark_first_record();
         }
-        metrics.checkpoints.store(progress.checkpoints, Ordering::Relaxed);
+        metrics.checkpoints.store(checkpoints, Ordering::Relaxed);
         metrics.records_read.store(read.max(0) as u64, Ordering::Relaxed);
         metrics.set_positions(&self.last);
     }

@@ -40,14 +40,19 @@ impl JobOverview {
     }
 }
 
-/// Where a job's source stands and how many checkpoints it completed.
+/// Where a job's Kafka source publishes its `currentOffset` gauges: per
+/// vertex that has them, the metrics path and the gauges' names. Found once
+/// and read many times: a vertex's metric names do not change while it runs.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SourceProgress {
-    /// Per partition, the offset of the next record the source reads;
-    /// partitions it has read nothing from in this run are missing.
-    pub positions: Offsets,
-    /// Checkpoints the job completed.
-    pub checkpoints: u64,
+pub struct OffsetGauges {
+    vertices: Vec<(String, Vec<String>)>,
+}
+
+impl OffsetGauges {
+    /// How many partitions' gauges were found.
+    pub fn partitions(&self) -> usize {
+        self.vertices.iter().map(|(_, names)| names.len()).sum()
+    }
 }
 
 fn rest_error(what: &str, url: &str, error: impl std::fmt::Display) -> Error {
@@ -157,13 +162,17 @@ impl FlinkRest {
         Ok(latest_retained_in(&stats))
     }
 
-    /// Where the Kafka source of job `id` reads, and its checkpoints so far.
-    pub fn source_progress(&self, id: &str, topic: &str) -> Result<SourceProgress> {
+    /// Checkpoints job `id` has completed.
+    pub fn completed_checkpoints(&self, id: &str) -> Result<u64> {
+        let stats = self.get(&format!("/jobs/{id}/checkpoints"), "reading a job's checkpoints")?;
+        Ok(stats["counts"]["completed"].as_u64().unwrap_or(0))
+    }
+
+    /// Finds the `currentOffset` gauges of job `id`'s Kafka source for `topic`
+    /// (none until Flink's metric fetcher has seen the source read).
+    pub fn offset_gauges(&self, id: &str, topic: &str) -> Result<OffsetGauges> {
         let job = self.get(&format!("/jobs/{id}"), "reading a job")?;
-        let checkpoints = self
-            .get(&format!("/jobs/{id}/checkpoints"), "reading a job's checkpoints")
-            .map(|stats| stats["counts"]["completed"].as_u64().unwrap_or(0))?;
-        let mut positions = Offsets::new();
+        let mut gauges = OffsetGauges::default();
         for vertex in job["vertices"].as_array().into_iter().flatten() {
             let Some(vertex_id) = vertex["id"].as_str() else {
                 continue;
@@ -178,20 +187,26 @@ impl FlinkRest {
                 .filter(|name| offset_metric_partition(name, topic).is_some())
                 .map(str::to_string)
                 .collect();
-            if names.is_empty() {
-                continue;
+            if !names.is_empty() {
+                gauges.vertices.push((path, names));
             }
+        }
+        Ok(gauges)
+    }
+
+    /// Per partition, the offset of the next record the source reads, from
+    /// `gauges`; partitions it has read nothing from in this run are missing.
+    pub fn read_offsets(&self, gauges: &OffsetGauges, topic: &str) -> Result<Offsets> {
+        let mut positions = Offsets::new();
+        for (path, names) in &gauges.vertices {
             let values = self.get_with(
-                &path,
+                path,
                 &[("get", &names.join(",")), ("agg", "max")],
                 "reading the source's offsets",
             )?;
             positions.extend(positions_in(&values, topic));
         }
-        Ok(SourceProgress {
-            positions,
-            checkpoints,
-        })
+        Ok(positions)
     }
 }
 

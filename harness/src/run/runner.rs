@@ -575,19 +575,20 @@ fn engine_args(
                     .checkpoint_interval_ms
                     .map_or("off".into(), |ms| ms.to_string()),
             );
-            if let (EngineName::Flink, Some(cluster)) = (scenario.engine, &config.flink_cluster) {
-                args.push("--cluster".into());
-                args.push(cluster.clone());
-            }
         }
         EngineName::Microbatch | EngineName::Spark => {
             args.push("--trigger-interval-ms".into());
             args.push(scenario.trigger_interval_ms.unwrap_or(1000).to_string());
-            if let (EngineName::Spark, Some(master)) = (scenario.engine, &config.spark_master) {
-                args.push("--master".into());
-                args.push(master.clone());
-            }
         }
+    }
+    let cluster = match scenario.engine {
+        EngineName::Flink => config.flink_cluster.as_ref().map(|url| ("--cluster", url)),
+        EngineName::Spark => config.spark_master.as_ref().map(|url| ("--master", url)),
+        EngineName::Continuous | EngineName::Microbatch => None,
+    };
+    if let Some((flag, url)) = cluster {
+        args.push(flag.into());
+        args.push(url.clone());
     }
     args
 }
