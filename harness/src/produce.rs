@@ -4,7 +4,7 @@
 //! reported.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -175,7 +175,74 @@ pub fn produce(
     generator: &Generator,
     brokers: &str,
     topic: &str,
+    progress: impl FnMut(Progress),
+) -> anyhow::Result<ProduceReport> {
+    produce_unless_cancelled(generator, brokers, topic, progress, &AtomicBool::new(false))
+}
+
+/// The generator sending in the background, for `run`: its scenario can
+/// wait for it, race it against a fault's moment, or drop it, which stops
+/// it (a failed scenario leaves no producer writing behind it).
+pub struct BackgroundProduce {
+    task: tokio::task::JoinHandle<anyhow::Result<ProduceReport>>,
+    finished: Option<anyhow::Result<ProduceReport>>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl BackgroundProduce {
+    /// Starts sending `generator`'s records to `topic`.
+    pub fn start(generator: Generator, brokers: String, topic: String) -> BackgroundProduce {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let flag = cancelled.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            produce_unless_cancelled(&generator, &brokers, &topic, |_| {}, &flag)
+        });
+        BackgroundProduce {
+            task,
+            finished: None,
+            cancelled,
+        }
+    }
+
+    /// Waits until `due` or until the generator finishes, whichever comes
+    /// first: true if `due` came while it was still sending.
+    pub async fn still_sending_at(&mut self, due: Instant) -> bool {
+        if self.finished.is_some() {
+            return false;
+        }
+        tokio::select! {
+            done = &mut self.task => {
+                self.finished = Some(done.unwrap_or_else(|e| Err(anyhow::anyhow!("the generator failed: {e}"))));
+                false
+            }
+            _ = tokio::time::sleep_until(due.into()) => true,
+        }
+    }
+
+    /// Waits for the generator to send everything.
+    pub async fn finish(mut self) -> anyhow::Result<ProduceReport> {
+        match self.finished.take() {
+            Some(done) => done,
+            None => (&mut self.task)
+                .await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("the generator failed: {e}"))),
+        }
+    }
+}
+
+impl Drop for BackgroundProduce {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`produce`], stopping with an error as soon as `cancelled` is set.
+fn produce_unless_cancelled(
+    generator: &Generator,
+    brokers: &str,
+    topic: &str,
     mut progress: impl FnMut(Progress),
+    cancelled: &AtomicBool,
 ) -> anyhow::Result<ProduceReport> {
     let counter = Arc::new(DeliveryCounter::default());
     let producer: ThreadedProducer<CountingContext> = producer_config(brokers)
@@ -190,6 +257,10 @@ pub fn produce(
     let started = Instant::now();
     let mut last_progress = started;
     for index in 0..total {
+        anyhow::ensure!(
+            !cancelled.load(Ordering::Relaxed),
+            "the generator was stopped after {index} of {total} records to {topic}"
+        );
         let record = generator.write_record(index, &mut value);
         let due = Duration::from_micros(record.send_time_us);
         let now = started.elapsed();

@@ -81,6 +81,24 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Whether `topic` exists on `brokers` with its partitions.
+fn topic_exists(brokers: &str, topic: &str) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let Ok(client) = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create::<BaseConsumer>()
+    else {
+        return false;
+    };
+    client
+        .fetch_metadata(Some(topic), Duration::from_secs(2))
+        .is_ok_and(|m| {
+            m.topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        })
+}
+
 /// Files under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -119,8 +137,10 @@ fn storage_fails_then_recovers(
             common::generate(&services, common::STEADY_SUITE, &topic, "tumbling", start, &RATE)
         })
     };
-    // Let the generator create the topic before the engine looks for it.
-    std::thread::sleep(Duration::from_secs(1));
+    // The generator creates the topic; the engine must find it there.
+    wait_for("the generator's topic", Duration::from_secs(60), || {
+        topic_exists(&services.brokers, &topic)
+    });
     let log_dir = tempfile::tempdir().expect("tempdir");
     let log = log_dir.path().join("engine.log");
     let interval = if engine == "continuous" {

@@ -105,7 +105,11 @@ async fn a_two_second_pause_shows_in_the_latency_tail_and_the_lag() {
     let latency = &result.event_time_latency;
     assert!(latency.at(99.9).is_some_and(|v| v >= 2_000.0), "{latency:?}");
     assert!(latency.max_ms >= 2_000.0, "{latency:?}");
-    // The pause starts 5 s in; the lag before it stays under the lag during it.
+    // The pause starts once the engine reads live, 5 s in at the earliest;
+    // the lag before it stays under the lag during it.
+    assert_eq!(result.recovery.len(), 1, "the pause is recorded with its moments");
+    let (paused, resumed) = (result.recovery[0].killed_at_s, result.recovery[0].restarted_at_s);
+    assert!(paused >= 5.0 && resumed - paused >= 2.0, "{:?}", result.recovery);
     let max_lag = |from: f64, to: f64| {
         result
             .lag_series
@@ -114,7 +118,7 @@ async fn a_two_second_pause_shows_in_the_latency_tail_and_the_lag() {
             .map(|s| s.lag_s)
             .fold(0.0, f64::max)
     };
-    let (before, during) = (max_lag(1.0, 4.5), max_lag(5.0, 8.0));
+    let (before, during) = (max_lag(paused - 4.0, paused - 0.5), max_lag(paused, paused + 3.0));
     assert!(
         during >= 1.5,
         "lag during the pause {during} s: {:?}",
@@ -148,4 +152,25 @@ async fn five_kills_in_one_run_still_end_equal_to_the_oracle() {
         assert_eq!(scenario.check.duplicate_rows, 0, "{label}: {:?}", scenario.check);
         assert_eq!(scenario.check.lost_events, 0, "{label}: {:?}", scenario.check);
     }
+}
+
+/// A fault that waits for what never comes (a checkpoint, from an engine
+/// with checkpoints off) fails its scenario at the condition's deadline,
+/// naming the condition, instead of striking anyway or waiting out the run.
+#[tokio::test]
+async fn a_fault_whose_condition_never_comes_fails_the_scenario_at_its_deadline() {
+    let (ok, run) = common::try_run_fixture(&services().await, "never-checkpoints.toml", &[]);
+    assert!(!ok, "a failed scenario fails the run:\n{}", run.printed);
+    let result = &run.results.scenarios[0];
+    let error = result.error.as_deref().expect("the scenario failed");
+    assert!(
+        error.contains("1 completed checkpoint") && error.contains("within 3 s"),
+        "{error}"
+    );
+    assert_eq!(result.restarts, 0, "no kill struck");
+    assert!(
+        result.elapsed_s < 20.0,
+        "failed after {:.1} s of a 30 s run: {error}",
+        result.elapsed_s
+    );
 }

@@ -36,9 +36,10 @@ async fn spark_runs_the_catalogue_jobs_equal_to_the_oracle() {
 
 #[tokio::test]
 async fn spark_keeps_each_delivery_modes_promise_across_a_kill() {
-    let results = run_fixture(&services().await, "spark-kill.toml").results;
-    assert_eq!(results.scenarios.len(), 3, "one per delivery mode");
-    common::assert_promises_kept_across_one_kill(&results);
+    let run = run_fixture(&services().await, "spark-kill.toml");
+    assert_eq!(run.results.scenarios.len(), 3, "one per delivery mode");
+    common::assert_promises_kept_across_one_kill(&run.results);
+    common::assert_each_restart_says(&run, "streambench spark: resuming after batch");
 }
 
 #[tokio::test]
@@ -57,6 +58,7 @@ async fn spark_on_a_standalone_cluster_keeps_each_promise_across_a_kill() {
     );
     assert_eq!(run.results.scenarios.len(), 3, "one per delivery mode");
     common::assert_promises_kept_across_one_kill(&run.results);
+    common::assert_each_restart_says(&run, "streambench spark: resuming after batch");
     // Each scenario started Spark twice (before and after its kill), each
     // time as an application of the cluster.
     assert!(

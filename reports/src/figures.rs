@@ -262,6 +262,7 @@ fn fault_markers(r: &ScenarioResult) -> Vec<Marker> {
     let (down, up) = match r.scenario.fault {
         FaultPlan::BrokerOutage { .. } => ("broker stopped", "broker back"),
         FaultPlan::DatabaseRestart { .. } => ("database stopped", "database back"),
+        FaultPlan::Pause { .. } => ("engine paused", "engine resumed"),
         _ => ("engine killed", "engine restarted"),
     };
     let mut markers = Vec::new();
@@ -277,15 +278,16 @@ fn fault_markers(r: &ScenarioResult) -> Vec<Marker> {
             colour: 2,
         });
     }
-    if let FaultPlan::Pause { at_s, duration_s } = r.scenario.fault {
+    // Runs from before pauses were recorded with their moments.
+    if let (FaultPlan::Pause { at_s, duration_s, .. }, true) = (&r.scenario.fault, r.recovery.is_empty()) {
         markers.push(Marker {
-            x: at_s,
-            name: "engine paused".into(),
+            x: *at_s,
+            name: down.into(),
             colour: 5,
         });
         markers.push(Marker {
             x: at_s + duration_s,
-            name: "engine resumed".into(),
+            name: up.into(),
             colour: 2,
         });
     }

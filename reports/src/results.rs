@@ -298,9 +298,10 @@ pub struct LagSample {
     pub lag_s: f64,
 }
 
-/// How long an engine took to recover from a kill (or from the broker or
-/// the database being stopped: then "killed" is when the service stopped
-/// and "restarted" when it answered again).
+/// How long an engine took to recover from a kill (or from a pause: then
+/// "killed" is when it was stopped and "restarted" when it was continued;
+/// or from the broker or the database being stopped: then "killed" is when
+/// the service stopped and "restarted" when it answered again).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
     /// When it was killed, seconds since the generator started.

@@ -71,17 +71,28 @@ impl Scenario {
             }
             _ => {}
         }
-        match self.fault {
+        let after = |condition: &Option<streambench_workloads::suite::FaultCondition>| {
+            condition.map_or(String::new(), |c| format!("-{}", c.label()))
+        };
+        match &self.fault {
             FaultPlan::None => {}
-            FaultPlan::Kill { at_s, .. } => label.push_str(&format!(" kill@{at_s}s")),
+            FaultPlan::Kill { at_s, after: a, .. } => label.push_str(&format!(" kill@{at_s}s{}", after(a))),
             FaultPlan::Kills { times, seed, .. } => label.push_str(&format!(" kill-x{times}-seed{seed}")),
-            FaultPlan::Pause { at_s, duration_s } => label.push_str(&format!(" pause@{at_s}s+{duration_s}s")),
-            FaultPlan::BrokerOutage { at_s, duration_s } => {
-                label.push_str(&format!(" broker-down@{at_s}s+{duration_s}s"))
-            }
-            FaultPlan::DatabaseRestart { at_s, duration_s } => {
-                label.push_str(&format!(" database-down@{at_s}s+{duration_s}s"))
-            }
+            FaultPlan::Pause {
+                at_s,
+                after: a,
+                duration_s,
+            } => label.push_str(&format!(" pause@{at_s}s{}+{duration_s}s", after(a))),
+            FaultPlan::BrokerOutage {
+                at_s,
+                after: a,
+                duration_s,
+            } => label.push_str(&format!(" broker-down@{at_s}s{}+{duration_s}s", after(a))),
+            FaultPlan::DatabaseRestart {
+                at_s,
+                after: a,
+                duration_s,
+            } => label.push_str(&format!(" database-down@{at_s}s{}+{duration_s}s", after(a))),
         }
         label
     }

@@ -204,6 +204,11 @@ pub enum DeliveryMode {
 }
 
 /// A fault the harness injects into a running engine.
+///
+/// Every fault but `kills` strikes at `at_s` or, with `after`, once the
+/// engine has done what `after` asks (whichever is later): a kill meant to
+/// test a restore waits for a completed checkpoint instead of hoping one
+/// came by a fixed second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultPlan {
@@ -211,8 +216,12 @@ pub enum FaultPlan {
     None,
     /// SIGKILL the engine, then restart it.
     Kill {
-        /// Seconds into the run.
+        /// Seconds into the run, at the earliest.
+        #[serde(default)]
         at_s: f64,
+        /// What the engine must have done first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<FaultCondition>,
         /// Seconds until the restart.
         restart_after_s: f64,
     },
@@ -228,48 +237,142 @@ pub enum FaultPlan {
     },
     /// SIGSTOP the engine, then SIGCONT it.
     Pause {
-        /// Seconds into the run.
+        /// Seconds into the run, at the earliest.
+        #[serde(default)]
         at_s: f64,
+        /// What the engine must have done first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<FaultCondition>,
         /// How long it stays stopped.
         duration_s: f64,
     },
     /// Stop the broker (a controlled shutdown), then start it again on the
     /// same port and data. Needs the local stack.
     BrokerOutage {
-        /// Seconds into the run.
+        /// Seconds into the run, at the earliest.
+        #[serde(default)]
         at_s: f64,
+        /// What the engine must have done first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<FaultCondition>,
         /// How long it stays down (its start-up comes on top).
         duration_s: f64,
     },
     /// Stop PostgreSQL (a fast shutdown: open transactions roll back), then
     /// start it again. Needs the local stack.
     DatabaseRestart {
-        /// Seconds into the run.
+        /// Seconds into the run, at the earliest.
+        #[serde(default)]
         at_s: f64,
+        /// What the engine must have done first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<FaultCondition>,
         /// How long it stays down (its start-up comes on top).
         duration_s: f64,
     },
 }
 
+/// What the engine process running now must have done, as its metrics file
+/// shows the harness from outside, before a fault strikes. Every part given
+/// must hold; if they do not all hold within `within_s` of that process's
+/// start, the scenario fails with a message naming the condition.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultCondition {
+    /// Completed checkpoints (committed batches, for a triggered engine).
+    #[serde(default)]
+    pub checkpoints: u64,
+    /// Records read.
+    #[serde(default)]
+    pub records_read: u64,
+    /// At most this many seconds behind the generator's schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind_at_most_s: Option<f64>,
+    /// The deadline, in seconds from the engine process's start.
+    #[serde(default = "default_condition_within_s")]
+    pub within_s: f64,
+}
+
+fn default_condition_within_s() -> f64 {
+    120.0
+}
+
+impl FaultCondition {
+    /// The condition in words, for progress and error messages: "1 completed
+    /// checkpoint, 1 record read".
+    pub fn describe(&self) -> String {
+        let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = Vec::new();
+        if self.checkpoints > 0 {
+            parts.push(plural(
+                self.checkpoints,
+                "completed checkpoint (or committed batch)",
+                "completed checkpoints (or committed batches)",
+            ));
+        }
+        if self.records_read > 0 {
+            parts.push(plural(self.records_read, "record read", "records read"));
+        }
+        if let Some(s) = self.behind_at_most_s {
+            parts.push(format!("at most {s} s behind the schedule"));
+        }
+        parts.join(", ")
+    }
+
+    /// The condition in a label, without spaces: `after-1ckpt-behind<2s`.
+    pub fn label(&self) -> String {
+        let mut label = "after".to_string();
+        if self.checkpoints > 0 {
+            label.push_str(&format!("-{}ckpt", self.checkpoints));
+        }
+        if self.records_read > 0 {
+            label.push_str(&format!("-{}rec", self.records_read));
+        }
+        if let Some(s) = self.behind_at_most_s {
+            label.push_str(&format!("-behind<{s}s"));
+        }
+        label
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.checkpoints == 0 && self.records_read == 0 && self.behind_at_most_s.is_none() {
+            return Err("a fault's `after` needs checkpoints, records_read or behind_at_most_s".into());
+        }
+        if !(self.within_s > 0.0 && self.within_s.is_finite()) {
+            return Err("a fault's `after.within_s` must be a positive number of seconds".into());
+        }
+        if self.behind_at_most_s.is_some_and(|s| s.is_nan() || s < 0.0) {
+            return Err("a fault's `after.behind_at_most_s` must not be negative".into());
+        }
+        Ok(())
+    }
+}
+
 impl FaultPlan {
-    /// When the plan kills the engine, in seconds from the generator's start,
-    /// in order, for a run of `duration_s` (empty for plans without kills).
-    pub fn kill_times(&self, duration_s: f64) -> Vec<f64> {
+    /// When the plan strikes, in order, for a run of `duration_s`: the
+    /// earliest moment of each strike in seconds from the generator's
+    /// start, and what the engine must have done first (empty for no fault).
+    pub fn strikes(&self, duration_s: f64) -> Vec<(f64, Option<FaultCondition>)> {
         match *self {
-            FaultPlan::Kill { at_s, .. } => vec![at_s],
+            FaultPlan::Kill { at_s, after, .. }
+            | FaultPlan::Pause { at_s, after, .. }
+            | FaultPlan::BrokerOutage { at_s, after, .. }
+            | FaultPlan::DatabaseRestart { at_s, after, .. } => vec![(at_s, after)],
             FaultPlan::Kills { times, seed, .. } => {
                 let mut rng = crate::rng::EventRng::new(seed, 0, 0x6b69_6c6c);
                 let mut moments: Vec<f64> = (0..times)
                     .map(|_| duration_s * (0.1 + 0.8 * rng.unit()))
                     .collect();
                 moments.sort_by(f64::total_cmp);
-                moments
+                moments.into_iter().map(|at_s| (at_s, None)).collect()
             }
-            FaultPlan::None
-            | FaultPlan::Pause { .. }
-            | FaultPlan::BrokerOutage { .. }
-            | FaultPlan::DatabaseRestart { .. } => Vec::new(),
+            FaultPlan::None => Vec::new(),
         }
+    }
+
+    /// What the engine must have done before the fault strikes, if anything.
+    pub fn condition(&self) -> Option<FaultCondition> {
+        self.strikes(0.0).into_iter().find_map(|(_, after)| after)
     }
 
     /// Seconds from a kill to the engine's restart.
@@ -453,20 +556,24 @@ impl Suite {
                 FaultPlan::Kill {
                     at_s,
                     restart_after_s,
+                    ..
                 } => !(at_s >= 0.0 && restart_after_s >= 0.0),
                 FaultPlan::Kills {
                     times,
                     restart_after_s,
                     ..
                 } => times == 0 || restart_after_s.is_nan() || restart_after_s < 0.0,
-                FaultPlan::Pause { at_s, duration_s }
-                | FaultPlan::BrokerOutage { at_s, duration_s }
-                | FaultPlan::DatabaseRestart { at_s, duration_s } => !(at_s >= 0.0 && duration_s >= 0.0),
+                FaultPlan::Pause { at_s, duration_s, .. }
+                | FaultPlan::BrokerOutage { at_s, duration_s, .. }
+                | FaultPlan::DatabaseRestart { at_s, duration_s, .. } => !(at_s >= 0.0 && duration_s >= 0.0),
             };
             if bad {
                 return Err(format!(
                     "matrix.faults: {fault:?} needs non-negative times (and kills at least one kill)"
                 ));
+            }
+            if let Some(condition) = fault.condition() {
+                condition.validate().map_err(|e| format!("matrix.faults: {e}"))?;
             }
         }
         for job in self.job_specs()? {
@@ -530,23 +637,56 @@ engines = ["continuous"]
             seed: 7,
             restart_after_s: 1.0,
         };
-        let moments = plan.kill_times(60.0);
+        let moments: Vec<f64> = plan.strikes(60.0).iter().map(|(at_s, _)| *at_s).collect();
         assert_eq!(moments.len(), 5);
         assert!(moments.iter().all(|t| (6.0..=54.0).contains(t)), "{moments:?}");
         assert!(moments.windows(2).all(|w| w[0] <= w[1]), "{moments:?}");
-        assert_eq!(moments, plan.kill_times(60.0));
+        assert_eq!(plan.strikes(60.0), plan.strikes(60.0));
+        assert!(plan.condition().is_none(), "seeded kills land anywhere");
         let other = FaultPlan::Kills {
             times: 5,
             seed: 8,
             restart_after_s: 1.0,
         };
-        assert_ne!(moments, other.kill_times(60.0));
+        assert_ne!(plan.strikes(60.0), other.strikes(60.0));
         assert_eq!(plan.restart_after_s(), 1.0);
         let none = Suite::parse(
             &format!("{MINIMAL}faults = [{{ kind = \"kills\", times = 0, seed = 1, restart_after_s = 1 }}]"),
             "t",
         );
         assert!(none.is_err());
+    }
+
+    #[test]
+    fn a_fault_can_wait_for_what_the_engine_has_done() {
+        let suite = Suite::parse(
+            &format!(
+                "{MINIMAL}faults = [{{ kind = \"kill\", after = {{ checkpoints = 2, behind_at_most_s = 1.5 }}, restart_after_s = 1 }}]"
+            ),
+            "t",
+        )
+        .expect("a kill after two checkpoints");
+        let fault = &suite.matrix.faults[0];
+        let condition = fault.condition().expect("the condition");
+        assert_eq!(condition.checkpoints, 2);
+        assert_eq!(condition.behind_at_most_s, Some(1.5));
+        assert_eq!(condition.within_s, 120.0, "the default deadline");
+        assert_eq!(fault.strikes(30.0), vec![(0.0, Some(condition))]);
+        assert!(!condition.label().contains(' '), "{}", condition.label());
+        assert!(
+            condition.describe().contains("2 completed checkpoints"),
+            "{}",
+            condition.describe()
+        );
+        for bad in [
+            "after = { }",
+            "after = { checkpoints = 1, within_s = 0 }",
+            "after = { behind_at_most_s = -1 }",
+            "after = { checkpoint = 1 }",
+        ] {
+            let text = format!("{MINIMAL}faults = [{{ kind = \"pause\", duration_s = 1, {bad} }}]");
+            assert!(Suite::parse(&text, "t").is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

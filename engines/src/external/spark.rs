@@ -226,6 +226,17 @@ fn job_file(
     ))
 }
 
+/// The newest batch the windows query committed under `checkpoint_dir`
+/// (Spark's commit log: one file per batch, named by its id), which a
+/// restart resumes after.
+fn last_committed_batch(checkpoint_dir: &Path) -> Option<u64> {
+    std::fs::read_dir(checkpoint_dir.join("windows").join("commits"))
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+}
+
 /// Runs `job` on Spark until stopped (bounded: until what the topic holds
 /// now is read and every window written).
 pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) -> Result<RunSummary> {
@@ -247,6 +258,12 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
         .arg(&script)
         .arg(&job_path)
         .env("PYSPARK_PYTHON", &install.python);
+    match last_committed_batch(&job.checkpoint_dir) {
+        Some(batch) => {
+            eprintln!("streambench spark: resuming after batch {batch}, committed in its checkpoint location")
+        }
+        None => eprintln!("streambench spark: no committed batch to resume after; starting from --start"),
+    }
     let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("spark.log"))?;
     driver::begin(&mut driver, || async {
         // Tables exist once Spark can run: the harness starts producing when it sees them.
@@ -381,5 +398,17 @@ mod tests {
         assert_eq!(progress.watermark_ms, Some(1_795_794_335_123));
         assert_eq!(progress.end, BTreeMap::from([(0, 15)]));
         assert_eq!(progress.first_start, Some(BTreeMap::from([(0, 0)])));
+    }
+
+    #[test]
+    fn a_restart_resumes_after_the_newest_committed_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(last_committed_batch(dir.path()), None);
+        let commits = dir.path().join("windows/commits");
+        std::fs::create_dir_all(&commits).expect("mkdir");
+        for name in ["0", "1", "12", ".12.crc", "3"] {
+            std::fs::write(commits.join(name), b"v1").expect("write");
+        }
+        assert_eq!(last_committed_batch(dir.path()), Some(12));
     }
 }

@@ -1,5 +1,7 @@
 //! `streambench run`: a suite's scenarios run one by one and measured.
 
+pub mod engine_process;
+pub mod faults;
 pub mod latency;
 pub mod pinning;
 pub mod recovery;

@@ -4,19 +4,18 @@
 //! engine drained and stopped, then the oracle check and the measurements.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use streambench_engines::metrics::MetricsSnapshot;
 use streambench_engines::sink::tables::{Tables, quoted};
 use streambench_workloads::generator::{Generator, WorkloadSpec};
 use streambench_workloads::rate::RateProfile;
-use streambench_workloads::suite::{DeliveryMode, EngineName, FaultPlan, Suite};
-use tokio::process::Child;
+use streambench_workloads::suite::{DeliveryMode, EngineName, Suite};
 
+use super::engine_process::EngineProcess;
+use super::faults::{FaultTarget, Interruptions};
 use super::latency::{LatencyRecorder, LatencySeries};
 use super::recovery::recovery;
 use super::results::{
@@ -27,6 +26,7 @@ use super::scenario::{Scenario, expand};
 use super::search::{TrialObservation, Verdict, judge, search};
 use super::spread::group_runs;
 use crate::clock::{now_ms, rfc3339};
+use crate::produce::BackgroundProduce;
 use crate::stack::Resolved;
 
 /// What a run needs to know.
@@ -198,93 +198,6 @@ fn write_results(config: &RunConfig, results: &mut Results) -> anyhow::Result<()
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The engine of one scenario, as a child process.
-struct EngineProcess {
-    child: Child,
-    args: Vec<String>,
-    log: PathBuf,
-}
-
-impl EngineProcess {
-    fn start(binary: &Path, args: &[String], log: &Path) -> anyhow::Result<EngineProcess> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .with_context(|| format!("cannot open {}", log.display()))?;
-        let child = super::pinning::Pinning::for_this_machine()
-            .engine_command(binary)
-            .args(args)
-            .stdout(Stdio::from(file.try_clone()?))
-            .stderr(Stdio::from(file))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start the engine {}", binary.display()))?;
-        Ok(EngineProcess {
-            child,
-            args: args.to_vec(),
-            log: log.to_path_buf(),
-        })
-    }
-
-    fn signal(&self, signal: Signal) -> anyhow::Result<()> {
-        let pid = self.child.id().context("the engine has already exited")?;
-        kill(Pid::from_raw(pid as i32), signal).with_context(|| format!("cannot send {signal} to the engine"))
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id().unwrap_or(0)
-    }
-
-    fn log_tail(&self) -> String {
-        crate::stack::process::log_tail(&self.log, 8)
-    }
-}
-
-/// Stops the broker or the database of the local stack, waits
-/// `duration_s`, and starts it again; returns when it stopped and when it
-/// answered again, in seconds since the generator started.
-async fn stop_service(
-    config: &RunConfig,
-    fault: &FaultPlan,
-    duration_s: f64,
-    generator_started: Instant,
-    report: &mut impl FnMut(&'static str),
-) -> anyhow::Result<(f64, f64)> {
-    let home = config.stack_home.clone().context(
-        "this fault stops a service, so it needs the local stack: run without --brokers and --postgres",
-    )?;
-    let broker = matches!(fault, FaultPlan::BrokerOutage { .. });
-    report(if broker { "broker down" } else { "database down" });
-    let stopped_at_s = generator_started.elapsed().as_secs_f64();
-    let down_home = home.clone();
-    let was_running = tokio::task::spawn_blocking(move || {
-        if broker {
-            crate::stack::kafka::down(&down_home)
-        } else {
-            crate::stack::postgres::down(&down_home)
-        }
-    })
-    .await??;
-    anyhow::ensure!(
-        was_running,
-        "the local stack's service was not running, so the fault could not stop it"
-    );
-    tokio::time::sleep(Duration::from_secs_f64(duration_s)).await;
-    report(if broker {
-        "broker starting"
-    } else {
-        "database starting"
-    });
-    if broker {
-        crate::stack::kafka::up(&home).await?;
-    } else {
-        crate::stack::postgres::up(&home).await?;
-    }
-    Ok((stopped_at_s, generator_started.elapsed().as_secs_f64()))
-}
-
 async fn run_scenario(
     config: &RunConfig,
     scenario: &Scenario,
@@ -300,7 +213,7 @@ async fn run_scenario(
     let metrics_file = dir.join("metrics.jsonl");
     let args = engine_args(config, scenario, name, &dir, &metrics_file);
     let cpu_before = CpuTimes::now();
-    let mut engine = EngineProcess::start(&config.binary, &args, &dir.join("engine.log"))?;
+    let mut engine = EngineProcess::start(&config.binary, &args, &dir.join("engine.log"), &metrics_file)?;
     wait_until_ready(&services.postgres, name, &mut engine).await?;
 
     report("generating");
@@ -320,70 +233,19 @@ async fn run_scenario(
         },
         engine.pid(),
     )?;
-    let brokers = services.brokers.clone();
-    let topic = name.to_string();
-    let producer_generator = generator.clone();
-    let mut produce = tokio::task::spawn_blocking(move || {
-        crate::produce::produce(&producer_generator, &brokers, &topic, |_| {})
-    });
-    let mut restarts = 0;
-    // (killed at, restarted at), seconds since the generator started.
-    let mut kills = Vec::new();
-    let produced = match scenario.fault {
-        FaultPlan::Pause { at_s, duration_s } => {
-            tokio::select! {
-                done = &mut produce => done,
-                _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
-                    report("paused");
-                    engine.signal(Signal::SIGSTOP)?;
-                    tokio::time::sleep(Duration::from_secs_f64(duration_s)).await;
-                    engine.signal(Signal::SIGCONT)?;
-                    report("generating");
-                    (&mut produce).await
-                }
-            }
-        }
-        FaultPlan::BrokerOutage { at_s, duration_s } | FaultPlan::DatabaseRestart { at_s, duration_s } => {
-            tokio::select! {
-                done = &mut produce => done,
-                _ = tokio::time::sleep(Duration::from_secs_f64(at_s)) => {
-                    let interrupted = stop_service(config, &scenario.fault, duration_s, generator_started, report).await?;
-                    kills.push(interrupted);
-                    report("generating");
-                    (&mut produce).await
-                }
-            }
-        }
-        FaultPlan::None | FaultPlan::Kill { .. } | FaultPlan::Kills { .. } => {
-            let mut done = None;
-            for at_s in scenario.fault.kill_times(scenario.workload.duration_s) {
-                let due = generator_started + Duration::from_secs_f64(at_s);
-                tokio::select! {
-                    result = &mut produce => {
-                        done = Some(result);
-                        break;
-                    }
-                    _ = tokio::time::sleep_until(due.into()) => {
-                        report("killed");
-                        let killed_at_s = generator_started.elapsed().as_secs_f64();
-                        engine.signal(Signal::SIGKILL)?;
-                        engine.child.wait().await?;
-                        tokio::time::sleep(Duration::from_secs_f64(scenario.fault.restart_after_s())).await;
-                        engine = EngineProcess::start(&config.binary, &engine.args, &engine.log)?;
-                        sampler.engine_restarted(engine.pid());
-                        kills.push((killed_at_s, generator_started.elapsed().as_secs_f64()));
-                        restarts += 1;
-                        report("generating");
-                    }
-                }
-            }
-            match done {
-                Some(result) => result,
-                None => (&mut produce).await,
-            }
-        }
+    let mut produce = BackgroundProduce::start(generator.clone(), services.brokers.clone(), name.to_string());
+    let faults = FaultTarget {
+        config,
+        scenario,
+        generator_started,
+        generator_started_ms: start_time_ms,
+        sampler: &sampler,
     };
-    let produced = produced.context("the generator failed")??;
+    let Interruptions {
+        restarts,
+        moments: interruptions,
+    } = faults.strike_all(&mut engine, &mut produce, report).await?;
+    let produced = produce.finish().await?;
 
     report("draining");
     engine.signal(Signal::SIGTERM)?;
@@ -464,7 +326,7 @@ async fn run_scenario(
             harness_cpu_s: cpu.own_s,
         },
         checkpoints: checkpoint_stats(&snapshots),
-        recovery: kills
+        recovery: interruptions
             .iter()
             .map(|&(killed, restarted)| recovery(&sampled.lag, killed, restarted))
             .collect(),

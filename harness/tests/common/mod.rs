@@ -259,6 +259,14 @@ pub fn run_fixture(services: &Resolved, name: &str) -> FixtureRun {
 
 /// [`run_fixture`] with more `streambench run` flags.
 pub fn run_fixture_with(services: &Resolved, name: &str, flags: &[&str]) -> FixtureRun {
+    let (ok, run) = try_run_fixture(services, name, flags);
+    assert!(ok, "the run failed:\n{}", run.printed);
+    run
+}
+
+/// Runs the fixture suite `name` whether or not its scenarios pass: whether
+/// `streambench run` succeeded, and what it wrote.
+pub fn try_run_fixture(services: &Resolved, name: &str, flags: &[&str]) -> (bool, FixtureRun) {
     let out = tempfile::tempdir().expect("tempdir");
     let suite = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let (ok, printed) = run(streambench()
@@ -266,14 +274,17 @@ pub fn run_fixture_with(services: &Resolved, name: &str, flags: &[&str]) -> Fixt
         .arg(out.path())
         .args(flags)
         .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
-    assert!(ok, "the run failed:\n{printed}");
-    let bytes = std::fs::read(out.path().join("results.json")).expect("results.json");
+    let bytes = std::fs::read(out.path().join("results.json"))
+        .unwrap_or_else(|e| panic!("results.json: {e}\n{printed}"));
     let results = serde_json::from_slice(&bytes).expect("results.json reads back");
-    FixtureRun {
-        printed,
-        results,
-        out,
-    }
+    (
+        ok,
+        FixtureRun {
+            printed,
+            results,
+            out,
+        },
+    )
 }
 
 /// Runs `engine` bounded, with `flags`, on a new topic of the steady
@@ -321,6 +332,25 @@ pub fn assert_promises_kept_across_one_kill(results: &streambench_harness::run::
             scenario.resources.engine_peak_rss_bytes > 200 << 20,
             "{label}: the JVM's memory counts: {:?}",
             scenario.resources
+        );
+    }
+}
+
+/// Asserts that every scenario's engine log says `words`: what an engine
+/// prints when its restart restores a checkpoint (a kill before the first
+/// one would test only a fresh start).
+pub fn assert_each_restart_says(run: &FixtureRun, words: &str) {
+    for scenario in &run.results.scenarios {
+        let log = std::fs::read_to_string(
+            run.out
+                .path()
+                .join(format!("scenario-{}/engine.log", scenario.scenario.number)),
+        )
+        .expect("the engine's log");
+        assert!(
+            log.contains(words),
+            "{}: the restart restores a checkpoint, so its log says {words:?}:\n{log}",
+            scenario.scenario.label()
         );
     }
 }
