@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nix::sys::signal::{Signal, kill};
@@ -79,6 +79,27 @@ impl EngineProcess {
     /// The last lines of its log, for error messages.
     pub fn log_tail(&self) -> String {
         crate::stack::process::log_tail(&self.log, 8)
+    }
+
+    /// Waits until this process has written its first metrics line (it is
+    /// then running the job, with its signal handlers in place), failing if
+    /// it exits first or `within` passes. A restarted engine told to stop
+    /// before that would die of the signal instead of draining.
+    pub async fn wait_until_reporting(&mut self, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        while self.last_metrics().is_none() {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("the restarted engine exited ({status}):\n{}", self.log_tail());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the restarted engine wrote no metrics line within {} s:\n{}",
+                within.as_secs(),
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     /// The last metrics line this process wrote, if it wrote one yet.

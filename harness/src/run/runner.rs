@@ -247,6 +247,11 @@ async fn run_scenario(
     } = faults.strike_all(&mut engine, &mut produce, report).await?;
     let produced = produce.finish().await?;
 
+    if restarts > 0 {
+        // A kill can come late (its condition waits); the drain waits for the restart.
+        report("awaiting the restart");
+        engine.wait_until_reporting(Duration::from_secs(180)).await?;
+    }
     report("draining");
     engine.signal(Signal::SIGTERM)?;
     let stopped = tokio::time::timeout(Duration::from_secs(300), engine.child.wait()).await;
