@@ -50,6 +50,67 @@ pub fn job_figures(results: &Results, job: &str) -> Vec<Figure> {
     figures
 }
 
+/// The frontier of `job`: per setting, p99 of the delay beyond the
+/// watermark (log) against the rate offered, the Pareto front through the
+/// choices no other beats, and the verdict's targets as lines.
+pub fn frontier(results: &Results, job: &str) -> Option<Figure> {
+    let points = crate::verdict::points(results, job);
+    if points.is_empty() {
+        return None;
+    }
+    // A log axis needs positive values: a delay under 1 ms is drawn at 1 ms.
+    let at = |p: &crate::verdict::Point| (p.rate_per_s, p.p99_ms.max(1.0));
+    let mut series = Vec::new();
+    let settings = distinct(points.iter().map(|p| p.setting.clone()));
+    for (colour, s) in settings.iter().take(MOST_SERIES).enumerate() {
+        let mut mine: Vec<(f64, f64)> = points.iter().filter(|p| p.setting == *s).map(at).collect();
+        mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+        series.push(Series {
+            name: s.clone(),
+            points: mine,
+            mark: Mark::LineAndPoints,
+            colour,
+        });
+    }
+    series.push(Series {
+        name: "Pareto front".into(),
+        points: crate::verdict::pareto_front(&points).iter().map(at).collect(),
+        mark: Mark::Highlight,
+        colour: 6,
+    });
+    let highest = points.iter().map(|p| p.rate_per_s).fold(0.0, f64::max);
+    let targets: Vec<String> = crate::verdict::TARGETS_MS
+        .iter()
+        .map(|t| crate::verdict::target_name(*t))
+        .collect();
+    for (i, target) in crate::verdict::TARGETS_MS.into_iter().enumerate() {
+        series.push(Series {
+            // One legend entry for the four lines.
+            name: if i == 0 {
+                format!("targets: {}", targets.join(", "))
+            } else {
+                String::new()
+            },
+            points: vec![(0.0, target), (highest, target)],
+            mark: Mark::Dashed,
+            colour: 6,
+        });
+    }
+    Some(Figure::Line(LineChart {
+        title: format!(
+            "Frontier: {job}, rate against p99 {}",
+            crate::verdict::JUDGED_LATENCY
+        ),
+        x: Axis::new("offered rate (events/s)", Scale::Linear),
+        y: Axis::new(
+            &format!("p99 {} (ms)", crate::verdict::JUDGED_LATENCY),
+            Scale::Log,
+        ),
+        series,
+        markers: Vec::new(),
+    }))
+}
+
 /// The charts across jobs: checkpoint overhead and restarts' duplicates
 /// and losses, when the run measured them.
 pub fn run_figures(results: &Results) -> Vec<Figure> {

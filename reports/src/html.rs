@@ -67,7 +67,7 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
          <h1>streambench: {name}</h1>\n"
     );
     out.push_str(
-        "<nav><ul>\n<li><a href=\"#run\">Run</a></li>\n<li><a href=\"#scenarios\">Scenarios</a></li>\n",
+        "<nav><ul>\n<li><a href=\"#verdict\">Verdict</a></li>\n<li><a href=\"#run\">Run</a></li>\n<li><a href=\"#scenarios\">Scenarios</a></li>\n",
     );
     for (i, job) in jobs.iter().enumerate() {
         let _ = writeln!(
@@ -78,6 +78,24 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     }
     out.push_str("<li><a href=\"#across-jobs\">Checkpoints and restarts</a></li>\n<li><a href=\"#guide\">Decision guide</a></li>\n</ul></nav>\n");
 
+    let mut number = 0;
+    out.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
+    let verdicts = crate::verdict::verdicts(results);
+    if verdicts.is_empty() {
+        out.push_str("<p>No run of this suite could be judged: none finished exact, without a fault, keeping up.</p>\n");
+    }
+    for verdict in verdicts {
+        let _ = writeln!(out, "<p>{}</p>", with_code(&verdict.sentence()));
+        out.push_str(&verdict.table().render_html());
+        if let Some(figure) = crate::figures::frontier(results, &verdict.job) {
+            push_figure(&mut out, &figure, &mut number)?;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<p>{}</p>\n</section>",
+        with_code(crate::markdown::VERDICT_CAVEAT)
+    );
     out.push_str("<section id=\"run\">\n<h2>Run</h2>\n");
     out.push_str(&context_table(results).render_html());
     out.push_str("</section>\n<section id=\"scenarios\">\n<h2>Scenarios</h2>\n");
@@ -96,7 +114,6 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     }
     out.push_str("</section>\n");
 
-    let mut number = 0;
     for (i, job) in jobs.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -136,9 +153,10 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
 /// The titles of the charts `report` draws, in order: what a reader (or a
 /// test) should find in it.
 pub fn figure_titles(results: &Results) -> Vec<String> {
-    jobs(results)
+    crate::verdict::verdicts(results)
         .iter()
-        .flat_map(|job| job_figures(results, job))
+        .filter_map(|v| crate::figures::frontier(results, &v.job))
+        .chain(jobs(results).iter().flat_map(|job| job_figures(results, job)))
         .chain(run_figures(results))
         .map(|f| f.title().to_string())
         .collect()

@@ -1,5 +1,5 @@
-//! Turns a run's results into what people read: a Markdown report with a
-//! decision guide, a self-contained HTML report with charts, and
+//! Turns a run's results into what people read: a verdict per job, a
+//! Markdown report with a decision guide, a self-contained HTML report with charts, and
 //! comparisons between two runs. The types of `results.json` live here, so
 //! what the harness writes is what reports read.
 
@@ -11,3 +11,4 @@ pub mod results;
 pub mod scenario;
 pub mod svg;
 pub mod table;
+pub mod verdict;

@@ -196,7 +196,8 @@ pub enum Mark {
 /// One named series of points, in data units.
 #[derive(Debug, Clone)]
 pub struct Series {
-    /// The legend's text.
+    /// The legend's text (a dashed series without one has no entry, to
+    /// share another's: several reference lines, one entry).
     pub name: String,
     /// The points, in the order drawn.
     pub points: Vec<(f64, f64)>,
@@ -384,12 +385,14 @@ pub fn line_chart(chart: &LineChart) -> Result<String, ChartError> {
                         }
                     }
                     Mark::Dashed => {
-                        area.draw_series(DashedLineSeries::new(points, 6, 4, style.stroke_width(1)))
-                            .map_err(e)?
-                            .label(&series.name)
-                            .legend(move |(x, y)| {
+                        let drawn = area
+                            .draw_series(DashedLineSeries::new(points, 6, 4, style.stroke_width(1)))
+                            .map_err(e)?;
+                        if !series.name.is_empty() {
+                            drawn.label(&series.name).legend(move |(x, y)| {
                                 PathElement::new(vec![(x, y), (x + 18, y)], style.stroke_width(1))
                             });
+                        }
                     }
                     Mark::Highlight => {
                         area.draw_series(points.iter().map(|p| TriangleMarker::new(*p, 8, style.filled())))

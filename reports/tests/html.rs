@@ -105,6 +105,7 @@ fn a_run_with_kills_has_percentiles_lag_latency_and_duplicates() {
     assert_eq!(
         titles,
         [
+            "Frontier: tumbling, rate against p99 delay beyond the watermark",
             "Latency percentiles: tumbling",
             "Lag over time: #2 tumbling continuous upsert checkpoint-0.5s kill@2s 2000/s",
             "Latency over time: #2 tumbling continuous upsert checkpoint-0.5s kill@2s 2000/s",
@@ -136,6 +137,9 @@ fn a_rate_search_has_throughput_against_offered_with_the_sustained_points() {
         "continuous upsert: highest sustained",
         "microbatch upsert: highest sustained",
         "read = offered",
+        // The frontier: the choices nothing beats, and the verdict's targets.
+        "Pareto front",
+        "targets: 10 ms, 100 ms, 1 s, 10 s",
     ] {
         assert!(text.contains(legend), "{legend} missing");
     }
