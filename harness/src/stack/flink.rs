@@ -20,6 +20,8 @@ pub fn install(tools: &Path) -> anyhow::Result<FlinkInstall> {
     // The marker holds the POM it was resolved from: a changed POM resolves again.
     let complete = root.join(".installed");
     let pom = pom();
+    // Held to the end: the job's compiled classes and jar are part of the install.
+    let _installing = super::install_lock(tools, &format!("flink-{FLINK_VERSION}"))?;
     if std::fs::read_to_string(&complete).ok().as_deref() != Some(pom.as_str()) {
         eprintln!(
             "installing Apache Flink {FLINK_VERSION} with its Kafka and JDBC connectors from Maven Central \

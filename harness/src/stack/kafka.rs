@@ -251,6 +251,7 @@ pub fn install(tools: &Path) -> anyhow::Result<PathBuf> {
     let root = tools.join(format!("kafka-{KAFKA_VERSION}"));
     let libs = root.join("libs");
     let complete = root.join(".installed");
+    let _installing = super::install_lock(tools, &format!("kafka-{KAFKA_VERSION}"))?;
     if complete.exists() {
         return Ok(libs);
     }

@@ -104,7 +104,18 @@ pub fn resolve(home: &Home, endpoints: &Endpoints) -> anyhow::Result<Resolved> {
 }
 
 fn lock(home: &Home) -> anyhow::Result<File> {
-    let path = home.stack_lock();
+    lock_file(&home.stack_lock())
+}
+
+/// Holds `tools/.NAME.lock` until dropped: a tool installs in one process
+/// at a time (tests and engine processes may all find it missing at once,
+/// and one's half-done install must not be taken, or removed, by another).
+pub fn install_lock(tools: &std::path::Path, name: &str) -> anyhow::Result<File> {
+    lock_file(&tools.join(format!(".{name}.lock")))
+}
+
+/// Opens `path` (creating it and its folder) and waits for an exclusive lock on it.
+fn lock_file(path: &std::path::Path) -> anyhow::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
@@ -112,8 +123,36 @@ fn lock(home: &Home) -> anyhow::Result<File> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-    file.lock()?;
+    file.lock()
+        .map_err(|e| anyhow::anyhow!("cannot lock {}: {e}", path.display()))?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_installs_in_one_process_at_a_time() {
+        let tools = tempfile::tempdir().expect("tempdir");
+        let first = install_lock(tools.path(), "spark-x").expect("the first lock");
+        let (tools_path, released) = (tools.path().to_path_buf(), std::time::Instant::now());
+        let waiter = std::thread::spawn(move || {
+            let _second = install_lock(&tools_path, "spark-x").expect("the second lock");
+            std::time::Instant::now()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let dropped_at = std::time::Instant::now();
+        drop(first);
+        let acquired_at = waiter.join().expect("the waiter");
+        assert!(
+            acquired_at >= dropped_at,
+            "the second install went ahead {:?} after the first began, while it held the lock",
+            acquired_at - released
+        );
+        // Another tool's lock is not held up by it.
+        let _other = install_lock(tools.path(), "flink-x").expect("another tool's lock");
+    }
 }

@@ -20,6 +20,7 @@ pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
     let venv = root.join("venv");
     let python = venv.join("bin").join("python");
     let complete = root.join(".installed");
+    let _installing = super::install_lock(tools, &format!("spark-{SPARK_VERSION}"))?;
     if !complete.exists() {
         eprintln!(
             "installing Apache Spark {SPARK_VERSION} (PySpark from PyPI, the Kafka connector from Maven Central) \
