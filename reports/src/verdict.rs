@@ -71,6 +71,18 @@ impl Cheaper {
         }
     }
 
+    /// The comparison in words: "a uses 0.80x the CPU of b (2,000 events/s; #2; #1)".
+    pub fn words(&self) -> String {
+        format!(
+            "{} uses {} ({} events/s; {}; {})",
+            self.cheaper.setting,
+            self.cpu_phrase(),
+            rate(self.cheaper.rate_per_s),
+            self.cheaper.cited(),
+            self.than.cited()
+        )
+    }
+
     /// The cheaper one's CPU over the other's.
     pub fn cpu_ratio(&self) -> f64 {
         match (self.cheaper.cores_per_100k, self.than.cores_per_100k) {
@@ -365,7 +377,7 @@ impl JobVerdict {
                     best.event_time_p99_ms.map_or("-".into(), |v| format!("{v:.0}")),
                     t.margin().map_or("-".into(), |m| format!("{m:.2}")),
                     best.cores_per_100k.map_or("-".into(), |c| format!("{c:.2}")),
-                    t.cheaper.as_ref().map_or("-".into(), cheaper_words),
+                    t.cheaper.as_ref().map_or("-".into(), Cheaper::words),
                     best.cited(),
                 ],
                 (None, Some(closest)) => vec![
@@ -387,18 +399,6 @@ impl JobVerdict {
         }
         table
     }
-}
-
-/// "a: 0.80x the CPU of b, at 100,000 events/s (#2; #5)".
-fn cheaper_words(c: &Cheaper) -> String {
-    format!(
-        "{}: {}, at {} events/s ({}; {})",
-        c.cheaper.setting,
-        c.cpu_phrase(),
-        rate(c.cheaper.rate_per_s),
-        c.cheaper.cited(),
-        c.than.cited()
-    )
 }
 
 /// "only continuous meets 100 ms (continuous upsert, p99 83 ms at 2,000
@@ -464,16 +464,9 @@ fn point_words(p: &Point) -> String {
 /// ", and at one rate a uses 0.80x the CPU of b (2,000 events/s; #2; #1)",
 /// or nothing when no two settings met the target at one rate.
 fn cheaper_clause(t: &TargetVerdict) -> String {
-    t.cheaper.as_ref().map_or(String::new(), |c| {
-        format!(
-            ", and at one rate {} uses {} ({} events/s; {}; {})",
-            c.cheaper.setting,
-            c.cpu_phrase(),
-            rate(c.cheaper.rate_per_s),
-            c.cheaper.cited(),
-            c.than.cited()
-        )
-    })
+    t.cheaper
+        .as_ref()
+        .map_or(String::new(), |c| format!(", and at one rate {}", c.words()))
 }
 
 /// The verdicts in Markdown: each job's sentence, then its table.
