@@ -124,7 +124,7 @@ const MOST_SERIES: usize = 7;
 
 /// Engine and delivery mode, with the checkpoint or trigger interval when it
 /// is not the default: a setting without the job, rate or fault.
-fn setting(r: &ScenarioResult) -> String {
+pub(crate) fn setting(r: &ScenarioResult) -> String {
     let label = r.scenario.setting_label();
     let without_job = label
         .strip_prefix(&r.scenario.job.name)

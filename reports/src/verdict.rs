@@ -189,7 +189,7 @@ pub fn points(results: &Results, job: &str) -> Vec<Point> {
         .iter()
         .filter(|r| r.scenario.job.name == job && judged(results, r))
     {
-        runs.entry((setting(r), r.offered_rate_key()))
+        runs.entry((crate::figures::setting(r), r.offered_rate_key()))
             .or_default()
             .push(r);
     }
@@ -213,16 +213,6 @@ pub fn points(results: &Results, job: &str) -> Vec<Point> {
             })
         })
         .collect()
-}
-
-/// A run's setting without its job, rate or fault.
-fn setting(r: &ScenarioResult) -> String {
-    let label = r.scenario.setting_label();
-    label
-        .strip_prefix(&r.scenario.job.name)
-        .unwrap_or(&label)
-        .trim()
-        .to_string()
 }
 
 /// Lower cost first; a point without a CPU figure last.
