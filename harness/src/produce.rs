@@ -212,7 +212,7 @@ impl BackgroundProduce {
         }
         tokio::select! {
             done = &mut self.task => {
-                self.finished = Some(done.unwrap_or_else(|e| Err(anyhow::anyhow!("the generator failed: {e}"))));
+                self.finished = Some(done.unwrap_or_else(|e| Err(anyhow::anyhow!("its thread ended: {e}"))));
                 false
             }
             _ = tokio::time::sleep_until(due.into()) => true,
@@ -225,7 +225,7 @@ impl BackgroundProduce {
             Some(done) => done,
             None => (&mut self.task)
                 .await
-                .unwrap_or_else(|e| Err(anyhow::anyhow!("the generator failed: {e}"))),
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("its thread ended: {e}"))),
         }
     }
 }

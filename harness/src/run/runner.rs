@@ -245,7 +245,7 @@ async fn run_scenario(
         restarts,
         moments: interruptions,
     } = faults.strike_all(&mut engine, &mut produce, report).await?;
-    let produced = produce.finish().await?;
+    let produced = produce.finish().await.context("the generator failed")?;
 
     if restarts > 0 {
         // A kill can come late (its condition waits); the drain waits for the restart.
