@@ -372,7 +372,13 @@ impl FaultPlan {
 
     /// What the engine must have done before the fault strikes, if anything.
     pub fn condition(&self) -> Option<FaultCondition> {
-        self.strikes(0.0).into_iter().find_map(|(_, after)| after)
+        match *self {
+            FaultPlan::Kill { after, .. }
+            | FaultPlan::Pause { after, .. }
+            | FaultPlan::BrokerOutage { after, .. }
+            | FaultPlan::DatabaseRestart { after, .. } => after,
+            FaultPlan::Kills { .. } | FaultPlan::None => None,
+        }
     }
 
     /// Seconds from a kill to the engine's restart.
