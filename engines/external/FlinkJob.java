@@ -165,7 +165,10 @@ public class FlinkJob {
         JsonNode job = new ObjectMapper().readTree(Files.readString(Path.of(args[0])));
         JsonNode spec = job.get("job");
         Configuration config = new Configuration();
-        config.setString("execution.checkpointing.interval", job.get("checkpoint_interval_ms").asLong() + " ms");
+        // No interval: checkpoints off (no restore, no committed offsets), as on every engine.
+        if (job.hasNonNull("checkpoint_interval_ms")) {
+            config.setString("execution.checkpointing.interval", job.get("checkpoint_interval_ms").asLong() + " ms");
+        }
         config.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
         String state = job.get("state_uri").asText();
         config.setString("execution.checkpointing.dir", state + "/checkpoints");

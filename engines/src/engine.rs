@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
+use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::JobSpec;
-use streambench_workloads::suite::DeliveryMode;
 
 use crate::error::Result;
 use crate::record::Interpreter;
@@ -74,7 +74,7 @@ impl JobRun {
         let config = self.source_config();
         let source = tokio::task::spawn_blocking(move || KafkaSource::connect(config))
             .await
-            .map_err(|e| crate::error::Error::Config(format!("source start-up failed: {e}")))??;
+            .map_err(|e| crate::error::Error::Internal(format!("source start-up failed: {e}")))??;
         Ok(Arc::new(source))
     }
 

@@ -43,6 +43,24 @@ pub enum Error {
     /// A setting that cannot work.
     #[error("{0}")]
     Config(String),
+    /// A part of the engine failed to start or ended early (a thread that
+    /// could not be spawned, a task that panicked, a computation that failed):
+    /// a bug or an exhausted machine, not a setting.
+    #[error("internal failure: {0}")]
+    Internal(String),
+    /// A stage of the pipeline stopped, so the one talking to it cannot go on.
+    #[error("{0} stopped")]
+    Stopped(&'static str),
+    /// Records the engine must read are gone from the topic.
+    #[error(
+        "{reason}: records of {topic} are gone before the engine read them (deleted by retention?); stopping rather than skipping them"
+    )]
+    DataLost {
+        /// The topic.
+        topic: String,
+        /// What the broker said.
+        reason: String,
+    },
     /// An external engine (Spark, Flink) failed or could not start.
     #[error("{engine}: {reason}")]
     External {

@@ -80,6 +80,30 @@ pub struct MetricsSnapshot {
     pub read_position: i64,
 }
 
+impl MetricsSnapshot {
+    /// The lines of a metrics file from byte `from` on (a restarted engine
+    /// appends its own after its predecessor's), leaving out a line it
+    /// cannot read (one being written).
+    pub fn read_all(path: &Path, from: u64) -> Vec<MetricsSnapshot> {
+        let text = std::fs::read(path).unwrap_or_default();
+        let own = text.get(from as usize..).unwrap_or_default();
+        String::from_utf8_lossy(own)
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// The last line of a metrics file from byte `from` on, if there is one.
+    pub fn read_last(path: &Path, from: u64) -> Option<MetricsSnapshot> {
+        let text = std::fs::read(path).ok()?;
+        let own = text.get(from as usize..)?;
+        String::from_utf8_lossy(own)
+            .lines()
+            .rev()
+            .find_map(|line| serde_json::from_str(line).ok())
+    }
+}
+
 impl Metrics {
     /// New counters, all zero.
     pub fn new() -> Metrics {

@@ -254,7 +254,7 @@ impl KafkaSource {
                 .iter()
                 .map(|e| match e.offset() {
                     Offset::Offset(o) => Ok((e.partition(), o)),
-                    other => Err(Error::Config(format!(
+                    other => Err(Error::Internal(format!(
                         "the broker gave no end offset for {}/{} ({other:?})",
                         self.config.topic,
                         e.partition()

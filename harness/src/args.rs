@@ -6,15 +6,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use clap::Args;
 use streambench_engines::engine::JobRun;
 use streambench_engines::start::StartPosition;
+use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::generator::WorkloadSpec;
 use streambench_workloads::job::{JobSpec, catalogue_job};
 use streambench_workloads::rate::RateProfile;
-use streambench_workloads::suite::{DeliveryMode, Suite};
+use streambench_workloads::suite::Suite;
 
 use crate::home::Home;
 use crate::stack::{Endpoints, Resolved};
@@ -80,11 +80,7 @@ pub fn resolve_job(suite: Option<&Suite>, name: Option<&str>) -> anyhow::Result<
         .or_else(|| suite.and_then(|s| s.matrix.jobs.first().cloned()))
         .unwrap_or_else(|| "tumbling".to_string());
     if let Some(suite) = suite
-        && let Some(job) = suite
-            .job_specs()
-            .map_err(anyhow::Error::msg)?
-            .into_iter()
-            .find(|j| j.name == name)
+        && let Some(job) = suite.job_specs()?.into_iter().find(|j| j.name == name)
     {
         return Ok(job);
     }
@@ -108,6 +104,14 @@ pub struct ServiceArgs {
 }
 
 impl ServiceArgs {
+    /// These settings as flags (the values they were parsed from).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        push_option(&mut args, "--brokers", self.brokers.clone());
+        push_option(&mut args, "--postgres", self.postgres.clone());
+        args
+    }
+
     /// The endpoints these flags name; unset ones mean the local stack's.
     pub fn endpoints(&self) -> Endpoints {
         Endpoints {
@@ -117,26 +121,25 @@ impl ServiceArgs {
     }
 }
 
-/// A checkpoint or trigger interval: milliseconds, or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interval(pub Option<Duration>);
-
-/// Parses `off` or a positive number of milliseconds.
-pub fn parse_interval(text: &str) -> Result<Interval, String> {
-    match text {
-        "off" => Ok(Interval(None)),
-        _ => match text.parse::<u64>() {
-            Ok(ms) if ms > 0 => Ok(Interval(Some(Duration::from_millis(ms)))),
-            _ => Err(format!(
-                "{text:?} is not a positive number of milliseconds or `off`"
-            )),
-        },
-    }
-}
-
 /// Where an engine serves its metrics: an address, or nowhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsAddr(pub Option<std::net::SocketAddr>);
+
+impl std::fmt::Display for MetricsAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "{addr}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+/// Appends `flag value` when there is a value.
+fn push_option(args: &mut Vec<String>, flag: &str, value: Option<String>) {
+    if let Some(value) = value {
+        args.extend([flag.to_string(), value]);
+    }
+}
 
 fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, String> {
     if text == "off" {
@@ -153,7 +156,7 @@ fn parse_delivery(text: &str) -> Result<DeliveryMode, String> {
 }
 
 /// What every engine is started with.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, PartialEq)]
 pub struct EngineArgs {
     /// The job (a catalogue name); its settings may come from --suite.
     #[arg(long)]
@@ -209,6 +212,58 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// `job` writing `table`, every other flag at its default.
+    pub fn for_job(job: &str, table: &str) -> EngineArgs {
+        use clap::FromArgMatches;
+        let command = EngineArgs::augment_args(clap::Command::new("engine").no_binary_name(true));
+        let matches = command
+            .try_get_matches_from(["--job", job, "--table", table])
+            .expect("--job and --table are all an engine needs");
+        EngineArgs::from_arg_matches(&matches).expect("the defaults parse back")
+    }
+
+    /// These settings as flags: what `streambench engine <name>` parses
+    /// back into the same struct.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = [
+            ("--job", self.job.clone()),
+            ("--topic", self.topic.clone()),
+            ("--table", self.table.clone()),
+            ("--delivery", self.delivery.as_str().to_string()),
+            ("--start", self.start.to_string()),
+            ("--metrics-addr", self.metrics_addr.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect();
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+        push_option(&mut args, "--suite", path(&self.suite));
+        push_option(&mut args, "--seed", self.seed.map(|n| n.to_string()));
+        push_option(&mut args, "--keys", self.keys.map(|n| n.to_string()));
+        push_option(&mut args, "--group", self.group.clone());
+        push_option(&mut args, "--checkpoint-dir", path(&self.checkpoint_dir));
+        push_option(&mut args, "--metrics-file", path(&self.metrics_file));
+        push_option(
+            &mut args,
+            "--watermark-delay-ms",
+            self.watermark_delay_ms.map(|n| n.to_string()),
+        );
+        push_option(
+            &mut args,
+            "--allowed-lateness-ms",
+            self.allowed_lateness_ms.map(|n| n.to_string()),
+        );
+        for (flag, on) in [
+            ("--bounded", self.bounded),
+            ("--drain-on-stop", self.drain_on_stop),
+        ] {
+            if on {
+                args.push(flag.to_string());
+            }
+        }
+        args
+    }
+
     /// The run these arguments describe for `engine`, against `services`.
     /// SIGTERM or Ctrl-C sets its stop flag.
     pub fn job_run(&self, home: &Home, engine: &str, services: &Resolved) -> anyhow::Result<JobRun> {
@@ -220,7 +275,7 @@ impl EngineArgs {
         if let Some(lateness) = self.allowed_lateness_ms {
             job.allowed_lateness_ms = lateness;
         }
-        job.validate().map_err(anyhow::Error::msg)?;
+        job.validate()?;
         let workload = suite.map(|s| s.workload).unwrap_or_default();
         let stop = Arc::new(AtomicBool::new(false));
         watch_for_stop(stop.clone());
@@ -280,14 +335,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_and_delivery_modes_parse() {
-        assert_eq!(parse_interval("off"), Ok(Interval(None)));
-        assert_eq!(
-            parse_interval("250"),
-            Ok(Interval(Some(Duration::from_millis(250))))
-        );
-        assert!(parse_interval("0").is_err() && parse_interval("soon").is_err());
+    fn delivery_modes_parse() {
         assert_eq!(parse_delivery("transactional"), Ok(DeliveryMode::Transactional));
         assert!(parse_delivery("twice").is_err());
+    }
+
+    #[test]
+    fn engine_args_parse_back_from_their_flags() {
+        use clap::FromArgMatches;
+        let mut args = EngineArgs::for_job("ysb", "results");
+        let parse = |args: &EngineArgs| {
+            let command = EngineArgs::augment_args(clap::Command::new("engine").no_binary_name(true));
+            EngineArgs::from_arg_matches(&command.try_get_matches_from(args.to_args()).expect("parses"))
+                .expect("reads")
+        };
+        assert_eq!(parse(&args), args, "the defaults");
+        args = EngineArgs {
+            suite: Some("suite.toml".into()),
+            seed: Some(7),
+            keys: Some(9),
+            group: Some("g".into()),
+            delivery: DeliveryMode::Transactional,
+            start: StartPosition::Earliest,
+            checkpoint_dir: Some("/tmp/c".into()),
+            bounded: true,
+            drain_on_stop: true,
+            metrics_file: Some("/tmp/m".into()),
+            metrics_addr: MetricsAddr(None),
+            watermark_delay_ms: Some(10),
+            allowed_lateness_ms: Some(20),
+            ..args
+        };
+        assert_eq!(parse(&args), args, "every flag set");
     }
 }

@@ -16,6 +16,10 @@ use serde::Serialize;
 use streambench_workloads::generator::{Generator, key_bytes};
 use streambench_workloads::job::JobSpec;
 
+use streambench_engines::start::StartPosition;
+use streambench_workloads::suite::EngineName;
+
+use crate::args::{EngineArgs, MetricsAddr, ServiceArgs};
 use crate::produce::{ensure_topic, produce, producer_config};
 use crate::stack::Resolved;
 
@@ -97,23 +101,30 @@ pub async fn run_bench(
 
     // ... against each engine on the same topic, bounded.
     let mut engine_rates = Vec::new();
-    for engine in ["continuous", "microbatch"] {
+    for engine in [EngineName::Continuous, EngineName::Microbatch] {
+        let engine = engine.as_str();
         let table = format!("{name}_{}", &engine[..1]);
         let dir = tempfile::tempdir()?;
+        let common = EngineArgs {
+            suite: suite.map(Path::to_path_buf),
+            seed: Some(generator.spec().seed),
+            keys: Some(generator.spec().keys),
+            topic: topic.clone(),
+            start: StartPosition::Earliest,
+            bounded: true,
+            checkpoint_dir: Some(dir.path().to_path_buf()),
+            metrics_addr: MetricsAddr(None),
+            ..EngineArgs::for_job(&job.name, &table)
+        };
+        let endpoints = ServiceArgs {
+            brokers: Some(services.brokers.clone()),
+            postgres: Some(services.postgres.clone()),
+        };
         let mut command = std::process::Command::new(binary);
         command
-            .args([
-                "engine", engine, "--job", &job.name, "--topic", &topic, "--table", &table,
-            ])
-            .args(["--bounded", "--start", "earliest", "--metrics-addr", "off"])
-            .args(["--seed", &generator.spec().seed.to_string()])
-            .args(["--keys", &generator.spec().keys.to_string()])
-            .arg("--checkpoint-dir")
-            .arg(dir.path())
-            .args(["--brokers", &services.brokers, "--postgres", &services.postgres]);
-        if let Some(suite) = suite {
-            command.arg("--suite").arg(suite);
-        }
+            .args(["engine", engine])
+            .args(common.to_args())
+            .args(endpoints.to_args());
         let output = tokio::task::spawn_blocking(move || command.output()).await??;
         let stdout = String::from_utf8_lossy(&output.stdout);
         anyhow::ensure!(

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod broker_check;
 pub mod check;
 pub mod clock;
+pub mod engine_command;
 pub mod home;
 pub mod produce;
 pub mod run;

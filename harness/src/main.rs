@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use streambench_harness::args::{EngineArgs, Interval, ServiceArgs, WorkloadArgs, parse_interval};
+use streambench_harness::args::{ServiceArgs, WorkloadArgs};
 use streambench_harness::broker_check;
 use streambench_harness::clock::now_ms;
+use streambench_harness::engine_command::EngineCommand;
 use streambench_harness::home::Home;
 use streambench_harness::redact::redact_url;
 use streambench_harness::stack::{self, health};
 use streambench_workloads::generator::Generator;
+use streambench_workloads::scenario::{SettingValue, Settings};
+use streambench_workloads::suite::EngineName;
 
 /// Measure event-by-event streaming against micro-batches on the same
 /// windowed Kafka-to-PostgreSQL jobs.
@@ -116,112 +119,6 @@ struct RunArgs {
     /// instead of in local mode.
     #[arg(long)]
     spark_master: Option<String>,
-    #[command(flatten)]
-    services: ServiceArgs,
-}
-
-#[derive(Subcommand)]
-enum EngineCommand {
-    /// Event by event (Flink's model).
-    Continuous(ContinuousArgs),
-    /// Micro-batches computed with polars (Spark Structured Streaming's model).
-    Microbatch(MicrobatchArgs),
-    /// Apache Spark Structured Streaming itself, in PySpark (installed on first use).
-    Spark(SparkArgs),
-    /// Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).
-    Flink(FlinkArgs),
-}
-
-/// `streambench engine flink`.
-#[derive(Args)]
-struct FlinkArgs {
-    #[command(flatten)]
-    common: EngineArgs,
-    /// Milliseconds between checkpoints (Flink commits its Kafka offsets at each).
-    #[arg(long, default_value_t = 10_000)]
-    checkpoint_interval_ms: u64,
-    /// Parallelism of every operator.
-    #[arg(long, default_value_t = 1)]
-    parallelism: u32,
-    /// Milliseconds without records after which a partition stops holding the watermark back.
-    #[arg(long, default_value_t = 10_000)]
-    idle_timeout_ms: u64,
-    /// The JVM's heap, in MiB.
-    #[arg(long, default_value_t = 1024)]
-    heap_mb: u32,
-    /// A Flink cluster's REST address (e.g. http://jobmanager:8081) to submit
-    /// the job to; by default it runs on a mini-cluster in a local JVM.
-    #[arg(long, env = "STREAMBENCH_FLINK_CLUSTER")]
-    cluster: Option<String>,
-    /// Where Flink writes checkpoints and savepoints (a URI every machine of
-    /// the cluster reaches, e.g. s3://bucket/path); by default under
-    /// --checkpoint-dir, which suits a Flink on this machine. A URI other than
-    /// file:// needs --cluster, whose REST API a restart finds checkpoints through.
-    #[arg(long)]
-    state_uri: Option<String>,
-    #[command(flatten)]
-    services: ServiceArgs,
-}
-
-/// `streambench engine spark`.
-#[derive(Args)]
-struct SparkArgs {
-    #[command(flatten)]
-    common: EngineArgs,
-    /// Milliseconds between batch starts (Spark's processing-time trigger).
-    #[arg(long, default_value_t = 1_000)]
-    trigger_interval_ms: u64,
-    /// At most this many records per batch (Spark's maxOffsetsPerTrigger).
-    #[arg(long)]
-    max_offsets_per_trigger: Option<u64>,
-    /// Spark's master: `local[N]` or a cluster's URL (`spark://host:7077`).
-    #[arg(long, default_value = "local[2]")]
-    master: String,
-    /// spark.sql.shuffle.partitions: how many partitions the window state is split into.
-    #[arg(long, default_value_t = 4)]
-    shuffle_partitions: u32,
-    #[command(flatten)]
-    services: ServiceArgs,
-}
-
-/// `streambench engine microbatch`.
-#[derive(Args)]
-struct MicrobatchArgs {
-    #[command(flatten)]
-    common: EngineArgs,
-    /// Milliseconds between batch starts (a batch that overruns is followed at once).
-    #[arg(long, default_value_t = 1_000)]
-    trigger_interval_ms: u64,
-    /// At most this many records per batch (Spark's maxOffsetsPerTrigger).
-    #[arg(long)]
-    max_offsets_per_trigger: Option<u64>,
-    /// `append` (each window once, when final) or `update` (changed windows every batch).
-    #[arg(long, default_value = "append", value_parser = ["append", "update"])]
-    output_mode: String,
-    /// Milliseconds without records after which a partition stops holding the watermark back.
-    #[arg(long, default_value_t = 10_000)]
-    idle_timeout_ms: u64,
-    #[command(flatten)]
-    services: ServiceArgs,
-}
-
-/// `streambench engine continuous`.
-#[derive(Args)]
-struct ContinuousArgs {
-    #[command(flatten)]
-    common: EngineArgs,
-    /// Keyed worker threads.
-    #[arg(long, default_value_t = 1)]
-    parallelism: usize,
-    /// Milliseconds between checkpoints, or `off`.
-    #[arg(long, default_value = "10000", value_parser = parse_interval)]
-    checkpoint_interval_ms: Interval,
-    /// Milliseconds between watermark updates.
-    #[arg(long, default_value_t = 200)]
-    watermark_interval_ms: u64,
-    /// Milliseconds without records after which a partition stops holding the watermark back.
-    #[arg(long, default_value_t = 10_000)]
-    idle_timeout_ms: u64,
     #[command(flatten)]
     services: ServiceArgs,
 }
@@ -330,61 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench(&home, args).await,
         Command::Report(args) => report(args),
         Command::Compare(args) => compare(args),
-        Command::Engine(EngineCommand::Continuous(args)) => {
-            let resolved = stack::resolve(&home, &args.services.endpoints())?;
-            let run = args.common.job_run(&home, "continuous", &resolved)?;
-            let settings = streambench_engines::continuous::ContinuousSettings {
-                parallelism: args.parallelism,
-                checkpoint_interval: args.checkpoint_interval_ms.0,
-                watermark_interval: Duration::from_millis(args.watermark_interval_ms),
-                idle_timeout: Duration::from_millis(args.idle_timeout_ms),
-            };
-            print_summary(&streambench_engines::continuous::run(run, settings).await?)
-        }
-        Command::Engine(EngineCommand::Microbatch(args)) => {
-            use streambench_engines::microbatch::{MicrobatchSettings, OutputMode};
-            let resolved = stack::resolve(&home, &args.services.endpoints())?;
-            let run = args.common.job_run(&home, "microbatch", &resolved)?;
-            let settings = MicrobatchSettings {
-                trigger_interval: Duration::from_millis(args.trigger_interval_ms),
-                max_offsets_per_trigger: args.max_offsets_per_trigger,
-                output_mode: if args.output_mode == "update" {
-                    OutputMode::Update
-                } else {
-                    OutputMode::Append
-                },
-                idle_timeout: Duration::from_millis(args.idle_timeout_ms),
-            };
-            print_summary(&streambench_engines::microbatch::run(run, settings).await?)
-        }
-        Command::Engine(EngineCommand::Spark(args)) => {
-            use streambench_engines::external::spark::{self, SparkSettings};
-            let resolved = stack::resolve(&home, &args.services.endpoints())?;
-            let run = args.common.job_run(&home, spark::ENGINE, &resolved)?;
-            let install = stack::spark::install(home.tools_dir())?;
-            let settings = SparkSettings {
-                master: args.master,
-                trigger_interval: Duration::from_millis(args.trigger_interval_ms),
-                max_offsets_per_trigger: args.max_offsets_per_trigger,
-                shuffle_partitions: args.shuffle_partitions,
-            };
-            print_summary(&spark::run(run, settings, install).await?)
-        }
-        Command::Engine(EngineCommand::Flink(args)) => {
-            use streambench_engines::external::flink::{self, FlinkSettings};
-            let resolved = stack::resolve(&home, &args.services.endpoints())?;
-            let run = args.common.job_run(&home, flink::ENGINE, &resolved)?;
-            let install = stack::flink::install(home.tools_dir())?;
-            let settings = FlinkSettings {
-                parallelism: args.parallelism,
-                checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms),
-                idle_timeout: Duration::from_millis(args.idle_timeout_ms),
-                heap_mb: args.heap_mb,
-                cluster: args.cluster,
-                state_uri: args.state_uri,
-            };
-            print_summary(&flink::run(run, settings, install).await?)
-        }
+        Command::Engine(engine) => print_summary(&engine.run(&home).await?),
         Command::Stack(StackCommand::FlinkCluster(args)) => {
             let install = stack::flink::install(home.tools_dir())?;
             let dir = home.root().join("flink-cluster");
@@ -568,22 +411,24 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     use streambench_harness::clock::rfc3339;
     use streambench_harness::run::RunConfig;
     // Read the suite first: a bad file is reported before anything starts.
-    streambench_workloads::suite::Suite::from_file(&args.suite)?;
+    let plan = streambench_harness::run::plan::plan(&args.suite)?;
     let endpoints = args.services.endpoints();
     let services = stack::up(home, &endpoints).await?;
+    // Downloads happen now, not while a scenario waits for its engine to start.
+    streambench_harness::engine_command::install_engines(home, &plan.0.matrix.engines)?;
     let stack_home = (endpoints.brokers.is_none() && endpoints.postgres.is_none()).then(|| home.clone());
     let out = args.out.unwrap_or_else(|| {
         std::path::PathBuf::from("results").join(rfc3339(now_ms() / 1000).replace(':', "-"))
     });
     let config = RunConfig {
         suite_path: args.suite,
+        plan,
         out_dir: out.clone(),
         services,
         binary: std::env::current_exe().context("cannot find the streambench binary")?,
         stack_home,
         keep_topics: args.keep_topics,
-        flink_cluster: args.flink_cluster,
-        spark_master: args.spark_master,
+        placement: placement(args.flink_cluster, args.spark_master),
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -625,6 +470,27 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Where `--flink-cluster` and `--spark-master` place those engines, as
+/// their settings.
+fn placement(
+    flink_cluster: Option<String>,
+    spark_master: Option<String>,
+) -> std::collections::BTreeMap<EngineName, Settings> {
+    let mut placement = std::collections::BTreeMap::new();
+    for (engine, setting, value) in [
+        (EngineName::Flink, "cluster", flink_cluster),
+        (EngineName::Spark, "master", spark_master),
+    ] {
+        if let Some(value) = value {
+            placement.insert(
+                engine,
+                Settings::from([(setting.to_string(), SettingValue::Text(value))]),
+            );
+        }
+    }
+    placement
 }
 
 /// Reads a results.json, saying which file is wrong and how.

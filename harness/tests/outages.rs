@@ -11,7 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use common::{run, streambench};
 use streambench_harness::home::Home;
 use streambench_harness::run::results::Results;
-use streambench_workloads::suite::{DeliveryMode, FaultPlan};
+use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::suite::FaultPlan;
 
 #[test]
 fn engines_ride_out_a_broker_outage_and_a_database_restart() {

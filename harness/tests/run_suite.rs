@@ -13,6 +13,44 @@ async fn run_fixture(name: &str) -> FixtureRun {
 }
 
 #[tokio::test]
+async fn engine_settings_from_the_suite_reach_the_engines_and_a_list_runs_each() {
+    let FixtureRun { results, out, .. } = run_fixture("settings-axes.toml").await;
+    let labels: Vec<String> = results
+        .scenarios
+        .iter()
+        .map(|s| s.scenario.setting_label())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "tumbling continuous upsert checkpoint-0.5s parallelism=1",
+            "tumbling continuous upsert checkpoint-0.5s parallelism=2",
+            "tumbling microbatch upsert trigger-0.25s max_offsets_per_trigger=1500",
+        ]
+    );
+    for (scenario, flags) in results.scenarios.iter().zip([
+        "--parallelism 1",
+        "--parallelism 2",
+        "--max-offsets-per-trigger 1500",
+    ]) {
+        let label = scenario.scenario.label();
+        assert!(
+            scenario.error.is_none() && scenario.passed,
+            "{label}: {:?} {:?}",
+            scenario.error,
+            scenario.check
+        );
+        let log = out
+            .path()
+            .join(format!("scenario-{}", scenario.scenario.number))
+            .join("engine.log");
+        let log = std::fs::read_to_string(&log).expect("engine.log");
+        let started = log.lines().next().unwrap_or_default();
+        assert!(started.contains(flags), "{label}: {started}");
+    }
+}
+
+#[tokio::test]
 async fn a_suite_runs_end_to_end_and_its_results_read_back() {
     let FixtureRun {
         printed,

@@ -364,7 +364,7 @@ fn lag_over_time(r: &ScenarioResult) -> Figure {
             name: format!("{} lag", r.scenario.engine.as_str()),
             points: r.lag_series.iter().map(|s| (s.t_s, s.lag_s)).collect(),
             mark: Mark::Line,
-            colour: engine_colour(r.scenario.engine),
+            colour: r.scenario.engine.index(),
         }],
         markers: fault_markers(r),
     })
@@ -389,7 +389,7 @@ fn latency_over_time(r: &ScenarioResult) -> Figure {
                 name: "p50".into(),
                 points: per_second(|s| s.p50_ms),
                 mark: Mark::LineAndPoints,
-                colour: engine_colour(r.scenario.engine),
+                colour: r.scenario.engine.index(),
             },
             Series {
                 name: "max".into(),
@@ -416,19 +416,10 @@ fn memory_over_time(r: &ScenarioResult) -> Figure {
                 .map(|s| (s.t_s, s.bytes as f64 / 1e6))
                 .collect(),
             mark: Mark::Line,
-            colour: engine_colour(r.scenario.engine),
+            colour: r.scenario.engine.index(),
         }],
         markers: fault_markers(r),
     })
-}
-
-fn engine_colour(engine: EngineName) -> usize {
-    match engine {
-        EngineName::Continuous => 0,
-        EngineName::Microbatch => 1,
-        EngineName::Spark => 2,
-        EngineName::Flink => 3,
-    }
 }
 
 /// One setting's medians at one checkpoint interval.

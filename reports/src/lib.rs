@@ -8,7 +8,6 @@ pub mod figures;
 pub mod html;
 pub mod markdown;
 pub mod results;
-pub mod scenario;
 pub mod svg;
 pub mod table;
 pub mod verdict;

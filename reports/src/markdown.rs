@@ -415,16 +415,18 @@ pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
             let mut header = vec!["p99 target (delay beyond the watermark)"];
             header.extend(engines.iter().map(EngineName::as_str));
             let mut targets = Table::new(&header);
+            // The verdict's own answers per engine, so the guide cannot disagree with it.
+            let verdict = crate::verdict::verdicts(results)
+                .into_iter()
+                .find(|v| v.job == job);
             for target in LATENCY_TARGETS_MS {
+                let met = verdict
+                    .as_ref()
+                    .and_then(|v| v.targets.iter().find(|t| t.target_ms == target));
                 let mut cells = vec![crate::verdict::target_name(target)];
                 for &engine in &engines {
-                    cells.push(best_rate_within(results, &job, engine, target).map_or(
-                        "not met in this run".into(),
-                        |(rate, cpu)| match cpu {
-                            Some(cpu) => format!("up to {rate:.0} events/s ({cpu:.1} CPU s / M events)"),
-                            None => format!("up to {rate:.0} events/s"),
-                        },
-                    ));
+                    let best = met.and_then(|t| t.engine_bests.iter().find(|p| p.engine == engine));
+                    cells.push(best.map_or("not met in this run".into(), guide_cell));
                 }
                 targets.row(cells);
             }
@@ -449,30 +451,18 @@ fn guide_engines(results: &Results) -> Vec<EngineName> {
     engines
 }
 
-/// The highest offered rate (constant rates only) at which `engine` ran
-/// `job` exactly, kept up (searches' verdict, when judged) and had p99 of
-/// the delay beyond the watermark at most `target_ms`; with its CPU per
-/// million events.
-fn best_rate_within(
-    results: &Results,
-    job: &str,
-    engine: EngineName,
-    target_ms: f64,
-) -> Option<(f64, Option<f64>)> {
-    results
-        .scenarios
-        .iter()
-        .filter(|r| {
-            r.scenario.job.name == job && r.scenario.engine == engine && r.passed && r.error.is_none()
-        })
-        .filter(|r| r.scenario.fault == FaultPlan::None && results.kept_up(r.scenario.number))
-        .filter(|r| r.engine_delay.at(99.0).is_some_and(|p99| p99 <= target_ms))
-        .filter_map(|r| r.scenario.constant_rate().map(|rate| (rate, r)))
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(rate, r)| {
-            let cpu = r.resources.engine_cpu_s_per_million_events;
-            (rate, (cpu > 0.0).then_some(cpu))
-        })
+/// A guide cell: the highest rate at which a setting of the engine met
+/// the target, with its CPU per million events.
+fn guide_cell(point: &crate::verdict::Point) -> String {
+    match point.cores_per_100k {
+        // Cores at 100,000 events/s are CPU seconds per million events over ten.
+        Some(cores) => format!(
+            "up to {:.0} events/s ({:.1} CPU s / M events)",
+            point.rate_per_s,
+            cores * 10.0
+        ),
+        None => format!("up to {:.0} events/s", point.rate_per_s),
+    }
 }
 
 /// What each delivery mode cost against `upsert`, per engine: in highest

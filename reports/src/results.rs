@@ -4,10 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use streambench_workloads::oracle::CheckReport;
-
+use streambench_workloads::scenario::Scenario;
 use streambench_workloads::suite::EngineName;
-
-use crate::scenario::Scenario;
 
 /// The version of this file's layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;

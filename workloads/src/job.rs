@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AdEventType, Event, EventKind};
+use crate::invalid::Invalid;
 use crate::rng::EventRng;
 use crate::window::{Keyed, WindowSpec};
 
@@ -126,28 +127,28 @@ impl CampaignTable {
 
 impl JobSpec {
     /// Why the job cannot run, if it cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         self.window.validate()?;
         if self.watermark_delay_ms < 0 {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "watermark_delay_ms must be 0 or more, not {}",
                 self.watermark_delay_ms
-            ));
+            )));
         }
         if self.allowed_lateness_ms < 0 {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "allowed_lateness_ms must be 0 or more, not {}",
                 self.allowed_lateness_ms
-            ));
+            )));
         }
         if self.aggregates.is_empty() {
-            return Err("a job needs at least one aggregate".into());
+            return Err(Invalid("a job needs at least one aggregate".into()));
         }
         if !crate::names::is_identifier(&self.name) {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "job name {:?} must be lower-case letters, digits and _ (at most 40)",
                 self.name
-            ));
+            )));
         }
         Ok(())
     }

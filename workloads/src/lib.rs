@@ -2,12 +2,15 @@
 //! catalogue, the oracle that computes every job's exact expected output, and
 //! the suite files that combine them.
 
+pub mod delivery;
 pub mod event;
 pub mod generator;
+pub mod invalid;
 pub mod job;
 pub mod names;
 pub mod oracle;
 pub mod rate;
 pub mod rng;
+pub mod scenario;
 pub mod suite;
 pub mod window;

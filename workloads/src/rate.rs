@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::invalid::Invalid;
+
 /// How the offered rate changes over a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -60,19 +62,19 @@ impl RateProfile {
     }
 
     /// Why the profile cannot be run, if it cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         let positive = |what: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{what} must be a positive number, not {v}"))
+                Err(Invalid(format!("{what} must be a positive number, not {v}")))
             }
         };
         match self {
             RateProfile::Constant { events_per_s } => positive("events_per_s", *events_per_s),
             RateProfile::Steps { steps } => {
                 if steps.is_empty() {
-                    return Err("steps must not be empty".into());
+                    return Err(Invalid("steps must not be empty".into()));
                 }
                 steps.iter().try_for_each(|s| {
                     positive("duration_s", s.duration_s)?;
@@ -99,9 +101,9 @@ impl RateProfile {
                 positive("period_s", *period_s)?;
                 positive("burst_s", *burst_s)?;
                 if burst_s >= period_s {
-                    return Err(format!(
+                    return Err(Invalid(format!(
                         "burst_s ({burst_s}) must be shorter than period_s ({period_s})"
-                    ));
+                    )));
                 }
                 Ok(())
             }

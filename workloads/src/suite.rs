@@ -6,9 +6,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::DeliveryMode;
 use crate::generator::WorkloadSpec;
+use crate::invalid::Invalid;
 use crate::job::{CATALOGUE, JobSpec, catalogue_job};
 use crate::rate::RateProfile;
+use crate::scenario::{SettingValue, Settings};
 use crate::window::WindowSpec;
 
 /// A suite: what to generate, which jobs to run, and under which settings.
@@ -28,6 +31,11 @@ pub struct Suite {
     /// Per-job changes to the catalogue's defaults.
     #[serde(default)]
     pub jobs: BTreeMap<String, JobOverrides>,
+    /// Per engine, its settings beyond the matrix's intervals, named as its
+    /// flags are (`parallelism = 2` is `--parallelism 2`); a list is an axis
+    /// of the matrix for that engine (`parallelism = [1, 2]`).
+    #[serde(default)]
+    pub settings: BTreeMap<EngineName, BTreeMap<String, toml::Spanned<SettingAxis>>>,
     /// Warm-up and measurement periods.
     #[serde(default)]
     pub measure: Measure,
@@ -35,7 +43,35 @@ pub struct Suite {
     /// scenario sustains, one trial run per rate tried.
     #[serde(default)]
     pub search: Option<RateSearch>,
+    /// Where each engine setting is written (line and column, from 1), to
+    /// name it when an engine refuses it.
+    #[serde(skip)]
+    pub setting_places: BTreeMap<(EngineName, String), (usize, usize)>,
 }
+
+/// One engine setting in a suite: one value, or a list of values to run
+/// each of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettingAxis {
+    /// Every scenario of the engine takes this value.
+    One(SettingValue),
+    /// A scenario per value.
+    Many(Vec<SettingValue>),
+}
+
+impl SettingAxis {
+    /// The values, one or many.
+    pub fn values(&self) -> Vec<SettingValue> {
+        match self {
+            SettingAxis::One(value) => vec![value.clone()],
+            SettingAxis::Many(values) => values.clone(),
+        }
+    }
+}
+
+/// Settings the matrix itself sets, so a `[settings.*]` table may not.
+const MATRIX_SETTINGS: [&str; 2] = ["checkpoint_interval_ms", "trigger_interval_ms"];
 
 /// A search for the maximum sustainable throughput (Karimov et al., ICDE
 /// 2018): trials at constant offered rates, doubling from `from_per_s` until
@@ -158,8 +194,21 @@ pub enum EngineName {
 }
 
 impl EngineName {
+    /// Every engine, in the order reports list and colour them.
+    pub const ALL: [EngineName; 4] = [
+        EngineName::Continuous,
+        EngineName::Microbatch,
+        EngineName::Spark,
+        EngineName::Flink,
+    ];
+
+    /// The engine's place in [`EngineName::ALL`]: its colour in charts.
+    pub fn index(&self) -> usize {
+        EngineName::ALL.iter().position(|e| e == self).unwrap_or(0)
+    }
+
     /// The name as suites and the command line spell it.
-    pub fn as_str(&self) -> &'static str {
+    pub const fn as_str(&self) -> &'static str {
         match self {
             EngineName::Continuous => "continuous",
             EngineName::Microbatch => "microbatch",
@@ -178,29 +227,6 @@ impl EngineName {
     pub fn offers(&self, delivery: DeliveryMode) -> bool {
         !(*self == EngineName::Flink && delivery == DeliveryMode::Transactional)
     }
-}
-
-impl DeliveryMode {
-    /// The name as suites and the command line spell it.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DeliveryMode::Insert => "insert",
-            DeliveryMode::Upsert => "upsert",
-            DeliveryMode::Transactional => "transactional",
-        }
-    }
-}
-
-/// How results reach PostgreSQL, and so what a restart may leave behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryMode {
-    /// Plain INSERT: at least once; re-emitted rows are visible duplicates.
-    Insert,
-    /// INSERT ... ON CONFLICT DO UPDATE: idempotent.
-    Upsert,
-    /// Results and source offsets in one transaction: exactly once.
-    Transactional,
 }
 
 /// A fault the harness injects into a running engine.
@@ -472,10 +498,11 @@ impl Suite {
 
     /// Parses and checks suite text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Suite, SuiteError> {
-        let suite: Suite = toml::from_str(text).map_err(|e| SuiteError::Parse {
+        let mut suite: Suite = toml::from_str(text).map_err(|e| SuiteError::Parse {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
+        suite.setting_places = setting_places(&suite, text);
         suite.validate().map_err(|message| SuiteError::Invalid {
             path: origin.to_string(),
             message,
@@ -484,7 +511,7 @@ impl Suite {
     }
 
     /// The suite's jobs with its overrides applied.
-    pub fn job_specs(&self) -> Result<Vec<JobSpec>, String> {
+    pub fn job_specs(&self) -> Result<Vec<JobSpec>, Invalid> {
         self.matrix
             .jobs
             .iter()
@@ -503,7 +530,62 @@ impl Suite {
             .collect()
     }
 
+    /// Every combination of `engine`'s settings axes, in the order the
+    /// suite lists the values (one empty set when it has none).
+    pub fn settings_of(&self, engine: EngineName) -> Vec<Settings> {
+        let mut combinations = vec![Settings::new()];
+        for (name, axis) in self.settings.get(&engine).into_iter().flatten() {
+            combinations = combinations
+                .into_iter()
+                .flat_map(|partial| {
+                    axis.get_ref().values().into_iter().map(move |value| {
+                        let mut next = partial.clone();
+                        next.insert(name.clone(), value);
+                        next
+                    })
+                })
+                .collect();
+        }
+        combinations
+    }
+
+    /// Where `engine`'s setting `name` is written: "line L, column C".
+    pub fn setting_place(&self, engine: EngineName, name: &str) -> String {
+        match self.setting_places.get(&(engine, name.to_string())) {
+            Some((line, column)) => format!("line {line}, column {column}"),
+            None => "a place the file does not show".to_string(),
+        }
+    }
+
+    fn validate_settings(&self) -> Result<(), String> {
+        for (engine, settings) in &self.settings {
+            if !self.matrix.engines.contains(engine) {
+                return Err(format!(
+                    "[settings.{}] sets an engine that is not in matrix.engines",
+                    engine.as_str()
+                ));
+            }
+            for (name, axis) in settings {
+                let place = self.setting_place(*engine, name);
+                if MATRIX_SETTINGS.contains(&name.as_str()) {
+                    return Err(format!(
+                        "[settings.{}] {name} ({place}): set it in matrix.{name}, which every engine of its kind shares",
+                        engine.as_str()
+                    ));
+                }
+                if axis.get_ref().values().is_empty() {
+                    return Err(format!(
+                        "[settings.{}] {name} ({place}) must not be an empty list",
+                        engine.as_str()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), String> {
+        self.validate_settings()?;
         if !crate::names::is_identifier(&self.name) {
             return Err(format!(
                 "name {:?} must be lower-case letters, digits and _ (at most 40)",
@@ -602,6 +684,20 @@ impl Suite {
         }
         Ok(())
     }
+}
+
+/// Line and column (from 1) of every engine setting's value in `text`.
+fn setting_places(suite: &Suite, text: &str) -> BTreeMap<(EngineName, String), (usize, usize)> {
+    let mut places = BTreeMap::new();
+    for (engine, settings) in &suite.settings {
+        for (name, axis) in settings {
+            let before = &text[..axis.span().start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            places.insert((*engine, name.clone()), (line, column));
+        }
+    }
+    places
 }
 
 fn window_reach(window: &WindowSpec) -> i64 {
@@ -723,6 +819,54 @@ engines = ["continuous"]
         let bad = MINIMAL.replace("[matrix]\n", "[matrix]\ncheckpoint_interval_ms = [\"never\"]\n");
         let message = Suite::parse(&bad, "bad.toml").expect_err("never").to_string();
         assert!(message.contains("bad.toml"), "{message}");
+    }
+
+    #[test]
+    fn engine_settings_are_axes_checked_for_what_the_suite_alone_can_tell() {
+        let text =
+            format!("{MINIMAL}\n[settings.continuous]\nparallelism = [1, 2]\nwatermark_interval_ms = 50\n");
+        let suite = Suite::parse(&text, "s.toml").expect("valid");
+        let combinations = suite.settings_of(EngineName::Continuous);
+        assert_eq!(combinations.len(), 2);
+        assert_eq!(combinations[1]["parallelism"], SettingValue::Integer(2));
+        assert_eq!(
+            combinations[1]["watermark_interval_ms"],
+            SettingValue::Integer(50)
+        );
+        assert_eq!(suite.settings_of(EngineName::Flink), vec![Settings::new()]);
+        assert_eq!(
+            suite.setting_place(EngineName::Continuous, "parallelism"),
+            "line 8, column 15"
+        );
+        for (extra, needle) in [
+            ("[settings.flink]\nparallelism = 2\n", "not in matrix.engines"),
+            (
+                "[settings.continuous]\ncheckpoint_interval_ms = 5\n",
+                "matrix.checkpoint_interval_ms",
+            ),
+            ("[settings.continuous]\nparallelism = []\n", "empty list"),
+            ("[settings.nope]\nparallelism = 2\n", "nope"),
+        ] {
+            let message = Suite::parse(&format!("{MINIMAL}{extra}"), "bad.toml")
+                .expect_err(extra)
+                .to_string();
+            assert!(
+                message.contains("bad.toml") && message.contains(needle),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_engine_is_listed_once_in_all() {
+        for (i, engine) in EngineName::ALL.iter().enumerate() {
+            assert_eq!(engine.index(), i, "{}", engine.as_str());
+        }
+        // A new engine does not compile here until this match, and so ALL, has it.
+        let variants = |e: EngineName| match e {
+            EngineName::Continuous | EngineName::Microbatch | EngineName::Spark | EngineName::Flink => 4,
+        };
+        assert_eq!(EngineName::ALL.len(), variants(EngineName::Continuous));
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::invalid::Invalid;
+
 /// How events are grouped in time. Windows are aligned to the Unix epoch,
 /// as Flink and Spark align them; `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,20 +46,20 @@ pub struct WindowKey {
 
 impl WindowSpec {
     /// Why the window cannot be used, if it cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         match *self {
             WindowSpec::Tumbling { size_ms } if size_ms <= 0 => {
-                Err(format!("size_ms must be positive, not {size_ms}"))
+                Err(Invalid(format!("size_ms must be positive, not {size_ms}")))
             }
             WindowSpec::Sliding { size_ms, slide_ms }
                 if size_ms <= 0 || slide_ms <= 0 || size_ms % slide_ms != 0 =>
             {
-                Err(format!(
+                Err(Invalid(format!(
                     "size_ms ({size_ms}) must be a positive multiple of a positive slide_ms ({slide_ms})"
-                ))
+                )))
             }
             WindowSpec::Session { gap_ms } if gap_ms <= 0 => {
-                Err(format!("gap_ms must be positive, not {gap_ms}"))
+                Err(Invalid(format!("gap_ms must be positive, not {gap_ms}")))
             }
             _ => Ok(()),
         }

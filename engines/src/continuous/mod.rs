@@ -13,3 +13,56 @@ pub mod operator;
 mod runtime;
 
 pub use runtime::{ContinuousSettings, run};
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use streambench_workloads::suite::EngineName;
+
+use crate::options::{self, Interval};
+use crate::registry::Entry;
+
+/// `streambench engine continuous`'s settings: its flags, and its keys in
+/// a suite's `[settings.continuous]`.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContinuousOptions {
+    /// Keyed worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: usize,
+    /// Milliseconds between checkpoints, or `off`.
+    #[arg(long, default_value = "10000")]
+    pub checkpoint_interval_ms: Interval,
+    /// Milliseconds between watermark updates.
+    #[arg(long, default_value_t = 200)]
+    pub watermark_interval_ms: u64,
+    /// Milliseconds without records after which a partition stops holding the watermark back.
+    #[arg(long, default_value_t = 10_000)]
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for ContinuousOptions {
+    fn default() -> ContinuousOptions {
+        options::defaults()
+    }
+}
+
+impl ContinuousOptions {
+    /// The runtime's settings.
+    pub fn settings(&self) -> ContinuousSettings {
+        ContinuousSettings {
+            parallelism: self.parallelism,
+            checkpoint_interval: self.checkpoint_interval_ms.0,
+            watermark_interval: Duration::from_millis(self.watermark_interval_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+        }
+    }
+}
+
+/// The continuous engine's registry entry.
+pub static ENTRY: Entry<ContinuousOptions> = Entry {
+    name: EngineName::Continuous,
+    about: "Event by event (Flink's model).",
+    run: |job, options, _| Box::pin(run(job, options.settings())),
+    install: crate::registry::nothing_to_install,
+};

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streambench_workloads::suite::DeliveryMode;
+use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::window::{Keyed, WindowKey};
 use tokio::sync::mpsc;
 
@@ -19,14 +19,14 @@ use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::{DeadLetter, LateEvent, OutputBatch};
-use crate::record::Interpreted;
+use crate::record::{Interpreted, Interpreter};
 use crate::sink::PostgresSink;
 use crate::source::{KafkaSource, Offsets};
 use crate::start::StartPosition;
 use crate::watermark::WatermarkTracker;
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = "continuous";
+pub const ENGINE: &str = streambench_workloads::suite::EngineName::Continuous.as_str();
 
 /// How the continuous engine runs, beyond what every engine is given.
 #[derive(Debug, Clone)]
@@ -146,23 +146,7 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         .max(committed_epoch.unwrap_or(0))
         .max(restored.as_ref().map_or(0, |s| s.epoch));
 
-    let start_offsets = {
-        let source = source.clone();
-        let position = job.start;
-        let from_checkpoint = restored.as_ref().map(|s| s.offsets.clone());
-        tokio::task::spawn_blocking(move || {
-            let offsets = source.resolve(position, from_checkpoint.as_ref())?;
-            source.assign(&offsets)?;
-            let ends = source.watermarks()?;
-            Ok::<_, Error>((offsets, ends))
-        })
-        .await
-        .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??
-    };
-    let (start_offsets, watermarks) = start_offsets;
-    let end_offsets: Option<Offsets> = job
-        .bounded
-        .then(|| watermarks.iter().map(|(p, (_, high))| (*p, *high)).collect());
+    let (start_offsets, end_offsets) = assign_start(&job, &source, restored.as_ref()).await?;
     tracing::info!(
         start = ?start_offsets, end = ?end_offsets, restored_epoch = restored.as_ref().map(|s| s.epoch),
         "continuous engine starting"
@@ -170,28 +154,8 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
 
     let metrics = Arc::new(Metrics::new());
     let (to_coordinator, from_workers) = mpsc::channel::<ToCoordinator>(1024);
-    let mut worker_inputs = Vec::new();
-    let mut threads = Vec::new();
-    let mut restored_windows: Vec<Vec<(WindowKey, Slot)>> = vec![Vec::new(); parallelism];
-    if let Some(snapshot) = &restored {
-        for (window, slot) in &snapshot.windows {
-            restored_windows[worker_of(window.key, parallelism)].push((*window, *slot));
-        }
-    }
-    for (worker, windows) in restored_windows.into_iter().enumerate() {
-        let (tx, rx) = sync_channel::<WorkerInput>(64);
-        worker_inputs.push(tx);
-        let mut operator = WindowOperator::new(job.job.window, job.job.allowed_lateness_ms);
-        operator.restore(windows, restored.as_ref().and_then(|s| s.watermark_ms));
-        let out = to_coordinator.clone();
-        let metrics = metrics.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("worker-{worker}"))
-                .spawn(move || worker_loop(worker, operator, rx, out, &metrics))
-                .map_err(|e| Error::Config(format!("cannot start a worker thread: {e}")))?,
-        );
-    }
+    let (worker_inputs, threads) =
+        start_workers(&job, parallelism, restored.as_ref(), &to_coordinator, &metrics)?;
     let source_task = SourceTask {
         source: source.clone(),
         job: job.clone(),
@@ -209,7 +173,7 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
     let source_thread = std::thread::Builder::new()
         .name("source".into())
         .spawn(move || source_task.run())
-        .map_err(|e| Error::Config(format!("cannot start the source thread: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the source thread: {e}")))?;
     drop(to_coordinator);
 
     let mut coordinator = Coordinator {
@@ -242,6 +206,65 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         end_offsets,
         started,
     ))
+}
+
+/// Assigns the source its start (the checkpoint's offsets, or `job.start`)
+/// and returns it, with the end to stop at when the run is bounded.
+async fn assign_start(
+    job: &JobRun,
+    source: &Arc<KafkaSource>,
+    restored: Option<&Snapshot>,
+) -> Result<(Offsets, Option<Offsets>)> {
+    let source = source.clone();
+    let position = job.start;
+    let from_checkpoint = restored.map(|s| s.offsets.clone());
+    let (start, ends) = tokio::task::spawn_blocking(move || {
+        let offsets = source.resolve(position, from_checkpoint.as_ref())?;
+        source.assign(&offsets)?;
+        let ends = source.watermarks()?;
+        Ok::<_, Error>((offsets, ends))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("source start-up failed: {e}")))??;
+    let end = job
+        .bounded
+        .then(|| ends.iter().map(|(p, (_, high))| (*p, *high)).collect());
+    Ok((start, end))
+}
+
+/// The workers' inputs, and their threads.
+type Workers = (Vec<SyncSender<WorkerInput>>, Vec<std::thread::JoinHandle<()>>);
+
+/// Starts `parallelism` worker threads, each with its keys' restored
+/// windows, sending to the coordinator; returns their inputs and threads.
+fn start_workers(
+    job: &JobRun,
+    parallelism: usize,
+    restored: Option<&Snapshot>,
+    to_coordinator: &mpsc::Sender<ToCoordinator>,
+    metrics: &Arc<Metrics>,
+) -> Result<Workers> {
+    let mut restored_windows: Vec<Vec<(WindowKey, Slot)>> = vec![Vec::new(); parallelism];
+    if let Some(snapshot) = restored {
+        for (window, slot) in &snapshot.windows {
+            restored_windows[worker_of(window.key, parallelism)].push((*window, *slot));
+        }
+    }
+    let (mut inputs, mut threads) = (Vec::new(), Vec::new());
+    for (worker, windows) in restored_windows.into_iter().enumerate() {
+        let (tx, rx) = sync_channel::<WorkerInput>(64);
+        inputs.push(tx);
+        let mut operator = WindowOperator::new(job.job.window, job.job.allowed_lateness_ms);
+        operator.restore(windows, restored.and_then(|s| s.watermark_ms));
+        let (out, metrics) = (to_coordinator.clone(), metrics.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{worker}"))
+                .spawn(move || worker_loop(worker, operator, rx, out, &metrics))
+                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?,
+        );
+    }
+    Ok((inputs, threads))
 }
 
 /// The checkpoint to resume from, if the start position asks for one; in
@@ -390,66 +413,13 @@ impl SourceTask {
         self.metrics.set_positions(&self.offsets);
         let mut last_positions = Instant::now();
         loop {
-            let mut read = 0;
-            let mut wait = Duration::from_millis(20);
-            // One clock reading per burst: idleness is judged in seconds, and
-            // reading the clock per record costs a measurable share of the source.
-            let now = Instant::now();
-            while read < READ_BURST {
-                let Some(message) = self.source.poll(wait) else {
-                    break;
-                };
-                wait = Duration::ZERO;
-                let message = match message {
-                    Ok(message) => message,
-                    Err(error) if crate::source::is_fatal(&error) => {
-                        return Err(Error::Config(format!(
-                            "{error}: records of {} are gone before the engine read them (deleted by \
-                             retention?); stopping rather than skipping them",
-                            self.job.topic
-                        )));
-                    }
-                    Err(error) => {
-                        // librdkafka reconnects by itself; say so now and then, do not stop.
-                        if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-                            tracing::warn!(%error, "Kafka read failed; the client keeps retrying");
-                            last_error_log = Some(Instant::now());
-                        }
-                        break;
-                    }
-                };
-                use rdkafka::Message;
-                let (partition, offset) = (message.partition(), message.offset());
-                if self
-                    .end_offsets
-                    .as_ref()
-                    .is_some_and(|end| offset >= end.get(&partition).copied().unwrap_or(0))
-                {
-                    continue;
-                }
-                read += 1;
-                self.offsets.insert(partition, offset + 1);
-                match interpreter.interpret(message.payload()) {
-                    Interpreted::Kept(event) => {
-                        tracker.observe(partition, event.event_time_ms, now);
-                        routed[worker_of(event.key, workers)].push(Routed {
-                            event,
-                            partition,
-                            offset,
-                        });
-                    }
-                    Interpreted::Filtered => tracker.touch(partition, now),
-                    Interpreted::Malformed(error) => {
-                        tracker.touch(partition, now);
-                        dead.dead_letters.push(DeadLetter {
-                            partition,
-                            offset,
-                            raw: message.payload().unwrap_or_default().to_vec(),
-                            error,
-                        });
-                    }
-                }
-            }
+            let read = self.read_burst(
+                &interpreter,
+                &mut tracker,
+                &mut routed,
+                &mut dead,
+                &mut last_error_log,
+            )?;
             Metrics::add(&self.metrics.records_read, read as u64);
             if read > 0 {
                 self.metrics.mark_first_record();
@@ -508,6 +478,79 @@ impl SourceTask {
         }
     }
 
+    /// Reads up to [`READ_BURST`] records, decoding each and routing it to
+    /// its worker's list (or the dead letters); returns how many it read.
+    fn read_burst(
+        &mut self,
+        interpreter: &Interpreter,
+        tracker: &mut WatermarkTracker,
+        routed: &mut [Vec<Routed>],
+        dead: &mut OutputBatch,
+        last_error_log: &mut Option<Instant>,
+    ) -> Result<usize> {
+        let workers = routed.len();
+        let mut read = 0;
+        let mut wait = Duration::from_millis(20);
+        // One clock reading per burst: idleness is judged in seconds, and
+        // reading the clock per record costs a measurable share of the source.
+        let now = Instant::now();
+        while read < READ_BURST {
+            let Some(message) = self.source.poll(wait) else {
+                break;
+            };
+            wait = Duration::ZERO;
+            let message = match message {
+                Ok(message) => message,
+                Err(error) if crate::source::is_fatal(&error) => {
+                    return Err(Error::DataLost {
+                        topic: self.job.topic.clone(),
+                        reason: error.to_string(),
+                    });
+                }
+                Err(error) => {
+                    // librdkafka reconnects by itself; say so now and then, do not stop.
+                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                        tracing::warn!(%error, "Kafka read failed; the client keeps retrying");
+                        *last_error_log = Some(Instant::now());
+                    }
+                    break;
+                }
+            };
+            use rdkafka::Message;
+            let (partition, offset) = (message.partition(), message.offset());
+            if self
+                .end_offsets
+                .as_ref()
+                .is_some_and(|end| offset >= end.get(&partition).copied().unwrap_or(0))
+            {
+                continue;
+            }
+            read += 1;
+            self.offsets.insert(partition, offset + 1);
+            match interpreter.interpret(message.payload()) {
+                Interpreted::Kept(event) => {
+                    tracker.observe(partition, event.event_time_ms, now);
+                    routed[worker_of(event.key, workers)].push(Routed {
+                        event,
+                        partition,
+                        offset,
+                    });
+                }
+                Interpreted::Filtered => tracker.touch(partition, now),
+                Interpreted::Malformed(error) => {
+                    tracker.touch(partition, now);
+                    dead.dead_letters.push(DeadLetter {
+                        partition,
+                        offset,
+                        raw: message.payload().unwrap_or_default().to_vec(),
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(read)
+    }
+
     /// Hands routed events to their workers and dead letters to the coordinator.
     fn route(&self, routed: &mut [Vec<Routed>], dead: &mut OutputBatch) -> Result<()> {
         for (worker, events) in routed.iter_mut().enumerate() {
@@ -562,7 +605,7 @@ impl SourceTask {
 }
 
 fn stopped() -> Error {
-    Error::Config("the engine's coordinator stopped".into())
+    Error::Stopped("the engine's coordinator")
 }
 
 /// One checkpoint epoch's parts as they arrive.
@@ -697,7 +740,7 @@ impl Coordinator<'_> {
             let (stats, snapshot) =
                 tokio::task::spawn_blocking(move || (store.write(epoch, &snapshot), snapshot))
                     .await
-                    .map_err(|e| Error::Config(format!("checkpoint writer failed: {e}")))?;
+                    .map_err(|e| Error::Internal(format!("checkpoint writer failed: {e}")))?;
             let stats = stats?;
             let m = &self.metrics;
             Metrics::add(&m.checkpoints, 1);
@@ -726,7 +769,7 @@ impl Coordinator<'_> {
                 let offsets = snapshot.offsets.clone();
                 tokio::task::spawn_blocking(move || source.commit(&offsets))
                     .await
-                    .map_err(|e| Error::Config(format!("offset commit failed: {e}")))??;
+                    .map_err(|e| Error::Internal(format!("offset commit failed: {e}")))??;
             }
             DeliveryMode::Insert | DeliveryMode::Upsert => {}
         }

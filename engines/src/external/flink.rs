@@ -14,20 +14,23 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use streambench_workloads::suite::DeliveryMode;
+use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::suite::EngineName;
 
 use super::driver::{self, Driver};
 use super::flink_rest::{FlinkRest, OffsetGauges};
 use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::options::Interval;
+use crate::registry::Entry;
 use crate::sink::PostgresSink;
 use crate::sink::tables::{Tables, quoted};
 use crate::source::{KafkaSource, Offsets};
 use crate::start::StartPosition;
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = "flink";
+pub const ENGINE: &str = streambench_workloads::suite::EngineName::Flink.as_str();
 
 /// The Flink SQL job's source; the installer compiles it (Flink's class
 /// loader must find the job's functions as class files).
@@ -70,8 +73,9 @@ pub struct FlinkInstall {
 pub struct FlinkSettings {
     /// Parallelism of every operator.
     pub parallelism: u32,
-    /// Time between checkpoints; Flink commits its Kafka offsets at each.
-    pub checkpoint_interval: Duration,
+    /// Time between checkpoints (Flink commits its Kafka offsets at each);
+    /// none: no checkpoints, so no restore and no committed offsets.
+    pub checkpoint_interval: Option<Duration>,
     /// A partition without records for this long stops holding the watermark back.
     pub idle_timeout: Duration,
     /// The JVM's heap.
@@ -83,6 +87,64 @@ pub struct FlinkSettings {
     /// them under the checkpoint folder (right for this machine's Flink).
     pub state_uri: Option<String>,
 }
+
+/// `streambench engine flink`'s settings: its flags, and its keys in a
+/// suite's `[settings.flink]`.
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlinkOptions {
+    /// Milliseconds between checkpoints (Flink commits its Kafka offsets at
+    /// each), or `off`.
+    #[arg(long, default_value = "10000")]
+    pub checkpoint_interval_ms: Interval,
+    /// Parallelism of every operator.
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: u32,
+    /// Milliseconds without records after which a partition stops holding the watermark back.
+    #[arg(long, default_value_t = 10_000)]
+    pub idle_timeout_ms: u64,
+    /// The JVM's heap, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub heap_mb: u32,
+    /// A Flink cluster's REST address (e.g. http://jobmanager:8081) to submit
+    /// the job to; by default it runs on a mini-cluster in a local JVM.
+    #[arg(long, env = "STREAMBENCH_FLINK_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Where Flink writes checkpoints and savepoints (a URI every machine of
+    /// the cluster reaches, e.g. s3://bucket/path); by default under
+    /// --checkpoint-dir, which suits a Flink on this machine. A URI other than
+    /// file:// needs --cluster, whose REST API a restart finds checkpoints through.
+    #[arg(long)]
+    pub state_uri: Option<String>,
+}
+
+impl Default for FlinkOptions {
+    fn default() -> FlinkOptions {
+        crate::options::defaults()
+    }
+}
+
+impl FlinkOptions {
+    /// The adapter's settings.
+    pub fn settings(&self) -> FlinkSettings {
+        FlinkSettings {
+            parallelism: self.parallelism,
+            checkpoint_interval: self.checkpoint_interval_ms.0,
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            heap_mb: self.heap_mb,
+            cluster: self.cluster.clone(),
+            state_uri: self.state_uri.clone(),
+        }
+    }
+}
+
+/// Flink's registry entry.
+pub static ENTRY: Entry<FlinkOptions> = Entry {
+    name: EngineName::Flink,
+    about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
+    run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),
+    install: |tools| tools.flink().map(drop),
+};
 
 impl FlinkSettings {
     /// The name the job runs under, by which a restart finds its predecessor.
@@ -160,134 +222,25 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
                 .into(),
         ));
     }
-    if settings.checkpoint_interval.is_zero() {
-        return Err(failure(
-            "Flink needs checkpoints: they restore it after a crash and commit its Kafka offsets".into(),
-        ));
-    }
     std::fs::create_dir_all(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
-    let state_uri = settings
-        .state_uri
-        .clone()
-        .unwrap_or_else(|| format!("file://{}", job.checkpoint_dir.display()));
-    // Checkpoints under a file:// URI are listed here; under any other, only
-    // a cluster's REST API knows them.
-    let state_dir = state_uri
-        .strip_prefix("file://")
-        .or_else(|| state_uri.strip_prefix("file:"))
-        .map(PathBuf::from);
-    if state_dir.is_none() && settings.cluster.is_none() {
-        return Err(failure(format!(
-            "--state-uri {state_uri} is not a file:// URI: a restart finds its checkpoints there \
-             only through a cluster's REST API, so it needs --cluster"
-        )));
-    }
-    let job_name = FlinkSettings::job_name(&job);
+    let state = StateLocation::of(&job, &settings)?;
     let rest = match &settings.cluster {
         Some(url) => FlinkRest::new(url),
         None => FlinkRest::new(&format!("http://127.0.0.1:{}", free_port()?)),
     };
-    let restore = job.start == StartPosition::Checkpoint;
-    let restore_from = if settings.cluster.is_some() {
-        let (rest, name, state) = (rest.clone(), job_name.clone(), state_uri.clone());
-        let on_cluster = restore && state_dir.is_none();
-        tokio::task::spawn_blocking(move || -> Result<Option<String>> {
-            cancel_left_running(&rest, &name)?;
-            if on_cluster {
-                retained_on_cluster(&rest, &name, &state)
-            } else {
-                Ok(None)
-            }
-        })
-        .await
-        .map_err(|e| failure(format!("reading the cluster's jobs failed: {e}")))??
-    } else {
-        None
-    };
-    let restore_from = match &state_dir {
-        Some(dir) if restore => latest_snapshot(dir).map(|p| p.display().to_string()),
-        _ => restore_from,
-    };
-    let (jdbc_url, jdbc_user, jdbc_password) = jdbc(&job.postgres)?;
-    let tables = Tables::new(&job.table)?;
-    let spec = driver::with(
-        driver::job_file(&job, ENGINE)?,
-        json!({
-            "jdbc_url": jdbc_url,
-            "jdbc_user": jdbc_user,
-            "jdbc_password": jdbc_password,
-            "dead_letters_view": dead_letters_view(&tables),
-            "restore_from": restore_from,
-            "checkpoint_interval_ms": settings.checkpoint_interval.as_millis() as u64,
-            "idle_timeout_ms": settings.idle_timeout.as_millis() as u64,
-            "parallelism": settings.parallelism,
-            "job_name": job_name,
-            "rest_url": rest.base(),
-            "local": settings.cluster.is_none(),
-            "ship_jars": std::iter::once(&install.job_jar).chain(&install.connector_jars).collect::<Vec<_>>(),
-            "state_uri": state_uri,
-        }),
-    );
-    let job_path = job.checkpoint_dir.join("job.json");
-    let written = serde_json::to_vec_pretty(&spec).map_err(|e| failure(e.to_string()))?;
-    driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
-
+    let restore_from = restore_point(&job, &settings, &rest, &state).await?;
+    let job_path = write_job_file(&job, &settings, &install, &rest, &state, &restore_from)?;
     let source = job.connect_source().await?;
-    let mut command = Command::new(&install.java);
-    command.arg(format!("-Xmx{}m", settings.heap_mb));
-    for open in JVM_OPENS {
-        command.arg(format!("--add-opens={open}=ALL-UNNAMED"));
-    }
-    command
-        .arg("-cp")
-        .arg(format!(
-            "{}:{}/*",
-            install.classes.display(),
-            install.libs.display()
-        ))
-        .arg("FlinkJob")
-        .arg(&job_path)
-        .current_dir(&job.checkpoint_dir);
     match &restore_from {
         Some(from) => eprintln!("streambench flink: restoring from {from}"),
         None => eprintln!("streambench flink: no checkpoint to restore; starting from --start"),
     }
+    let command = java_command(&install, &settings, &job_path, &job.checkpoint_dir);
     let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("flink.log"))?;
-    let job_id = driver::begin(&mut driver, || async {
-        // Tables exist once Flink can run: the harness starts producing when it sees them.
-        drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
-        // The JDBC connector does not quote column names, and `offset` is a
-        // reserved word: dead letters go in through a view that renames it.
-        let client = crate::sink::connect(&job.postgres).await?;
-        client
-            .batch_execute(&format!(
-                "CREATE OR REPLACE VIEW {} AS SELECT partition, \"offset\" AS record_offset, raw, error FROM {}",
-                quoted(&dead_letters_view(&tables)),
-                quoted(&tables.dead_letters)
-            ))
-            .await
-            .map_err(Error::postgres("creating the dead-letter view for Flink"))
-    })
-    .await?;
+    let job_id = driver::begin(&mut driver, || create_tables(&job)).await?;
     tracing::info!("Flink is running the job");
 
-    // Records read are counted from where the group stood at the start
-    // (the topic's first offsets for a new group).
-    let reader = source.clone();
-    let first = tokio::task::spawn_blocking(move || -> Result<Offsets> {
-        let committed = reader.committed()?;
-        if committed.is_empty() {
-            Ok(reader
-                .watermarks_once()?
-                .into_iter()
-                .map(|(p, (low, _))| (p, low))
-                .collect())
-        } else {
-            Ok(committed)
-        }
-    })
-    .await
-    .map_err(|e| failure(format!("reading the group's offsets failed: {e}")))??;
+    let first = starting_offsets(&source).await?;
     let metrics = Arc::new(Metrics::new());
     // Until Flink reports where it reads, it stands where it starts.
     metrics.set_positions(&first);
@@ -310,6 +263,159 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         positions.last,
         started,
     ))
+}
+
+/// Where Flink keeps its checkpoints and savepoints.
+struct StateLocation {
+    /// As Flink is told it.
+    uri: String,
+    /// The same as a folder of this machine, when it is a file:// URI;
+    /// under any other, only a cluster's REST API knows the checkpoints.
+    dir: Option<PathBuf>,
+}
+
+impl StateLocation {
+    fn of(job: &JobRun, settings: &FlinkSettings) -> Result<StateLocation> {
+        let uri = settings
+            .state_uri
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", job.checkpoint_dir.display()));
+        let dir = uri
+            .strip_prefix("file://")
+            .or_else(|| uri.strip_prefix("file:"))
+            .map(PathBuf::from);
+        if dir.is_none() && settings.cluster.is_none() {
+            return Err(failure(format!(
+                "--state-uri {uri} is not a file:// URI: a restart finds its checkpoints there \
+                 only through a cluster's REST API, so it needs --cluster"
+            )));
+        }
+        Ok(StateLocation { uri, dir })
+    }
+}
+
+/// The checkpoint or savepoint to restore, when the run starts from its
+/// checkpoint; on a cluster, first cancels a job a killed run left running.
+async fn restore_point(
+    job: &JobRun,
+    settings: &FlinkSettings,
+    rest: &FlinkRest,
+    state: &StateLocation,
+) -> Result<Option<String>> {
+    let restore = job.start == StartPosition::Checkpoint;
+    let from_cluster = if settings.cluster.is_some() {
+        let (rest, name, uri) = (rest.clone(), FlinkSettings::job_name(job), state.uri.clone());
+        let on_cluster = restore && state.dir.is_none();
+        tokio::task::spawn_blocking(move || -> Result<Option<String>> {
+            cancel_left_running(&rest, &name)?;
+            if on_cluster {
+                retained_on_cluster(&rest, &name, &uri)
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+        .map_err(|e| failure(format!("reading the cluster's jobs failed: {e}")))??
+    } else {
+        None
+    };
+    Ok(match &state.dir {
+        Some(dir) if restore => latest_snapshot(dir).map(|p| p.display().to_string()),
+        _ => from_cluster,
+    })
+}
+
+/// Writes the job file `FlinkJob` reads (readable by its owner only: it
+/// holds the database password) and returns its path.
+fn write_job_file(
+    job: &JobRun,
+    settings: &FlinkSettings,
+    install: &FlinkInstall,
+    rest: &FlinkRest,
+    state: &StateLocation,
+    restore_from: &Option<String>,
+) -> Result<PathBuf> {
+    let (jdbc_url, jdbc_user, jdbc_password) = jdbc(&job.postgres)?;
+    let tables = Tables::new(&job.table)?;
+    let spec = driver::with(
+        driver::job_file(job, ENGINE)?,
+        json!({
+            "jdbc_url": jdbc_url,
+            "jdbc_user": jdbc_user,
+            "jdbc_password": jdbc_password,
+            "dead_letters_view": dead_letters_view(&tables),
+            "restore_from": restore_from,
+            "checkpoint_interval_ms": settings.checkpoint_interval.map(|i| i.as_millis() as u64),
+            "idle_timeout_ms": settings.idle_timeout.as_millis() as u64,
+            "parallelism": settings.parallelism,
+            "job_name": FlinkSettings::job_name(job),
+            "rest_url": rest.base(),
+            "local": settings.cluster.is_none(),
+            "ship_jars": std::iter::once(&install.job_jar).chain(&install.connector_jars).collect::<Vec<_>>(),
+            "state_uri": state.uri,
+        }),
+    );
+    let job_path = job.checkpoint_dir.join("job.json");
+    let written = serde_json::to_vec_pretty(&spec).map_err(|e| failure(e.to_string()))?;
+    driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
+    Ok(job_path)
+}
+
+/// The JVM that runs `FlinkJob` on the job file at `job_path`.
+fn java_command(install: &FlinkInstall, settings: &FlinkSettings, job_path: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(&install.java);
+    command.arg(format!("-Xmx{}m", settings.heap_mb));
+    for open in JVM_OPENS {
+        command.arg(format!("--add-opens={open}=ALL-UNNAMED"));
+    }
+    command
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}/*",
+            install.classes.display(),
+            install.libs.display()
+        ))
+        .arg("FlinkJob")
+        .arg(job_path)
+        .current_dir(dir);
+    command
+}
+
+/// Creates the tables once Flink can run (the harness starts producing when
+/// it sees them), and the view Flink writes dead letters through: the JDBC
+/// connector does not quote column names, and `offset` is a reserved word.
+async fn create_tables(job: &JobRun) -> Result<()> {
+    drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
+    let tables = Tables::new(&job.table)?;
+    let client = crate::sink::connect(&job.postgres).await?;
+    client
+        .batch_execute(&format!(
+            "CREATE OR REPLACE VIEW {} AS SELECT partition, \"offset\" AS record_offset, raw, error FROM {}",
+            quoted(&dead_letters_view(&tables)),
+            quoted(&tables.dead_letters)
+        ))
+        .await
+        .map_err(Error::postgres("creating the dead-letter view for Flink"))
+}
+
+/// Where records read are counted from: where the group stood at the start
+/// (the topic's first offsets for a new group).
+async fn starting_offsets(source: &Arc<KafkaSource>) -> Result<Offsets> {
+    let reader = source.clone();
+    tokio::task::spawn_blocking(move || -> Result<Offsets> {
+        let committed = reader.committed()?;
+        if committed.is_empty() {
+            Ok(reader
+                .watermarks_once()?
+                .into_iter()
+                .map(|(p, (low, _))| (p, low))
+                .collect())
+        } else {
+            Ok(committed)
+        }
+    })
+    .await
+    .map_err(|e| failure(format!("reading the group's offsets failed: {e}")))?
 }
 
 /// A free TCP port on the loopback interface, for the mini-cluster's REST endpoint.

@@ -13,17 +13,20 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
+use streambench_workloads::suite::EngineName;
 
 use super::driver::{self, Driver};
 use super::end_of_input::{self, END_OF_INPUT_MS};
 use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::options::Interval;
+use crate::registry::Entry;
 use crate::sink::{self, PostgresSink};
 use crate::source::{KafkaSource, Offsets};
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = "spark";
+pub const ENGINE: &str = streambench_workloads::suite::EngineName::Spark.as_str();
 
 /// The PySpark job, written next to the job file at every start.
 const JOB_SCRIPT: &str = include_str!("../../external/spark_job.py");
@@ -51,6 +54,52 @@ pub struct SparkSettings {
     /// `spark.sql.shuffle.partitions`: the state store's partitions.
     pub shuffle_partitions: u32,
 }
+
+/// `streambench engine spark`'s settings: its flags, and its keys in a
+/// suite's `[settings.spark]`.
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SparkOptions {
+    /// Milliseconds between batch starts (Spark's processing-time trigger),
+    /// or `off` for batches back to back.
+    #[arg(long, default_value = "1000")]
+    pub trigger_interval_ms: Interval,
+    /// At most this many records per batch (Spark's maxOffsetsPerTrigger).
+    #[arg(long)]
+    pub max_offsets_per_trigger: Option<u64>,
+    /// Spark's master: `local[N]` or a cluster's URL (`spark://host:7077`).
+    #[arg(long, default_value = "local[2]")]
+    pub master: String,
+    /// spark.sql.shuffle.partitions: how many partitions the window state is split into.
+    #[arg(long, default_value_t = 4)]
+    pub shuffle_partitions: u32,
+}
+
+impl Default for SparkOptions {
+    fn default() -> SparkOptions {
+        crate::options::defaults()
+    }
+}
+
+impl SparkOptions {
+    /// The adapter's settings.
+    pub fn settings(&self) -> SparkSettings {
+        SparkSettings {
+            master: self.master.clone(),
+            trigger_interval: self.trigger_interval_ms.0.unwrap_or(Duration::ZERO),
+            max_offsets_per_trigger: self.max_offsets_per_trigger,
+            shuffle_partitions: self.shuffle_partitions,
+        }
+    }
+}
+
+/// Spark's registry entry.
+pub static ENTRY: Entry<SparkOptions> = Entry {
+    name: EngineName::Spark,
+    about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
+    run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
+    install: |tools| tools.spark().map(drop),
+};
 
 /// The table, shared by every Spark job, that holds the last batch id each
 /// result table committed in transactional mode.

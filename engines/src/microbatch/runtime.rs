@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
+use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::CampaignTable;
-use streambench_workloads::suite::DeliveryMode;
 use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
 
 use super::frame::{OwnedRecord, aggregate, campaign_frame, decode_batch};
@@ -28,10 +28,13 @@ use crate::start::StartPosition;
 use crate::watermark::WatermarkTracker;
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = "microbatch";
+pub const ENGINE: &str = streambench_workloads::suite::EngineName::Microbatch.as_str();
 
 /// When windows are written, as Spark's output modes define it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum OutputMode {
     /// Once per window, final, when the watermark passes its end + lateness.
     #[default]
@@ -164,37 +167,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         resume.batch = resume.batch.max(committed_epoch.map_or(0, |c| c + 1));
         state_store.write_snapshot(resume.batch, &Windows::new())?;
     }
-    let (first_start, bounded_end) = {
-        let source = source.clone();
-        let position = if resume.next_start.is_some() || resume.rerun.is_some() {
-            StartPosition::Checkpoint
-        } else {
-            job.start
-        };
-        let restored = resume
-            .rerun
-            .as_ref()
-            .map(|e| e.start.clone())
-            .or(resume.next_start.clone());
-        let bounded = job.bounded;
-        tokio::task::spawn_blocking(move || {
-            let start = source.resolve(position, restored.as_ref())?;
-            let end: Option<Offsets> = if bounded {
-                Some(
-                    source
-                        .watermarks()?
-                        .into_iter()
-                        .map(|(p, (_, high))| (p, high))
-                        .collect(),
-                )
-            } else {
-                None
-            };
-            Ok::<_, Error>((start, end))
-        })
-        .await
-        .map_err(|e| Error::Config(format!("source start-up failed: {e}")))??
-    };
+    let (first_start, bounded_end) = start_and_end(&job, &source, &resume).await?;
     let mut event_time = WatermarkTracker::new(
         source.partitions().iter().copied(),
         job.job.watermark_delay_ms,
@@ -203,7 +176,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     event_time.restore(&resume.max_event_times, resume.watermark_ms);
     let mut engine = BatchEngine {
         campaigns: campaign_frame(&CampaignTable::new(job.workload_seed, job.workload_keys))
-            .map_err(|e| Error::Config(format!("building the campaign table: {e}")))?,
+            .map_err(|e| Error::Internal(format!("building the campaign table: {e}")))?,
         job: &job,
         settings: &settings,
         source,
@@ -240,6 +213,44 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         next_start,
         started,
     ))
+}
+
+/// Where the first batch starts (the logs' resume point, or `job.start`),
+/// and, when the run is bounded, the end of what the topic holds now.
+async fn start_and_end(
+    job: &JobRun,
+    source: &Arc<KafkaSource>,
+    resume: &Resume,
+) -> Result<(Offsets, Option<Offsets>)> {
+    let source = source.clone();
+    let position = if resume.next_start.is_some() || resume.rerun.is_some() {
+        StartPosition::Checkpoint
+    } else {
+        job.start
+    };
+    let restored = resume
+        .rerun
+        .as_ref()
+        .map(|e| e.start.clone())
+        .or(resume.next_start.clone());
+    let bounded = job.bounded;
+    tokio::task::spawn_blocking(move || {
+        let start = source.resolve(position, restored.as_ref())?;
+        let end: Option<Offsets> = if bounded {
+            Some(
+                source
+                    .watermarks()?
+                    .into_iter()
+                    .map(|(p, (_, high))| (p, high))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok::<_, Error>((start, end))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("source start-up failed: {e}")))?
 }
 
 /// The trigger loop: returns where the next batch would start.
@@ -281,7 +292,7 @@ async fn batches(
             let source = engine.source.clone();
             let end: Offsets = tokio::task::spawn_blocking(move || source.end_offsets())
                 .await
-                .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??;
+                .map_err(|e| Error::Internal(format!("reading offsets failed: {e}")))??;
             tracing::info!(?end, "stopping: draining to the topic's current end");
             bounded_end = Some(end);
             continue;
@@ -404,7 +415,7 @@ impl BatchEngine<'_> {
         let source = self.source.clone();
         let high = tokio::task::spawn_blocking(move || source.end_offsets())
             .await
-            .map_err(|e| Error::Config(format!("reading offsets failed: {e}")))??;
+            .map_err(|e| Error::Internal(format!("reading offsets failed: {e}")))??;
         let mut end: Offsets = high
             .iter()
             .map(|(p, high)| {
@@ -458,7 +469,7 @@ impl BatchEngine<'_> {
 
         let (columns, dead_letters) = decode_batch(&self.job.job, &records);
         let result = aggregate(&self.job.job, columns, &self.campaigns, entry.watermark_ms)
-            .map_err(|e| Error::Config(format!("batch {n}: polars failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("batch {n}: polars failed: {e}")))?;
         Metrics::add(&self.metrics.events_kept, result.kept as u64);
         Metrics::add(&self.metrics.dead_letters, dead_letters.len() as u64);
         Metrics::add(&self.metrics.late_events, result.late.len() as u64);
@@ -476,21 +487,7 @@ impl BatchEngine<'_> {
             late: result.late,
             dead_letters,
         };
-        match self.job.delivery {
-            DeliveryMode::Transactional => {
-                if self.committed_epoch.is_some_and(|c| c >= n) {
-                    tracing::info!(
-                        batch = n,
-                        "PostgreSQL already has this batch; not writing it again"
-                    );
-                } else {
-                    self.sink.commit_epoch(&output, &entry.end, n).await?;
-                    self.committed_epoch = Some(n);
-                }
-            }
-            DeliveryMode::Insert | DeliveryMode::Upsert => self.sink.write(&output).await?,
-        }
-        Metrics::add(&self.metrics.results_written, output.results.len() as u64);
+        self.write_output(n, entry, &output).await?;
         lap("sink", &mut durations);
         crash::point("microbatch.after_sink");
         self.commits_log.write(
@@ -525,6 +522,35 @@ impl BatchEngine<'_> {
             dead_letters: output.dead_letters.len() as u64,
         };
         self.record_progress(&progress);
+        self.after_commit(n, entry, next_watermark_ms).await;
+        Ok(next_watermark_ms)
+    }
+
+    /// Writes batch `n`'s output in the delivery mode (in transactional
+    /// mode with its end offsets, unless PostgreSQL already has it).
+    async fn write_output(&mut self, n: u64, entry: &OffsetEntry, output: &OutputBatch) -> Result<()> {
+        match self.job.delivery {
+            DeliveryMode::Transactional => {
+                if self.committed_epoch.is_some_and(|c| c >= n) {
+                    tracing::info!(
+                        batch = n,
+                        "PostgreSQL already has this batch; not writing it again"
+                    );
+                } else {
+                    self.sink.commit_epoch(output, &entry.end, n).await?;
+                    self.committed_epoch = Some(n);
+                }
+            }
+            DeliveryMode::Insert | DeliveryMode::Upsert => self.sink.write(output).await?,
+        }
+        Metrics::add(&self.metrics.results_written, output.results.len() as u64);
+        Ok(())
+    }
+
+    /// Once batch `n` is committed: old log entries go, the consumer group
+    /// hears how far the engine is (for lag; the logs are the truth), and
+    /// the gauges move.
+    async fn after_commit(&mut self, n: u64, entry: &OffsetEntry, next_watermark_ms: Option<i64>) {
         if n >= 100 {
             let _ = self.offsets_log.purge_before(n - 100);
             let _ = self.commits_log.purge_before(n - 100);
@@ -532,10 +558,9 @@ impl BatchEngine<'_> {
         if self.job.delivery != DeliveryMode::Transactional {
             let source = self.source.clone();
             let end = entry.end.clone();
-            // The group's offsets are for monitoring (lag); the logs are the truth.
             if let Err(e) = tokio::task::spawn_blocking(move || source.commit(&end))
                 .await
-                .map_err(|e| Error::Config(e.to_string()))
+                .map_err(|e| Error::Internal(e.to_string()))
                 .and_then(|r| r)
             {
                 tracing::warn!(error = %e, "could not record progress in the consumer group");
@@ -549,7 +574,6 @@ impl BatchEngine<'_> {
         if let Some(w) = next_watermark_ms {
             self.metrics.watermark_ms.store(w, Ordering::Relaxed);
         }
-        Ok(next_watermark_ms)
     }
 
     /// The watermark for the batch after `entry`, whose kept events reached
@@ -617,79 +641,119 @@ impl BatchEngine<'_> {
         let lateness = self.job.job.allowed_lateness_ms;
         let mut changed: BTreeMap<WindowKey, WindowState> = BTreeMap::new();
         let mut removed: Vec<WindowKey> = Vec::new();
-        let current = |key: &WindowKey, changed: &BTreeMap<WindowKey, WindowState>| {
-            changed
-                .get(key)
-                .copied()
-                .or_else(|| self.windows.get(key).copied())
-        };
         match self.job.job.window {
-            WindowSpec::Session { gap_ms } => {
-                // Each batch session merges with every stored session of its
-                // key that it overlaps, as Spark's session_window does.
-                let mut by_key: BTreeMap<u64, Vec<WindowKey>> = BTreeMap::new();
-                for key in self.windows.keys() {
-                    by_key.entry(key.key).or_default().push(*key);
-                }
-                for (window, aggregate) in batch {
-                    let mut merged = *aggregate;
-                    let mut next_revision = 0;
-                    let open = by_key.entry(window.key).or_default();
-                    let mut k = 0;
-                    while k < open.len() {
-                        let other = open[k];
-                        let new_end = merged.last_event_time_ms + gap_ms;
-                        // Touching windows merge too, as in Flink and Spark.
-                        if other.window_start_ms <= new_end
-                            && merged.first_event_time_ms <= other.window_end_ms
-                        {
-                            if let Some(state) = current(&other, &changed) {
-                                merged.merge(&state.aggregate);
-                                next_revision = next_revision.max(state.next_revision);
-                            }
-                            changed.remove(&other);
-                            removed.push(other);
-                            open.swap_remove(k);
-                            k = 0;
-                        } else {
-                            k += 1;
-                        }
-                    }
-                    let session = WindowKey {
-                        key: window.key,
-                        window_start_ms: merged.first_event_time_ms,
-                        window_end_ms: merged.last_event_time_ms + gap_ms,
-                    };
-                    removed.retain(|r| *r != session);
-                    open.push(session);
-                    changed.insert(
-                        session,
-                        WindowState {
-                            aggregate: merged,
-                            next_revision,
-                        },
-                    );
-                }
-            }
-            _ => {
-                for (window, aggregate) in batch {
-                    let state = match current(window, &changed) {
-                        Some(mut state) => {
-                            state.aggregate.merge(aggregate);
-                            state
-                        }
-                        None => WindowState {
-                            aggregate: *aggregate,
-                            next_revision: 0,
-                        },
-                    };
-                    changed.insert(*window, state);
-                }
-            }
+            WindowSpec::Session { gap_ms } => self.merge_sessions(batch, gap_ms, &mut changed, &mut removed),
+            _ => self.merge_windows(batch, &mut changed),
         }
-
         // What to write, and which windows the watermark closes for good.
         let closes = |window: &WindowKey| watermark_ms.is_some_and(|w| window.window_end_ms + lateness <= w);
+        let results = self.results_of(&mut changed, &removed, &closes);
+        // Evict closed windows.
+        let mut delta = Delta::default();
+        for (window, state) in changed {
+            if closes(&window) {
+                removed.push(window);
+            } else {
+                delta.upserts.push((window, state));
+            }
+        }
+        removed.extend(self.windows.keys().filter(|w| closes(w)).copied());
+        removed.sort();
+        removed.dedup();
+        delta.removes = removed;
+        (delta, results)
+    }
+
+    /// A window's state as the batch has changed it so far, else as stored.
+    fn current(&self, key: &WindowKey, changed: &BTreeMap<WindowKey, WindowState>) -> Option<WindowState> {
+        changed
+            .get(key)
+            .copied()
+            .or_else(|| self.windows.get(key).copied())
+    }
+
+    /// Tumbling and sliding windows: each batch aggregate adds to its window.
+    fn merge_windows(
+        &self,
+        batch: &[(WindowKey, WindowAggregate)],
+        changed: &mut BTreeMap<WindowKey, WindowState>,
+    ) {
+        for (window, aggregate) in batch {
+            let state = match self.current(window, changed) {
+                Some(mut state) => {
+                    state.aggregate.merge(aggregate);
+                    state
+                }
+                None => WindowState {
+                    aggregate: *aggregate,
+                    next_revision: 0,
+                },
+            };
+            changed.insert(*window, state);
+        }
+    }
+
+    /// Session windows: each batch session merges with every stored
+    /// session of its key that it overlaps, as Spark's session_window does;
+    /// the sessions merged away go to `removed`.
+    fn merge_sessions(
+        &self,
+        batch: &[(WindowKey, WindowAggregate)],
+        gap_ms: i64,
+        changed: &mut BTreeMap<WindowKey, WindowState>,
+        removed: &mut Vec<WindowKey>,
+    ) {
+        let mut by_key: BTreeMap<u64, Vec<WindowKey>> = BTreeMap::new();
+        for key in self.windows.keys() {
+            by_key.entry(key.key).or_default().push(*key);
+        }
+        for (window, aggregate) in batch {
+            let mut merged = *aggregate;
+            let mut next_revision = 0;
+            let open = by_key.entry(window.key).or_default();
+            let mut k = 0;
+            while k < open.len() {
+                let other = open[k];
+                let new_end = merged.last_event_time_ms + gap_ms;
+                // Touching windows merge too, as in Flink and Spark.
+                if other.window_start_ms <= new_end && merged.first_event_time_ms <= other.window_end_ms {
+                    if let Some(state) = self.current(&other, changed) {
+                        merged.merge(&state.aggregate);
+                        next_revision = next_revision.max(state.next_revision);
+                    }
+                    changed.remove(&other);
+                    removed.push(other);
+                    open.swap_remove(k);
+                    k = 0;
+                } else {
+                    k += 1;
+                }
+            }
+            let session = WindowKey {
+                key: window.key,
+                window_start_ms: merged.first_event_time_ms,
+                window_end_ms: merged.last_event_time_ms + gap_ms,
+            };
+            removed.retain(|r| *r != session);
+            open.push(session);
+            changed.insert(
+                session,
+                WindowState {
+                    aggregate: merged,
+                    next_revision,
+                },
+            );
+        }
+    }
+
+    /// The rows the output mode writes for this batch: every changed window
+    /// (update), or every window the watermark closes (append).
+    fn results_of(
+        &self,
+        changed: &mut BTreeMap<WindowKey, WindowState>,
+        removed: &[WindowKey],
+        closes: &dyn Fn(&WindowKey) -> bool,
+    ) -> Vec<WindowResult> {
         let mut results = Vec::new();
         match self.settings.output_mode {
             OutputMode::Update => {
@@ -723,20 +787,7 @@ impl BatchEngine<'_> {
                 }
             }
         }
-        // Evict closed windows.
-        let mut delta = Delta::default();
-        for (window, state) in changed {
-            if closes(&window) {
-                removed.push(window);
-            } else {
-                delta.upserts.push((window, state));
-            }
-        }
-        removed.extend(self.windows.keys().filter(|w| closes(w)).copied());
-        removed.sort();
-        removed.dedup();
-        delta.removes = removed;
-        (delta, results)
+        results
     }
 
     /// Reads exactly `[start, end)` of every partition.
@@ -810,7 +861,7 @@ impl BatchEngine<'_> {
             Ok::<_, Error>((records, next, carried))
         })
         .await
-        .map_err(|e| Error::Config(format!("reading a batch failed: {e}")))??;
+        .map_err(|e| Error::Internal(format!("reading a batch failed: {e}")))??;
         self.position = Some(next);
         self.carried = carried;
         Ok(records)

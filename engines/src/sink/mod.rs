@@ -13,8 +13,8 @@ pub mod tables;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::JobSpec;
-use streambench_workloads::suite::DeliveryMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls};
 

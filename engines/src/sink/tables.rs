@@ -2,9 +2,9 @@
 //! checked to be a plain identifier and quoted, so nothing from a suite or a
 //! flag can reach SQL as code.
 
+use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::{Aggregate, JobSpec};
 use streambench_workloads::names::is_identifier;
-use streambench_workloads::suite::DeliveryMode;
 use streambench_workloads::window::WindowAggregate;
 use tokio_postgres::types::ToSql;
 
@@ -41,6 +41,20 @@ impl Tables {
             late: format!("{results}_late"),
             dead_letters: format!("{results}_dead_letters"),
         })
+    }
+
+    /// Each window's last revision with the time its first row of that
+    /// revision was committed, for windows ending in `[$1, $2]` ms: what
+    /// latency is measured from. Columns: `window_end_ms`, `emitted_us`
+    /// (microseconds since the epoch).
+    pub fn window_emissions_query(&self) -> String {
+        format!(
+            "SELECT DISTINCT ON (key, window_start_ms, window_end_ms) window_end_ms, \
+             (extract(epoch FROM emitted_at) * 1000000)::bigint \
+             FROM {} WHERE window_end_ms >= $1 AND window_end_ms <= $2 \
+             ORDER BY key, window_start_ms, window_end_ms, revision DESC, emitted_at",
+            quoted(&self.emitted_view)
+        )
     }
 }
 

@@ -11,20 +11,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use nix::sys::signal::Signal;
 use streambench_engines::metrics::MetricsSnapshot;
+use streambench_workloads::scenario::Scenario;
 use streambench_workloads::suite::{FaultCondition, FaultPlan};
 
-use super::engine_process::EngineProcess;
+use super::engine_process::{EngineProcess, Waited};
 use super::runner::RunConfig;
 use super::sampler::{Sampler, seconds_behind};
-use super::scenario::Scenario;
 use crate::produce::BackgroundProduce;
 
 /// A metrics line older than this is no evidence of how far behind the
 /// engine is now (engines write one a second).
 const FRESH_LINE_S: f64 = 1.5;
-
-/// How often a condition is looked at.
-const POLL: Duration = Duration::from_millis(100);
 
 /// What the faults did, in seconds since the generator started.
 #[derive(Debug, Default)]
@@ -124,19 +121,17 @@ impl FaultTarget<'_> {
     /// asks, failing if it exits first or the deadline passes.
     async fn wait_for(&self, condition: &FaultCondition, engine: &mut EngineProcess) -> anyhow::Result<()> {
         let deadline = engine.started + Duration::from_secs_f64(condition.within_s);
-        loop {
-            let last = engine.last_metrics();
-            if last.as_ref().is_some_and(|s| self.holds(condition, s)) {
-                return Ok(());
-            }
-            if let Some(status) = engine.child.try_wait()? {
-                anyhow::bail!(
-                    "the engine exited ({status}) before the fault's condition held ({}):\n{}",
-                    condition.describe(),
-                    engine.log_tail()
-                );
-            }
-            if Instant::now() >= deadline {
+        match engine
+            .wait_until(deadline, |line| self.holds(condition, line))
+            .await?
+        {
+            Waited::Held => Ok(()),
+            Waited::Exited(status) => anyhow::bail!(
+                "the engine exited ({status}) before the fault's condition held ({}):\n{}",
+                condition.describe(),
+                engine.log_tail()
+            ),
+            Waited::TimedOut(last) => {
                 let said = last.map_or("no metrics line yet".to_string(), |s| {
                     format!(
                         "{} checkpoints, {} records read, at {} of {} records",
@@ -152,9 +147,8 @@ impl FaultTarget<'_> {
                     condition.describe(),
                     condition.within_s,
                     engine.log_tail()
-                );
+                )
             }
-            tokio::time::sleep(POLL).await;
         }
     }
 

@@ -3,12 +3,13 @@
 pub mod engine_process;
 pub mod faults;
 pub mod latency;
+pub mod measure;
 pub mod pinning;
+pub mod plan;
 pub mod recovery;
 pub mod results;
 pub mod runner;
 pub mod sampler;
-pub mod scenario;
 pub mod search;
 pub mod spread;
 

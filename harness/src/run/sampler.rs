@@ -178,11 +178,7 @@ impl Sampling<'_> {
 /// When the engine's last metrics line was written (ms since the epoch)
 /// and the read position it gave.
 fn last_progress(path: &std::path::Path) -> Option<(i64, i64)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .rev()
-        .find_map(|line| serde_json::from_str::<MetricsSnapshot>(line).ok())
-        .map(|s| (s.at_ms, s.read_position))
+    MetricsSnapshot::read_last(path, 0).map(|s| (s.at_ms, s.read_position))
 }
 
 fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> anyhow::Result<i64> {

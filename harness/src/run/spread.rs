@@ -4,10 +4,10 @@
 //! setting without them.
 
 pub use streambench_reports::results::{CheckpointCost, GroupSummary, Spread};
+use streambench_workloads::scenario::Scenario;
 use streambench_workloads::suite::EngineName;
 
 use super::results::{ScenarioResult, SearchResult};
-use super::scenario::Scenario;
 
 /// The scenario with what repetitions vary cleared, to group by.
 fn setting(scenario: &Scenario) -> Scenario {
@@ -143,7 +143,7 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads/suites/checkpoint.toml");
         let suite =
             streambench_workloads::suite::Suite::from_file(std::path::Path::new(path)).expect("suite");
-        let scenarios = super::super::scenario::expand(&suite).expect("expand");
+        let scenarios = streambench_workloads::scenario::expand(&suite).expect("expand");
         let results: Vec<ScenarioResult> = scenarios
             .iter()
             .map(|scenario| {

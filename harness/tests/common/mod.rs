@@ -5,6 +5,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use streambench_engines::continuous::ContinuousOptions;
+use streambench_engines::microbatch::MicrobatchOptions;
+use streambench_engines::options::{self, Interval};
+use streambench_harness::args::{EngineArgs, ServiceArgs};
 use streambench_harness::home::Home;
 use streambench_harness::stack::{self, Endpoints, Resolved};
 
@@ -109,8 +113,13 @@ pub fn continuous(
     extra: &[&str],
     crash_at: Option<&str>,
 ) -> EngineRun {
-    let mut flags = vec!["--watermark-interval-ms", "5", "--checkpoint-interval-ms", "25"];
-    flags.extend_from_slice(extra);
+    let options = ContinuousOptions {
+        watermark_interval_ms: 5,
+        checkpoint_interval_ms: Interval::ms(25),
+        ..ContinuousOptions::default()
+    };
+    let mut flags = options::to_args(&options);
+    flags.extend(extra.iter().map(|s| s.to_string()));
     engine(
         services,
         "continuous",
@@ -133,8 +142,13 @@ pub fn microbatch(
     extra: &[&str],
     crash_at: Option<&str>,
 ) -> EngineRun {
-    let mut flags = vec!["--trigger-interval-ms", "20", "--max-offsets-per-trigger", "4000"];
-    flags.extend_from_slice(extra);
+    let options = MicrobatchOptions {
+        trigger_interval_ms: Interval::ms(20),
+        max_offsets_per_trigger: Some(4000),
+        ..MicrobatchOptions::default()
+    };
+    let mut flags = options::to_args(&options);
+    flags.extend(extra.iter().map(|s| s.to_string()));
     engine(
         services,
         "microbatch",
@@ -146,24 +160,34 @@ pub fn microbatch(
     )
 }
 
-/// Runs `streambench engine <kind>` bounded on `input`.
-pub fn engine(
+/// Runs `streambench engine <kind>` bounded on `input`, with the engine's
+/// own `flags` after the ones every engine takes.
+pub fn engine<S: AsRef<std::ffi::OsStr>>(
     services: &Resolved,
     kind: &str,
     input: &Input<'_>,
     table: &str,
     checkpoint_dir: &std::path::Path,
-    flags: &[&str],
+    flags: &[S],
     crash_at: Option<&str>,
 ) -> EngineRun {
+    let common = EngineArgs {
+        suite: Some(input.suite.into()),
+        topic: input.topic.to_string(),
+        bounded: true,
+        checkpoint_dir: Some(checkpoint_dir.to_path_buf()),
+        ..EngineArgs::for_job(input.job, table)
+    };
+    let endpoints = ServiceArgs {
+        brokers: Some(services.brokers.clone()),
+        postgres: Some(services.postgres.clone()),
+    };
     let mut command = streambench();
     command
-        .args(["engine", kind, "--suite", input.suite, "--job", input.job])
-        .args(["--topic", input.topic, "--table", table, "--bounded"])
-        .arg("--checkpoint-dir")
-        .arg(checkpoint_dir)
+        .args(["engine", kind])
+        .args(common.to_args())
+        .args(endpoints.to_args())
         .args(flags)
-        .args(["--brokers", &services.brokers, "--postgres", &services.postgres])
         .env_remove("STREAMBENCH_CRASH_AT");
     if let Some(point) = crash_at {
         command.env("STREAMBENCH_CRASH_AT", point);
@@ -320,7 +344,7 @@ pub fn assert_promises_kept_across_one_kill(results: &streambench_harness::run::
         assert_eq!(scenario.restarts, 1, "{label}");
         assert!(scenario.passed, "{label}: {:?}", scenario.check);
         assert_eq!(scenario.check.lost_events, 0, "{label}");
-        if scenario.scenario.delivery != streambench_workloads::suite::DeliveryMode::Insert {
+        if scenario.scenario.delivery != streambench_workloads::delivery::DeliveryMode::Insert {
             assert_eq!(scenario.check.duplicate_rows, 0, "{label}");
         }
         assert!(

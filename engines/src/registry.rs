@@ -1,0 +1,163 @@
+//! The engine registry: every engine streambench runs, one entry each.
+//! An entry says what the engine is called, which settings it takes (its
+//! options struct: flags, suite keys and defaults in one, see
+//! [`crate::options`]) and how it runs a job. What it offers (delivery
+//! modes, triggered or checkpointed) is part of its name's data,
+//! [`EngineName`], because suites and reports need it without running
+//! anything.
+//!
+//! Adding an engine: its module with an options struct and an [`Entry`]
+//! (its name, a line of help and the function that runs it), its variant
+//! of [`EngineName`], and its line in [`ENGINES`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use streambench_workloads::scenario::Settings;
+use streambench_workloads::suite::EngineName;
+
+use crate::engine::{JobRun, RunSummary};
+use crate::error::{Error, Result};
+use crate::external::flink::FlinkInstall;
+use crate::external::spark::SparkInstall;
+use crate::options::{self, EngineOptions};
+
+/// A running engine: the future of its summary.
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<RunSummary>> + 'a>>;
+
+/// What external engines run with, installed on first use by the caller
+/// (the harness knows where the tools folder is and how to fetch them).
+pub trait Tools {
+    /// Flink with its connectors.
+    fn flink(&self) -> Result<FlinkInstall>;
+    /// Spark with PySpark and its Kafka connector.
+    fn spark(&self) -> Result<SparkInstall>;
+}
+
+/// One engine: its name, its settings and how it runs.
+pub trait Engine: Sync {
+    /// Its name in suites, on the command line and in results.
+    fn name(&self) -> EngineName;
+
+    /// One line for `streambench engine --help`.
+    fn about(&self) -> &'static str;
+
+    /// `command` with the engine's own flags added.
+    fn settings_args(&self, command: clap::Command) -> clap::Command;
+
+    /// The flags that give `settings` (a suite's, by name), every other
+    /// setting at its default; a name it does not take or a value of the
+    /// wrong kind is refused with the reason.
+    fn settings_flags(&self, settings: &Settings) -> std::result::Result<Vec<String>, String>;
+
+    /// Runs `job` with the engine's flags as parsed into `matches`.
+    fn run<'a>(&'a self, job: JobRun, matches: &'a clap::ArgMatches, tools: &'a dyn Tools) -> RunFuture<'a>;
+
+    /// Installs what the engine runs with, if it is missing: a suite does
+    /// this before its first scenario, so no scenario's start waits for a
+    /// download.
+    fn install(&self, tools: &dyn Tools) -> Result<()>;
+}
+
+/// Every engine, in the order `streambench engine --help` lists them.
+pub static ENGINES: &[&dyn Engine] = &[
+    &crate::continuous::ENTRY,
+    &crate::microbatch::ENTRY,
+    &crate::external::spark::ENTRY,
+    &crate::external::flink::ENTRY,
+];
+
+/// An engine given by its options struct `O` and a function that runs a
+/// job with them: the usual way to meet [`Engine`], in a few lines.
+pub struct Entry<O> {
+    /// Its name.
+    pub name: EngineName,
+    /// One line for `streambench engine --help`.
+    pub about: &'static str,
+    /// Runs a job with the parsed options.
+    pub run: for<'a> fn(JobRun, O, &'a dyn Tools) -> RunFuture<'a>,
+    /// Installs what it runs with ([`nothing_to_install`] for streambench's own).
+    pub install: fn(&dyn Tools) -> Result<()>,
+}
+
+/// [`Entry::install`] of an engine that is part of streambench.
+pub fn nothing_to_install(_: &dyn Tools) -> Result<()> {
+    Ok(())
+}
+
+impl<O: EngineOptions> Engine for Entry<O> {
+    fn name(&self) -> EngineName {
+        self.name
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn settings_args(&self, command: clap::Command) -> clap::Command {
+        O::augment_args(command)
+    }
+
+    fn settings_flags(&self, settings: &Settings) -> std::result::Result<Vec<String>, String> {
+        options::from_settings::<O>(settings).map(|o| options::to_args(&o))
+    }
+
+    fn run<'a>(&'a self, job: JobRun, matches: &'a clap::ArgMatches, tools: &'a dyn Tools) -> RunFuture<'a> {
+        match O::from_arg_matches(matches) {
+            Ok(options) => (self.run)(job, options, tools),
+            Err(e) => Box::pin(std::future::ready(Err(Error::Config(e.to_string())))),
+        }
+    }
+
+    fn install(&self, tools: &dyn Tools) -> Result<()> {
+        (self.install)(tools)
+    }
+}
+
+/// The registry's entry for `name`.
+pub fn engine(name: EngineName) -> &'static dyn Engine {
+    ENGINES
+        .iter()
+        .copied()
+        .find(|e| e.name() == name)
+        .unwrap_or_else(|| panic!("engine {} is not in ENGINES", name.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_name_has_one_entry() {
+        let names: Vec<EngineName> = ENGINES.iter().map(|e| e.name()).collect();
+        for name in EngineName::ALL {
+            assert_eq!(
+                names.iter().filter(|n| **n == name).count(),
+                1,
+                "{}",
+                name.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn every_engine_reads_back_the_flags_its_settings_give() {
+        let mut settings = Settings::new();
+        for engine in ENGINES {
+            let flags = engine.settings_flags(&settings).expect("defaults");
+            let command = engine.settings_args(clap::Command::new("engine").no_binary_name(true));
+            let matches = command
+                .try_get_matches_from(&flags)
+                .unwrap_or_else(|e| panic!("{}: {flags:?}: {e}", engine.name().as_str()));
+            assert!(matches.ids().count() > 0, "{}", engine.name().as_str());
+        }
+        settings.insert(
+            "no_such_setting".into(),
+            streambench_workloads::scenario::SettingValue::Integer(1),
+        );
+        for engine in ENGINES {
+            let refused = engine.settings_flags(&settings).expect_err("an unknown setting");
+            assert!(refused.contains("no_such_setting"), "{refused}");
+        }
+    }
+}

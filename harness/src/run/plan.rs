@@ -1,0 +1,76 @@
+//! A suite read and expanded into its scenarios, with every engine setting
+//! it gives checked by that engine before anything starts: a misspelt or
+//! inapplicable setting is refused with the file, line and column.
+
+use std::path::Path;
+
+use streambench_engines::registry;
+use streambench_workloads::scenario::{Scenario, Settings, expand};
+use streambench_workloads::suite::Suite;
+
+/// The suite at `path` and its scenarios.
+pub fn plan(path: &Path) -> anyhow::Result<(Suite, Vec<Scenario>)> {
+    let suite = Suite::from_file(path)?;
+    check_settings(&suite, path)?;
+    let scenarios = expand(&suite).map_err(|e| anyhow::anyhow!("suite {}: {e}", path.display()))?;
+    Ok((suite, scenarios))
+}
+
+/// Asks each engine whether it takes each value of each of its settings.
+fn check_settings(suite: &Suite, path: &Path) -> anyhow::Result<()> {
+    for (&engine, settings) in &suite.settings {
+        for (name, axis) in settings {
+            for value in axis.get_ref().values() {
+                let one = Settings::from([(name.clone(), value)]);
+                if let Err(reason) = registry::engine(engine).settings_flags(&one) {
+                    anyhow::bail!(
+                        "suite {}: [settings.{}] {name} ({}): {reason}",
+                        path.display(),
+                        engine.as_str(),
+                        suite.setting_place(engine, name)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite_file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::fs::write(file.path(), text).expect("write");
+        file
+    }
+
+    #[test]
+    fn a_setting_an_engine_does_not_take_is_named_with_its_place() {
+        for (setting, needle) in [
+            ("paralelism = [1, 2]", "unknown field `paralelism`"),
+            ("parallelism = \"two\"", "invalid type"),
+            ("output_mode = \"update\"", "unknown field `output_mode`"),
+        ] {
+            let file = suite_file(&format!(
+                "name = \"s\"\n[matrix]\njobs = [\"tumbling\"]\nengines = [\"continuous\"]\n\n[settings.continuous]\n{setting}\n"
+            ));
+            let message = format!("{:#}", plan(file.path()).expect_err(setting));
+            assert!(message.contains(needle), "{message}");
+            assert!(message.contains("line 7, column"), "{message}");
+            assert!(message.contains(&file.path().display().to_string()), "{message}");
+        }
+    }
+
+    #[test]
+    fn every_engine_setting_of_a_shipped_suite_is_taken() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads/suites");
+        for entry in std::fs::read_dir(dir).expect("the suites folder") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                plan(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            }
+        }
+    }
+}

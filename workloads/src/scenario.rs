@@ -1,0 +1,274 @@
+//! A scenario: one run of one job on one engine under one set of
+//! settings, and the expansion of a suite's matrix into them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::delivery::DeliveryMode;
+use crate::generator::WorkloadSpec;
+use crate::invalid::Invalid;
+use crate::job::JobSpec;
+use crate::rate::RateProfile;
+use crate::suite::{EngineName, FaultCondition, FaultPlan, Suite};
+
+/// One value of an engine setting, as a suite writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettingValue {
+    /// `true` or `false`.
+    Switch(bool),
+    /// A whole number.
+    Integer(i64),
+    /// A number with a fraction.
+    Number(f64),
+    /// Text (`"update"`, `"off"`, a URL).
+    Text(String),
+}
+
+impl std::fmt::Display for SettingValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingValue::Switch(b) => write!(f, "{b}"),
+            SettingValue::Integer(n) => write!(f, "{n}"),
+            SettingValue::Number(x) => write!(f, "{x}"),
+            SettingValue::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// An engine's settings for one scenario, by name (`parallelism`).
+pub type Settings = BTreeMap<String, SettingValue>;
+
+/// One run of one job on one engine under one set of settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Position in the suite, from 1.
+    pub number: usize,
+    /// The job, with the suite's overrides.
+    pub job: JobSpec,
+    /// The engine.
+    pub engine: EngineName,
+    /// The delivery mode.
+    pub delivery: DeliveryMode,
+    /// The workload, with this scenario's rate.
+    pub workload: WorkloadSpec,
+    /// Continuous engine: checkpoint interval (`None`: off).
+    pub checkpoint_interval_ms: Option<u64>,
+    /// Micro-batch engine: trigger interval.
+    pub trigger_interval_ms: Option<u64>,
+    /// The engine's other settings, from the suite's `[settings.<engine>]`
+    /// (empty: the engine's defaults).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: Settings,
+    /// The fault injected.
+    pub fault: FaultPlan,
+    /// Which repetition, from 1.
+    pub repetition: u32,
+}
+
+impl Scenario {
+    /// A short label: `ysb continuous upsert 2000/s`, with the checkpoint or
+    /// trigger interval when it is not the default (10 s, 1 s) and the
+    /// fault when there is one.
+    pub fn label(&self) -> String {
+        let rate = match &self.workload.rate {
+            RateProfile::Constant { events_per_s } => format!("{events_per_s:.0}/s"),
+            other => format!("{other:?}"),
+        };
+        format!("{} {rate}", self.setting_label())
+    }
+
+    /// Whether this is `job` on `engine` with `delivery` (any rate,
+    /// interval, fault or repetition).
+    pub fn is_setting(&self, job: &str, engine: EngineName, delivery: &str) -> bool {
+        self.job.name == job && self.engine == engine && self.delivery.as_str() == delivery
+    }
+
+    /// The offered rate, if it is constant.
+    pub fn constant_rate(&self) -> Option<f64> {
+        match self.workload.rate {
+            RateProfile::Constant { events_per_s } => Some(events_per_s),
+            _ => None,
+        }
+    }
+
+    /// The label without the rate: what a rate search searches over.
+    pub fn setting_label(&self) -> String {
+        let (engine, delivery) = (self.engine.as_str(), self.delivery.as_str());
+        let mut label = format!("{} {engine} {delivery}", self.job.name);
+        let seconds = |ms: u64| format!("{}s", ms as f64 / 1000.0);
+        match (self.engine, self.checkpoint_interval_ms, self.trigger_interval_ms) {
+            (EngineName::Continuous, None, _) => label.push_str(" checkpoints-off"),
+            (EngineName::Continuous, Some(ms), _) if ms != 10_000 => {
+                label.push_str(&format!(" checkpoint-{}", seconds(ms)))
+            }
+            (EngineName::Microbatch, _, Some(ms)) if ms != 1_000 => {
+                label.push_str(&format!(" trigger-{}", seconds(ms)))
+            }
+            _ => {}
+        }
+        for (name, value) in &self.settings {
+            label.push_str(&format!(" {name}={value}"));
+        }
+        let after = |condition: &Option<FaultCondition>| {
+            condition.map_or(String::new(), |c| format!("-{}", c.label()))
+        };
+        match &self.fault {
+            FaultPlan::None => {}
+            FaultPlan::Kill { at_s, after: a, .. } => label.push_str(&format!(" kill@{at_s}s{}", after(a))),
+            FaultPlan::Kills { times, seed, .. } => label.push_str(&format!(" kill-x{times}-seed{seed}")),
+            FaultPlan::Pause {
+                at_s,
+                after: a,
+                duration_s,
+            } => label.push_str(&format!(" pause@{at_s}s{}+{duration_s}s", after(a))),
+            FaultPlan::BrokerOutage {
+                at_s,
+                after: a,
+                duration_s,
+            } => label.push_str(&format!(" broker-down@{at_s}s{}+{duration_s}s", after(a))),
+            FaultPlan::DatabaseRestart {
+                at_s,
+                after: a,
+                duration_s,
+            } => label.push_str(&format!(" database-down@{at_s}s{}+{duration_s}s", after(a))),
+        }
+        label
+    }
+}
+
+/// Every scenario of `suite`, in a stable order: job, engine, delivery,
+/// rate, interval, the engine's settings, fault, repetition.
+pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
+    let m = &suite.matrix;
+    let rates = if m.rates.is_empty() {
+        vec![suite.workload.rate.clone()]
+    } else {
+        m.rates.clone()
+    };
+    let mut scenarios = Vec::new();
+    for job in suite.job_specs()? {
+        for &engine in &m.engines {
+            let intervals: Vec<(Option<u64>, Option<u64>)> = if engine.is_triggered() {
+                m.trigger_interval_ms.iter().map(|t| (None, Some(*t))).collect()
+            } else {
+                m.checkpoint_interval_ms.iter().map(|c| (*c, None)).collect()
+            };
+            let settings = suite.settings_of(engine);
+            for &delivery in m.delivery.iter().filter(|&&d| engine.offers(d)) {
+                for rate in &rates {
+                    for &(checkpoint_interval_ms, trigger_interval_ms) in &intervals {
+                        if delivery == DeliveryMode::Transactional
+                            && engine == EngineName::Continuous
+                            && checkpoint_interval_ms.is_none()
+                        {
+                            // Transactional delivery commits per checkpoint: no checkpoints, no scenario.
+                            continue;
+                        }
+                        for setting in &settings {
+                            for fault in &m.faults {
+                                for repetition in 1..=m.repetitions {
+                                    scenarios.push(Scenario {
+                                        number: scenarios.len() + 1,
+                                        job: job.clone(),
+                                        engine,
+                                        delivery,
+                                        workload: WorkloadSpec {
+                                            rate: rate.clone(),
+                                            ..suite.workload.clone()
+                                        },
+                                        checkpoint_interval_ms,
+                                        trigger_interval_ms,
+                                        settings: setting.clone(),
+                                        fault: fault.clone(),
+                                        repetition,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(scenarios)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quickstart_matrix_is_two_jobs_on_two_engines() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/quickstart.toml");
+        let suite = Suite::from_file(std::path::Path::new(path)).expect("quickstart");
+        let scenarios = expand(&suite).expect("expand");
+        let labels: Vec<String> = scenarios.iter().map(Scenario::label).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "ysb continuous upsert 2000/s",
+                "ysb microbatch upsert 2000/s",
+                "tumbling continuous upsert 2000/s",
+                "tumbling microbatch upsert 2000/s",
+            ]
+        );
+        assert_eq!(scenarios[0].checkpoint_interval_ms, Some(10_000));
+        assert_eq!(scenarios[1].trigger_interval_ms, Some(1_000));
+        assert!(scenarios.iter().enumerate().all(|(i, s)| s.number == i + 1));
+    }
+
+    #[test]
+    fn every_list_multiplies_and_transactional_needs_checkpoints() {
+        let suite = Suite::parse(
+            r#"
+            name = "m"
+            [workload]
+            duration_s = 1
+            [matrix]
+            jobs = ["tumbling"]
+            engines = ["continuous", "microbatch"]
+            delivery = ["upsert", "transactional"]
+            rates = [{ kind = "constant", events_per_s = 100 }, { kind = "constant", events_per_s = 200 }]
+            checkpoint_interval_ms = [1000]
+            trigger_interval_ms = [500, 1000]
+            repetitions = 3
+            "#,
+            "inline",
+        )
+        .expect("suite");
+        // continuous: 2 deliveries x 2 rates x 1 interval; micro-batch: 2 x 2 x 2; all x 3.
+        assert_eq!(expand(&suite).expect("expand").len(), (4 + 8) * 3);
+    }
+
+    #[test]
+    fn an_engine_setting_list_is_an_axis_of_that_engine_only() {
+        let suite = Suite::parse(
+            r#"
+            name = "m"
+            [matrix]
+            jobs = ["tumbling"]
+            engines = ["continuous", "microbatch"]
+            [settings.continuous]
+            parallelism = [1, 2]
+            watermark_interval_ms = 100
+            "#,
+            "inline",
+        )
+        .expect("suite");
+        let labels: Vec<String> = expand(&suite)
+            .expect("expand")
+            .iter()
+            .map(Scenario::label)
+            .collect();
+        assert_eq!(
+            labels,
+            vec![
+                "tumbling continuous upsert parallelism=1 watermark_interval_ms=100 10000/s",
+                "tumbling continuous upsert parallelism=2 watermark_interval_ms=100 10000/s",
+                "tumbling microbatch upsert 10000/s",
+            ]
+        );
+    }
+}
