@@ -105,11 +105,16 @@ pub fn to_args<T: Serialize>(options: &T) -> Vec<String> {
 /// The settings as the command line gives them with no flags: the clap
 /// attributes' defaults, so `Default` and the parser cannot differ.
 pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
-    let command = T::augment_args(clap::Command::new("defaults").no_binary_name(true));
-    let matches = command
-        .try_get_matches_from(std::iter::empty::<String>())
-        .expect("every engine setting has a default");
-    T::from_arg_matches(&matches).expect("defaults parse back")
+    parse_args(std::iter::empty::<String>()).expect("every engine setting has a default")
+}
+
+/// `T` parsed from `args` (flags only, no program name), as the command
+/// line would parse them.
+pub fn parse_args<T: clap::Args + clap::FromArgMatches>(
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<T, clap::Error> {
+    let command = T::augment_args(clap::Command::new("args").no_binary_name(true));
+    T::from_arg_matches(&command.try_get_matches_from(args)?)
 }
 
 /// The settings a suite gives (one value per key), on top of the defaults;
@@ -130,10 +135,8 @@ mod tests {
     /// `options` through its flags and back, and through a suite's table and back.
     fn round_trip<T: EngineOptions + PartialEq + std::fmt::Debug>(options: T) {
         let flags = to_args(&options);
-        let command = T::augment_args(clap::Command::new("engine").no_binary_name(true));
-        let matches = command.try_get_matches_from(&flags).expect("the flags parse");
         assert_eq!(
-            T::from_arg_matches(&matches).expect("reads"),
+            parse_args::<T>(&flags).expect("the flags parse"),
             options,
             "{flags:?}"
         );

@@ -116,11 +116,12 @@ impl<O: EngineOptions> Engine for Entry<O> {
 
 /// The registry's entry for `name`.
 pub fn engine(name: EngineName) -> &'static dyn Engine {
-    ENGINES
-        .iter()
-        .copied()
-        .find(|e| e.name() == name)
-        .unwrap_or_else(|| panic!("engine {} is not in ENGINES", name.as_str()))
+    named(name.as_str()).unwrap_or_else(|| panic!("engine {} is not in ENGINES", name.as_str()))
+}
+
+/// The registry's entry for the engine spelt `name`, if there is one.
+pub fn named(name: &str) -> Option<&'static dyn Engine> {
+    ENGINES.iter().copied().find(|e| e.name().as_str() == name)
 }
 
 #[cfg(test)]

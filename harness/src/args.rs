@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use streambench_engines::engine::JobRun;
+use streambench_engines::options::parse_args;
 use streambench_engines::start::StartPosition;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::generator::WorkloadSpec;
@@ -214,12 +215,7 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// `job` writing `table`, every other flag at its default.
     pub fn for_job(job: &str, table: &str) -> EngineArgs {
-        use clap::FromArgMatches;
-        let command = EngineArgs::augment_args(clap::Command::new("engine").no_binary_name(true));
-        let matches = command
-            .try_get_matches_from(["--job", job, "--table", table])
-            .expect("--job and --table are all an engine needs");
-        EngineArgs::from_arg_matches(&matches).expect("the defaults parse back")
+        parse_args(["--job", job, "--table", table]).expect("--job and --table are all an engine needs")
     }
 
     /// These settings as flags: what `streambench engine <name>` parses
@@ -342,13 +338,8 @@ mod tests {
 
     #[test]
     fn engine_args_parse_back_from_their_flags() {
-        use clap::FromArgMatches;
         let mut args = EngineArgs::for_job("ysb", "results");
-        let parse = |args: &EngineArgs| {
-            let command = EngineArgs::augment_args(clap::Command::new("engine").no_binary_name(true));
-            EngineArgs::from_arg_matches(&command.try_get_matches_from(args.to_args()).expect("parses"))
-                .expect("reads")
-        };
+        let parse = |args: &EngineArgs| parse_args::<EngineArgs>(args.to_args()).expect("parses");
         assert_eq!(parse(&args), args, "the defaults");
         args = EngineArgs {
             suite: Some("suite.toml".into()),

@@ -26,10 +26,7 @@ impl FromArgMatches for EngineCommand {
         let (name, sub) = matches
             .subcommand()
             .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingSubcommand))?;
-        let engine = ENGINES
-            .iter()
-            .copied()
-            .find(|e| e.name().as_str() == name)
+        let engine = registry::named(name)
             .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))?;
         Ok(EngineCommand {
             engine,
@@ -61,7 +58,7 @@ impl clap::Subcommand for EngineCommand {
     }
 
     fn has_subcommand(name: &str) -> bool {
-        ENGINES.iter().any(|e| e.name().as_str() == name)
+        registry::named(name).is_some()
     }
 }
 

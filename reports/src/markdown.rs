@@ -408,21 +408,18 @@ pub(crate) struct GuideSection {
 
 /// The decision guide, one section per job.
 pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
+    // The verdict's own answers per engine, so the guide cannot disagree with it.
+    let verdicts = crate::verdict::verdicts(results);
+    let engines = guide_engines(results);
     jobs(results)
         .into_iter()
         .map(|job| {
-            let engines = guide_engines(results);
             let mut header = vec!["p99 target (delay beyond the watermark)"];
             header.extend(engines.iter().map(EngineName::as_str));
             let mut targets = Table::new(&header);
-            // The verdict's own answers per engine, so the guide cannot disagree with it.
-            let verdict = crate::verdict::verdicts(results)
-                .into_iter()
-                .find(|v| v.job == job);
+            let verdict = verdicts.iter().find(|v| v.job == job);
             for target in LATENCY_TARGETS_MS {
-                let met = verdict
-                    .as_ref()
-                    .and_then(|v| v.targets.iter().find(|t| t.target_ms == target));
+                let met = verdict.and_then(|v| v.targets.iter().find(|t| t.target_ms == target));
                 let mut cells = vec![crate::verdict::target_name(target)];
                 for &engine in &engines {
                     let best = met.and_then(|t| t.engine_bests.iter().find(|p| p.engine == engine));

@@ -30,7 +30,7 @@ use crate::source::{KafkaSource, Offsets};
 use crate::start::StartPosition;
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = streambench_workloads::suite::EngineName::Flink.as_str();
+pub const ENGINE: &str = EngineName::Flink.as_str();
 
 /// The Flink SQL job's source; the installer compiles it (Flink's class
 /// loader must find the job's functions as class files).

@@ -26,7 +26,7 @@ use crate::sink::{self, PostgresSink};
 use crate::source::{KafkaSource, Offsets};
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = streambench_workloads::suite::EngineName::Spark.as_str();
+pub const ENGINE: &str = EngineName::Spark.as_str();
 
 /// The PySpark job, written next to the job file at every start.
 const JOB_SCRIPT: &str = include_str!("../../external/spark_job.py");

@@ -291,10 +291,8 @@ fn engine_args(
     metrics: &Path,
 ) -> anyhow::Result<Vec<String>> {
     let common = EngineArgs {
-        job: scenario.job.name.clone(),
         suite: Some(config.suite_path.clone()),
         topic: name.to_string(),
-        table: name.to_string(),
         delivery: scenario.delivery,
         start: StartPosition::Checkpoint,
         drain_on_stop: true,
@@ -307,15 +305,18 @@ fn engine_args(
         postgres: Some(config.services.postgres.clone()),
     };
     let mut settings = scenario.settings.clone();
-    let interval = match (scenario.checkpoint_interval_ms, scenario.trigger_interval_ms) {
-        _ if scenario.engine.is_triggered() => (
-            "trigger_interval_ms",
-            SettingValue::Integer(scenario.trigger_interval_ms.unwrap_or(1000) as i64),
-        ),
-        (Some(ms), _) => ("checkpoint_interval_ms", SettingValue::Integer(ms as i64)),
-        (None, _) => ("checkpoint_interval_ms", SettingValue::Text("off".into())),
+    let ms = |ms: u64| SettingValue::Integer(ms as i64);
+    let (interval, value) = if scenario.engine.is_triggered() {
+        ("trigger_interval_ms", scenario.trigger_interval_ms.map(ms))
+    } else {
+        let off = SettingValue::Text("off".into());
+        (
+            "checkpoint_interval_ms",
+            Some(scenario.checkpoint_interval_ms.map_or(off, ms)),
+        )
     };
-    settings.insert(interval.0.to_string(), interval.1);
+    // An interval the scenario leaves unset is the engine's default.
+    settings.extend(value.map(|v| (interval.to_string(), v)));
     settings.extend(
         config
             .placement
