@@ -23,6 +23,7 @@ fn events() -> Vec<Keyed> {
                 key: (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) % KEYS,
                 event_time_ms: if i % 10 == 3 { t - 40 } else { t },
                 value: (i % 1000) as i64,
+                ..Keyed::default()
             }
         })
         .collect()
@@ -72,6 +73,7 @@ fn checkpoint_pause(c: &mut Criterion) {
                 key,
                 event_time_ms: 1_700_000_000_000,
                 value: 1,
+                ..Keyed::default()
             },
             &mut fired,
         );

@@ -1,5 +1,7 @@
-//! What an engine hands its sink: window results, late events and dead letters.
+//! What an engine hands its sink: window results or per-event rows, late
+//! events and dead letters.
 
+use streambench_workloads::per_event::EventRow;
 use streambench_workloads::window::{WindowAggregate, WindowKey};
 
 /// One firing of one window: a row of the result table.
@@ -50,6 +52,9 @@ pub struct DeadLetter {
 pub struct OutputBatch {
     /// Window results.
     pub results: Vec<WindowResult>,
+    /// Per-event rows (per-event jobs).
+    #[serde(default)]
+    pub rows: Vec<EventRow>,
     /// Late events.
     pub late: Vec<LateEvent>,
     /// Dead letters.
@@ -59,18 +64,27 @@ pub struct OutputBatch {
 impl OutputBatch {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.results.is_empty() && self.late.is_empty() && self.dead_letters.is_empty()
+        self.results.is_empty()
+            && self.rows.is_empty()
+            && self.late.is_empty()
+            && self.dead_letters.is_empty()
     }
 
     /// Moves everything of `other` to the end of this batch.
     pub fn append(&mut self, other: &mut OutputBatch) {
         self.results.append(&mut other.results);
+        self.rows.append(&mut other.rows);
         self.late.append(&mut other.late);
         self.dead_letters.append(&mut other.dead_letters);
     }
 
+    /// How many result rows it holds (window results and per-event rows).
+    pub fn result_rows(&self) -> usize {
+        self.results.len() + self.rows.len()
+    }
+
     /// How many items it holds.
     pub fn len(&self) -> usize {
-        self.results.len() + self.late.len() + self.dead_letters.len()
+        self.results.len() + self.rows.len() + self.late.len() + self.dead_letters.len()
     }
 }

@@ -13,6 +13,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use streambench_workloads::job::JobSpec;
 use streambench_workloads::scenario::Settings;
 use streambench_workloads::suite::EngineName;
 
@@ -50,6 +51,10 @@ pub trait Engine: Sync {
     /// wrong kind is refused with the reason.
     fn settings_flags(&self, settings: &Settings) -> std::result::Result<Vec<String>, String>;
 
+    /// Why the engine cannot run `job` faithfully, if it cannot: a suite
+    /// skips that scenario and its report says why.
+    fn cannot_run(&self, job: &JobSpec) -> Option<String>;
+
     /// Runs `job` with the engine's flags as parsed into `matches`.
     fn run<'a>(&'a self, job: JobRun, matches: &'a clap::ArgMatches, tools: &'a dyn Tools) -> RunFuture<'a>;
 
@@ -74,10 +79,17 @@ pub struct Entry<O> {
     pub name: EngineName,
     /// One line for `streambench engine --help`.
     pub about: &'static str,
+    /// Why it cannot run a job ([`runs_every_job`] for one that can run any).
+    pub cannot_run: fn(&JobSpec) -> Option<String>,
     /// Runs a job with the parsed options.
     pub run: for<'a> fn(JobRun, O, &'a dyn Tools) -> RunFuture<'a>,
     /// Installs what it runs with ([`nothing_to_install`] for streambench's own).
     pub install: fn(&dyn Tools) -> Result<()>,
+}
+
+/// [`Entry::cannot_run`] of an engine that runs every catalogue job.
+pub fn runs_every_job(_: &JobSpec) -> Option<String> {
+    None
 }
 
 /// [`Entry::install`] of an engine that is part of streambench.
@@ -102,7 +114,19 @@ impl<O: EngineOptions> Engine for Entry<O> {
         options::from_settings::<O>(settings).map(|o| options::to_args(&o))
     }
 
+    fn cannot_run(&self, job: &JobSpec) -> Option<String> {
+        (self.cannot_run)(job)
+    }
+
     fn run<'a>(&'a self, job: JobRun, matches: &'a clap::ArgMatches, tools: &'a dyn Tools) -> RunFuture<'a> {
+        if let Some(reason) = self.cannot_run(&job.job) {
+            let refused = Error::Config(format!(
+                "{} cannot run job {}: {reason}",
+                self.name.as_str(),
+                job.job.name
+            ));
+            return Box::pin(std::future::ready(Err(refused)));
+        }
         match O::from_arg_matches(matches) {
             Ok(options) => (self.run)(job, options, tools),
             Err(e) => Box::pin(std::future::ready(Err(Error::Config(e.to_string())))),

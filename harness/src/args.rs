@@ -27,7 +27,7 @@ pub struct WorkloadArgs {
     /// Take the workload (and job settings) from this suite file.
     #[arg(long, value_name = "FILE")]
     pub suite: Option<std::path::PathBuf>,
-    /// The job (its input: ad events for `ysb`, measurements otherwise);
+    /// The job (its input: ad events for `ysb`, `alerts` and `fraud`, measurements otherwise);
     /// default: the suite's first job, else `tumbling`.
     #[arg(long)]
     pub job: Option<String>,

@@ -51,7 +51,7 @@ pub fn job_figures(results: &Results, job: &str) -> Vec<Figure> {
 }
 
 /// The frontier of `job`: per setting, p99 of the delay beyond the
-/// watermark (log) against the rate offered, the Pareto front through the
+/// watermark, or of a per-event job's latency per event (log), against the rate offered, the Pareto front through the
 /// choices no other beats, and the verdict's targets as lines.
 pub fn frontier(results: &Results, job: &str) -> Option<Figure> {
     let points = crate::verdict::points(results, job);
@@ -96,16 +96,11 @@ pub fn frontier(results: &Results, job: &str) -> Option<Figure> {
             colour: 6,
         });
     }
+    let judged = crate::verdict::judged_latency(results, job);
     Some(Figure::Line(LineChart {
-        title: format!(
-            "Frontier: {job}, rate against p99 {}",
-            crate::verdict::JUDGED_LATENCY
-        ),
+        title: format!("Frontier: {job}, rate against p99 {judged}"),
         x: Axis::new("offered rate (events/s)", Scale::Linear),
-        y: Axis::new(
-            &format!("p99 {} (ms)", crate::verdict::JUDGED_LATENCY),
-            Scale::Log,
-        ),
+        y: Axis::new(&format!("p99 {judged} (ms)"), Scale::Log),
         series,
         markers: Vec::new(),
     }))

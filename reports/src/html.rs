@@ -91,11 +91,12 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
             push_figure(&mut out, &figure, &mut number)?;
         }
     }
-    let _ = writeln!(
-        out,
-        "<p>{}</p>\n</section>",
-        with_code(crate::markdown::VERDICT_CAVEAT)
-    );
+    let _ = writeln!(out, "<p>{}</p>", with_code(crate::markdown::VERDICT_CAVEAT));
+    let skipped = crate::markdown::skipped_note(results);
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", with_code(&skipped));
+    }
+    out.push_str("</section>\n");
     out.push_str("<section id=\"run\">\n<h2>Run</h2>\n");
     out.push_str(&context_table(results).render_html());
     out.push_str("</section>\n<section id=\"scenarios\">\n<h2>Scenarios</h2>\n");

@@ -66,7 +66,28 @@ pub fn summary(results: &Results) -> String {
         out.push('\n');
         out.push_str(&verdicts);
     }
+    let skipped = skipped_note(results);
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "\n{skipped}");
+    }
     out
+}
+
+/// One sentence naming each job an engine could not run and why; empty
+/// when every scenario of the matrix ran.
+pub fn skipped_note(results: &Results) -> String {
+    if results.skipped.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = results
+        .skipped
+        .iter()
+        .map(|s| format!("`{}` ({})", s.label, s.reason))
+        .collect();
+    format!(
+        "Not run, because the engine cannot run the job faithfully: {}.",
+        each.join("; ")
+    )
 }
 
 /// One sentence per rate search: where it ended and every trial.
@@ -108,7 +129,7 @@ pub(crate) fn scenarios_table(results: &Results) -> Table {
         ">event-time p50 ms",
         ">p99 ms",
         ">max ms",
-        ">p99 beyond watermark ms",
+        ">p99 beyond watermark, or per-event after arrival ms",
         ">offered/s",
         ">engine/s",
         "oracle",
@@ -211,6 +232,10 @@ pub fn report(results: &Results) -> String {
         out.push_str("## Verdict\n\n");
         out.push_str(&verdict);
         out.push_str(VERDICT_CAVEAT);
+        let skipped = skipped_note(results);
+        if !skipped.is_empty() {
+            let _ = write!(out, "\n\n{skipped}");
+        }
         out.push_str("\n\n## Run\n\n");
     }
     out.push_str(&context_table(results).render());
@@ -388,7 +413,8 @@ pub fn decision_guide(results: &Results) -> String {
 
 /// What the verdict's figures mean, said once under it.
 pub(crate) const VERDICT_CAVEAT: &str = "Judged on p99 of each window's delay beyond the watermark (the commit time of its \
-     row minus its end and the job's watermark delay), over runs without faults that kept up and equalled the oracle; \
+     row minus its end and the job's watermark delay) or, for a per-event job, of each row's latency after arrival \
+     (its commit time minus the time the event reached the broker by the generator's schedule), over runs without faults that kept up and equalled the oracle; \
      repetitions of a setting at a rate count by their median. Cores per 100k ev/s is the engine's CPU per event \
      times 100,000 events/s. A higher rate may also meet a target if the suite did not try it.";
 
@@ -414,8 +440,9 @@ pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
     jobs(results)
         .into_iter()
         .map(|job| {
-            let mut header = vec!["p99 target (delay beyond the watermark)"];
-            header.extend(engines.iter().map(EngineName::as_str));
+            let first = format!("p99 target ({})", crate::verdict::judged_latency(results, &job));
+            let mut header: Vec<&str> = vec![first.as_str()];
+            header.extend(engines.iter().map(|e| e.as_str()));
             let mut targets = Table::new(&header);
             let verdict = verdicts.iter().find(|v| v.job == job);
             for target in LATENCY_TARGETS_MS {

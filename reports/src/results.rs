@@ -25,6 +25,18 @@ pub struct Results {
     /// Sustainable-throughput searches (suites with `[search]`), one per
     /// setting and repetition; their trials are among `scenarios`.
     pub searches: Vec<SearchResult>,
+    /// Jobs of the matrix an engine cannot run, left out with its reason.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A job the suite asked an engine for that the engine cannot run faithfully.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Which job on which engine, as "fraud on flink".
+    pub label: String,
+    /// The engine's reason.
+    pub reason: String,
 }
 
 impl Results {
@@ -122,10 +134,11 @@ pub struct ScenarioResult {
     pub engine_records_per_s: f64,
     /// Per second of the run: records the engine read that second.
     pub engine_records_per_s_series: Vec<u64>,
-    /// `emitted_at` - window end, over windows closed during the
-    /// measurement period.
+    /// `emitted_at` - window end (per-event jobs: - event time), over
+    /// results due during the measurement period.
     pub event_time_latency: LatencySummary,
-    /// `emitted_at` - (window end + watermark delay).
+    /// `emitted_at` - (window end + watermark delay); for a per-event job,
+    /// `emitted_at` - the time its event reached the broker by the schedule.
     pub engine_delay: LatencySummary,
     /// Event-time latency of the results emitted in each second of the run
     /// (also in `latency.hlog`, HdrHistogram's interval log, next to the

@@ -4,7 +4,11 @@
 //! it, what came closest. Windowed jobs are judged on the delay of their
 //! results beyond the watermark (`engine_delay`): the watermark delay is the
 //! job's choice, and every engine must wait for it, so only what follows it
-//! is the engine's. Every claim names the scenarios it rests on.
+//! is the engine's. Per-event jobs (`alerts`, `fraud`) owe no watermark:
+//! they are judged on each row's latency after its event arrived, its
+//! commit time minus the time the generator's schedule put the event on the
+//! broker (an out-of-order event happened earlier than it arrived, which
+//! no engine can undo; event-time latency is reported beside it). Every claim names the scenarios it rests on.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,22 @@ pub const TARGETS_MS: [f64; 4] = [10.0, 100.0, 1_000.0, 10_000.0];
 
 /// What the verdict judges a windowed job's latency on, as column headers say it.
 pub const JUDGED_LATENCY: &str = "delay beyond the watermark";
+
+/// What the verdict judges a per-event job's latency on.
+pub const JUDGED_PER_EVENT: &str = "latency after arrival";
+
+/// What the verdict judges `job`'s latency on, as headers say it.
+pub fn judged_latency(results: &Results, job: &str) -> &'static str {
+    let per_event = results
+        .scenarios
+        .iter()
+        .any(|r| r.scenario.job.name == job && r.scenario.job.window.is_per_event());
+    if per_event {
+        JUDGED_PER_EVENT
+    } else {
+        JUDGED_LATENCY
+    }
+}
 
 /// One setting at one rate, as measured (the median over its repetitions).
 #[derive(Debug, Clone, PartialEq)]
@@ -123,8 +143,11 @@ impl TargetVerdict {
 pub struct JobVerdict {
     /// The job.
     pub job: String,
-    /// Its watermark delay, ms (left out of the judged latency).
+    /// Its watermark delay, ms (left out of the judged latency); 0 for a
+    /// per-event job.
     pub watermark_delay_ms: i64,
+    /// What its latency is judged on: [`JUDGED_LATENCY`] or [`JUDGED_PER_EVENT`].
+    pub judged: &'static str,
     /// The highest rate measured at all.
     pub highest_rate_per_s: f64,
     /// The engines with a run that could be judged.
@@ -150,7 +173,7 @@ fn job_verdict(results: &Results, job: &str) -> Option<JobVerdict> {
         .find(|r| r.scenario.job.name == job)?
         .scenario
         .job
-        .watermark_delay_ms;
+        .result_wait_ms();
     let highest_rate_per_s = points
         .iter()
         .map(|p| p.rate_per_s)
@@ -162,6 +185,7 @@ fn job_verdict(results: &Results, job: &str) -> Option<JobVerdict> {
     Some(JobVerdict {
         job: job.to_string(),
         watermark_delay_ms,
+        judged: judged_latency(results, job),
         highest_rate_per_s,
         engines,
         targets,
@@ -334,10 +358,14 @@ impl JobVerdict {
                 closest.cited()
             ));
         }
+        let judged = if self.judged == JUDGED_PER_EVENT {
+            format!("p99 of each row's {JUDGED_PER_EVENT}, its commit minus its event's arrival")
+        } else {
+            format!("p99 of the {JUDGED_LATENCY} of {} ms", self.watermark_delay_ms)
+        };
         format!(
-            "`{}` (p99 of the {JUDGED_LATENCY} of {} ms; rates up to {} events/s measured): {}.",
+            "`{}` ({judged}; rates up to {} events/s measured): {}.",
             self.job,
-            self.watermark_delay_ms,
             rate(self.highest_rate_per_s),
             clauses.join("; ")
         )
@@ -350,7 +378,7 @@ impl JobVerdict {
             "p99 target",
             "met at the highest rate by",
             ">rate/s",
-            &format!(">p99 {JUDGED_LATENCY} ms"),
+            &format!(">p99 {} ms", self.judged),
             ">p99 event time ms",
             ">p99 / target",
             ">cores per 100k ev/s",

@@ -79,3 +79,19 @@ fn a_job_table_shows_what_checkpoints_cost_against_none() {
         "{row}"
     );
 }
+
+#[test]
+fn a_job_an_engine_cannot_run_is_named_with_the_reason_not_left_out_silently() {
+    let mut results = fixture();
+    assert!(!markdown::report(&results).contains("Not run"));
+    results.skipped.push(streambench_reports::results::Skipped {
+        label: "fraud on flink".into(),
+        reason: "no per-event rule".into(),
+    });
+    for text in [markdown::report(&results), markdown::summary(&results)] {
+        assert!(
+            text.contains("Not run, because the engine cannot run the job faithfully: `fraud on flink` (no per-event rule)."),
+            "{text}"
+        );
+    }
+}

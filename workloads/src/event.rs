@@ -97,7 +97,7 @@ impl Event<'_> {
     /// The value the event is partitioned by on the topic.
     pub fn partition_key(&self) -> u64 {
         match self {
-            Event::Ad(e) => e.ad_id,
+            Event::Ad(e) => e.user_id,
             Event::Measurement(e) => e.key,
         }
     }

@@ -26,6 +26,9 @@ pub struct WorkloadSpec {
     pub keys: u64,
     /// How often each key occurs.
     pub key_distribution: KeyDistribution,
+    /// How many distinct users ad events come from, uniformly: the key of
+    /// the per-user `fraud` rule (fewer users, more bursts).
+    pub users: u64,
     /// Partitions of the topic; a key always lands in the same one.
     pub partitions: u32,
     /// Bytes of padding added to every event.
@@ -47,6 +50,7 @@ impl Default for WorkloadSpec {
             events: None,
             keys: 1000,
             key_distribution: KeyDistribution::Uniform,
+            users: 100_000,
             partitions: 4,
             padding_bytes: 0,
             out_of_order: OutOfOrder::default(),
@@ -181,6 +185,9 @@ impl WorkloadSpec {
         if self.keys == 0 {
             return Err(invalid("keys", "must be at least 1"));
         }
+        if self.users == 0 {
+            return Err(invalid("users", "must be at least 1"));
+        }
         if self.partitions == 0 {
             return Err(invalid("partitions", "must be at least 1"));
         }
@@ -239,7 +246,9 @@ pub struct Generated<'g> {
     pub send_time_us: u64,
     /// Its Kafka partition.
     pub partition: u32,
-    /// Its key (the ad, for ad events).
+    /// Its Kafka key: the measurement's key, or the user of an ad event
+    /// (the topic is keyed by user, so a user's events stay in order in one
+    /// partition, as per-user rules need).
     pub key: u64,
     /// On time, out of order, late or malformed.
     pub class: EventClass,
@@ -360,7 +369,7 @@ impl Generator {
             EventKind::Ad => Event::Ad(AdEvent {
                 event_id: index,
                 event_time_ms,
-                user_id: fields.below(100_000),
+                user_id: fields.below(self.spec.users),
                 page_id: fields.below(10_000),
                 ad_id: key,
                 ad_type: AD_TYPES[fields.below(AD_TYPES.len() as u64) as usize],
@@ -380,6 +389,7 @@ impl Generator {
                 pad,
             }),
         };
+        let key = event.partition_key();
         Generated {
             index,
             send_time_us,

@@ -1,4 +1,5 @@
-//! The job catalogue: the windowed jobs both engines run, defined once.
+//! The job catalogue: the windowed and per-event jobs every engine runs,
+//! defined once.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +11,8 @@ use crate::window::{Keyed, WindowSpec};
 /// Ads per campaign in the Yahoo Streaming Benchmark's static table.
 pub const ADS_PER_CAMPAIGN: u64 = 10;
 
-/// One windowed Kafka-to-PostgreSQL job: which events it reads, which it
-/// keeps, how it keys and windows them, and what it computes.
+/// One Kafka-to-PostgreSQL job: which events it reads, which it keeps, how
+/// it keys and windows them (or raises a row per event), and what it computes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
@@ -25,7 +26,8 @@ pub struct JobSpec {
     pub key: KeyBy,
     /// How it groups in time.
     pub window: WindowSpec,
-    /// What it computes per window, in output column order.
+    /// What it computes per window, in output column order (none for
+    /// per-event jobs, whose columns are fixed: see [`crate::per_event::EventRow`]).
     pub aggregates: Vec<Aggregate>,
     /// Bounded out-of-orderness: the watermark trails the largest event time
     /// seen by this much.
@@ -52,6 +54,8 @@ pub enum KeyBy {
     /// The campaign an ad belongs to, from the static campaign table
     /// (enrichment, as in the Yahoo Streaming Benchmark's Redis join).
     Campaign,
+    /// The user of an ad event.
+    User,
 }
 
 /// An output column computed per window.
@@ -141,8 +145,15 @@ impl JobSpec {
                 self.allowed_lateness_ms
             )));
         }
-        if self.aggregates.is_empty() {
-            return Err(Invalid("a job needs at least one aggregate".into()));
+        match (self.window.is_per_event(), self.aggregates.is_empty()) {
+            (false, true) => return Err(Invalid("a windowed job needs at least one aggregate".into())),
+            (true, false) => {
+                return Err(Invalid(
+                    "a per-event job writes fixed columns (event id, key, ad, user, count): it takes no aggregates"
+                        .into(),
+                ));
+            }
+            _ => {}
         }
         if !crate::names::is_identifier(&self.name) {
             return Err(Invalid(format!(
@@ -151,6 +162,18 @@ impl JobSpec {
             )));
         }
         Ok(())
+    }
+
+    /// How long after its due time a result owes the watermark: the
+    /// watermark delay for a window (due at its end), nothing for a
+    /// per-event row (due at its event's time). Latency beyond this is what
+    /// the engine adds.
+    pub fn result_wait_ms(&self) -> i64 {
+        if self.window.is_per_event() {
+            0
+        } else {
+            self.watermark_delay_ms
+        }
     }
 
     /// The name of the job's input events, for messages.
@@ -171,19 +194,26 @@ impl JobSpec {
             (KeyBy::Key, Event::Measurement(m)) => (m.key, m.value),
             (KeyBy::Campaign, Event::Ad(ad)) => (campaigns.campaign(ad.ad_id)?, 1),
             (KeyBy::Key, Event::Ad(ad)) => (ad.ad_id, 1),
-            (KeyBy::Campaign, Event::Measurement(_)) => return None,
+            (KeyBy::User, Event::Ad(ad)) => (ad.user_id, 1),
+            (KeyBy::Campaign | KeyBy::User, Event::Measurement(_)) => return None,
+        };
+        let (ad_id, user_id) = match event {
+            Event::Ad(ad) => (ad.ad_id, ad.user_id),
+            Event::Measurement(_) => (0, 0),
         };
         Some(Keyed {
             event_id: event.event_id(),
             key,
             event_time_ms: event.event_time_ms(),
             value,
+            ad_id,
+            user_id,
         })
     }
 }
 
-/// The catalogue's job names.
-pub const CATALOGUE: [&str; 4] = ["ysb", "tumbling", "sliding", "session"];
+/// The catalogue's job names: four windowed, then two per-event.
+pub const CATALOGUE: [&str; 6] = ["ysb", "tumbling", "sliding", "session", "alerts", "fraud"];
 
 /// A job from the catalogue by name, with its default settings.
 pub fn catalogue_job(name: &str) -> Option<JobSpec> {
@@ -229,6 +259,25 @@ pub fn catalogue_job(name: &str) -> Option<JobSpec> {
             KeyBy::Key,
             WindowSpec::Session { gap_ms: 30_000 },
             &[Count, FirstEventTime, LastEventTime],
+        ),
+        // Every purchase, enriched with its campaign, written at once.
+        "alerts" => job(
+            EventKind::Ad,
+            Some(Filter::AdEventType(AdEventType::Purchase)),
+            KeyBy::Campaign,
+            WindowSpec::Each,
+            &[],
+        ),
+        // A user's third purchase within a minute, and each one after it.
+        "fraud" => job(
+            EventKind::Ad,
+            Some(Filter::AdEventType(AdEventType::Purchase)),
+            KeyBy::User,
+            WindowSpec::Burst {
+                within_ms: 60_000,
+                at_least: 3,
+            },
+            &[],
         ),
         _ => return None,
     })
@@ -297,5 +346,35 @@ mod tests {
         });
         let kept = job.extract(&m, &CampaignTable::new(0, 0)).expect("kept");
         assert_eq!((kept.key, kept.value), (3, -4));
+    }
+
+    #[test]
+    fn per_event_jobs_keep_purchases_with_their_ad_and_user() {
+        let table = CampaignTable::new(1, 1000);
+        let purchase = Event::Ad(AdEvent {
+            event_id: 8,
+            event_time_ms: 9,
+            user_id: 42,
+            page_id: 2,
+            ad_id: 321,
+            ad_type: "banner",
+            event_type: AdEventType::Purchase,
+            ip: "10.0.0.1",
+            pad: "",
+        });
+        let alerts = catalogue_job("alerts").expect("alerts");
+        let kept = alerts.extract(&purchase, &table).expect("purchases are kept");
+        assert_eq!(
+            (kept.key, kept.ad_id, kept.user_id),
+            (table.campaign(321).expect("ad"), 321, 42)
+        );
+        let fraud = catalogue_job("fraud").expect("fraud");
+        assert_eq!(fraud.extract(&purchase, &table).map(|k| k.key), Some(42));
+        let mut windowed = catalogue_job("ysb").expect("ysb");
+        windowed.aggregates.clear();
+        assert!(windowed.validate().is_err());
+        let mut per_event = alerts;
+        per_event.aggregates.push(Aggregate::Count);
+        assert!(per_event.validate().is_err());
     }
 }

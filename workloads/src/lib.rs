@@ -9,6 +9,7 @@ pub mod invalid;
 pub mod job;
 pub mod names;
 pub mod oracle;
+pub mod per_event;
 pub mod rate;
 pub mod rng;
 pub mod scenario;

@@ -17,6 +17,13 @@
 //! - A result row is compared on the job's aggregates only; of several
 //!   revisions of one window the highest counts, and rows repeating a
 //!   revision are duplicates.
+//! - Per-event jobs (`alerts`, `fraud`) have no windows: the oracle
+//!   evaluates their rule over the kept events in generation order, which is
+//!   each key's arrival order (a key lives in one partition and the
+//!   generator sends in order), so the rows expected, and for `fraud` the
+//!   late events, are exact; a row is compared whole, a row repeated is a
+//!   duplicate. This evaluation is written out plainly here, apart from the
+//!   engines' state ([`crate::per_event::RuleState`]), so that it checks them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::generator::{EventClass, Generator};
 use crate::job::{Aggregate, CampaignTable, JobSpec};
+use crate::per_event::EventRow;
 use crate::window::{Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
 
 /// A job's expected output for one generated workload.
@@ -37,6 +45,19 @@ pub struct Oracle {
     generated: u64,
     malformed: u64,
     filtered: u64,
+    /// Per-event jobs: what each kept event should raise.
+    per_event: Option<PerEventExpected>,
+}
+
+/// What a per-event job's rule gives on the generated events.
+#[derive(Debug, Clone, Default)]
+struct PerEventExpected {
+    /// The rows expected, by event id.
+    rows: BTreeMap<u64, EventRow>,
+    /// Kept events the rule evaluates and that raise no row.
+    quiet: u64,
+    /// Kept events too old for their key: the side output.
+    late: BTreeSet<u64>,
 }
 
 /// One row of an engine's result table, as the check reads it.
@@ -83,8 +104,10 @@ impl ResultRow {
 /// What an engine left behind, for the check.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
-    /// Every row of the result table.
+    /// Every row of a windowed job's result table.
     pub rows: Vec<ResultRow>,
+    /// Every row of a per-event job's result table.
+    pub event_rows: Vec<EventRow>,
     /// The event ids in the late-events side output.
     pub late_side_output: Vec<u64>,
     /// How many records are in the dead-letter table.
@@ -94,9 +117,9 @@ pub struct Observed {
 /// The verdict of comparing an engine's output with the oracle.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
-    /// Windows the oracle expects.
+    /// Windows (per-event jobs: rows) the oracle expects.
     pub expected_windows: u64,
-    /// Windows whose final row equals the oracle's.
+    /// Windows (rows) whose final row equals the oracle's.
     pub matched: u64,
     /// Windows present with a wrong final value.
     pub wrong_value: u64,
@@ -153,6 +176,7 @@ impl Oracle {
             generated: generator.len(),
             malformed: 0,
             filtered: 0,
+            per_event: None,
         };
         for index in 0..generator.len() {
             let generated = generator.generate(index);
@@ -168,7 +192,40 @@ impl Oracle {
                 Some(kept) => oracle.on_time.push(kept),
             }
         }
+        if job.window.is_per_event() {
+            oracle.per_event = Some(oracle.evaluate_per_event());
+        }
         oracle
+    }
+
+    /// Evaluates the per-event rule over every kept event in generation
+    /// order, late-by-the-generator ones included (a per-event rule has no
+    /// window to be late for; it judges lateness per key).
+    fn evaluate_per_event(&self) -> PerEventExpected {
+        let mut kept: Vec<&Keyed> = self.on_time.iter().chain(self.late.values()).collect();
+        kept.sort_by_key(|event| event.event_id);
+        let mut expected = PerEventExpected::default();
+        let WindowSpec::Burst { within_ms, at_least } = self.job.window else {
+            expected.rows = kept.iter().map(|e| (e.event_id, EventRow::of(e, 1))).collect();
+            return expected;
+        };
+        let mut arrived: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+        for event in kept {
+            let (t, times) = (event.event_time_ms, arrived.entry(event.key).or_default());
+            let newest = times.iter().max().copied().unwrap_or(i64::MIN);
+            if t < newest.saturating_sub(self.job.watermark_delay_ms) {
+                expected.late.insert(event.event_id);
+                continue;
+            }
+            times.push(t);
+            let count = times.iter().filter(|&&p| t - within_ms < p && p <= t).count() as i64;
+            if count >= at_least {
+                expected.rows.insert(event.event_id, EventRow::of(event, count));
+            } else {
+                expected.quiet += 1;
+            }
+        }
+        expected
     }
 
     /// The job the oracle is for.
@@ -181,9 +238,13 @@ impl Oracle {
         self.malformed
     }
 
-    /// The ids of the late events the job keeps.
-    pub fn late_event_ids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.late.keys().copied()
+    /// The ids of the late events the job keeps (per-event jobs: the ones
+    /// their rule finds late).
+    pub fn late_event_ids(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match &self.per_event {
+            Some(expected) => Box::new(expected.late.iter().copied()),
+            None => Box::new(self.late.keys().copied()),
+        }
     }
 
     /// The expected windows when the engine accepted the late events in `accepted`.
@@ -192,24 +253,18 @@ impl Oracle {
         windows_of(&self.job.window, self.on_time.iter().chain(accepted_late))
     }
 
+    /// The rows a per-event job should write, by event id (empty for a
+    /// windowed job).
+    pub fn expected_event_rows(&self) -> impl Iterator<Item = &EventRow> + '_ {
+        self.per_event.iter().flat_map(|p| p.rows.values())
+    }
+
     /// Compares what an engine left behind with the oracle.
     pub fn check(&self, observed: &Observed) -> CheckReport {
-        let mut report = CheckReport {
-            generated_events: self.generated,
-            filtered_events: self.filtered,
-            late_events: self.late.len() as u64,
-            malformed_events: self.malformed,
-            dead_lettered: observed.dead_letters,
-            ..CheckReport::default()
-        };
-        let mut dropped = BTreeSet::new();
-        for id in &observed.late_side_output {
-            if self.late.contains_key(id) && dropped.insert(*id) {
-                report.late_dropped += 1;
-            } else {
-                report.side_output_wrong += 1;
-            }
+        if let Some(expected) = &self.per_event {
+            return self.check_per_event(expected, observed);
         }
+        let (mut report, dropped) = self.side_output_report(observed, |id| self.late.contains_key(&id));
         let accepted: BTreeSet<u64> = self
             .late
             .keys()
@@ -257,6 +312,61 @@ impl Oracle {
         report.counted_events = counted_events;
         let accounted =
             counted_events + report.late_dropped + self.filtered + observed.dead_letters.min(self.malformed);
+        report.lost_events = self.generated.saturating_sub(accounted);
+        report
+    }
+
+    /// The report's counts that do not depend on the job's kind, with the
+    /// side output judged against `is_late`: which late events it holds
+    /// (each once), and how many entries are wrong or repeated.
+    fn side_output_report(
+        &self,
+        observed: &Observed,
+        is_late: impl Fn(u64) -> bool,
+    ) -> (CheckReport, BTreeSet<u64>) {
+        let mut report = CheckReport {
+            generated_events: self.generated,
+            filtered_events: self.filtered,
+            late_events: self.late_event_ids().count() as u64,
+            malformed_events: self.malformed,
+            dead_lettered: observed.dead_letters,
+            ..CheckReport::default()
+        };
+        let mut dropped = BTreeSet::new();
+        for id in &observed.late_side_output {
+            if is_late(*id) && dropped.insert(*id) {
+                report.late_dropped += 1;
+            } else {
+                report.side_output_wrong += 1;
+            }
+        }
+        (report, dropped)
+    }
+
+    fn check_per_event(&self, expected: &PerEventExpected, observed: &Observed) -> CheckReport {
+        let (mut report, _) = self.side_output_report(observed, |id| expected.late.contains(&id));
+        report.expected_windows = expected.rows.len() as u64;
+        let mut seen: BTreeMap<u64, &EventRow> = BTreeMap::new();
+        for row in &observed.event_rows {
+            if seen.insert(row.event_id, row).is_some() {
+                report.duplicate_rows += 1;
+            }
+        }
+        for (id, want) in &expected.rows {
+            match seen.get(id) {
+                None => report.missing += 1,
+                Some(got) if *got == want => report.matched += 1,
+                Some(_) => report.wrong_value += 1,
+            }
+        }
+        report.unexpected = seen.keys().filter(|id| !expected.rows.contains_key(id)).count() as u64;
+        // A quiet event is counted right unless a row was written for it.
+        let quiet_right = expected.quiet.saturating_sub(report.unexpected);
+        report.counted_events = report.matched + quiet_right;
+        let accounted = report.counted_events
+            + report.late_dropped
+            + self.filtered
+            + observed.dead_letters.min(self.malformed);
         report.lost_events = self.generated.saturating_sub(accounted);
         report
     }
@@ -320,6 +430,8 @@ mod tests {
         WorkloadSpec {
             events: Some(30_000),
             keys: 200,
+            // Few users, so that fraud's rule fires and finds late events.
+            users: 300,
             out_of_order: OutOfOrder {
                 fraction: 0.2,
                 max_delay_ms: 4_000,
@@ -343,6 +455,7 @@ mod tests {
             .collect();
         Observed {
             rows,
+            event_rows: oracle.expected_event_rows().copied().collect(),
             late_side_output: oracle.late_event_ids().collect(),
             dead_letters: oracle.expected_dead_letters(),
         }
@@ -356,9 +469,10 @@ mod tests {
             let oracle = Oracle::compute(&job, &generator);
             let report = oracle.check(&perfect(&oracle));
             assert!(report.passed(false), "{name}: {report:#?}");
+            assert!(report.expected_windows > 0, "{name}");
             assert!(
-                report.late_events > 0 && report.late_dropped == report.late_events,
-                "{name}"
+                (report.late_events > 0 || name == "alerts") && report.late_dropped == report.late_events,
+                "{name}: {report:#?}"
             );
             assert_eq!(report.lost_events, 0);
             assert_eq!(
@@ -385,6 +499,7 @@ mod tests {
                 .collect(),
             late_side_output: dropped.to_vec(),
             dead_letters: oracle.expected_dead_letters(),
+            ..Observed::default()
         };
         let report = oracle.check(&observed);
         assert!(report.passed(false), "{report:#?}");
@@ -440,5 +555,83 @@ mod tests {
         let report = oracle.check(&observed);
         assert_eq!(report.duplicate_rows, 1);
         assert!(report.passed(true) && !report.passed(false));
+    }
+
+    fn per_event_oracle(name: &str) -> Oracle {
+        let job = catalogue_job(name).expect("job");
+        let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
+        Oracle::compute(&job, &generator)
+    }
+
+    #[test]
+    fn the_engines_rule_state_raises_exactly_the_rows_the_oracle_expects() {
+        use crate::per_event::{Outcome, RuleState};
+        for name in ["alerts", "fraud"] {
+            let oracle = per_event_oracle(name);
+            let job = oracle.job().clone();
+            let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
+            let campaigns = CampaignTable::new(workload().seed, workload().keys);
+            let mut state = RuleState::new(&job.window, job.watermark_delay_ms);
+            let mut observed = Observed {
+                dead_letters: oracle.expected_dead_letters(),
+                ..Observed::default()
+            };
+            for index in 0..generator.len() {
+                let generated = generator.generate(index);
+                if matches!(generated.class, EventClass::Malformed(_)) {
+                    continue;
+                }
+                let Some(kept) = job.extract(&generated.event, &campaigns) else {
+                    continue;
+                };
+                match state.process(&kept) {
+                    Outcome::Row(row) => observed.event_rows.push(row),
+                    Outcome::Quiet => {}
+                    Outcome::Late { .. } => observed.late_side_output.push(kept.event_id),
+                }
+            }
+            let report = oracle.check(&observed);
+            assert!(report.passed(false), "{name}: {report:#?}");
+            assert_eq!(report.lost_events, 0, "{name}");
+            if name == "fraud" {
+                assert!(
+                    report.expected_windows > 10 && report.late_events > 0,
+                    "{report:#?}"
+                );
+                assert!(
+                    report.expected_windows < report.counted_events,
+                    "a rule, not every purchase"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn per_event_faults_are_reported() {
+        let oracle = per_event_oracle("fraud");
+        let mut observed = perfect(&oracle);
+        // A row lost, a count off by one, a row written twice, a row for a
+        // quiet event, a late event left out of the side output.
+        observed.event_rows.remove(0);
+        observed.event_rows[0].count += 1;
+        observed.event_rows.push(observed.event_rows[1]);
+        let mut invented = observed.event_rows[2];
+        invented.event_id = u64::MAX;
+        observed.event_rows.push(invented);
+        observed.late_side_output.pop();
+        let report = oracle.check(&observed);
+        assert_eq!(
+            (
+                report.missing,
+                report.wrong_value,
+                report.duplicate_rows,
+                report.unexpected
+            ),
+            (1, 1, 1, 1),
+            "{report:#?}"
+        );
+        assert_eq!(report.late_dropped + 1, report.late_events);
+        assert!(report.lost_events >= 3, "{report:#?}");
+        assert!(!report.passed(true));
     }
 }

@@ -208,8 +208,8 @@ mod tests {
         assert_eq!(
             labels,
             vec![
-                "ysb continuous upsert 2000/s",
-                "ysb microbatch upsert 2000/s",
+                "fraud continuous upsert 2000/s",
+                "fraud microbatch upsert 2000/s",
                 "tumbling continuous upsert 2000/s",
                 "tumbling microbatch upsert 2000/s",
             ]

@@ -666,7 +666,9 @@ impl Suite {
         }
         for job in self.job_specs()? {
             let reach = job.watermark_delay_ms + job.allowed_lateness_ms + window_reach(&job.window);
-            if self.workload.late.fraction > 0.0 && self.workload.late.delay_ms <= reach {
+            // Per-event rules judge lateness per key, exactly as the oracle does.
+            let windowed = !job.window.is_per_event();
+            if windowed && self.workload.late.fraction > 0.0 && self.workload.late.delay_ms <= reach {
                 return Err(format!(
                     "workload.late.delay_ms ({}) must exceed job {}'s watermark delay + allowed lateness + window ({reach} ms), \
                      or late events would not be late",
@@ -704,6 +706,8 @@ fn window_reach(window: &WindowSpec) -> i64 {
     match *window {
         WindowSpec::Tumbling { size_ms } | WindowSpec::Sliding { size_ms, .. } => size_ms,
         WindowSpec::Session { gap_ms } => gap_ms,
+        WindowSpec::Burst { within_ms, .. } => within_ms,
+        WindowSpec::Each => 0,
     }
 }
 

@@ -31,6 +31,19 @@ pub enum WindowSpec {
         /// The inactivity gap that closes a session.
         gap_ms: i64,
     },
+    /// No window: a row for every kept event, as soon as it is processed
+    /// (the `alerts` job).
+    Each,
+    /// No window: per key, a row on each event that brings the key's events
+    /// within the preceding `within_ms` of event time, `(t - within_ms, t]`,
+    /// to `at_least` or more (the `fraud` job). Rules are evaluated per key in
+    /// arrival order; see [`crate::per_event`].
+    Burst {
+        /// How far back the rule looks.
+        within_ms: i64,
+        /// How many events within it raise a row.
+        at_least: i64,
+    },
 }
 
 /// One window of one key.
@@ -61,17 +74,26 @@ impl WindowSpec {
             WindowSpec::Session { gap_ms } if gap_ms <= 0 => {
                 Err(Invalid(format!("gap_ms must be positive, not {gap_ms}")))
             }
+            WindowSpec::Burst { within_ms, at_least } if within_ms <= 0 || at_least <= 0 => Err(Invalid(
+                format!("within_ms ({within_ms}) and at_least ({at_least}) must be positive"),
+            )),
             _ => Ok(()),
         }
     }
 
+    /// Whether the job writes a row per event rather than per window.
+    pub fn is_per_event(&self) -> bool {
+        matches!(self, WindowSpec::Each | WindowSpec::Burst { .. })
+    }
+
     /// The `(start, end)` of every fixed window holding `event_time_ms`, oldest
-    /// first; empty for sessions, which depend on other events.
+    /// first; empty for sessions, which depend on other events, and for
+    /// per-event jobs.
     pub fn fixed_windows(&self, event_time_ms: i64) -> impl Iterator<Item = (i64, i64)> + use<> {
         let (size, slide) = match *self {
             WindowSpec::Tumbling { size_ms } => (size_ms, size_ms),
             WindowSpec::Sliding { size_ms, slide_ms } => (size_ms, slide_ms),
-            WindowSpec::Session { .. } => (1, 0),
+            WindowSpec::Session { .. } | WindowSpec::Each | WindowSpec::Burst { .. } => (1, 0),
         };
         let last_start = if slide == 0 {
             0
@@ -90,6 +112,7 @@ impl WindowSpec {
     pub fn last_end(&self, event_time_ms: i64) -> i64 {
         match *self {
             WindowSpec::Session { gap_ms } => event_time_ms + gap_ms,
+            WindowSpec::Each | WindowSpec::Burst { .. } => event_time_ms,
             _ => self
                 .fixed_windows(event_time_ms)
                 .last()
@@ -99,8 +122,9 @@ impl WindowSpec {
 }
 
 /// What a job does with an event once it has picked it: its key, its time,
-/// its value (1 for jobs that only count).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// its value (1 for jobs that only count), and for per-event jobs on ad
+/// events the ad and user their rows carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keyed {
     /// The event's sequence number.
     pub event_id: u64,
@@ -110,6 +134,12 @@ pub struct Keyed {
     pub event_time_ms: i64,
     /// The value aggregated.
     pub value: i64,
+    /// The ad of an ad event (0 for measurements).
+    #[serde(default)]
+    pub ad_id: u64,
+    /// The user of an ad event (0 for measurements).
+    #[serde(default)]
+    pub user_id: u64,
 }
 
 /// Every aggregate of one window, kept incrementally (count, sum, min, max,
@@ -264,6 +294,7 @@ mod tests {
             key: 1,
             event_time_ms: t,
             value: 1,
+            ..Keyed::default()
         };
         let events = [e(0, 1_000), e(1, 30_999), e(2, 61_000), e(3, 91_000)];
         let windows = windows_of(&WindowSpec::Session { gap_ms: 30_000 }, &events);
@@ -370,6 +401,7 @@ mod tests {
                     key,
                     event_time_ms: t,
                     value,
+                    ..Keyed::default()
                 })
                 .collect()
         })

@@ -1,7 +1,7 @@
 //! The continuous engine: Flink's model in one process. A source thread
 //! reads Kafka, decodes each record on arrival and routes it by key to one
 //! of N worker threads, each owning the window state of its keys
-//! ([`operator`]); watermarks and checkpoint barriers flow through the same
+//! ([`operator`]), or for per-event jobs the rule state ([`rule`]); watermarks and checkpoint barriers flow through the same
 //! channels as the events, so a barrier cuts every worker's state exactly
 //! at the source offsets it carries (Chandy-Lamport, as in Flink's
 //! asynchronous barrier snapshots). A coordinator collects results and
@@ -10,6 +10,7 @@
 //! checkpoint before the offsets it covers are committed anywhere.
 
 pub mod operator;
+pub mod rule;
 mod runtime;
 
 pub use runtime::{ContinuousSettings, run};
@@ -64,5 +65,6 @@ pub static ENTRY: Entry<ContinuousOptions> = Entry {
     name: EngineName::Continuous,
     about: "Event by event (Flink's model).",
     run: |job, options, _| Box::pin(run(job, options.settings())),
+    cannot_run: crate::registry::runs_every_job,
     install: crate::registry::nothing_to_install,
 };

@@ -307,6 +307,7 @@ mod tests {
             key,
             event_time_ms,
             value,
+            ..Keyed::default()
         }
     }
 

@@ -12,7 +12,8 @@ use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::window::{Keyed, WindowKey};
 use tokio::sync::mpsc;
 
-use super::operator::{Disposition, OperatorState, Slot, WindowOperator};
+use super::operator::{Disposition, OperatorState, Slot};
+use super::rule::KeyedOperator;
 use crate::checkpoint::{CheckpointStore, DEFAULT_KEEP};
 use crate::crash;
 use crate::engine::{JobRun, Observability, RunSummary};
@@ -254,7 +255,7 @@ fn start_workers(
     for (worker, windows) in restored_windows.into_iter().enumerate() {
         let (tx, rx) = sync_channel::<WorkerInput>(64);
         inputs.push(tx);
-        let mut operator = WindowOperator::new(job.job.window, job.job.allowed_lateness_ms);
+        let mut operator = KeyedOperator::for_job(&job.job);
         operator.restore(windows, restored.and_then(|s| s.watermark_ms));
         let (out, metrics) = (to_coordinator.clone(), metrics.clone());
         threads.push(
@@ -307,7 +308,7 @@ async fn restore(
 
 fn worker_loop(
     worker: usize,
-    mut operator: WindowOperator,
+    mut operator: KeyedOperator,
     input: Receiver<WorkerInput>,
     out: mpsc::Sender<ToCoordinator>,
     metrics: &Metrics,
@@ -317,9 +318,7 @@ fn worker_loop(
         match message {
             WorkerInput::Events(events) => {
                 for routed in events {
-                    if let Disposition::Late { watermark_ms } =
-                        operator.process(&routed.event, &mut batch.results)
-                    {
+                    if let Disposition::Late { watermark_ms } = operator.process(&routed.event, &mut batch) {
                         batch.late.push(LateEvent {
                             partition: routed.partition,
                             offset: routed.offset,
@@ -331,7 +330,7 @@ fn worker_loop(
                     }
                 }
             }
-            WorkerInput::Watermark(watermark_ms) => operator.advance(watermark_ms, &mut batch.results),
+            WorkerInput::Watermark(watermark_ms) => operator.advance(watermark_ms, &mut batch),
             WorkerInput::Barrier(epoch) => {
                 let pause_started = Instant::now();
                 let state = operator.snapshot();
@@ -693,7 +692,7 @@ impl Coordinator<'_> {
         let batch = std::mem::take(&mut self.unwritten);
         self.sink.write(&batch).await?;
         crash::point("continuous.after_rows_written");
-        Metrics::add(&self.metrics.results_written, batch.results.len() as u64);
+        Metrics::add(&self.metrics.results_written, batch.result_rows() as u64);
         Ok(())
     }
 
@@ -761,7 +760,7 @@ impl Coordinator<'_> {
                     .await?;
                 Metrics::add(
                     &self.metrics.results_written,
-                    snapshot.pending.results.len() as u64,
+                    snapshot.pending.result_rows() as u64,
                 );
             }
             DeliveryMode::Insert | DeliveryMode::Upsert if self.checkpointing => {

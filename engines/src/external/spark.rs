@@ -98,6 +98,7 @@ pub static ENTRY: Entry<SparkOptions> = Entry {
     name: EngineName::Spark,
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
+    cannot_run: super::windowed_only,
     install: |tools| tools.spark().map(drop),
 };
 

@@ -156,6 +156,9 @@ pub fn aggregate(
             JoinArgs::new(JoinType::Inner),
         ),
         (KeyBy::Key, _) => events.with_column(col("source_key").alias("key")),
+        (KeyBy::User, _) => {
+            polars_bail!(ComputeError: "the micro-batch engine keys windows by key or campaign, not by user")
+        }
     };
     let kept = events.collect()?;
     let per_partition = kept
@@ -178,6 +181,9 @@ pub fn aggregate(
         WindowSpec::Tumbling { size_ms } => (size_ms, size_ms),
         WindowSpec::Sliding { size_ms, slide_ms } => (size_ms, slide_ms),
         WindowSpec::Session { gap_ms } => (gap_ms, 0),
+        WindowSpec::Each | WindowSpec::Burst { .. } => {
+            polars_bail!(ComputeError: "a per-event job is evaluated against its rule's state, not aggregated")
+        }
     };
     let time = || col("event_time_ms");
     // The latest window start holding each event (fixed windows), and the

@@ -1,12 +1,14 @@
 //! The micro-batch engine: Spark Structured Streaming's model. A trigger
 //! starts a batch; its offset range and watermark go to the offset log
 //! before it runs; it is read, decoded into a polars DataFrame and
-//! aggregated there ([`frame`]); the result merges into a state store
+//! aggregated there ([`frame`]) or, for a per-event job, evaluated against
+//! the rule's state ([`rule`]); the result merges into a state store
 //! versioned per batch ([`state`]); results are written, then the commit
 //! log. A batch planned but not committed is re-run with exactly the same
 //! offsets and watermark.
 
 pub mod frame;
+pub mod rule;
 mod runtime;
 pub mod state;
 
@@ -63,5 +65,6 @@ pub static ENTRY: Entry<MicrobatchOptions> = Entry {
     name: EngineName::Microbatch,
     about: "Micro-batches computed with polars (Spark Structured Streaming's model).",
     run: |job, options, _| Box::pin(run(job, options.settings())),
+    cannot_run: crate::registry::runs_every_job,
     install: crate::registry::nothing_to_install,
 };

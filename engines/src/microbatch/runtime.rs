@@ -12,9 +12,11 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::CampaignTable;
+use streambench_workloads::per_event::RuleState;
 use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
 
 use super::frame::{OwnedRecord, aggregate, campaign_frame, decode_batch};
+use super::rule;
 use super::state::{Delta, StateStore, WindowState, Windows, apply};
 use crate::batch_log::BatchLog;
 use crate::crash;
@@ -22,6 +24,7 @@ use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::{OutputBatch, WindowResult};
+use crate::record::Interpreter;
 use crate::sink::PostgresSink;
 use crate::source::{KafkaSource, Offsets, is_fatal};
 use crate::start::StartPosition;
@@ -124,6 +127,17 @@ pub struct BatchProgress {
     pub dead_letters: u64,
 }
 
+/// What computing one batch gave, before anything is written.
+struct Computed {
+    output: OutputBatch,
+    /// The state changes.
+    delta: Delta,
+    /// Events the job kept.
+    kept: usize,
+    /// The latest event time kept, per partition.
+    max_event_time_ms: BTreeMap<i32, i64>,
+}
+
 /// How a batch came to run, for its progress line.
 #[derive(Debug, Clone, Copy, Default)]
 struct Trigger {
@@ -174,16 +188,22 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         settings.idle_timeout,
     );
     event_time.restore(&resume.max_event_times, resume.watermark_ms);
+    let windows = state_store.load(resume.batch)?;
+    let rule = job.job.window.is_per_event().then(|| {
+        let interpreter = Interpreter::new(job.job.clone(), job.workload_seed, job.workload_keys);
+        (rule::state_of(&job.job, &windows), interpreter)
+    });
     let mut engine = BatchEngine {
         campaigns: campaign_frame(&CampaignTable::new(job.workload_seed, job.workload_keys))
             .map_err(|e| Error::Internal(format!("building the campaign table: {e}")))?,
+        rule,
         job: &job,
         settings: &settings,
         source,
         sink: &mut sink,
         offsets_log,
         commits_log,
-        windows: state_store.load(resume.batch)?,
+        windows,
         state_store,
         metrics: Arc::new(Metrics::new()),
         committed_epoch,
@@ -389,6 +409,9 @@ struct BatchEngine<'a> {
     job: &'a JobRun,
     settings: &'a MicrobatchSettings,
     campaigns: DataFrame,
+    /// Per-event jobs: the rule's state (kept equal to the stored windows)
+    /// and the record interpreter its batches use instead of polars.
+    rule: Option<(RuleState, Interpreter)>,
     source: Arc<KafkaSource>,
     sink: &'a mut PostgresSink,
     offsets_log: BatchLog,
@@ -467,26 +490,21 @@ impl BatchEngine<'_> {
         Metrics::add(&self.metrics.records_read, records.len() as u64);
         lap("read", &mut durations);
 
-        let (columns, dead_letters) = decode_batch(&self.job.job, &records);
-        let result = aggregate(&self.job.job, columns, &self.campaigns, entry.watermark_ms)
-            .map_err(|e| Error::Internal(format!("batch {n}: polars failed: {e}")))?;
-        Metrics::add(&self.metrics.events_kept, result.kept as u64);
-        Metrics::add(&self.metrics.dead_letters, dead_letters.len() as u64);
-        Metrics::add(&self.metrics.late_events, result.late.len() as u64);
-
-        let next_watermark_ms = self.next_watermark(entry, &result.max_event_time_ms);
-        let (delta, results) = self.merge(&result.windows, entry.watermark_ms);
+        let computed = self.compute(n, entry, &records)?;
+        Metrics::add(&self.metrics.events_kept, computed.kept as u64);
+        Metrics::add(
+            &self.metrics.dead_letters,
+            computed.output.dead_letters.len() as u64,
+        );
+        Metrics::add(&self.metrics.late_events, computed.output.late.len() as u64);
+        let next_watermark_ms = self.next_watermark(entry, &computed.max_event_time_ms);
+        let (delta, output) = (computed.delta, computed.output);
         apply(&mut self.windows, &delta);
         lap("decode_and_compute", &mut durations);
         let state = self.state_store.write(n + 1, &delta, &self.windows)?;
         lap("state_commit", &mut durations);
         crash::point("microbatch.after_state");
 
-        let output = OutputBatch {
-            results,
-            late: result.late,
-            dead_letters,
-        };
         self.write_output(n, entry, &output).await?;
         lap("sink", &mut durations);
         crash::point("microbatch.after_sink");
@@ -517,13 +535,49 @@ impl BatchEngine<'_> {
             watermark_ms: entry.watermark_ms,
             state_rows: self.windows.len() as u64,
             state_bytes: state.bytes,
-            results_written: output.results.len() as u64,
+            results_written: output.result_rows() as u64,
             late_rows: output.late.len() as u64,
             dead_letters: output.dead_letters.len() as u64,
         };
         self.record_progress(&progress);
         self.after_commit(n, entry, next_watermark_ms).await;
         Ok(next_watermark_ms)
+    }
+
+    /// Computes batch `n` from its `records`: with polars for a windowed
+    /// job, against the rule's state for a per-event one.
+    fn compute(&mut self, n: u64, entry: &OffsetEntry, records: &[OwnedRecord]) -> Result<Computed> {
+        if let Some((state, interpreter)) = &mut self.rule {
+            let batch = rule::evaluate(state, interpreter, records);
+            let output = OutputBatch {
+                rows: batch.rows,
+                late: batch.late,
+                dead_letters: batch.dead_letters,
+                ..OutputBatch::default()
+            };
+            return Ok(Computed {
+                output,
+                delta: batch.delta,
+                kept: batch.kept,
+                max_event_time_ms: batch.max_event_time_ms,
+            });
+        }
+        let (columns, dead_letters) = decode_batch(&self.job.job, records);
+        let result = aggregate(&self.job.job, columns, &self.campaigns, entry.watermark_ms)
+            .map_err(|e| Error::Internal(format!("batch {n}: polars failed: {e}")))?;
+        let (delta, results) = self.merge(&result.windows, entry.watermark_ms);
+        let output = OutputBatch {
+            results,
+            late: result.late,
+            dead_letters,
+            ..OutputBatch::default()
+        };
+        Ok(Computed {
+            output,
+            delta,
+            kept: result.kept,
+            max_event_time_ms: result.max_event_time_ms,
+        })
     }
 
     /// Writes batch `n`'s output in the delivery mode (in transactional
@@ -543,7 +597,7 @@ impl BatchEngine<'_> {
             }
             DeliveryMode::Insert | DeliveryMode::Upsert => self.sink.write(output).await?,
         }
-        Metrics::add(&self.metrics.results_written, output.results.len() as u64);
+        Metrics::add(&self.metrics.results_written, output.result_rows() as u64);
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::JobSpec;
+use streambench_workloads::per_event::EventRow;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls};
 
@@ -307,6 +308,9 @@ fn caused_by_io(error: &tokio_postgres::Error) -> bool {
 }
 
 fn results_sql(config: &SinkConfig) -> String {
+    if config.job.window.is_per_event() {
+        return event_rows_sql(config);
+    }
     let aggregates = &config.job.aggregates;
     let mut columns = vec!["key", "window_start_ms", "window_end_ms", "revision"];
     columns.extend(aggregates.iter().map(|a| a.column()));
@@ -346,7 +350,34 @@ fn results_sql(config: &SinkConfig) -> String {
     sql
 }
 
-/// Writes the three parts of `batch` inside `client`'s open transaction.
+/// The statement writing per-event rows, one array per column; in upsert
+/// mode a row already there is overwritten (it can only hold the same values).
+fn event_rows_sql(config: &SinkConfig) -> String {
+    let columns = tables::EVENT_ROW_COLUMNS.join(", ");
+    let arrays: Vec<String> = (1..=tables::EVENT_ROW_COLUMNS.len())
+        .map(|i| format!("${i}::int8[]"))
+        .collect();
+    let mut sql = format!(
+        "INSERT INTO {} ({columns}, engine) SELECT u.*, ${} FROM UNNEST({}) AS u",
+        quoted(&config.tables.results),
+        arrays.len() + 1,
+        arrays.join(", ")
+    );
+    if config.mode == DeliveryMode::Upsert {
+        let updates: Vec<String> = tables::EVENT_ROW_COLUMNS[1..]
+            .iter()
+            .chain(["engine"].iter())
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        sql.push_str(&format!(
+            " ON CONFLICT (event_id) DO UPDATE SET {}, inserted_at = clock_timestamp()",
+            updates.join(", ")
+        ));
+    }
+    sql
+}
+
+/// Writes the four parts of `batch` inside `client`'s open transaction.
 async fn write_batch(
     client: &impl GenericClient,
     config: &SinkConfig,
@@ -355,6 +386,9 @@ async fn write_batch(
 ) -> Result<()> {
     if !batch.results.is_empty() {
         write_results(client, config, results_sql, &batch.results).await?;
+    }
+    if !batch.rows.is_empty() {
+        write_event_rows(client, config, results_sql, &batch.rows).await?;
     }
     if !batch.late.is_empty() {
         let late = &batch.late;
@@ -396,6 +430,36 @@ async fn write_batch(
             .await
             .map_err(Error::postgres("writing dead letters"))?;
     }
+    Ok(())
+}
+
+async fn write_event_rows(
+    client: &impl GenericClient,
+    config: &SinkConfig,
+    sql: &str,
+    rows: &[EventRow],
+) -> Result<()> {
+    // One statement may not upsert a row twice.
+    let rows: Vec<&EventRow> = if config.mode == DeliveryMode::Upsert {
+        let unique: BTreeMap<u64, &EventRow> = rows.iter().map(|r| (r.event_id, r)).collect();
+        unique.into_values().collect()
+    } else {
+        rows.iter().collect()
+    };
+    let column = |field: fn(&EventRow) -> i64| rows.iter().map(|r| field(r)).collect::<Vec<i64>>();
+    let ids = column(|r| r.event_id as i64);
+    let times = column(|r| r.event_time_ms);
+    let keys = column(|r| r.key as i64);
+    let ads = column(|r| r.ad_id as i64);
+    let users = column(|r| r.user_id as i64);
+    let counts = column(|r| r.count);
+    client
+        .execute(sql, &[&ids, &times, &keys, &ads, &users, &counts, &config.engine])
+        .await
+        .map_err(Error::postgres(format!(
+            "writing rows to {}",
+            config.tables.results
+        )))?;
     Ok(())
 }
 

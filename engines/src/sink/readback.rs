@@ -3,25 +3,34 @@
 
 use streambench_workloads::job::{Aggregate, JobSpec};
 use streambench_workloads::oracle::{Observed, ResultRow};
+use streambench_workloads::per_event::EventRow;
 use streambench_workloads::window::WindowKey;
 use tokio_postgres::Client;
 
-use super::tables::{Tables, quoted};
+use super::tables::{EVENT_ROW_COLUMNS, Tables, quoted};
 use crate::error::{Error, Result};
 
-/// Every row of the result table, as the oracle check reads them.
+/// Every row of a per-event job's result table.
+pub async fn read_event_rows(client: &Client, tables: &Tables) -> Result<Vec<EventRow>> {
+    let rows = select_results(client, tables, &EVENT_ROW_COLUMNS.join(", ")).await?;
+    Ok(rows
+        .iter()
+        .map(|row| EventRow {
+            event_id: row.get::<_, i64>(0) as u64,
+            event_time_ms: row.get(1),
+            key: row.get::<_, i64>(2) as u64,
+            ad_id: row.get::<_, i64>(3) as u64,
+            user_id: row.get::<_, i64>(4) as u64,
+            count: row.get(5),
+        })
+        .collect())
+}
+
+/// Every row of a windowed job's result table, as the oracle check reads them.
 pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Vec<ResultRow>> {
-    let columns: Vec<&str> = job.aggregates.iter().map(|a| a.column()).collect();
-    let sql = format!(
-        "SELECT key, window_start_ms, window_end_ms, revision{}{} FROM {}",
-        if columns.is_empty() { "" } else { ", " },
-        columns.join(", "),
-        quoted(&tables.results)
-    );
-    let rows = client
-        .query(&sql, &[])
-        .await
-        .map_err(Error::postgres(format!("reading {}", tables.results)))?;
+    let mut columns = vec!["key", "window_start_ms", "window_end_ms", "revision"];
+    columns.extend(job.aggregates.iter().map(|a| a.column()));
+    let rows = select_results(client, tables, &columns.join(", ")).await?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -57,6 +66,14 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
         .collect())
 }
 
+/// Every row of the result table, `columns` of each.
+async fn select_results(client: &Client, tables: &Tables, columns: &str) -> Result<Vec<tokio_postgres::Row>> {
+    client
+        .query(&format!("SELECT {columns} FROM {}", quoted(&tables.results)), &[])
+        .await
+        .map_err(Error::postgres(format!("reading {}", tables.results)))
+}
+
 /// The event ids in the late-events side output.
 pub async fn read_late_event_ids(client: &Client, tables: &Tables) -> Result<Vec<u64>> {
     let rows = client
@@ -80,8 +97,18 @@ pub async fn count_dead_letters(client: &Client, tables: &Tables) -> Result<u64>
 
 /// Everything the oracle check needs from a run's tables.
 pub async fn read_observed(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Observed> {
+    let per_event = job.window.is_per_event();
     Ok(Observed {
-        rows: read_results(client, tables, job).await?,
+        rows: if per_event {
+            Vec::new()
+        } else {
+            read_results(client, tables, job).await?
+        },
+        event_rows: if per_event {
+            read_event_rows(client, tables).await?
+        } else {
+            Vec::new()
+        },
         late_side_output: read_late_event_ids(client, tables).await?,
         dead_letters: count_dead_letters(client, tables).await?,
     })

@@ -43,11 +43,21 @@ impl Tables {
         })
     }
 
-    /// Each window's last revision with the time its first row of that
-    /// revision was committed, for windows ending in `[$1, $2]` ms: what
-    /// latency is measured from. Columns: `window_end_ms`, `emitted_us`
-    /// (microseconds since the epoch).
-    pub fn window_emissions_query(&self) -> String {
+    /// What latency is measured from, for results due in `[$1, $2]` ms:
+    /// each window's last revision (due at its end), or each per-event row
+    /// (due at its event time), with the time it was first committed.
+    /// Columns: due time in ms, `emitted_us` (microseconds since the epoch),
+    /// and for per-event rows the event id.
+    pub fn emissions_query(&self, job: &JobSpec) -> String {
+        if job.window.is_per_event() {
+            return format!(
+                "SELECT DISTINCT ON (event_id) event_time_ms, \
+                 (extract(epoch FROM emitted_at) * 1000000)::bigint, event_id \
+                 FROM {} WHERE event_time_ms >= $1 AND event_time_ms <= $2 \
+                 ORDER BY event_id, emitted_at",
+                quoted(&self.emitted_view)
+            );
+        }
         format!(
             "SELECT DISTINCT ON (key, window_start_ms, window_end_ms) window_end_ms, \
              (extract(epoch FROM emitted_at) * 1000000)::bigint \
@@ -106,24 +116,11 @@ pub fn create_statements(
     mode: DeliveryMode,
     commit_timestamps: bool,
 ) -> Vec<String> {
-    let mut columns = vec![
-        "key bigint NOT NULL".to_string(),
-        "window_start_ms bigint NOT NULL".to_string(),
-        "window_end_ms bigint NOT NULL".to_string(),
-    ];
-    for aggregate in &job.aggregates {
-        columns.push(format!(
-            "{} {} NOT NULL",
-            aggregate.column(),
-            column_type(*aggregate)
-        ));
-    }
-    columns.push("revision bigint NOT NULL".into());
-    columns.push("engine text NOT NULL".into());
-    columns.push("inserted_at timestamptz NOT NULL DEFAULT clock_timestamp()".into());
-    if mode == DeliveryMode::Upsert {
-        columns.push("PRIMARY KEY (key, window_start_ms, window_end_ms)".into());
-    }
+    let columns = if job.window.is_per_event() {
+        event_row_columns(mode)
+    } else {
+        window_columns(job, mode)
+    };
     // Without commit timestamps, the insert time is the closest stand-in; it
     // under-states latency when rows wait in an open transaction.
     let emitted_at = if commit_timestamps {
@@ -162,6 +159,56 @@ pub fn create_statements(
             quoted(&tables.dead_letters)
         ),
     ]
+}
+
+/// The columns of a per-event job's result table, in the order
+/// [`EVENT_ROW_COLUMNS`] names them; keyed by event in upsert mode.
+fn event_row_columns(mode: DeliveryMode) -> Vec<String> {
+    let mut columns: Vec<String> = EVENT_ROW_COLUMNS
+        .iter()
+        .map(|c| format!("{c} bigint NOT NULL"))
+        .collect();
+    columns.push("engine text NOT NULL".into());
+    columns.push("inserted_at timestamptz NOT NULL DEFAULT clock_timestamp()".into());
+    if mode == DeliveryMode::Upsert {
+        columns.push("PRIMARY KEY (event_id)".into());
+    }
+    columns
+}
+
+/// A per-event job's result columns, in the order of [`EventRow`]'s fields.
+///
+/// [`EventRow`]: streambench_workloads::per_event::EventRow
+pub const EVENT_ROW_COLUMNS: [&str; 6] = [
+    "event_id",
+    "event_time_ms",
+    "key",
+    "ad_id",
+    "user_id",
+    "event_count",
+];
+
+/// The columns of a windowed job's result table; keyed by window in upsert mode.
+fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
+    let mut columns = vec![
+        "key bigint NOT NULL".to_string(),
+        "window_start_ms bigint NOT NULL".to_string(),
+        "window_end_ms bigint NOT NULL".to_string(),
+    ];
+    for aggregate in &job.aggregates {
+        columns.push(format!(
+            "{} {} NOT NULL",
+            aggregate.column(),
+            column_type(*aggregate)
+        ));
+    }
+    columns.push("revision bigint NOT NULL".into());
+    columns.push("engine text NOT NULL".into());
+    columns.push("inserted_at timestamptz NOT NULL DEFAULT clock_timestamp()".into());
+    if mode == DeliveryMode::Upsert {
+        columns.push("PRIMARY KEY (key, window_start_ms, window_end_ms)".into());
+    }
+    columns
 }
 
 #[cfg(test)]

@@ -54,13 +54,13 @@ pub async fn measure(finished: Finished<'_>) -> anyhow::Result<ScenarioResult> {
     let last_event_ms =
         start_time_ms + (scenario.workload.rate.send_time_us(events.saturating_sub(1)) / 1000) as i64;
     let measure_from_ms = start_time_ms + (warm_up_s * 1000.0) as i64;
-    let watermark_delay_ms = scenario.job.watermark_delay_ms;
+    let wait_ms = scenario.job.result_wait_ms();
     let latency = measure_latency(
         finished.postgres,
         finished.name,
+        scenario,
         start_time_ms,
-        (measure_from_ms, last_event_ms - watermark_delay_ms),
-        watermark_delay_ms,
+        (measure_from_ms, last_event_ms - wait_ms),
     )
     .await?;
     let start_time = std::time::UNIX_EPOCH + Duration::from_millis(start_time_ms as u64);
@@ -188,34 +188,46 @@ struct Latencies {
     series: LatencySeries,
 }
 
-/// Event-time latency and engine delay of each window that closed between
-/// `from_ms` and `to_ms` (windows flushed by the final drain are left out:
-/// their timing is the drain's, not the engine's).
+/// Event-time latency and engine delay of each result due between
+/// `from_ms` and `to_ms`: windows that closed then, or per-event rows of
+/// events from then (results flushed by the final drain are left out: their
+/// timing is the drain's, not the engine's). A window's engine delay is
+/// what follows its end and the watermark delay; a per-event row's is what
+/// follows its event's arrival at the broker, by the generator's schedule
+/// (an out-of-order event happened before it arrived, which no engine can
+/// undo).
 async fn measure_latency(
     postgres: &str,
     table: &str,
+    scenario: &Scenario,
     start_time_ms: i64,
     (from_ms, to_ms): (i64, i64),
-    watermark_delay_ms: i64,
 ) -> anyhow::Result<Latencies> {
     let tables = Tables::new(table)?;
     let client = streambench_engines::sink::connect(postgres).await?;
+    let job = &scenario.job;
     let rows = client
-        .query(&tables.window_emissions_query(), &[&from_ms, &to_ms])
+        .query(&tables.emissions_query(job), &[&from_ms, &to_ms])
         .await?;
     let mut latencies = Latencies {
         event_time: LatencyRecorder::default(),
         engine_delay: LatencyRecorder::default(),
         series: LatencySeries::default(),
     };
+    let wait_us = job.result_wait_ms() * 1000;
     for row in rows {
-        let end_ms: i64 = row.get(0);
+        let due_ms: i64 = row.get(0);
         let emitted_us: i64 = row.get(1);
-        let latency_us = emitted_us - end_ms * 1000;
+        let latency_us = emitted_us - due_ms * 1000;
         latencies.event_time.record_us(latency_us);
-        latencies
-            .engine_delay
-            .record_us(latency_us - watermark_delay_ms * 1000);
+        let engine_delay_us = if job.window.is_per_event() {
+            let arrived_us = start_time_ms * 1000
+                + scenario.workload.rate.send_time_us(row.get::<_, i64>(2) as u64) as i64;
+            emitted_us - arrived_us
+        } else {
+            latency_us - wait_us
+        };
+        latencies.engine_delay.record_us(engine_delay_us);
         let second = ((emitted_us / 1000 - start_time_ms) / 1000).max(0) as u32;
         latencies.series.record_us(second, latency_us);
     }

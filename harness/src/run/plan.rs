@@ -5,15 +5,48 @@
 use std::path::Path;
 
 use streambench_engines::registry;
+pub use streambench_reports::results::Skipped;
 use streambench_workloads::scenario::{Scenario, Settings, expand};
 use streambench_workloads::suite::Suite;
 
-/// The suite at `path` and its scenarios.
-pub fn plan(path: &Path) -> anyhow::Result<(Suite, Vec<Scenario>)> {
+/// What a suite runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The suite as read.
+    pub suite: Suite,
+    /// Its scenarios, in order.
+    pub scenarios: Vec<Scenario>,
+    /// Scenarios of its matrix that an engine cannot run, with its reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The suite at `path`, its scenarios, and the ones left out because their
+/// engine cannot run their job.
+pub fn plan(path: &Path) -> anyhow::Result<Plan> {
     let suite = Suite::from_file(path)?;
     check_settings(&suite, path)?;
-    let scenarios = expand(&suite).map_err(|e| anyhow::anyhow!("suite {}: {e}", path.display()))?;
-    Ok((suite, scenarios))
+    let expanded = expand(&suite).map_err(|e| anyhow::anyhow!("suite {}: {e}", path.display()))?;
+    let mut skipped: Vec<Skipped> = Vec::new();
+    let mut scenarios = Vec::new();
+    for scenario in expanded {
+        match registry::engine(scenario.engine).cannot_run(&scenario.job) {
+            Some(reason) => {
+                let label = format!("{} on {}", scenario.job.name, scenario.engine.as_str());
+                if !skipped.iter().any(|s| s.label == label) {
+                    skipped.push(Skipped { label, reason });
+                }
+            }
+            None => scenarios.push(Scenario {
+                number: scenarios.len() + 1,
+                ..scenario
+            }),
+        }
+    }
+    Ok(Plan {
+        suite,
+        scenarios,
+        skipped,
+    })
 }
 
 /// Asks each engine whether it takes each value of each of its settings.
@@ -61,6 +94,25 @@ mod tests {
             assert!(message.contains("line 7, column"), "{message}");
             assert!(message.contains(&file.path().display().to_string()), "{message}");
         }
+    }
+
+    #[test]
+    fn a_job_an_engine_cannot_run_is_skipped_with_its_reason_and_the_rest_renumbered() {
+        let file = suite_file(
+            "name = \"s\"\n[matrix]\njobs = [\"fraud\", \"tumbling\"]\nengines = [\"flink\", \"continuous\"]\n",
+        );
+        let plan = plan(file.path()).expect("plan");
+        let labels: Vec<&str> = plan.skipped.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["fraud on flink"]);
+        assert!(plan.skipped[0].reason.contains("per-event"), "{:?}", plan.skipped);
+        assert_eq!(plan.scenarios.len(), 3);
+        assert!(plan.scenarios.iter().enumerate().all(|(i, s)| s.number == i + 1));
+        assert!(
+            !plan
+                .scenarios
+                .iter()
+                .any(|s| s.job.name == "fraud" && s.engine.as_str() == "flink")
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use streambench_workloads::suite::{EngineName, Suite};
 use super::engine_process::EngineProcess;
 use super::faults::{FaultTarget, Interruptions};
 use super::measure::{CpuTimes, Finished, measure};
+use super::plan::Plan;
 use super::results::{Results, RunContext, SCHEMA_VERSION, ScenarioResult, SearchResult};
 use super::sampler::{Sampler, SamplerConfig};
 use super::search::{TrialObservation, Verdict, judge, search};
@@ -34,7 +35,7 @@ pub struct RunConfig {
     /// The suite file (engines read their job's settings from it).
     pub suite_path: PathBuf,
     /// The suite, read from that file, and its scenarios ([`super::plan::plan`]).
-    pub plan: (Suite, Vec<Scenario>),
+    pub plan: Plan,
     /// Where results, engine logs and checkpoints go.
     pub out_dir: PathBuf,
     /// The broker and database.
@@ -70,7 +71,7 @@ pub struct RunProgress {
 /// recorded with its error and the run goes on. `results.json` is
 /// rewritten after every scenario, so an interrupted run keeps what it measured.
 pub async fn run_suite(config: &RunConfig, mut progress: impl FnMut(RunProgress)) -> anyhow::Result<Results> {
-    let (suite, scenarios) = &config.plan;
+    let (suite, scenarios) = (&config.plan.suite, &config.plan.scenarios);
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("cannot create {}", config.out_dir.display()))?;
     let mut results = Results {
@@ -79,6 +80,7 @@ pub async fn run_suite(config: &RunConfig, mut progress: impl FnMut(RunProgress)
         scenarios: Vec::new(),
         groups: Vec::new(),
         searches: Vec::new(),
+        skipped: config.plan.skipped.clone(),
     };
     let run_id = run_id();
     let warm_up_s = suite.measure.warm_up_s;

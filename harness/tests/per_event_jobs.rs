@@ -1,0 +1,110 @@
+//! The per-event jobs (`alerts`, `fraud`) on both of streambench's engines,
+//! against the real broker and database: every delivery mode equals the
+//! oracle, and so does a run killed at a crash point and restarted from its
+//! checkpoint (the fraud rule's state restored).
+
+mod common;
+
+use common::{
+    Input, check, continuous, count, exact, finished, generate, microbatch, recent_start_ms, services,
+    unique_name,
+};
+
+const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/per-event.toml");
+
+/// Runs `engine` on `input`, crashing first at `crash_at` if given.
+fn run(
+    services: &streambench_harness::stack::Resolved,
+    engine: &str,
+    input: &Input<'_>,
+    table: &str,
+    dir: &std::path::Path,
+    mode: &str,
+    crash_at: Option<&str>,
+) -> common::EngineRun {
+    let flags = ["--delivery", mode];
+    match engine {
+        "continuous" => continuous(
+            services,
+            input,
+            table,
+            dir,
+            &[&flags[..], &["--parallelism", "2"]].concat(),
+            crash_at,
+        ),
+        _ => microbatch(services, input, table, dir, &flags, crash_at),
+    }
+}
+
+#[tokio::test]
+async fn both_engines_equal_the_oracle_on_per_event_jobs_in_every_mode_and_through_a_crash() {
+    let services = services().await;
+    let start = recent_start_ms();
+    let topic = unique_name("per_event");
+    generate(&services, SUITE, &topic, "alerts", start, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for engine in ["continuous", "microbatch"] {
+        for job in ["alerts", "fraud"] {
+            let input = Input {
+                suite: SUITE,
+                job,
+                topic: &topic,
+            };
+            for mode in ["insert", "upsert", "transactional"] {
+                let table = unique_name(&format!("pe_{}_{}_{}", &engine[..4], &job[..3], &mode[..3]));
+                finished(&run(
+                    &services,
+                    engine,
+                    &input,
+                    &table,
+                    &dir.path().join(&table),
+                    mode,
+                    None,
+                ));
+                let report = check(&services, SUITE, job, &table, start);
+                assert!(exact(&report, false), "{engine} {job} {mode}: {report:#}");
+                assert!(count(&report, "matched") > 100, "{engine} {job}: {report}");
+                if job == "fraud" {
+                    assert!(
+                        count(&report, "late_dropped") > 0,
+                        "{engine}: late purchases: {report}"
+                    );
+                    assert!(
+                        count(&report, "counted_events") > 2 * count(&report, "matched"),
+                        "{engine}: most purchases raise nothing: {report}"
+                    );
+                }
+            }
+        }
+    }
+    for (engine, mode, point) in [
+        (
+            "continuous",
+            "upsert",
+            "continuous.after_rows_before_checkpoint:2",
+        ),
+        ("continuous", "transactional", "sink.transaction.before_commit:2"),
+        ("microbatch", "upsert", "microbatch.after_sink:2"),
+        ("microbatch", "transactional", "microbatch.after_state:2"),
+    ] {
+        let input = Input {
+            suite: SUITE,
+            job: "fraud",
+            topic: &topic,
+        };
+        let table = unique_name(&format!("pe_crash_{}_{}", &engine[..4], &mode[..3]));
+        let checkpoints = dir.path().join(&table);
+        let crashed = run(&services, engine, &input, &table, &checkpoints, mode, Some(point));
+        assert!(
+            !crashed.ok && crashed.text.contains("crashing at"),
+            "{engine}: no crash at {point}:\n{}",
+            crashed.text
+        );
+        finished(&run(&services, engine, &input, &table, &checkpoints, mode, None));
+        let report = check(&services, SUITE, "fraud", &table, start);
+        assert!(
+            exact(&report, false),
+            "{engine} {mode} after a crash at {point}: {report:#}"
+        );
+    }
+}
