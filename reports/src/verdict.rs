@@ -329,16 +329,16 @@ fn engine_list(engines: &[EngineName]) -> String {
 
 impl JobVerdict {
     /// The verdict in one sentence: the tightest target anything met and
-    /// who met it, the loosest target with more engines meeting it and the
-    /// cheaper setting there, and the tightest target nothing met with
-    /// what came closest. Every number cites its scenarios.
+    /// who met it, the next tightest that more engines meet and the cheaper
+    /// setting there, and the loosest target nothing met with what came
+    /// closest. Every number cites its scenarios.
     pub fn sentence(&self) -> String {
         let mut clauses = Vec::new();
         let met: Vec<&TargetVerdict> = self.targets.iter().filter(|t| t.best.is_some()).collect();
         if let Some(tightest) = met.first() {
             clauses.push(met_clause(tightest, self.engines.len()));
-            if let Some(loosest) = met.last().filter(|l| l.engines.len() > tightest.engines.len()) {
-                clauses.push(also_clause(loosest, &tightest.engines));
+            if let Some(wider) = met.iter().find(|t| t.engines.len() > tightest.engines.len()) {
+                clauses.push(also_clause(wider, &tightest.engines));
             }
         }
         let unmet = self

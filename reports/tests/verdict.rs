@@ -190,3 +190,24 @@ fn the_pareto_front_holds_only_points_nothing_beats() {
     let fastest = points.iter().map(|p| p.rate_per_s).fold(0.0, f64::max);
     assert!(front.iter().any(|p| p.rate_per_s == fastest));
 }
+
+#[test]
+fn the_sentence_names_the_next_tightest_target_that_more_engines_meet() {
+    let mut results = fixture("tiny-run");
+    // Continuous now meets 100 ms; micro-batch (660 ms) meets 1 s and 10 s.
+    for r in results
+        .scenarios
+        .iter_mut()
+        .filter(|r| r.scenario.engine == EngineName::Continuous)
+    {
+        for (percentile, ms) in &mut r.engine_delay.percentiles_ms {
+            if *percentile >= 99.0 {
+                *ms = 50.0;
+            }
+        }
+    }
+    let sentence = job_verdict(&results, "tumbling").sentence();
+    assert!(sentence.contains("only continuous meets 100 ms"), "{sentence}");
+    assert!(sentence.contains("microbatch also meets 1 s"), "{sentence}");
+    assert!(!sentence.contains("also meets 10 s"), "{sentence}");
+}

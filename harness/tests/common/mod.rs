@@ -74,12 +74,20 @@ pub fn generate(
     start_time_ms: i64,
     extra: &[&str],
 ) {
-    let (ok, text) = run(streambench()
+    let output = streambench()
         .args(["generate", "--suite", suite, "--job", job, "--topic", topic])
         .args(["--start-time-ms", &start_time_ms.to_string()])
         .args(extra)
-        .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
-    assert!(ok, "generate failed: {text}");
+        .args(["--brokers", &services.brokers, "--postgres", &services.postgres])
+        .output()
+        .expect("run streambench generate");
+    assert!(
+        output.status.success(),
+        "generate to {topic} failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// How an engine run ended.
