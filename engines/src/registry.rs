@@ -7,8 +7,8 @@
 //! anything.
 //!
 //! Adding an engine: its module with an options struct and an [`Entry`]
-//! (its name, a line of help and the function that runs it), its variant
-//! of [`EngineName`], and its line in [`ENGINES`].
+//! (its name, a line of help, the jobs it cannot run, and the function
+//! that runs it), its variant of [`EngineName`], and its line in [`ENGINES`].
 
 use std::future::Future;
 use std::pin::Pin;

@@ -24,10 +24,23 @@ fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
-const SIZE: (u32, u32) = (860, 440);
+const SIZE: (u32, u32) = (860, 520);
 
-/// The share of a vertical axis left free above the data for the legend.
-const LEGEND_ROOM: f64 = 0.35;
+/// Pixels of plot height a legend takes: its border and padding, then each entry.
+const LEGEND_PADDING_PX: f64 = 24.0;
+/// See [`LEGEND_PADDING_PX`].
+const LEGEND_ENTRY_PX: f64 = 18.0;
+/// Pixels of the drawing's height the plot area gets (the caption and the
+/// x axis take the rest).
+const PLOT_HEIGHT_PX: f64 = 410.0;
+
+/// How much to extend a vertical axis above the data, as a share of the
+/// data's span, so that a legend of `entries` entries in the upper left
+/// never covers it.
+fn legend_room(entries: usize) -> f64 {
+    let share = ((LEGEND_PADDING_PX + LEGEND_ENTRY_PX * entries as f64) / PLOT_HEIGHT_PX).min(0.7);
+    (share / (1.0 - share)).max(0.35)
+}
 
 /// A chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -66,10 +79,14 @@ impl Scale {
     }
 
     /// The axis range (in axis units) holding `values`, with room above
-    /// them for the legend, and its ticks.
-    fn range_and_ticks(self, values: impl Iterator<Item = f64>) -> (std::ops::Range<f64>, Vec<f64>) {
+    /// them for a legend of `legend_entries`, and its ticks.
+    fn range_and_ticks(
+        self,
+        values: impl Iterator<Item = f64>,
+        legend_entries: usize,
+    ) -> (std::ops::Range<f64>, Vec<f64>) {
         let (range, ticks) = self.tight_range_and_ticks(values);
-        let high = range.end + LEGEND_ROOM * (range.end - range.start);
+        let high = range.end + legend_room(legend_entries) * (range.end - range.start);
         (range.start..high, ticks)
     }
 
@@ -343,6 +360,14 @@ fn draw_on(
     Ok(svg)
 }
 
+/// The entries of `chart`'s legend: its named series and its markers' names.
+fn legend_entries(chart: &LineChart) -> usize {
+    let mut markers: Vec<&str> = chart.markers.iter().map(|m| m.name.as_str()).collect();
+    markers.sort_unstable();
+    markers.dedup();
+    chart.series.iter().filter(|s| !s.name.is_empty()).count() + markers.len()
+}
+
 /// Draws `chart` as an SVG document.
 pub fn line_chart(chart: &LineChart) -> Result<String, ChartError> {
     let (xs, ys) = (chart.x.scale, chart.y.scale);
@@ -352,8 +377,10 @@ pub fn line_chart(chart: &LineChart) -> Result<String, ChartError> {
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .chain(chart.markers.iter().map(|m| m.x));
     let (x_range, x_ticks) = xs.tight_range_and_ticks(all_x);
-    let (y_range, y_ticks) =
-        ys.range_and_ticks(chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+    let (y_range, y_ticks) = ys.range_and_ticks(
+        chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+        legend_entries(chart),
+    );
     let (y_low, y_high) = (y_range.start, y_range.end);
     draw_on(
         &chart.title,
@@ -431,8 +458,10 @@ pub fn bar_chart(chart: &BarChart) -> Result<String, ChartError> {
     let n = chart.categories.len();
     let x_range = -0.5..(n as f64 - 0.5).max(0.5);
     let x_ticks: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    let (y_range, y_ticks) =
-        Scale::Linear.range_and_ticks(chart.series.iter().flat_map(|s| s.1.iter().copied()));
+    let (y_range, y_ticks) = Scale::Linear.range_and_ticks(
+        chart.series.iter().flat_map(|s| s.1.iter().copied()),
+        chart.series.len(),
+    );
     let categories = &chart.categories;
     let category = |v: f64| {
         let i = v.round();
@@ -493,7 +522,7 @@ mod tests {
 
     #[test]
     fn percentile_ticks_are_the_nines() {
-        let (_, ticks) = Scale::Percentile.range_and_ticks([50.0, 99.99].into_iter());
+        let (_, ticks) = Scale::Percentile.range_and_ticks([50.0, 99.99].into_iter(), 1);
         let labels: Vec<String> = ticks.iter().map(|t| Scale::Percentile.label(*t)).collect();
         assert_eq!(labels, ["p50", "p90", "p99", "p99.9", "p99.99"]);
     }
@@ -513,7 +542,7 @@ mod tests {
 
     #[test]
     fn linear_ticks_are_round_numbers_from_zero() {
-        let (range, ticks) = Scale::Linear.range_and_ticks([120.0, 930.0].into_iter());
+        let (range, ticks) = Scale::Linear.range_and_ticks([120.0, 930.0].into_iter(), 1);
         assert_eq!(range.start, 0.0);
         assert_eq!(ticks.first(), Some(&0.0));
         assert!(
