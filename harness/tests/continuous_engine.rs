@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::{
-    Input, check, continuous, count, exact, finished, generate, recent_start_ms, services, unique_name,
+    Input, check, check_with, continuous, count, exact, finished, generate, recent_start_ms, services,
+    unique_name,
 };
 use streambench_workloads::generator::{EventClass, Generator};
 use streambench_workloads::suite::Suite;
@@ -196,7 +197,7 @@ fn crash_and_recover(
         &flags,
         None,
     ));
-    let report = check(services, common::STEADY_SUITE, "tumbling", &table, start);
+    let report = check_crash_table(services, &table, start);
     let duplicates = count(&report, "duplicate_rows");
     eprintln!(
         "{mode:<13} crash at {point:<45} duplicates {duplicates:>4}  lost {}  missing windows {}",
@@ -210,11 +211,40 @@ fn crash_and_recover(
     duplicates
 }
 
+/// The crash tests' workload: the steady suite's, five times longer, so
+/// that a bounded run takes several checkpoints even when the machine is
+/// loaded (with 20,000 events a run could end after its first, and a crash
+/// armed for the second never came).
+const CRASH_EVENTS: [&str; 2] = ["--events", "100000"];
+
 fn crash_topic(services: &streambench_harness::stack::Resolved) -> (String, i64) {
     let start = recent_start_ms();
     let topic = unique_name("cont_crash");
-    generate(services, common::STEADY_SUITE, &topic, "tumbling", start, &[]);
+    generate(
+        services,
+        common::STEADY_SUITE,
+        &topic,
+        "tumbling",
+        start,
+        &CRASH_EVENTS,
+    );
     (topic, start)
+}
+
+/// Checks `table`, filled from a [`crash_topic`], against the oracle.
+fn check_crash_table(
+    services: &streambench_harness::stack::Resolved,
+    table: &str,
+    start: i64,
+) -> serde_json::Value {
+    check_with(
+        services,
+        common::STEADY_SUITE,
+        "tumbling",
+        table,
+        start,
+        &CRASH_EVENTS,
+    )
 }
 
 #[tokio::test]
@@ -313,7 +343,7 @@ async fn a_torn_checkpoint_is_skipped_for_the_one_before() {
         "{}",
         resumed.text
     );
-    let report = check(&services, common::STEADY_SUITE, "tumbling", &table, start);
+    let report = check_crash_table(&services, &table, start);
     assert!(exact(&report, false), "{report:#}");
 
     // In transactional mode the checkpoint must match the committed epoch:
@@ -523,7 +553,7 @@ async fn sigkill_at_seeded_random_moments_then_restart_ends_equal_to_the_oracle(
                 command.status().expect("run").success(),
                 "the last restart finishes"
             );
-            let report = check(&services, common::STEADY_SUITE, "tumbling", &table, start);
+            let report = check_crash_table(&services, &table, start);
             eprintln!(
                 "{mode:<13} seed {seed}: {kills} kills, duplicates {}, lost {}",
                 count(&report, "duplicate_rows"),
