@@ -251,4 +251,28 @@ mod tests {
         let without = create_statements(&tables, &job, DeliveryMode::Upsert, false);
         assert!(!without[2].contains("pg_xact_commit_timestamp"));
     }
+
+    #[test]
+    fn a_per_event_table_has_a_row_per_event_keyed_by_event_in_upsert_mode() {
+        let job = catalogue_job("fraud").expect("job");
+        let tables = Tables::new("f").expect("valid");
+        for mode in [DeliveryMode::Insert, DeliveryMode::Upsert] {
+            let results = &create_statements(&tables, &job, mode, true)[1];
+            for column in EVENT_ROW_COLUMNS {
+                assert!(
+                    results.contains(&format!("{column} bigint NOT NULL")),
+                    "{results}"
+                );
+            }
+            assert!(!results.contains("window_start_ms"), "{results}");
+            assert_eq!(
+                results.contains("PRIMARY KEY (event_id)"),
+                mode == DeliveryMode::Upsert,
+                "{results}"
+            );
+        }
+        assert!(tables.emissions_query(&job).contains("DISTINCT ON (event_id)"));
+        let windowed = catalogue_job("tumbling").expect("job");
+        assert!(tables.emissions_query(&windowed).contains("window_end_ms"));
+    }
 }
