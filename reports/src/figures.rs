@@ -51,8 +51,9 @@ pub fn job_figures(results: &Results, job: &str) -> Vec<Figure> {
 }
 
 /// The frontier of `job`: per setting, p99 of the delay beyond the
-/// watermark, or of a per-event job's latency per event (log), against the rate offered, the Pareto front through the
-/// choices no other beats, and the verdict's targets as lines.
+/// watermark, or of a per-event job's latency after arrival (log), against
+/// the rate offered, the Pareto front through the choices no other beats,
+/// and the verdict's targets as lines.
 pub fn frontier(results: &Results, job: &str) -> Option<Figure> {
     let points = crate::verdict::points(results, job);
     if points.is_empty() {

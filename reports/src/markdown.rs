@@ -414,7 +414,8 @@ pub fn decision_guide(results: &Results) -> String {
 /// What the verdict's figures mean, said once under it.
 pub(crate) const VERDICT_CAVEAT: &str = "Judged on p99 of each window's delay beyond the watermark (the commit time of its \
      row minus its end and the job's watermark delay) or, for a per-event job, of each row's latency after arrival \
-     (its commit time minus the time the event reached the broker by the generator's schedule), over runs without faults that kept up and equalled the oracle; \
+     (its commit time minus the time the event reached the broker by the generator's schedule), over runs without \
+     faults that kept up and equalled the oracle; \
      repetitions of a setting at a rate count by their median. Cores per 100k ev/s is the engine's CPU per event \
      times 100,000 events/s. A higher rate may also meet a target if the suite did not try it.";
 

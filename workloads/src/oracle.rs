@@ -264,7 +264,7 @@ impl Oracle {
         if let Some(expected) = &self.per_event {
             return self.check_per_event(expected, observed);
         }
-        let (mut report, dropped) = self.side_output_report(observed, |id| self.late.contains_key(&id));
+        let (mut report, dropped) = self.side_output_report(observed);
         let accepted: BTreeSet<u64> = self
             .late
             .keys()
@@ -310,20 +310,32 @@ impl Oracle {
             })
             .count() as u64;
         report.counted_events = counted_events;
-        let accounted =
-            counted_events + report.late_dropped + self.filtered + observed.dead_letters.min(self.malformed);
-        report.lost_events = self.generated.saturating_sub(accounted);
+        report.lost_events = self.lost_events(&report);
         report
     }
 
+    /// Events neither counted, dropped as late, filtered nor dead-lettered,
+    /// once `report` has the counts of the others.
+    fn lost_events(&self, report: &CheckReport) -> u64 {
+        let accounted = report.counted_events
+            + report.late_dropped
+            + self.filtered
+            + report.dead_lettered.min(self.malformed);
+        self.generated.saturating_sub(accounted)
+    }
+
+    /// Whether `id` is a late event the job keeps ([`Oracle::late_event_ids`]).
+    fn is_late(&self, id: u64) -> bool {
+        match &self.per_event {
+            Some(expected) => expected.late.contains(&id),
+            None => self.late.contains_key(&id),
+        }
+    }
+
     /// The report's counts that do not depend on the job's kind, with the
-    /// side output judged against `is_late`: which late events it holds
-    /// (each once), and how many entries are wrong or repeated.
-    fn side_output_report(
-        &self,
-        observed: &Observed,
-        is_late: impl Fn(u64) -> bool,
-    ) -> (CheckReport, BTreeSet<u64>) {
+    /// side output judged: which late events it holds (each once), and how
+    /// many entries are wrong or repeated.
+    fn side_output_report(&self, observed: &Observed) -> (CheckReport, BTreeSet<u64>) {
         let mut report = CheckReport {
             generated_events: self.generated,
             filtered_events: self.filtered,
@@ -334,7 +346,7 @@ impl Oracle {
         };
         let mut dropped = BTreeSet::new();
         for id in &observed.late_side_output {
-            if is_late(*id) && dropped.insert(*id) {
+            if self.is_late(*id) && dropped.insert(*id) {
                 report.late_dropped += 1;
             } else {
                 report.side_output_wrong += 1;
@@ -344,7 +356,7 @@ impl Oracle {
     }
 
     fn check_per_event(&self, expected: &PerEventExpected, observed: &Observed) -> CheckReport {
-        let (mut report, _) = self.side_output_report(observed, |id| expected.late.contains(&id));
+        let (mut report, _) = self.side_output_report(observed);
         report.expected_windows = expected.rows.len() as u64;
         let mut seen: BTreeMap<u64, &EventRow> = BTreeMap::new();
         for row in &observed.event_rows {
@@ -363,11 +375,7 @@ impl Oracle {
         // A quiet event is counted right unless a row was written for it.
         let quiet_right = expected.quiet.saturating_sub(report.unexpected);
         report.counted_events = report.matched + quiet_right;
-        let accounted = report.counted_events
-            + report.late_dropped
-            + self.filtered
-            + observed.dead_letters.min(self.malformed);
-        report.lost_events = self.generated.saturating_sub(accounted);
+        report.lost_events = self.lost_events(&report);
         report
     }
 

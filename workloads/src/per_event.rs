@@ -181,7 +181,7 @@ impl RuleState {
 
 /// A retained `(key, time, events)` entry in the form the engines' state
 /// stores hold windows in: the point window of `key` at `time`, counting
-/// `events`. [`RuleState::restore`] reads back `(key, start, count)`.
+/// `events`; [`from_window`] reads it back.
 pub fn as_window((key, time_ms, events): (u64, i64, i64)) -> (WindowKey, WindowAggregate) {
     let window = WindowKey {
         key,
@@ -197,6 +197,12 @@ pub fn as_window((key, time_ms, events): (u64, i64, i64)) -> (WindowKey, WindowA
         last_event_time_ms: time_ms,
     };
     (window, aggregate)
+}
+
+/// The `(key, time, events)` entry a point window stands for: the inverse
+/// of [`as_window`], for restoring state.
+pub fn from_window(window: &WindowKey, aggregate: &WindowAggregate) -> (u64, i64, i64) {
+    (window.key, window.window_start_ms, aggregate.count)
 }
 
 #[cfg(test)]

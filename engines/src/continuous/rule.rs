@@ -3,7 +3,7 @@
 //! moment the event is processed (no window, no watermark wait).
 
 use streambench_workloads::job::JobSpec;
-use streambench_workloads::per_event::{Outcome, RuleState, as_window};
+use streambench_workloads::per_event::{Outcome, RuleState, as_window, from_window};
 use streambench_workloads::window::{Keyed, WindowKey};
 
 use super::operator::{Disposition, OperatorState, Slot, WindowOperator};
@@ -66,11 +66,9 @@ impl KeyedOperator {
     pub fn restore(&mut self, windows: Vec<(WindowKey, Slot)>, watermark_ms: Option<i64>) {
         match self {
             KeyedOperator::Windows(operator) => operator.restore(windows, watermark_ms),
-            KeyedOperator::Rule(rule) => rule.restore(
-                windows
-                    .iter()
-                    .map(|(w, slot)| (w.key, w.window_start_ms, slot.aggregate.count)),
-            ),
+            KeyedOperator::Rule(rule) => {
+                rule.restore(windows.iter().map(|(w, slot)| from_window(w, &slot.aggregate)))
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use streambench_workloads::per_event::{EventRow, Outcome, RuleState, as_window};
+use streambench_workloads::per_event::{EventRow, Outcome, RuleState, as_window, from_window};
 
 use super::frame::OwnedRecord;
 use super::state::{Delta, WindowState, Windows};
@@ -33,11 +33,7 @@ pub struct RuleBatch {
 /// The rule state held in `windows` (a loaded state version).
 pub fn state_of(job: &streambench_workloads::job::JobSpec, windows: &Windows) -> RuleState {
     let mut state = RuleState::new(&job.window, job.watermark_delay_ms).tracking_changes();
-    state.restore(
-        windows
-            .iter()
-            .map(|(w, s)| (w.key, w.window_start_ms, s.aggregate.count)),
-    );
+    state.restore(windows.iter().map(|(w, s)| from_window(w, &s.aggregate)));
     state
 }
 

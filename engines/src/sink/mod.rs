@@ -334,20 +334,26 @@ fn results_sql(config: &SinkConfig) -> String {
         arrays.join(", ")
     );
     if config.mode == DeliveryMode::Upsert {
-        let updates: Vec<String> = columns[3..]
-            .iter()
-            .chain(["engine"].iter())
-            .map(|c| format!("{c} = EXCLUDED.{c}"))
-            .collect();
         // An older revision never overwrites a newer one, whatever order
         // retries and restarts deliver them in.
         sql.push_str(&format!(
-            " ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {}, inserted_at = clock_timestamp() \
+            " ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {} \
              WHERE {table}.revision <= EXCLUDED.revision",
-            updates.join(", ")
+            overwrite(&columns[3..])
         ));
     }
     sql
+}
+
+/// The `SET` list of an upsert: `columns` and the engine from the new row,
+/// and a new insert time.
+fn overwrite(columns: &[&str]) -> String {
+    let updates: Vec<String> = columns
+        .iter()
+        .chain(["engine"].iter())
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect();
+    format!("{}, inserted_at = clock_timestamp()", updates.join(", "))
 }
 
 /// The statement writing per-event rows, one array per column; in upsert
@@ -364,14 +370,9 @@ fn event_rows_sql(config: &SinkConfig) -> String {
         arrays.join(", ")
     );
     if config.mode == DeliveryMode::Upsert {
-        let updates: Vec<String> = tables::EVENT_ROW_COLUMNS[1..]
-            .iter()
-            .chain(["engine"].iter())
-            .map(|c| format!("{c} = EXCLUDED.{c}"))
-            .collect();
         sql.push_str(&format!(
-            " ON CONFLICT (event_id) DO UPDATE SET {}, inserted_at = clock_timestamp()",
-            updates.join(", ")
+            " ON CONFLICT (event_id) DO UPDATE SET {}",
+            overwrite(&tables::EVENT_ROW_COLUMNS[1..])
         ));
     }
     sql

@@ -97,18 +97,14 @@ pub async fn count_dead_letters(client: &Client, tables: &Tables) -> Result<u64>
 
 /// Everything the oracle check needs from a run's tables.
 pub async fn read_observed(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Observed> {
-    let per_event = job.window.is_per_event();
+    let (rows, event_rows) = if job.window.is_per_event() {
+        (Vec::new(), read_event_rows(client, tables).await?)
+    } else {
+        (read_results(client, tables, job).await?, Vec::new())
+    };
     Ok(Observed {
-        rows: if per_event {
-            Vec::new()
-        } else {
-            read_results(client, tables, job).await?
-        },
-        event_rows: if per_event {
-            read_event_rows(client, tables).await?
-        } else {
-            Vec::new()
-        },
+        rows,
+        event_rows,
         late_side_output: read_late_event_ids(client, tables).await?,
         dead_letters: count_dead_letters(client, tables).await?,
     })

@@ -164,14 +164,21 @@ pub fn create_statements(
 /// The columns of a per-event job's result table, in the order
 /// [`EVENT_ROW_COLUMNS`] names them; keyed by event in upsert mode.
 fn event_row_columns(mode: DeliveryMode) -> Vec<String> {
-    let mut columns: Vec<String> = EVENT_ROW_COLUMNS
+    let columns = EVENT_ROW_COLUMNS
         .iter()
         .map(|c| format!("{c} bigint NOT NULL"))
         .collect();
+    with_bookkeeping(columns, mode, "event_id")
+}
+
+/// `columns` followed by the columns every result table has, and in upsert
+/// mode the primary key `key` (upserts overwrite by it; the other modes keep
+/// every row, so that a row written twice is visible).
+fn with_bookkeeping(mut columns: Vec<String>, mode: DeliveryMode, key: &str) -> Vec<String> {
     columns.push("engine text NOT NULL".into());
     columns.push("inserted_at timestamptz NOT NULL DEFAULT clock_timestamp()".into());
     if mode == DeliveryMode::Upsert {
-        columns.push("PRIMARY KEY (event_id)".into());
+        columns.push(format!("PRIMARY KEY ({key})"));
     }
     columns
 }
@@ -203,12 +210,7 @@ fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
         ));
     }
     columns.push("revision bigint NOT NULL".into());
-    columns.push("engine text NOT NULL".into());
-    columns.push("inserted_at timestamptz NOT NULL DEFAULT clock_timestamp()".into());
-    if mode == DeliveryMode::Upsert {
-        columns.push("PRIMARY KEY (key, window_start_ms, window_end_ms)".into());
-    }
-    columns
+    with_bookkeeping(columns, mode, "key, window_start_ms, window_end_ms")
 }
 
 #[cfg(test)]
