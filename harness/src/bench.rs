@@ -1,7 +1,10 @@
 //! `streambench bench`: throughput ratios measured in one run on one
 //! machine, against baselines that do only the unavoidable part of the
-//! work: `generate` against a bare producer sending the same bytes, and each
-//! engine against a bare consumer that only reads and decodes the same topic.
+//! work: `generate` against a bare producer sending the same bytes, each
+//! engine against a bare consumer that only reads and decodes the same
+//! topic, and that consumer, reading only, against Kafka's own consumer
+//! performance tool (`kafka-consumer-perf-test`), so that the ceiling the
+//! engines are measured against is the machine's, not our client's.
 //! Absolute rates on a shared machine are noise; ratios taken together are not.
 
 use std::path::Path;
@@ -60,12 +63,17 @@ pub struct BenchReport {
     pub microbatch_over_bare_consumer: f64,
     /// The micro-batch engine over the continuous engine.
     pub microbatch_over_continuous: f64,
+    /// The bare consumer, reading without decoding, over Kafka's own
+    /// consumer performance tool on the same topic.
+    pub bare_read_over_kafka_tool: f64,
 }
 
-/// Runs the bench for `job` on `generator`'s events, starting engines with `binary`.
+/// Runs the bench for `job` on `generator`'s events, starting engines with
+/// `binary` and Kafka's consumer tool from `kafka_tools` (its jars).
 pub async fn run_bench(
     services: &Resolved,
     binary: &Path,
+    kafka_tools: &Path,
     suite: Option<&Path>,
     job: &JobSpec,
     generator: &Generator,
@@ -89,15 +97,34 @@ pub async fn run_bench(
     let bare_producer =
         tokio::task::spawn_blocking(move || bare_produce(&workload, &brokers, &bare_topic)).await??;
 
-    // A bare consumer that reads and decodes the generated topic ...
-    let consume_bare = || {
+    // A bare consumer that reads (and decodes) the generated topic ...
+    let consume_bare = |decode: Decode| {
         let (brokers, read_topic, input) = (services.brokers.clone(), topic.clone(), job.input);
-        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, input, events))
+        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, input, events, decode))
     };
-    // The bare consumer runs before and after the engines, and they are
+    // ... reading only, against Kafka's own tool, each twice, interleaved ...
+    let mut reads = Vec::new();
+    for run in 0..2 {
+        reads.push(consume_bare(Decode::No).await??);
+        let (tools, brokers, read_topic) =
+            (kafka_tools.to_path_buf(), services.brokers.clone(), topic.clone());
+        // A new group each time: the tool commits, and would resume.
+        let group = format!("{topic}_kafka_tool_{run}");
+        let seconds = tokio::task::spawn_blocking(move || {
+            crate::stack::kafka::consumer_perf(&tools, &brokers, &read_topic, &group, events)
+        })
+        .await??;
+        reads.push(Rate::new("Kafka's consumer tool (read only)", events, seconds));
+    }
+    let bare_read = combined("bare consumer (read only), both runs", reads.iter().step_by(2));
+    let kafka_tool = combined(
+        "Kafka's consumer tool, both runs",
+        reads.iter().skip(1).step_by(2),
+    );
+    // The bare consumer that decodes runs before and after the engines, and they are
     // compared with the two together, so a neighbour's load that comes and
     // goes during the run weighs on both sides.
-    let bare_before = consume_bare().await??;
+    let bare_before = consume_bare(Decode::Yes).await??;
 
     // ... against each engine on the same topic, bounded.
     let mut engine_rates = Vec::new();
@@ -147,30 +174,38 @@ pub async fn run_bench(
             summary["processing_s"].as_f64().unwrap_or(0.0),
         ));
     }
-    let bare_after = consume_bare().await??;
-    let bare_consumer = Rate::new(
-        "bare consumer, both runs",
-        bare_before.events + bare_after.events,
-        bare_before.seconds + bare_after.seconds,
-    );
+    let bare_after = consume_bare(Decode::Yes).await??;
+    let bare_consumer = combined("bare consumer, both runs", [&bare_before, &bare_after]);
     let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
     let report = BenchReport {
         generate_over_bare_producer: ratio(&generate_rate, &bare_producer),
         continuous_over_bare_consumer: ratio(&engine_rates[0], &bare_consumer),
         microbatch_over_bare_consumer: ratio(&engine_rates[1], &bare_consumer),
         microbatch_over_continuous: ratio(&engine_rates[1], &engine_rates[0]),
-        rates: [
-            generate_rate,
-            bare_producer,
-            bare_before,
-            bare_after,
-            bare_consumer,
-        ]
-        .into_iter()
-        .chain(engine_rates)
-        .collect(),
+        bare_read_over_kafka_tool: ratio(&bare_read, &kafka_tool),
+        rates: reads
+            .into_iter()
+            .chain([bare_read, kafka_tool, generate_rate, bare_producer])
+            .chain([bare_before, bare_after, bare_consumer])
+            .chain(engine_rates)
+            .collect(),
     };
     Ok(report)
+}
+
+/// One rate over several runs: their events over their seconds.
+fn combined<'a>(what: &str, runs: impl IntoIterator<Item = &'a Rate>) -> Rate {
+    let (events, seconds) = runs
+        .into_iter()
+        .fold((0, 0.0), |(e, s), r| (e + r.events, s + r.seconds));
+    Rate::new(what, events, seconds)
+}
+
+/// Whether the bare consumer decodes what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decode {
+    Yes,
+    No,
 }
 
 /// Sends `generator`'s records, serialised beforehand, as fast as the
@@ -215,19 +250,17 @@ fn bare_produce(generator: &Generator, brokers: &str, topic: &str) -> anyhow::Re
     ))
 }
 
-/// Reads `events` records of `topic` from the start and decodes each.
+/// Reads `events` records of `topic` from the start, with the engines'
+/// consumer settings, and decodes each unless told not to.
 fn bare_consume(
     brokers: &str,
     topic: &str,
     kind: streambench_workloads::event::EventKind,
     events: u64,
+    decode: Decode,
 ) -> anyhow::Result<Rate> {
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("{topic}_bare"))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "50")
-        .create()?;
+    let consumer: BaseConsumer =
+        streambench_engines::source::consumer_config(brokers, &format!("{topic}_bare")).create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut assignment = TopicPartitionList::new();
     for t in metadata.topics() {
@@ -254,7 +287,7 @@ fn bare_consume(
             started.get_or_insert_with(Instant::now);
             read += 1;
             if let Some(bytes) = message.payload()
-                && streambench_workloads::event::decode(kind, bytes).is_ok()
+                && (decode == Decode::No || streambench_workloads::event::decode(kind, bytes).is_ok())
             {
                 decoded += 1;
             }
@@ -266,5 +299,9 @@ fn bare_consume(
     );
     std::hint::black_box(decoded);
     let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    Ok(Rate::new("bare consumer (read + decode)", read, seconds))
+    let what = match decode {
+        Decode::Yes => "bare consumer (read + decode)",
+        Decode::No => "bare consumer (read only)",
+    };
+    Ok(Rate::new(what, read, seconds))
 }

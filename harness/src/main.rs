@@ -573,9 +573,11 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let services = stack::up(home, &args.services.endpoints()).await?;
     let name = format!("bench_{}", now_ms() % 100_000_000);
     let binary = std::env::current_exe().context("cannot find the streambench binary")?;
+    let kafka_tools = stack::kafka::install_tools(home.tools_dir())?;
     let report = streambench_harness::bench::run_bench(
         &services,
         &binary,
+        &kafka_tools,
         args.workload.suite.as_deref(),
         &job,
         &generator,
@@ -588,6 +590,10 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
             rate.what, rate.events, rate.seconds, rate.per_s
         );
     }
+    println!(
+        "bare read / Kafka's consumer tool {:.2}",
+        report.bare_read_over_kafka_tool
+    );
     println!(
         "generate / bare producer          {:.2}",
         report.generate_over_bare_producer
