@@ -68,8 +68,8 @@ async fn every_job_in_every_delivery_and_output_mode_equals_the_oracle() {
             for step in [
                 "get_offsets",
                 "wal_commit",
-                "read",
-                "decode_and_compute",
+                "read_and_decode",
+                "compute",
                 "state_commit",
                 "sink",
                 "commit_log",

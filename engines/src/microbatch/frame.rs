@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use streambench_workloads::event::{AdEventType, Event, decode};
+use streambench_workloads::event::{AdEventType, Event, EventKind, decode};
 use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
 use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
 
@@ -58,24 +58,50 @@ fn event_type_code(event_type: AdEventType) -> i32 {
 /// Decodes `records` straight into columns (typed, borrowing decoding: no
 /// intermediate JSON values); records that are not events become dead letters.
 pub fn decode_batch(job: &JobSpec, records: &[OwnedRecord]) -> (Columns, Vec<DeadLetter>) {
-    let mut columns = Columns::default();
-    let mut dead = Vec::new();
+    let mut decoder = BatchDecoder::new(job.input);
     for record in records {
+        decoder.push(record);
+    }
+    decoder.finish()
+}
+
+/// [`decode_batch`] one record at a time, so that a batch is decoded while
+/// it is still being read.
+#[derive(Debug)]
+pub struct BatchDecoder {
+    kind: EventKind,
+    columns: Columns,
+    dead: Vec<DeadLetter>,
+}
+
+impl BatchDecoder {
+    /// A decoder of events of `kind`, with nothing decoded yet.
+    pub fn new(kind: EventKind) -> BatchDecoder {
+        BatchDecoder {
+            kind,
+            columns: Columns::default(),
+            dead: Vec::new(),
+        }
+    }
+
+    /// Decodes `record` into the columns, or keeps it as a dead letter.
+    pub fn push(&mut self, record: &OwnedRecord) {
         let Some(payload) = record.payload.as_deref() else {
-            dead.push(DeadLetter {
+            self.dead.push(DeadLetter {
                 partition: record.partition,
                 offset: record.offset,
                 raw: Vec::new(),
                 error: "record has no value".into(),
             });
-            continue;
+            return;
         };
-        match decode(job.input, payload) {
+        match decode(self.kind, payload) {
             Ok(event) => {
                 let (key, value, event_type) = match &event {
                     Event::Ad(ad) => (ad.ad_id, 1, event_type_code(ad.event_type)),
                     Event::Measurement(m) => (m.key, m.value, -1),
                 };
+                let columns = &mut self.columns;
                 columns.event_id.push(event.event_id());
                 columns.event_time_ms.push(event.event_time_ms());
                 columns.source_key.push(key);
@@ -84,7 +110,7 @@ pub fn decode_batch(job: &JobSpec, records: &[OwnedRecord]) -> (Columns, Vec<Dea
                 columns.partition.push(record.partition);
                 columns.offset.push(record.offset);
             }
-            Err(error) => dead.push(DeadLetter {
+            Err(error) => self.dead.push(DeadLetter {
                 partition: record.partition,
                 offset: record.offset,
                 raw: payload.to_vec(),
@@ -92,7 +118,11 @@ pub fn decode_batch(job: &JobSpec, records: &[OwnedRecord]) -> (Columns, Vec<Dea
             }),
         }
     }
-    (columns, dead)
+
+    /// The columns and the dead letters.
+    pub fn finish(self) -> (Columns, Vec<DeadLetter>) {
+        (self.columns, self.dead)
+    }
 }
 
 /// The campaign table as a DataFrame, for the `ysb` join.

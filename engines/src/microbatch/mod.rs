@@ -1,6 +1,6 @@
 //! The micro-batch engine: Spark Structured Streaming's model. A trigger
 //! starts a batch; its offset range and watermark go to the offset log
-//! before it runs; it is read, decoded into a polars DataFrame and
+//! before it runs; it is read, decoded while it is read ([`reader`]) into a polars DataFrame and
 //! aggregated there ([`frame`]) or, for a per-event job, evaluated against
 //! the rule's state ([`rule`]); the result merges into a state store
 //! versioned per batch ([`state`]); results are written, then the commit
@@ -8,6 +8,7 @@
 //! offsets and watermark.
 
 pub mod frame;
+mod reader;
 pub mod rule;
 mod runtime;
 pub mod state;

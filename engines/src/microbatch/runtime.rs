@@ -15,7 +15,8 @@ use streambench_workloads::job::CampaignTable;
 use streambench_workloads::per_event::RuleState;
 use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
 
-use super::frame::{OwnedRecord, aggregate, campaign_frame, decode_batch};
+use super::frame::{OwnedRecord, aggregate, campaign_frame};
+use super::reader::{BatchInput, BatchReader, Collect};
 use super::rule;
 use super::state::{Delta, StateStore, WindowState, Windows, apply};
 use crate::batch_log::BatchLog;
@@ -26,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::output::{OutputBatch, WindowResult};
 use crate::record::Interpreter;
 use crate::sink::PostgresSink;
-use crate::source::{KafkaSource, Offsets, is_fatal};
+use crate::source::{KafkaSource, Offsets};
 use crate::start::StartPosition;
 use crate::watermark::WatermarkTracker;
 
@@ -110,7 +111,7 @@ pub struct BatchProgress {
     pub processed_rows_per_s: f64,
     /// How long the batch started after its trigger was due.
     pub trigger_delay_ms: f64,
-    /// Milliseconds per step: get_offsets, wal_commit, read, decode_and_compute, state_commit,
+    /// Milliseconds per step: get_offsets, wal_commit, read_and_decode (overlapped), compute, state_commit,
     /// sink, commit_log, and trigger_execution for the whole batch.
     pub durations_ms: BTreeMap<String, f64>,
     /// The watermark in force for the batch.
@@ -199,7 +200,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         rule,
         job: &job,
         settings: &settings,
-        source,
+        source: source.clone(),
         sink: &mut sink,
         offsets_log,
         commits_log,
@@ -207,8 +208,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         state_store,
         metrics: Arc::new(Metrics::new()),
         committed_epoch,
-        position: None,
-        carried: Vec::new(),
+        reader: BatchReader::new(source),
         event_time,
     };
     tracing::info!(batch = resume.batch, rerun = resume.rerun.is_some(), start = ?first_start, "micro-batch engine starting");
@@ -422,10 +422,8 @@ struct BatchEngine<'a> {
     metrics: Arc<Metrics>,
     /// Transactional mode: the last batch PostgreSQL has committed.
     committed_epoch: Option<u64>,
-    /// Where the consumer is reading now, if it is assigned.
-    position: Option<Offsets>,
-    /// Records read past the end of the last batch, kept for the next.
-    carried: Vec<OwnedRecord>,
+    /// Reads each batch's offset range.
+    reader: BatchReader,
     /// Event-time progress per partition, from which each batch's
     /// watermark for the next is derived.
     event_time: WatermarkTracker,
@@ -486,11 +484,15 @@ impl BatchEngine<'_> {
         {
             self.metrics.mark_first_record();
         }
-        let records = self.read_range(&entry.start, &entry.end).await?;
-        Metrics::add(&self.metrics.records_read, records.len() as u64);
-        lap("read", &mut durations);
+        let collect = match self.rule {
+            Some(_) => Collect::Records,
+            None => Collect::Columns(self.job.job.input),
+        };
+        let (input, input_rows) = self.reader.read(&entry.start, &entry.end, collect).await?;
+        Metrics::add(&self.metrics.records_read, input_rows);
+        lap("read_and_decode", &mut durations);
 
-        let computed = self.compute(n, entry, &records)?;
+        let computed = self.compute(n, entry, input)?;
         Metrics::add(&self.metrics.events_kept, computed.kept as u64);
         Metrics::add(
             &self.metrics.dead_letters,
@@ -500,7 +502,7 @@ impl BatchEngine<'_> {
         let next_watermark_ms = self.next_watermark(entry, &computed.max_event_time_ms);
         let (delta, output) = (computed.delta, computed.output);
         apply(&mut self.windows, &delta);
-        lap("decode_and_compute", &mut durations);
+        lap("compute", &mut durations);
         let state = self.state_store.write(n + 1, &delta, &self.windows)?;
         lap("state_commit", &mut durations);
         crash::point("microbatch.after_state");
@@ -519,7 +521,6 @@ impl BatchEngine<'_> {
         crash::point("microbatch.after_commit_log");
         let took_s = batch_started.elapsed().as_secs_f64();
         durations.insert("trigger_execution".to_string(), took_s * 1e3);
-        let input_rows = records.len() as u64;
         let progress = BatchProgress {
             batch_id: n,
             timestamp_ms,
@@ -544,25 +545,20 @@ impl BatchEngine<'_> {
         Ok(next_watermark_ms)
     }
 
-    /// Computes batch `n` from its `records`: with polars for a windowed
-    /// job, against the rule's state for a per-event one.
-    fn compute(&mut self, n: u64, entry: &OffsetEntry, records: &[OwnedRecord]) -> Result<Computed> {
-        if let Some((state, interpreter)) = &mut self.rule {
-            let batch = rule::evaluate(state, interpreter, records);
-            let output = OutputBatch {
-                rows: batch.rows,
-                late: batch.late,
-                dead_letters: batch.dead_letters,
-                ..OutputBatch::default()
-            };
-            return Ok(Computed {
-                output,
-                delta: batch.delta,
-                kept: batch.kept,
-                max_event_time_ms: batch.max_event_time_ms,
-            });
-        }
-        let (columns, dead_letters) = decode_batch(&self.job.job, records);
+    /// Computes batch `n` from its input: with polars for a windowed job's
+    /// columns, against the rule's state for a per-event job's records.
+    fn compute(&mut self, n: u64, entry: &OffsetEntry, input: BatchInput) -> Result<Computed> {
+        let (columns, dead_letters) = match (input, &mut self.rule) {
+            (BatchInput::Columns(columns, dead_letters), None) => (columns, dead_letters),
+            (BatchInput::Records(records), Some((state, interpreter))) => {
+                return Ok(Self::evaluate_rule(state, interpreter, &records));
+            }
+            _ => {
+                return Err(Error::Internal(format!(
+                    "batch {n} was read for another kind of job"
+                )));
+            }
+        };
         let result = aggregate(&self.job.job, columns, &self.campaigns, entry.watermark_ms)
             .map_err(|e| Error::Internal(format!("batch {n}: polars failed: {e}")))?;
         let (delta, results) = self.merge(&result.windows, entry.watermark_ms);
@@ -578,6 +574,22 @@ impl BatchEngine<'_> {
             kept: result.kept,
             max_event_time_ms: result.max_event_time_ms,
         })
+    }
+
+    /// A per-event batch: its records run in arrival order against the rule's state.
+    fn evaluate_rule(state: &mut RuleState, interpreter: &Interpreter, records: &[OwnedRecord]) -> Computed {
+        let batch = rule::evaluate(state, interpreter, records);
+        Computed {
+            output: OutputBatch {
+                rows: batch.rows,
+                late: batch.late,
+                dead_letters: batch.dead_letters,
+                ..OutputBatch::default()
+            },
+            delta: batch.delta,
+            kept: batch.kept,
+            max_event_time_ms: batch.max_event_time_ms,
+        }
     }
 
     /// Writes batch `n`'s output in the delivery mode (in transactional
@@ -842,82 +854,5 @@ impl BatchEngine<'_> {
             }
         }
         results
-    }
-
-    /// Reads exactly `[start, end)` of every partition.
-    async fn read_range(&mut self, start: &Offsets, end: &Offsets) -> Result<Vec<OwnedRecord>> {
-        let wanted: i64 = end
-            .iter()
-            .map(|(p, e)| e - start.get(p).copied().unwrap_or(0))
-            .sum();
-        let mut records: Vec<OwnedRecord> = Vec::with_capacity(wanted.max(0) as usize);
-        let mut next = start.clone();
-        // Records read past the previous batch's end, if they are where this one starts.
-        for record in std::mem::take(&mut self.carried) {
-            if next.get(&record.partition) == Some(&record.offset) {
-                next.insert(record.partition, record.offset + 1);
-                if record.offset < end.get(&record.partition).copied().unwrap_or(0) {
-                    records.push(record);
-                } else {
-                    self.carried.push(record);
-                }
-            }
-        }
-        let done = |next: &Offsets| end.iter().all(|(p, e)| next.get(p).copied().unwrap_or(0) >= *e);
-        if done(&next) {
-            return Ok(records);
-        }
-        let source = self.source.clone();
-        let position_matches = self.position.as_ref() == Some(&next);
-        let mut carried = std::mem::take(&mut self.carried);
-        let end_owned = end.clone();
-        let (records, next, carried) = tokio::task::spawn_blocking(move || {
-            if !position_matches {
-                source.assign(&next)?;
-            }
-            let mut waited = Instant::now();
-            while !end_owned
-                .iter()
-                .all(|(p, e)| next.get(p).copied().unwrap_or(0) >= *e)
-            {
-                let Some(message) = source.poll(Duration::from_millis(100)) else {
-                    if waited.elapsed() > Duration::from_secs(30) {
-                        tracing::warn!(?next, end = ?end_owned, "still waiting for a batch's records");
-                        waited = Instant::now();
-                    }
-                    continue;
-                };
-                let message = match message {
-                    Ok(m) => m,
-                    Err(e) if is_fatal(&e) => return Err(e),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Kafka read failed; the client keeps retrying");
-                        continue;
-                    }
-                };
-                use rdkafka::Message;
-                let record = OwnedRecord {
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    payload: message.payload().map(<[u8]>::to_vec),
-                };
-                let expected = next.get(&record.partition).copied().unwrap_or(0);
-                if record.offset < expected {
-                    continue;
-                }
-                next.insert(record.partition, record.offset + 1);
-                if record.offset < end_owned.get(&record.partition).copied().unwrap_or(0) {
-                    records.push(record);
-                } else {
-                    carried.push(record);
-                }
-            }
-            Ok::<_, Error>((records, next, carried))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("reading a batch failed: {e}")))??;
-        self.position = Some(next);
-        self.carried = carried;
-        Ok(records)
     }
 }
