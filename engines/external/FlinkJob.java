@@ -3,11 +3,11 @@
 //
 // `streambench engine flink` writes a job file (JSON) and runs this class
 // with Flink's jars on the class path. The job is
-// what a Flink user would write: a Kafka table with a watermark on the event
-// time (per partition, idle partitions left out), a TUMBLE / HOP / SESSION
-// window table-valued function with the job's aggregates, and the JDBC
-// connector writing to PostgreSQL, appending (`insert`) or upserting by the
-// window's key (`upsert`). A second statement writes records that are not
+// what a Flink user would write: Flink's Kafka source, decoding each record
+// once, as a table with a watermark on the event time (per partition, idle
+// partitions left out), a TUMBLE / HOP / SESSION window table-valued
+// function with the job's aggregates, and the JDBC connector writing to
+// PostgreSQL, appending (`insert`) or upserting by the window's key (`upsert`). A second statement writes records that are not
 // events to the dead-letter table. Checkpoints are retained, so a restart
 // resumes from the latest.
 //
@@ -23,23 +23,38 @@ import java.io.InputStreamReader;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.Map;
 
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.api.Schema;
 import org.apache.flink.table.api.StatementSet;
 import org.apache.flink.table.api.TableResult;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.types.Row;
+import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 public class FlinkJob {
     /** Milliseconds since the epoch of a window bound (the session's time zone is UTC). */
@@ -49,87 +64,119 @@ public class FlinkJob {
         }
     }
 
-    /** A record's size in bytes. */
-    public static class ByteLength extends ScalarFunction {
-        public Integer eval(byte[] bytes) {
-            return bytes == null ? null : bytes.length;
-        }
-    }
-
     /**
-     * A record decoded as an event of the job's kind, as strictly as streambench's own decoder:
-     * null unless it is UTF-8 JSON of at most the size limit with every field present and of its
-     * type. Ads give their ad as source_key and 1 as value; measurements their key and value.
+     * The Kafka source's records, each decoded once as an event of the job's kind, as strictly as
+     * streambench's own decoder: UTF-8 JSON of at most the size limit, one object with every field
+     * present and of its type, nothing after it. Ads give their ad as source_key and 1 as value;
+     * measurements their key and value. A record that is not an event keeps its bytes and the
+     * reason, for the dead-letter table. Decoding here, in the source, once per record, is what a
+     * Flink user with a format of their own writes (Flink's `json` format is more lenient: it
+     * reads a number written as a string).
      */
-    public static class DecodeEvent extends ScalarFunction {
-        private static final ObjectMapper JSON = new ObjectMapper();
-        private static final String[] AD_TYPES = {"view", "click", "purchase"};
-        private final String kind;
+    public static class EventRecords implements KafkaRecordDeserializationSchema<Row> {
+        static final String[] FIELDS = {"partition", "offset", "raw", "ok", "event_time_ms", "source_key", "value",
+            "event_type", "error"};
+        private static final JsonFactory JSON = new JsonFactory();
+        private static final java.util.Set<String> AD_TYPES = java.util.Set.of("view", "click", "purchase");
+        private final boolean ads;
         private final int maxBytes;
 
-        public DecodeEvent(String kind, int maxBytes) {
-            this.kind = kind;
+        public EventRecords(String kind, int maxBytes) {
+            this.ads = kind.equals("ad");
             this.maxBytes = maxBytes;
         }
 
-        static Long integer(JsonNode event, String field, boolean unsigned) {
-            JsonNode value = event.get(field);
-            if (value == null || !value.isIntegralNumber() || !value.canConvertToLong()) {
-                return null;
-            }
-            return unsigned && value.asLong() < 0 ? null : value.asLong();
+        @Override
+        public TypeInformation<Row> getProducedType() {
+            return Types.ROW_NAMED(FIELDS, Types.INT, Types.LONG, Types.PRIMITIVE_ARRAY(Types.BYTE), Types.BOOLEAN,
+                Types.LONG, Types.LONG, Types.LONG, Types.STRING, Types.STRING);
         }
 
-        static String text(JsonNode event, String field) {
-            JsonNode value = event.get(field);
-            return value != null && value.isTextual() ? value.asText() : null;
+        @Override
+        public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Row> out) {
+            byte[] payload = record.value();
+            String error = null;
+            Object[] event = null;
+            if (payload == null) {
+                error = "record has no value";
+            } else if (payload.length > maxBytes) {
+                error = "record larger than the event size limit";
+            } else {
+                event = decode(payload);
+                if (event == null) {
+                    error = "not a valid event: a field is missing, mistyped or the JSON is broken";
+                }
+            }
+            if (event == null) {
+                out.collect(Row.of(record.partition(), record.offset(), payload == null ? new byte[0] : payload, false,
+                    null, null, null, null, error));
+            } else {
+                out.collect(Row.of(record.partition(), record.offset(), null, true, event[0], event[1], event[2],
+                    event[3], null));
+            }
         }
 
-        @DataTypeHint("ROW<event_time_ms BIGINT, source_key BIGINT, `value` BIGINT, event_type STRING>")
-        public Row eval(byte[] payload) {
-            if (payload == null || payload.length > maxBytes) {
-                return null;
-            }
-            JsonNode event;
-            try {
-                event = JSON.readTree(payload);
+        /** event_time_ms, source_key, value and event_type, or null when the record is not an event. */
+        Object[] decode(byte[] payload) {
+            Long id = null, time = null, ad = null, user = null, page = null, key = null, value = null;
+            String adType = null, type = null, ip = null;
+            try (JsonParser json = JSON.createParser(payload)) {
+                if (json.nextToken() != JsonToken.START_OBJECT) {
+                    return null;
+                }
+                while (json.nextToken() == JsonToken.FIELD_NAME) {
+                    String field = json.currentName();
+                    JsonToken token = json.nextToken();
+                    switch (field) {
+                        case "event_id": id = integer(json, token, true); break;
+                        case "event_time_ms": time = integer(json, token, false); break;
+                        case "ad_id": ad = integer(json, token, true); break;
+                        case "user_id": user = integer(json, token, true); break;
+                        case "page_id": page = integer(json, token, true); break;
+                        case "key": key = integer(json, token, true); break;
+                        case "value": value = integer(json, token, false); break;
+                        case "ad_type": adType = text(json, token); break;
+                        case "event_type": type = text(json, token); break;
+                        case "ip": ip = text(json, token); break;
+                        default: json.skipChildren();
+                    }
+                }
+                if (json.currentToken() != JsonToken.END_OBJECT || json.nextToken() != null) {
+                    return null;
+                }
             } catch (Exception notJson) {
                 return null;
             }
-            if (event == null || !event.isObject() || integer(event, "event_id", true) == null) {
+            if (id == null || time == null) {
                 return null;
             }
-            Long time = integer(event, "event_time_ms", false);
-            if (time == null) {
+            if (ads) {
+                boolean complete = ad != null && user != null && page != null && adType != null && ip != null
+                    && type != null && AD_TYPES.contains(type);
+                return complete ? new Object[] {time, ad, 1L, type} : null;
+            }
+            return key == null || value == null ? null : new Object[] {time, key, value, null};
+        }
+
+        /** An integer that fits a long (non-negative if `unsigned`), else null. */
+        static Long integer(JsonParser json, JsonToken token, boolean unsigned) throws java.io.IOException {
+            if (token != JsonToken.VALUE_NUMBER_INT) {
+                json.skipChildren();
                 return null;
             }
-            if (kind.equals("ad")) {
-                Long ad = integer(event, "ad_id", true);
-                String type = text(event, "event_type");
-                if (ad == null || integer(event, "user_id", true) == null || integer(event, "page_id", true) == null
-                    || text(event, "ad_type") == null || text(event, "ip") == null
-                    || type == null || !java.util.Arrays.asList(AD_TYPES).contains(type)) {
-                    return null;
-                }
-                return Row.of(time, ad, 1L, type);
+            if (json.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+                return null;
             }
-            Long key = integer(event, "key", true);
-            Long value = integer(event, "value", false);
-            return key == null || value == null ? null : Row.of(time, key, value, null);
-        }
-    }
-
-    /** The event time of a record that is an event, else null (for the watermark). */
-    public static class EventTime extends ScalarFunction {
-        private final DecodeEvent decode;
-
-        public EventTime(String kind, int maxBytes) {
-            this.decode = new DecodeEvent(kind, maxBytes);
+            long number = json.getLongValue();
+            return unsigned && number < 0 ? null : number;
         }
 
-        public Long eval(byte[] payload) {
-            Row event = decode.eval(payload);
-            return event == null ? null : (Long) event.getField(0);
+        static String text(JsonParser json, JsonToken token) throws java.io.IOException {
+            if (token != JsonToken.VALUE_STRING) {
+                json.skipChildren();
+                return null;
+            }
+            return json.getText();
         }
     }
 
@@ -170,6 +217,18 @@ public class FlinkJob {
             config.setString("execution.checkpointing.interval", job.get("checkpoint_interval_ms").asLong() + " ms");
         }
         config.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
+        // Flink's execution configuration: "enabling the object reuse mode will instruct the
+        // runtime to reuse user objects for better performance". Safe here: the source makes a
+        // new row per record and no function keeps one.
+        config.setString("pipeline.object-reuse", "true");
+        // Flink SQL's performance tuning: local-global (two-phase) aggregation aggregates each
+        // mini-batch before the shuffle, which window TVF aggregation always has, so the window
+        // operator receives one accumulator per key and batch instead of every record. Session
+        // windows do not support it.
+        String windowKind = spec.get("window").get("kind").asText();
+        if (windowKind.equals("tumbling") || windowKind.equals("sliding")) {
+            config.setString("table.optimizer.agg-phase-strategy", "TWO_PHASE");
+        }
         String state = job.get("state_uri").asText();
         config.setString("execution.checkpointing.dir", state + "/checkpoints");
         config.setString("execution.checkpointing.savepoint-dir", state + "/savepoints");
@@ -178,7 +237,6 @@ public class FlinkJob {
         // A failure ends the job and this process: streambench restarts it from the latest checkpoint.
         config.setString("restart-strategy.type", "none");
         config.setString("table.local-time-zone", "UTC");
-        config.setString("table.exec.source.idle-timeout", job.get("idle_timeout_ms").asLong() + " ms");
         config.setString("parallelism.default", Integer.toString(job.get("parallelism").asInt()));
         config.setString("pipeline.name", job.get("job_name").asText());
         if (job.hasNonNull("restore_from")) {
@@ -204,7 +262,6 @@ public class FlinkJob {
         }
         StreamTableEnvironment tables = StreamTableEnvironment.create(env);
         tables.createTemporarySystemFunction("epoch_millis", new EpochMillis());
-        tables.createTemporarySystemFunction("byte_length", new ByteLength());
         Map<Long, Long> campaigns = new HashMap<>();
         for (JsonNode pair : job.get("campaigns")) {
             campaigns.put(pair.get(0).asLong(), pair.get(1).asLong());
@@ -212,40 +269,15 @@ public class FlinkJob {
         tables.createTemporarySystemFunction("campaign_of", new CampaignOf(campaigns));
 
         String kind = job.get("input").asText();
-        String start;
-        JsonNode startNode = job.get("start");
-        if (startNode.isObject()) {
-            start = "'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '"
-                + startNode.get("timestamp").asLong() + "'";
-        } else if (startNode.asText().equals("latest")) {
-            start = "'scan.startup.mode' = 'latest-offset'";
-        } else {
-            start = "'scan.startup.mode' = 'earliest-offset'";
-        }
-        String boundedScan = job.get("bounded").asBoolean() ? ", 'scan.bounded.mode' = 'latest-offset'" : "";
         long delay = spec.get("watermark_delay_ms").asLong();
-        tables.createTemporarySystemFunction("decode_event", new DecodeEvent(kind, job.get("max_event_bytes").asInt()));
-        tables.createTemporarySystemFunction("event_time", new EventTime(kind, job.get("max_event_bytes").asInt()));
+        tables.createTemporaryView("records", tables.fromDataStream(records(env, job, kind, delay),
+            Schema.newBuilder()
+                .columnByMetadata("rowtime", "TIMESTAMP_LTZ(3)")
+                .watermark("rowtime", "SOURCE_WATERMARK()")
+                .build()));
         tables.executeSql(
-            "CREATE TABLE records ("
-                + " `partition` INT METADATA VIRTUAL,"
-                + " `offset` BIGINT METADATA VIRTUAL,"
-                + " payload BYTES,"
-                // Records that are not events get the epoch: they never move the watermark.
-                + " ts AS TO_TIMESTAMP_LTZ(COALESCE(event_time(payload), 0), 3),"
-                // Minus one more millisecond, as Flink's BoundedOutOfOrderness does: an
-                // event exactly `delay` behind the latest is still on time.
-                + " WATERMARK FOR ts AS ts - " + interval(delay + 1)
-                + ") WITH ('connector' = 'kafka', 'topic' = " + literal(job.get("topic").asText())
-                + ", 'properties.bootstrap.servers' = " + literal(job.get("brokers").asText())
-                + ", 'properties.group.id' = " + literal(job.get("group").asText())
-                + ", 'properties.commit.offsets.on.checkpoint' = 'true'"
-                + ", " + start + boundedScan
-                + ", 'format' = 'raw')");
-        tables.executeSql(
-            "CREATE TEMPORARY VIEW parsed AS SELECT `partition`, `offset`, payload, ts, e IS NOT NULL AS ok,"
-                + " e.event_time_ms AS event_time_ms, e.source_key AS source_key, e.`value` AS `value`,"
-                + " e.event_type AS event_type FROM (SELECT *, decode_event(payload) AS e FROM records)");
+            "CREATE TEMPORARY VIEW parsed AS SELECT `partition`, `offset`, `raw`, rowtime AS ts, ok, event_time_ms,"
+                + " source_key, `value`, event_type, `error` FROM records");
 
         String events;
         if (kind.equals("ad")) {
@@ -303,7 +335,11 @@ public class FlinkJob {
         }
         String jdbc = "'connector' = 'jdbc', 'url' = " + literal(job.get("jdbc_url").asText())
             + ", 'username' = " + literal(job.get("jdbc_user").asText())
-            + ", 'password' = " + literal(job.get("jdbc_password").asText());
+            + ", 'password' = " + literal(job.get("jdbc_password").asText())
+            // The JDBC connector buffers rows and writes them when it has this many or this long
+            // after the first (its defaults: 100 rows, 1 s), and at every checkpoint.
+            + ", 'sink.buffer-flush.max-rows' = '" + job.get("jdbc_batch_rows").asLong() + "'"
+            + ", 'sink.buffer-flush.interval' = '" + job.get("jdbc_flush_interval_ms").asLong() + " ms'";
         tables.executeSql("CREATE TABLE results (" + columns + ") WITH (" + jdbc
             + ", 'table-name' = " + literal(job.get("results_table").asText()) + ")");
         tables.executeSql(
@@ -319,12 +355,7 @@ public class FlinkJob {
         StatementSet statements = tables.createStatementSet();
         statements.addInsertSql("INSERT INTO results " + select);
         statements.addInsertSql(
-            "INSERT INTO dead_letters SELECT `partition`, `offset`, COALESCE(payload, CAST('' AS BYTES)),"
-                + " CASE WHEN payload IS NULL THEN 'record has no value'"
-                + " WHEN byte_length(payload) > " + job.get("max_event_bytes").asLong()
-                + " THEN 'record larger than the event size limit'"
-                + " ELSE 'not a valid event: a field is missing, mistyped or the JSON is broken' END"
-                + " FROM parsed WHERE NOT ok");
+            "INSERT INTO dead_letters SELECT `partition`, `offset`, `raw`, `error` FROM parsed WHERE NOT ok");
         TableResult result = statements.execute();
         JobClient client = result.getJobClient().orElseThrow();
         if (!job.get("local").asBoolean()) {
@@ -360,6 +391,39 @@ public class FlinkJob {
             }
         }
         System.exit(1);
+    }
+
+    /**
+     * The topic's records as Flink's Kafka source reads them, decoded once ({@link EventRecords}),
+     * with per-partition watermarks on the event time: `delay` behind the newest event (and one
+     * millisecond more, as Flink's bounded out-of-orderness does: an event exactly `delay` behind
+     * is still on time), idle partitions left out after the idle timeout. Records that are not
+     * events get the epoch as their time, which never moves a watermark.
+     */
+    static DataStream<Row> records(StreamExecutionEnvironment env, JsonNode job, String kind, long delay) {
+        JsonNode startNode = job.get("start");
+        OffsetsInitializer start;
+        if (startNode.isObject()) {
+            start = OffsetsInitializer.timestamp(startNode.get("timestamp").asLong());
+        } else if (startNode.asText().equals("latest")) {
+            start = OffsetsInitializer.latest();
+        } else {
+            start = OffsetsInitializer.earliest();
+        }
+        KafkaSourceBuilder<Row> source = KafkaSource.<Row>builder()
+            .setBootstrapServers(job.get("brokers").asText())
+            .setTopics(job.get("topic").asText())
+            .setGroupId(job.get("group").asText())
+            .setStartingOffsets(start)
+            .setDeserializer(new EventRecords(kind, job.get("max_event_bytes").asInt()))
+            .setProperty("commit.offsets.on.checkpoint", "true");
+        if (job.get("bounded").asBoolean()) {
+            source.setBounded(OffsetsInitializer.latest());
+        }
+        WatermarkStrategy<Row> watermarks = WatermarkStrategy.<Row>forBoundedOutOfOrderness(Duration.ofMillis(delay))
+            .withTimestampAssigner((row, previous) -> (Boolean) row.getField(3) ? (Long) row.getField(4) : 0L)
+            .withIdleness(Duration.ofMillis(job.get("idle_timeout_ms").asLong()));
+        return env.fromSource(source.build(), watermarks, "records");
     }
 
     /** The job a cluster runs for this process, cancelled when streambench is gone. */

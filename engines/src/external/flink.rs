@@ -80,6 +80,10 @@ pub struct FlinkSettings {
     pub idle_timeout: Duration,
     /// The JVM's heap.
     pub heap_mb: u32,
+    /// The JDBC sink writes when it holds this many rows ...
+    pub jdbc_batch_rows: u32,
+    /// ... or this long after its first.
+    pub jdbc_flush_interval: Duration,
     /// A Flink cluster's REST address to submit the job to; none runs a
     /// mini-cluster in the child JVM.
     pub cluster: Option<String>,
@@ -106,6 +110,15 @@ pub struct FlinkOptions {
     /// The JVM's heap, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub heap_mb: u32,
+    /// The JDBC sink writes when it holds this many rows (its
+    /// `sink.buffer-flush.max-rows`; Flink's default is 100) ...
+    #[arg(long, default_value_t = 5000)]
+    pub jdbc_batch_rows: u32,
+    /// ... or this many milliseconds after the first it holds (its
+    /// `sink.buffer-flush.interval`; Flink's default, 1000, would add up to a
+    /// second to every result's latency).
+    #[arg(long, default_value_t = 50)]
+    pub jdbc_flush_interval_ms: u64,
     /// A Flink cluster's REST address (e.g. http://jobmanager:8081) to submit
     /// the job to; by default it runs on a mini-cluster in a local JVM.
     #[arg(long, env = "STREAMBENCH_FLINK_CLUSTER")]
@@ -132,6 +145,8 @@ impl FlinkOptions {
             checkpoint_interval: self.checkpoint_interval_ms.0,
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             heap_mb: self.heap_mb,
+            jdbc_batch_rows: self.jdbc_batch_rows,
+            jdbc_flush_interval: Duration::from_millis(self.jdbc_flush_interval_ms),
             cluster: self.cluster.clone(),
             state_uri: self.state_uri.clone(),
         }
@@ -348,6 +363,8 @@ fn write_job_file(
             "restore_from": restore_from,
             "checkpoint_interval_ms": settings.checkpoint_interval.map(|i| i.as_millis() as u64),
             "idle_timeout_ms": settings.idle_timeout.as_millis() as u64,
+            "jdbc_batch_rows": settings.jdbc_batch_rows,
+            "jdbc_flush_interval_ms": settings.jdbc_flush_interval.as_millis() as u64,
             "parallelism": settings.parallelism,
             "job_name": FlinkSettings::job_name(job),
             "rest_url": rest.base(),
