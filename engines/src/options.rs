@@ -180,6 +180,8 @@ mod tests {
             parallelism: 2,
             idle_timeout_ms: 3,
             heap_mb: 512,
+            jdbc_batch_rows: 7,
+            jdbc_flush_interval_ms: 8,
             cluster: Some("http://jm:8081".into()),
             state_uri: Some("file:///tmp/s".into()),
         });
