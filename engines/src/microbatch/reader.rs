@@ -73,21 +73,17 @@ impl BatchReader {
         let first = self.take_carried(&mut next, end);
         let (sender, receiver) = sync_channel(CHUNKS_AHEAD);
         let decoding = tokio::task::spawn_blocking(move || collect_input(collect, first, receiver));
-        let reading = if reached(&next, end) {
+        if reached(&next, end) {
             drop(sender);
-            None
         } else {
             let source = self.source.clone();
             let reassign = self.position.as_ref() != Some(&next);
             let (end, carried) = (end.clone(), std::mem::take(&mut self.carried));
-            Some(tokio::task::spawn_blocking(move || {
+            let (next, carried) = tokio::task::spawn_blocking(move || {
                 poll_range(&source, reassign, next, &end, carried, &sender)
-            }))
-        };
-        if let Some(reading) = reading {
-            let (next, carried) = reading
-                .await
-                .map_err(|e| Error::Internal(format!("reading a batch failed: {e}")))??;
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("reading a batch failed: {e}")))??;
             self.position = Some(next);
             self.carried = carried;
         }
