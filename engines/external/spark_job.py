@@ -62,10 +62,12 @@ def quoted(name):
 
 
 def source(spark, job):
+    # The input, and streambench's own topic where the end-of-input marker
+    # comes (never written into the input).
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", job["brokers"])
-        .option("subscribe", job["topic"])
+        .option("subscribe", job["topic"] + "," + job["marker_topic"])
         .option("failOnDataLoss", "true")
         .option("includeHeaders", "false")
     )
@@ -73,7 +75,10 @@ def source(spark, job):
     if start == "latest":
         reader = reader.option("startingOffsets", "latest")
     elif isinstance(start, dict) and "timestamp" in start:
+        # A partition with nothing after the time (the marker topic, at first)
+        # starts at its end, as streambench's engines start there.
         reader = reader.option("startingTimestamp", str(start["timestamp"]))
+        reader = reader.option("startingOffsetsByTimestampStrategy", "latest")
     else:
         reader = reader.option("startingOffsets", "earliest")
     if job.get("max_offsets_per_trigger"):

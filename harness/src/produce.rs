@@ -127,6 +127,37 @@ pub async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Deletes `topic` and the end-of-input topics engines made beside it
+/// (named under its [`MarkerTopic::prefix_for`]): every topic a scenario
+/// made, and only those.
+///
+/// [`MarkerTopic::prefix_for`]: streambench_engines::external::end_of_input::MarkerTopic::prefix_for
+pub async fn delete_topic_and_its_markers(brokers: &str, topic: &str) -> anyhow::Result<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use streambench_engines::external::end_of_input::MarkerTopic;
+    let prefix = MarkerTopic::prefix_for(topic);
+    let (all_brokers, markers) = (brokers.to_string(), prefix.clone());
+    let marker_topics = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &all_brokers)
+            .create()?;
+        let metadata = client
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("cannot list the topics on {all_brokers}: {e}"))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .map(|t| t.name().to_string())
+            .filter(|name| name.starts_with(&markers))
+            .collect())
+    })
+    .await??;
+    for name in std::iter::once(topic.to_string()).chain(marker_topics) {
+        delete_topic(brokers, &name).await?;
+    }
+    Ok(())
+}
+
 fn wait_for_partitions(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let client: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;

@@ -23,6 +23,7 @@ async fn every_job_in_every_delivery_and_output_mode_equals_the_oracle() {
         &[],
     );
     generate(&services, common::SMALL_SUITE, &ads, "ysb", start, &[]);
+    let inputs_before = [&measurements, &ads].map(|t| common::end_offsets(&services, t));
     let dir = tempfile::tempdir().expect("tempdir");
     for job in ["tumbling", "sliding", "session", "ysb"] {
         let topic = if job == "ysb" { &ads } else { &measurements };
@@ -102,6 +103,11 @@ async fn every_job_in_every_delivery_and_output_mode_equals_the_oracle() {
             }
         }
     }
+    assert_eq!(
+        [&measurements, &ads].map(|t| common::end_offsets(&services, t)),
+        inputs_before,
+        "the micro-batch engine wrote into its input topics"
+    );
 }
 
 /// Crashes the engine (in `output` mode) at `point`, restarts it, checks the

@@ -1,8 +1,9 @@
 //! Apache Spark Structured Streaming as an engine: the job runs as PySpark
 //! (`engines/external/spark_job.py`) in a child process; this side writes its
 //! job file, creates the tables, turns Spark's progress reports into
-//! streambench metrics, and on stop with drain appends end-of-input markers
-//! and waits until Spark's watermark has passed them.
+//! streambench metrics, and on stop with drain, once Spark has read the
+//! input to its end, writes an end-of-input marker to a topic of its own
+//! that the job also reads, and waits until Spark's watermark has passed it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use serde_json::json;
 use streambench_workloads::suite::EngineName;
 
 use super::driver::{self, Driver};
-use super::end_of_input::{self, END_OF_INPUT_MS};
+use super::end_of_input::{END_OF_INPUT_MS, MarkerTopic};
 use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -261,10 +262,12 @@ fn job_file(
     settings: &SparkSettings,
     install: &SparkInstall,
     progress: &Path,
+    markers: &MarkerTopic,
 ) -> Result<serde_json::Value> {
     Ok(driver::with(
         driver::job_file(job, ENGINE)?,
         json!({
+            "marker_topic": markers.0,
             "postgres": job.postgres,
             "progress_file": progress,
             "master": settings.master,
@@ -296,7 +299,8 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
     // Progress of earlier runs stays in the file; follow only this run's.
     let already = std::fs::metadata(&progress_file).map_or(0, |m| m.len() as usize);
     let job_path = job.checkpoint_dir.join("job.json");
-    let spec = job_file(&job, &settings, &install, &progress_file)?;
+    let markers = MarkerTopic::for_run(&job.checkpoint_dir, &job.topic, &job.brokers).await?;
+    let spec = job_file(&job, &settings, &install, &progress_file, &markers)?;
     let written = serde_json::to_vec_pretty(&spec).map_err(|e| external(e.to_string()))?;
     driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
 
@@ -341,7 +345,7 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
         &mut progress,
         &progress_file,
         &metrics,
-        &source,
+        (&source, &markers),
     )
     .await;
     progress.follow(&progress_file, &job.topic, &metrics);
@@ -357,17 +361,19 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
 }
 
 /// Follows Spark until it fails or is told to stop; draining (or bounded),
-/// appends the end-of-input markers and waits for the watermark to pass them.
+/// once Spark has read the input to its end, writes the end-of-input marker
+/// and waits for the watermark to pass it.
 async fn watch(
     job: &JobRun,
     driver: &mut Driver,
     progress: &mut Progress,
     progress_file: &Path,
     metrics: &Metrics,
-    source: &KafkaSource,
+    (source, markers): (&KafkaSource, &MarkerTopic),
 ) -> Result<()> {
     let drain = job.bounded || job.drain_on_stop;
-    let mut markers_sent = false;
+    let mut input_end: Option<Offsets> = None;
+    let mut marker_sent = false;
     let end_watermark = END_OF_INPUT_MS - job.job.watermark_delay_ms - job.job.allowed_lateness_ms;
     loop {
         progress.follow(progress_file, &job.topic, metrics);
@@ -378,16 +384,56 @@ async fn watch(
         if stopping && !drain {
             return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
         }
-        if stopping && !markers_sent {
-            tracing::info!("input ends: appending end-of-input markers for Spark's watermark");
-            end_of_input::append(&job.brokers, &job.topic, source.partitions(), job.job.input).await?;
-            markers_sent = true;
+        if stopping && !marker_sent {
+            let end = match &input_end {
+                Some(end) => end,
+                None => input_end.insert(tokio::task::block_in_place(|| source.end_offsets())?),
+            };
+            // A marker read in a batch before the input's last records
+            // would make them late: write it once Spark has planned them.
+            let planned = match planned_offsets(&job.checkpoint_dir, &job.topic) {
+                Some(planned) => planned,
+                None => tokio::task::block_in_place(|| source.resolve(job.start, None))?,
+            };
+            if covers(&planned, end) {
+                tracing::info!(topic = %markers.0, "Spark has read the input: writing the end-of-input marker");
+                markers.append(&job.brokers, job.job.input).await?;
+                marker_sent = true;
+            }
         }
-        if markers_sent && progress.watermark_ms.is_some_and(|w| w >= end_watermark) {
+        if marker_sent && progress.watermark_ms.is_some_and(|w| w >= end_watermark) {
             return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// How far in `topic` the newest batch Spark planned reads, from its offset
+/// log (written before the batch runs; none before the first batch).
+fn planned_offsets(checkpoint_dir: &Path, topic: &str) -> Option<Offsets> {
+    let log = checkpoint_dir.join("windows").join("offsets");
+    let newest = std::fs::read_dir(&log)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u64>().ok())
+        .max()?;
+    let text = std::fs::read_to_string(log.join(newest.to_string())).ok()?;
+    offsets_in_log_entry(&text, topic)
+}
+
+/// The offsets of `topic` in one entry of Spark's offset log: a version
+/// line, the batch's metadata, then one JSON line per source.
+fn offsets_in_log_entry(text: &str, topic: &str) -> Option<Offsets> {
+    text.lines()
+        .skip(2)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|source| kafka_offsets(Some(&source), topic))
+        .find(|offsets| !offsets.is_empty())
+}
+
+/// Whether `read` reaches `end` in every partition.
+fn covers(read: &Offsets, end: &Offsets) -> bool {
+    end.iter().all(|(p, &e)| read.get(p).is_some_and(|&r| r >= e))
 }
 
 #[cfg(test)]
@@ -448,6 +494,24 @@ mod tests {
         assert_eq!(progress.watermark_ms, Some(1_795_794_335_123));
         assert_eq!(progress.end, BTreeMap::from([(0, 15)]));
         assert_eq!(progress.first_start, Some(BTreeMap::from([(0, 0)])));
+    }
+
+    #[test]
+    fn the_marker_waits_until_spark_has_planned_the_whole_input() {
+        let entry = "v1\n{\"batchWatermarkMs\":0,\"batchTimestampMs\":1}\n\
+                     {\"t\":{\"0\":40,\"1\":12},\"streambench-end-of-input.t.1\":{\"0\":0}}\n";
+        let planned = offsets_in_log_entry(entry, "t").expect("the input's offsets");
+        assert_eq!(planned, BTreeMap::from([(0, 40), (1, 12)]));
+        assert!(covers(&planned, &BTreeMap::from([(0, 40), (1, 12)])));
+        assert!(
+            !covers(&planned, &BTreeMap::from([(0, 41), (1, 12)])),
+            "a record of partition 0 is still to come"
+        );
+        assert!(
+            !covers(&planned, &BTreeMap::from([(0, 40), (2, 1)])),
+            "partition 2 is not planned at all"
+        );
+        assert_eq!(offsets_in_log_entry(entry, "other"), None);
     }
 
     #[test]

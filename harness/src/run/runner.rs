@@ -170,7 +170,7 @@ async fn run_one(
     // The events are a function of the seed, so the topic can go: kept, a
     // long suite's topics fill the disk. The result tables stay.
     if !config.keep_topics
-        && let Err(e) = crate::produce::delete_topic(&config.services.brokers, &name).await
+        && let Err(e) = crate::produce::delete_topic_and_its_markers(&config.services.brokers, &name).await
     {
         tracing::warn!("{e:#}");
         result.error.get_or_insert(format!("{e:#}"));

@@ -319,8 +319,33 @@ pub fn try_run_fixture(services: &Resolved, name: &str, flags: &[&str]) -> (bool
     )
 }
 
+/// Per partition of `topic`, its end offset: what an engine must never move.
+pub fn end_offsets(services: &Resolved, topic: &str) -> std::collections::BTreeMap<i32, i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &services.brokers)
+        .create()
+        .expect("a consumer");
+    let timeout = std::time::Duration::from_secs(10);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("the topic's metadata");
+    metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions())
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p.id(), timeout)
+                .expect("watermarks");
+            (p.id(), high)
+        })
+        .collect()
+}
+
 /// Runs `engine` bounded, with `flags`, on a new topic of the steady
-/// workload's events for `job`, and checks its table: the report.
+/// workload's events for `job`, and checks its table: the report. The
+/// engine must not have written into the topic.
 pub fn steady_job_on(services: &Resolved, engine_name: &str, job: &str, flags: &[&str]) -> serde_json::Value {
     let start = recent_start_ms();
     let topic = unique_name(engine_name);
@@ -331,8 +356,14 @@ pub fn steady_job_on(services: &Resolved, engine_name: &str, job: &str, flags: &
         job,
         topic: &topic,
     };
+    let before = end_offsets(services, &topic);
     let run = engine(services, engine_name, &input, &topic, dir.path(), flags, None);
     finished(&run);
+    assert_eq!(
+        end_offsets(services, &topic),
+        before,
+        "{engine_name} wrote into its input topic"
+    );
     let report = check(services, STEADY_SUITE, job, &topic, start);
     eprintln!(
         "{engine_name} {job:<9} {flags:?} windows {} dead letters {}",
