@@ -30,6 +30,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
@@ -39,6 +40,7 @@ import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsIni
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
@@ -80,10 +82,18 @@ public class FlinkJob {
         private static final java.util.Set<String> AD_TYPES = java.util.Set.of("view", "click", "purchase");
         private final boolean ads;
         private final int maxBytes;
+        /** When this subtask decoded its first record (ms since the epoch), for streambench's throughput. */
+        private transient volatile long firstRecordMs = Long.MAX_VALUE;
 
         public EventRecords(String kind, int maxBytes) {
             this.ads = kind.equals("ad");
             this.maxBytes = maxBytes;
+        }
+
+        @Override
+        public void open(DeserializationSchema.InitializationContext context) {
+            firstRecordMs = Long.MAX_VALUE;
+            context.getMetricGroup().gauge("streambenchFirstRecordMs", (Gauge<Long>) () -> firstRecordMs);
         }
 
         @Override
@@ -94,6 +104,9 @@ public class FlinkJob {
 
         @Override
         public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Row> out) {
+            if (firstRecordMs == Long.MAX_VALUE) {
+                firstRecordMs = System.currentTimeMillis();
+            }
             byte[] payload = record.value();
             String error = null;
             Object[] event = null;

@@ -158,6 +158,13 @@ impl Metrics {
         }
     }
 
+    /// Records that the first record was read at `epoch_us`, as an external
+    /// engine reports it (exact, where [`Metrics::mark_first_record`] is
+    /// when streambench heard of it).
+    pub fn set_first_record(&self, epoch_us: i64) {
+        self.first_record_us.store(epoch_us, Ordering::Relaxed);
+    }
+
     /// Seconds from the first record read until now (0 if none was read).
     pub fn seconds_since_first_record(&self) -> f64 {
         let first = self.first_record_us.load(Ordering::Relaxed);

@@ -24,6 +24,7 @@ use streambench_workloads::suite::EngineName;
 
 use crate::args::{EngineArgs, MetricsAddr, ServiceArgs};
 use crate::produce::{ensure_topic, produce, producer_config};
+use crate::run::measure::CpuTimes;
 use crate::stack::Resolved;
 
 /// One measured rate.
@@ -57,19 +58,32 @@ pub struct BenchReport {
     pub rates: Vec<Rate>,
     /// `generate` over the bare producer.
     pub generate_over_bare_producer: f64,
-    /// The continuous engine over the bare consumer.
-    pub continuous_over_bare_consumer: f64,
-    /// The micro-batch engine over the bare consumer.
-    pub microbatch_over_bare_consumer: f64,
-    /// The micro-batch engine over the continuous engine.
-    pub microbatch_over_continuous: f64,
     /// The bare consumer, reading without decoding, over Kafka's own
     /// consumer performance tool on the same topic.
     pub bare_read_over_kafka_tool: f64,
+    /// Each engine's catch-up read, in the order run.
+    pub engines: Vec<EngineBench>,
+    /// The micro-batch engine over the continuous engine, if both ran.
+    pub microbatch_over_continuous: Option<f64>,
 }
 
-/// Runs the bench for `job` on `generator`'s events, starting engines with
-/// `binary` and Kafka's consumer tool from `kafka_tools` (its jars).
+/// One engine's catch-up read of the bench topic.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineBench {
+    /// The engine.
+    pub engine: EngineName,
+    /// Its rate (from its first record read to its last result written)
+    /// over the bare consumer's.
+    pub over_bare_consumer: f64,
+    /// CPU seconds its processes used, start-up included.
+    pub cpu_s: f64,
+    /// Events per CPU second (its rate per core used).
+    pub per_cpu_s: f64,
+}
+
+/// Runs the bench for `job` on `generator`'s events, starting `engines`
+/// with `binary` and Kafka's consumer tool from `kafka_tools` (its jars).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_bench(
     services: &Resolved,
     binary: &Path,
@@ -77,6 +91,38 @@ pub async fn run_bench(
     suite: Option<&Path>,
     job: &JobSpec,
     generator: &Generator,
+    engines: &[EngineName],
+    name: &str,
+) -> anyhow::Result<BenchReport> {
+    let measured = measure(
+        services,
+        binary,
+        kafka_tools,
+        suite,
+        job,
+        generator,
+        engines,
+        name,
+    )
+    .await;
+    // The bench's topics go, whatever happened: the events are a function of the seed.
+    for topic in [format!("{name}_gen"), format!("{name}_bare")] {
+        if let Err(e) = crate::produce::delete_topic_and_its_markers(&services.brokers, &topic).await {
+            eprintln!("streambench bench: {e:#}");
+        }
+    }
+    measured
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    services: &Resolved,
+    binary: &Path,
+    kafka_tools: &Path,
+    suite: Option<&Path>,
+    job: &JobSpec,
+    generator: &Generator,
+    engines: &[EngineName],
     name: &str,
 ) -> anyhow::Result<BenchReport> {
     let partitions = generator.spec().partitions;
@@ -124,71 +170,125 @@ pub async fn run_bench(
     let bare_before = consume_bare(Decode::Yes).await??;
 
     // ... against each engine on the same topic, bounded.
-    let mut engine_rates = Vec::new();
-    for engine in [EngineName::Continuous, EngineName::Microbatch] {
-        let engine = engine.as_str();
-        let table = format!("{name}_{}", &engine[..1]);
-        let dir = tempfile::tempdir()?;
-        let common = EngineArgs {
-            suite: suite.map(Path::to_path_buf),
-            seed: Some(generator.spec().seed),
-            keys: Some(generator.spec().keys),
-            topic: topic.clone(),
-            start: StartPosition::Earliest,
-            bounded: true,
-            checkpoint_dir: Some(dir.path().to_path_buf()),
-            metrics_addr: MetricsAddr(None),
-            ..EngineArgs::for_job(&job.name, &table)
+    let mut engine_runs = Vec::new();
+    for &engine in engines {
+        let run = EngineRun {
+            binary,
+            services,
+            suite,
+            job,
+            generator,
+            topic: &topic,
         };
-        let endpoints = ServiceArgs {
-            brokers: Some(services.brokers.clone()),
-            postgres: Some(services.postgres.clone()),
-        };
-        let mut command = std::process::Command::new(binary);
-        command
-            .args(["engine", engine])
-            .args(common.to_args())
-            .args(endpoints.to_args());
-        let output = tokio::task::spawn_blocking(move || command.output()).await??;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        anyhow::ensure!(
-            output.status.success(),
-            "the {engine} engine failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+        engine_runs.push(
+            run.measure(engine, &format!("{name}_{}", engine.as_str()))
+                .await?,
         );
-        let summary: serde_json::Value = stdout
-            .lines()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .context("the engine printed no summary")?;
-        let read = summary["records_read"].as_u64().unwrap_or(0);
-        anyhow::ensure!(
-            read == events,
-            "the {engine} engine read {read} of {events} records"
-        );
-        engine_rates.push(Rate::new(
-            format!("{engine} engine"),
-            read,
-            summary["processing_s"].as_f64().unwrap_or(0.0),
-        ));
     }
     let bare_after = consume_bare(Decode::Yes).await??;
     let bare_consumer = combined("bare consumer, both runs", [&bare_before, &bare_after]);
     let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
+    let engine_rate = |name: EngineName| engine_runs.iter().find(|r| r.engine == name).map(|r| &r.rate);
+    let microbatch_over_continuous = engine_rate(EngineName::Microbatch)
+        .zip(engine_rate(EngineName::Continuous))
+        .map(|(m, c)| ratio(m, c));
     let report = BenchReport {
         generate_over_bare_producer: ratio(&generate_rate, &bare_producer),
-        continuous_over_bare_consumer: ratio(&engine_rates[0], &bare_consumer),
-        microbatch_over_bare_consumer: ratio(&engine_rates[1], &bare_consumer),
-        microbatch_over_continuous: ratio(&engine_rates[1], &engine_rates[0]),
         bare_read_over_kafka_tool: ratio(&bare_read, &kafka_tool),
+        engines: engine_runs
+            .iter()
+            .map(|run| EngineBench {
+                engine: run.engine,
+                over_bare_consumer: ratio(&run.rate, &bare_consumer),
+                cpu_s: run.cpu_s,
+                per_cpu_s: run.rate.events as f64 / run.cpu_s.max(1e-9),
+            })
+            .collect(),
+        microbatch_over_continuous,
         rates: bare_reads
             .into_iter()
             .chain(tool_reads)
             .chain([bare_read, kafka_tool, generate_rate, bare_producer])
             .chain([bare_before, bare_after, bare_consumer])
-            .chain(engine_rates)
+            .chain(engine_runs.into_iter().map(|r| r.rate))
             .collect(),
     };
     Ok(report)
+}
+
+/// One engine's bounded catch-up read of the bench topic.
+struct EngineRun<'a> {
+    binary: &'a Path,
+    services: &'a Resolved,
+    suite: Option<&'a Path>,
+    job: &'a JobSpec,
+    generator: &'a Generator,
+    topic: &'a str,
+}
+
+/// What one engine's run measured.
+struct EngineMeasured {
+    engine: EngineName,
+    rate: Rate,
+    cpu_s: f64,
+}
+
+impl EngineRun<'_> {
+    /// Runs `engine` into `table` until it has read the topic and written
+    /// every result; its rate is over the time from its first record read.
+    async fn measure(&self, engine: EngineName, table: &str) -> anyhow::Result<EngineMeasured> {
+        let events = self.generator.len();
+        let dir = tempfile::tempdir()?;
+        let common = EngineArgs {
+            suite: self.suite.map(Path::to_path_buf),
+            seed: Some(self.generator.spec().seed),
+            keys: Some(self.generator.spec().keys),
+            topic: self.topic.to_string(),
+            start: StartPosition::Earliest,
+            bounded: true,
+            checkpoint_dir: Some(dir.path().to_path_buf()),
+            metrics_addr: MetricsAddr(None),
+            ..EngineArgs::for_job(&self.job.name, table)
+        };
+        let endpoints = ServiceArgs {
+            brokers: Some(self.services.brokers.clone()),
+            postgres: Some(self.services.postgres.clone()),
+        };
+        let mut command = std::process::Command::new(self.binary);
+        command
+            .args(["engine", engine.as_str()])
+            .args(common.to_args())
+            .args(endpoints.to_args());
+        // Engines run one at a time, so the CPU the bench's waited-for
+        // children used meanwhile is this engine's (a JVM's with it).
+        let cpu_before = CpuTimes::now();
+        let output = tokio::task::spawn_blocking(move || command.output()).await??;
+        let cpu_s = CpuTimes::now().since(&cpu_before).children_s();
+        anyhow::ensure!(
+            output.status.success(),
+            "the {} engine failed: {}",
+            engine.as_str(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary: serde_json::Value = stdout
+            .lines()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .context("the engine printed no summary")?;
+        let read = summary["records_read"].as_u64().unwrap_or(0);
+        // Spark's count includes the end-of-input markers it was sent.
+        anyhow::ensure!(
+            read >= events,
+            "the {} engine read {read} of {events} records",
+            engine.as_str()
+        );
+        let seconds = summary["processing_s"].as_f64().unwrap_or(0.0);
+        Ok(EngineMeasured {
+            engine,
+            rate: Rate::new(format!("{} engine", engine.as_str()), events, seconds),
+            cpu_s,
+        })
+    }
 }
 
 /// One rate over several runs: their events over their seconds.

@@ -93,6 +93,11 @@ struct CompareArgs {
 /// `streambench bench`.
 #[derive(Args)]
 struct BenchArgs {
+    /// The engines to measure, in this order (Flink and Spark are
+    /// installed on first use).
+    #[arg(long, value_delimiter = ',', value_parser = engine_name,
+          default_value = "continuous,microbatch,flink,spark")]
+    engines: Vec<EngineName>,
     #[command(flatten)]
     workload: WorkloadArgs,
     #[command(flatten)]
@@ -574,6 +579,7 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let name = format!("bench_{}", now_ms() % 100_000_000);
     let binary = std::env::current_exe().context("cannot find the streambench binary")?;
     let kafka_tools = stack::kafka::install_tools(home.tools_dir())?;
+    streambench_harness::engine_command::install_engines(home, &args.engines)?;
     let report = streambench_harness::bench::run_bench(
         &services,
         &binary,
@@ -581,6 +587,7 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.workload.suite.as_deref(),
         &job,
         &generator,
+        &args.engines,
         &name,
     )
     .await?;
@@ -598,19 +605,30 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         "generate / bare producer          {:.2}",
         report.generate_over_bare_producer
     );
-    println!(
-        "continuous / bare consumer        {:.2}",
-        report.continuous_over_bare_consumer
-    );
-    println!(
-        "microbatch / bare consumer        {:.2}",
-        report.microbatch_over_bare_consumer
-    );
-    println!(
-        "microbatch / continuous           {:.2}",
-        report.microbatch_over_continuous
-    );
+    for engine in &report.engines {
+        println!(
+            "{:<10} / bare consumer       {:.2}   {:>6.1} CPU s (start-up included) = {:>9.0} events per CPU s",
+            engine.engine.as_str(),
+            engine.over_bare_consumer,
+            engine.cpu_s,
+            engine.per_cpu_s
+        );
+    }
+    if let Some(ratio) = report.microbatch_over_continuous {
+        println!("microbatch / continuous           {ratio:.2}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An engine's name as the command line spells it.
+fn engine_name(text: &str) -> Result<EngineName, String> {
+    EngineName::ALL
+        .into_iter()
+        .find(|e| e.as_str() == text)
+        .ok_or_else(|| {
+            let known: Vec<&str> = EngineName::ALL.iter().map(EngineName::as_str).collect();
+            format!("no engine {text:?}; the engines are {}", known.join(", "))
+        })
 }
 
 /// Prints what an engine did as one JSON line, the `engine` command's output.

@@ -497,10 +497,10 @@ impl SourcePositions {
             } else {
                 known
             };
-            let positions = rest.read_offsets(&gauges, &topic)?;
-            Ok((gauges, positions, rest.completed_checkpoints(&id)?))
+            let reading = rest.read_source(&gauges, &topic)?;
+            Ok((gauges, reading, rest.completed_checkpoints(&id)?))
         });
-        let (gauges, positions, checkpoints) = match read.await {
+        let (gauges, reading, checkpoints) = match read.await {
             Ok(Ok(read)) => read,
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "Flink's metrics are not readable yet");
@@ -509,7 +509,7 @@ impl SourcePositions {
             Err(_) => return,
         };
         self.gauges = gauges;
-        for (partition, next) in positions {
+        for (partition, next) in reading.positions {
             self.last.insert(partition, next);
         }
         let read: i64 = self
@@ -517,8 +517,12 @@ impl SourcePositions {
             .iter()
             .map(|(p, o)| o - self.first.get(p).copied().unwrap_or(0))
             .sum();
-        if read > 0 {
-            metrics.mark_first_record();
+        // The job's own gauge is exact; seeing the offsets move is up to
+        // Flink's metric fetch interval late.
+        match reading.first_record_ms {
+            Some(ms) => metrics.set_first_record(ms * 1000),
+            None if read > 0 => metrics.mark_first_record(),
+            None => {}
         }
         metrics.checkpoints.store(checkpoints, Ordering::Relaxed);
         metrics.records_read.store(read.max(0) as u64, Ordering::Relaxed);

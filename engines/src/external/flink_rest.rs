@@ -1,7 +1,8 @@
 //! Flink's REST API, as the `flink` adapter uses it: the jobs a cluster
 //! runs under a name, cancelling one, the checkpoint a job retained last,
 //! and where its Kafka source reads (the connector's `currentOffset` gauge
-//! per partition), which is the engine's lag as Flink itself reports it.
+//! per partition), which is the engine's lag as Flink itself reports it,
+//! with when it read its first record (the job's own gauge).
 //!
 //! Calls block; callers run them off the async runtime.
 
@@ -40,9 +41,14 @@ impl JobOverview {
     }
 }
 
-/// Where a job's Kafka source publishes its `currentOffset` gauges: per
-/// vertex that has them, the metrics path and the gauges' names. Found once
-/// and read many times: a vertex's metric names do not change while it runs.
+/// The gauge `FlinkJob.java`'s deserializer publishes: when it decoded its
+/// first record, in ms since the epoch (`Long.MAX_VALUE` before that).
+pub const FIRST_RECORD_GAUGE: &str = "streambenchFirstRecordMs";
+
+/// Where a job's Kafka source publishes its `currentOffset` gauges and its
+/// first-record gauge: per vertex that has them, the metrics path and the
+/// gauges' names. Found once and read many times: a vertex's metric names
+/// do not change while it runs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OffsetGauges {
     vertices: Vec<(String, Vec<String>)>,
@@ -51,8 +57,21 @@ pub struct OffsetGauges {
 impl OffsetGauges {
     /// How many partitions' gauges were found.
     pub fn partitions(&self) -> usize {
-        self.vertices.iter().map(|(_, names)| names.len()).sum()
+        self.vertices
+            .iter()
+            .flat_map(|(_, names)| names)
+            .filter(|name| !is_first_record_gauge(name))
+            .count()
     }
+}
+
+/// What a job's source gauges say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceReading {
+    /// Per partition, the offset of the next record the source reads.
+    pub positions: Offsets,
+    /// When the source decoded its first record, ms since the epoch.
+    pub first_record_ms: Option<i64>,
 }
 
 fn rest_error(what: &str, url: &str, error: impl std::fmt::Display) -> Error {
@@ -184,7 +203,7 @@ impl FlinkRest {
                 .into_iter()
                 .flatten()
                 .filter_map(|m| m["id"].as_str())
-                .filter(|name| offset_metric_partition(name, topic).is_some())
+                .filter(|name| offset_metric_partition(name, topic).is_some() || is_first_record_gauge(name))
                 .map(str::to_string)
                 .collect();
             if !names.is_empty() {
@@ -195,19 +214,42 @@ impl FlinkRest {
     }
 
     /// Per partition, the offset of the next record the source reads, from
-    /// `gauges`; partitions it has read nothing from in this run are missing.
-    pub fn read_offsets(&self, gauges: &OffsetGauges, topic: &str) -> Result<Offsets> {
-        let mut positions = Offsets::new();
+    /// `gauges` (partitions it has read nothing from in this run are
+    /// missing), and when it read its first record.
+    pub fn read_source(&self, gauges: &OffsetGauges, topic: &str) -> Result<SourceReading> {
+        let mut reading = SourceReading::default();
         for (path, names) in &gauges.vertices {
             let values = self.get_with(
                 path,
-                &[("get", &names.join(",")), ("agg", "max")],
+                &[("get", &names.join(",")), ("agg", "min,max")],
                 "reading the source's offsets",
             )?;
-            positions.extend(positions_in(&values, topic));
+            reading.positions.extend(positions_in(&values, topic));
+            reading.first_record_ms = match (reading.first_record_ms, first_record_in(&values)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
-        Ok(positions)
+        Ok(reading)
     }
+}
+
+fn is_first_record_gauge(name: &str) -> bool {
+    name.strip_suffix(FIRST_RECORD_GAUGE)
+        .is_some_and(|rest| rest.ends_with('.'))
+}
+
+/// The earliest first-record time any subtask reports, from aggregated
+/// gauges (subtasks that have read nothing report `Long.MAX_VALUE`).
+fn first_record_in(values: &Value) -> Option<i64> {
+    values
+        .as_array()?
+        .iter()
+        .filter(|metric| metric["id"].as_str().is_some_and(is_first_record_gauge))
+        .filter_map(|metric| metric["min"].as_f64())
+        .filter(|&ms| ms > 0.0 && ms < 4.0e15)
+        .map(|ms| ms as i64)
+        .min()
 }
 
 /// The partition a Kafka source's `currentOffset` gauge is for, if `name`
@@ -268,6 +310,22 @@ mod tests {
             {"id": "Source__records.KafkaSourceReader.topic.t10.partition.1.currentOffset", "max": 9.0},
         ]);
         assert_eq!(positions_in(&values, "t1"), Offsets::from([(0, 42)]));
+    }
+
+    #[test]
+    fn the_first_record_gauge_gives_the_earliest_subtask_and_none_before_any() {
+        let gauge = format!("Source__records.deserializer.{FIRST_RECORD_GAUGE}");
+        let values = json!([
+            {"id": gauge, "min": 1_790_000_000_123.0, "max": 9.2e18},
+            {"id": "Source__records.KafkaSourceReader.topic.t1.partition.0.currentOffset", "min": 3.0, "max": 41.0},
+        ]);
+        assert_eq!(first_record_in(&values), Some(1_790_000_000_123));
+        assert!(is_first_record_gauge(&gauge));
+        assert!(!is_first_record_gauge(
+            "Source__records.xstreambenchFirstRecordMs"
+        ));
+        let not_yet = json!([{"id": gauge, "min": 9.2e18, "max": 9.2e18}]);
+        assert_eq!(first_record_in(&not_yet), None);
     }
 
     #[test]

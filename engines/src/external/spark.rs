@@ -126,6 +126,9 @@ enum ProgressLine {
 #[serde(rename_all = "camelCase")]
 struct QueryProgress {
     num_input_rows: u64,
+    /// When the batch's trigger fired (ISO-8601 UTC).
+    #[serde(default)]
+    timestamp: Option<String>,
     #[serde(default)]
     duration_ms: BTreeMap<String, u64>,
     #[serde(default)]
@@ -222,8 +225,13 @@ impl Progress {
     }
 
     fn apply(&mut self, p: &QueryProgress, topic: &str, metrics: &Metrics) {
-        if p.num_input_rows > 0 {
-            metrics.mark_first_record();
+        if p.num_input_rows > 0 && metrics.first_record_us.load(Ordering::Relaxed) == 0 {
+            // A batch is reported once it is done: its reading began when
+            // its trigger fired.
+            match p.timestamp.as_deref().and_then(iso_utc_ms) {
+                Some(ms) => metrics.set_first_record(ms * 1000),
+                None => metrics.mark_first_record(),
+            }
         }
         Metrics::add(&metrics.records_read, p.num_input_rows);
         Metrics::add(&metrics.checkpoints, 1);
@@ -459,6 +467,7 @@ mod tests {
         let batch = |rows: u64, end: i64, watermark: &str| {
             json!({"progress": {
                 "numInputRows": rows,
+                "timestamp": "2026-11-27T15:45:30.000Z",
                 "durationMs": {"triggerExecution": 40},
                 "eventTime": {"watermark": watermark},
                 "stateOperators": [{"numRowsTotal": 3, "memoryUsedBytes": 900}],
@@ -475,6 +484,11 @@ mod tests {
         .expect("write");
         progress.follow(&path, "t", &metrics);
         assert_eq!(metrics.snapshot().records_read, 10);
+        assert_eq!(
+            metrics.first_record_us.load(Ordering::Relaxed),
+            1_795_794_330_000_000,
+            "reading began when the first batch's trigger fired"
+        );
         assert_eq!(progress.watermark_ms, None, "the epoch means no watermark yet");
         std::fs::write(
             &path,

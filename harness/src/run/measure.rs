@@ -143,6 +143,11 @@ impl CpuTimes {
         }
     }
 
+    /// CPU seconds of waited-for children.
+    pub fn children_s(&self) -> f64 {
+        self.children_s
+    }
+
     /// The resources figures for `events` events, with the sampled memory.
     fn resources(&self, events: u64, sampled: &Sampled) -> Resources {
         Resources {
