@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             run_until_ctrl_c(cluster, &started).await
         }
         Command::Stack(StackCommand::Check(args)) => {
-            let resolved = stack::resolve(&home, &args.endpoints())?;
+            let resolved = stack::resolve_answering(&home, &args.endpoints(), stack::Needs::KAFKA).await?;
             let probes = broker_check::check_broker(&resolved.brokers)
                 .await
                 .with_context(|| format!("checking Kafka at {}", resolved.brokers))?;
@@ -338,7 +338,7 @@ async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
         None => now_ms(),
     };
     let generator = Generator::new(workload, job.input, start_time_ms)?;
-    let resolved = stack::resolve(home, &args.services.endpoints())?;
+    let resolved = stack::resolve_answering(home, &args.services.endpoints(), stack::Needs::KAFKA).await?;
     streambench_harness::produce::ensure_topic(&resolved.brokers, &args.topic, generator.spec().partitions)
         .await?;
 
@@ -388,7 +388,7 @@ async fn check(home: &Home, args: CheckArgs) -> anyhow::Result<ExitCode> {
         .start_time_ms
         .context("--start-time-ms is needed: the value `generate` printed for this topic")?;
     let generator = Generator::new(workload, job.input, start_time_ms)?;
-    let resolved = stack::resolve(home, &args.services.endpoints())?;
+    let resolved = stack::resolve_answering(home, &args.services.endpoints(), stack::Needs::POSTGRES).await?;
     let report =
         streambench_harness::check::check_table(&resolved.postgres, &args.table, &job, &generator).await?;
     let passed = report.passed(args.allow_duplicates);

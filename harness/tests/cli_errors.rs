@@ -99,6 +99,81 @@ fn an_unreachable_service_is_named_by_its_address_without_the_password() {
     assert!(!said.contains("s3cret"), "the password was printed:\n{said}");
 }
 
+/// Runs `streambench command args...` against a broker and a database at
+/// an address that takes connections and never answers (worse than one
+/// that refuses them): it must fail within 10 s, naming the address
+/// without the password.
+fn fails_fast_against_a_silent_address(command: &[&str], needs_kafka: bool) {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let address = silent.local_addr().expect("its address").to_string();
+    let postgres = format!("postgres://bench:s3cret@{address}/db");
+    let started = std::time::Instant::now();
+    let mut args = command.to_vec();
+    args.extend(["--brokers", &address, "--postgres", &postgres]);
+    let said = fails(&args);
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "{command:?} took {took:?}:\n{said}"
+    );
+    assert!(
+        said.contains(&address),
+        "{command:?} does not name {address}:\n{said}"
+    );
+    let service = if needs_kafka { "Kafka" } else { "PostgreSQL" };
+    let answers_not = said.contains("does not answer") || said.contains("did not answer");
+    assert!(
+        said.contains(service) && answers_not,
+        "{command:?} does not say {service} is silent:\n{said}"
+    );
+    assert!(!said.contains("s3cret"), "the password was printed:\n{said}");
+}
+
+#[test]
+fn generate_fails_fast_on_a_silent_broker() {
+    fails_fast_against_a_silent_address(
+        &["generate", "--job", "tumbling", "--events", "10", "--topic", "t"],
+        true,
+    );
+}
+
+#[test]
+fn an_engine_fails_fast_on_silent_services() {
+    for engine in ["continuous", "microbatch"] {
+        fails_fast_against_a_silent_address(
+            &[
+                "engine", engine, "--job", "tumbling", "--table", "t", "--topic", "t",
+            ],
+            true,
+        );
+    }
+}
+
+#[test]
+fn check_fails_fast_on_a_silent_database() {
+    fails_fast_against_a_silent_address(
+        &[
+            "check",
+            "--job",
+            "tumbling",
+            "--events",
+            "10",
+            "--start-time-ms",
+            "0",
+            "--table",
+            "t",
+        ],
+        false,
+    );
+}
+
+#[test]
+fn run_and_bench_fail_fast_on_silent_services() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads/suites/quickstart.toml");
+    fails_fast_against_a_silent_address(&["run", suite], true);
+    fails_fast_against_a_silent_address(&["bench", "--engines", "continuous", "--events", "10"], true);
+}
+
 #[test]
 fn a_bad_flag_value_is_refused_with_the_flag_named() {
     let said = fails(&["generate", "--rate", "abc", "--topic", "t"]);

@@ -43,22 +43,84 @@ pub struct Resolved {
 /// the embedded database), installing them on first use, and waits until
 /// both answer. Safe to run again, and from several processes at once.
 pub async fn up(home: &Home, endpoints: &Endpoints) -> anyhow::Result<Resolved> {
+    // The user's own services are asked first, both at once, so a wrong
+    // address fails within `ANSWER_TIMEOUT`, before anything starts.
+    let theirs = Resolved {
+        brokers: endpoints.brokers.clone().unwrap_or_default(),
+        postgres: endpoints.postgres.clone().unwrap_or_default(),
+    };
+    let needs = Needs {
+        kafka: endpoints.brokers.is_some(),
+        postgres: endpoints.postgres.is_some(),
+    };
+    answering(&theirs, needs).await?;
     let _lock = lock(home)?;
     let postgres = match &endpoints.postgres {
-        Some(url) => {
-            health::postgres_answers(url, Duration::from_secs(10)).await?;
-            url.clone()
-        }
+        Some(url) => url.clone(),
         None => postgres::up(home).await?.url(),
     };
     let brokers = match &endpoints.brokers {
-        Some(brokers) => {
-            health::kafka_answers(brokers, Duration::from_secs(10)).await?;
-            brokers.clone()
-        }
+        Some(brokers) => brokers.clone(),
         None => kafka::up(home).await?.brokers(),
     };
     Ok(Resolved { brokers, postgres })
+}
+
+/// How long a command waits for a service to answer before it says which
+/// one does not and what to do.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The services a command talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// It talks to Kafka.
+    pub kafka: bool,
+    /// It talks to PostgreSQL.
+    pub postgres: bool,
+}
+
+impl Needs {
+    /// Both services.
+    pub const BOTH: Needs = Needs {
+        kafka: true,
+        postgres: true,
+    };
+    /// Only Kafka.
+    pub const KAFKA: Needs = Needs {
+        kafka: true,
+        postgres: false,
+    };
+    /// Only PostgreSQL.
+    pub const POSTGRES: Needs = Needs {
+        kafka: false,
+        postgres: true,
+    };
+}
+
+/// [`resolve`], then asks the services the command `needs`, at once, and
+/// fails within [`ANSWER_TIMEOUT`] naming the one that does not answer.
+pub async fn resolve_answering(home: &Home, endpoints: &Endpoints, needs: Needs) -> anyhow::Result<Resolved> {
+    let resolved = resolve_some(home, endpoints, needs)?;
+    answering(&resolved, needs).await?;
+    Ok(resolved)
+}
+
+/// Fails, naming the address, if a service in `needs` does not answer.
+async fn answering(resolved: &Resolved, needs: Needs) -> anyhow::Result<()> {
+    let kafka = async {
+        if needs.kafka {
+            health::kafka_answers(&resolved.brokers, ANSWER_TIMEOUT).await?;
+        }
+        anyhow::Ok(())
+    };
+    let postgres = async {
+        if needs.postgres {
+            health::postgres_answers(&resolved.postgres, ANSWER_TIMEOUT).await?;
+        }
+        anyhow::Ok(())
+    };
+    let (kafka, postgres) = tokio::join!(kafka, postgres);
+    kafka.and(postgres)
 }
 
 /// Stops what `up` started under `home`. Returns the names of the services
@@ -78,8 +140,14 @@ pub fn down(home: &Home) -> anyhow::Result<Vec<&'static str>> {
 /// The endpoints to use: those the user gave, else the local stack's, which
 /// must have been started with `streambench stack up`.
 pub fn resolve(home: &Home, endpoints: &Endpoints) -> anyhow::Result<Resolved> {
+    resolve_some(home, endpoints, Needs::BOTH)
+}
+
+/// [`resolve`] for the services in `needs` (the others are left empty).
+fn resolve_some(home: &Home, endpoints: &Endpoints, needs: Needs) -> anyhow::Result<Resolved> {
     let brokers = match &endpoints.brokers {
         Some(brokers) => brokers.clone(),
+        None if !needs.kafka => String::new(),
         None => {
             let kafka = kafka::load_state(home)?;
             anyhow::ensure!(
@@ -91,6 +159,7 @@ pub fn resolve(home: &Home, endpoints: &Endpoints) -> anyhow::Result<Resolved> {
     };
     let postgres = match &endpoints.postgres {
         Some(url) => url.clone(),
+        None if !needs.postgres => String::new(),
         None => {
             let pg = postgres::load_state(home)?;
             anyhow::ensure!(
