@@ -12,7 +12,7 @@ use super::process::run_to_completion;
 use super::{maven, system};
 
 /// The Spark release installed; its Kafka connector has the same version.
-pub const SPARK_VERSION: &str = "4.0.0";
+pub const SPARK_VERSION: &str = "4.2.0";
 
 /// Installs Spark into `tools/spark-VERSION` unless it is there.
 pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
@@ -149,7 +149,7 @@ mod tests {
     fn jars_are_told_apart_by_artifact_not_version() {
         assert_eq!(artifact("kafka-clients-3.9.0.jar"), "kafka-clients");
         assert_eq!(
-            artifact("spark-sql-kafka-0-10_2.13-4.0.0.jar"),
+            artifact("spark-sql-kafka-0-10_2.13-4.2.0.jar"),
             "spark-sql-kafka-0-10_2.13"
         );
         assert_eq!(artifact("scala-library-2.13.15.jar"), "scala-library");
