@@ -93,6 +93,9 @@ pub fn resolve_job(suite: Option<&Suite>, name: Option<&str>) -> anyhow::Result<
     })
 }
 
+/// Environment variables for a child process, as (name, value).
+pub type ChildEnv = Vec<(String, String)>;
+
 /// Where the broker and database are, when not the local stack's.
 #[derive(Args)]
 pub struct ServiceArgs {
@@ -105,12 +108,22 @@ pub struct ServiceArgs {
 }
 
 impl ServiceArgs {
-    /// These settings as flags (the values they were parsed from).
+    /// The broker as a flag, for a child `streambench`. The database URL,
+    /// which may hold a password, goes in [`ServiceArgs::to_env`] instead:
+    /// a command line is readable by every user of the machine (`/proc`).
     pub fn to_args(&self) -> Vec<String> {
         let mut args = Vec::new();
         push_option(&mut args, "--brokers", self.brokers.clone());
-        push_option(&mut args, "--postgres", self.postgres.clone());
         args
+    }
+
+    /// The database URL as the environment a child `streambench` reads it
+    /// from (`DATABASE_URL`, which `--postgres` defaults to).
+    pub fn to_env(&self) -> ChildEnv {
+        self.postgres
+            .iter()
+            .map(|url| ("DATABASE_URL".to_string(), url.clone()))
+            .collect()
     }
 
     /// The endpoints these flags name; unset ones mean the local stack's.
@@ -329,6 +342,24 @@ pub fn table_name(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_url_never_reaches_a_command_line() {
+        let services = ServiceArgs {
+            brokers: Some("127.0.0.1:9092".into()),
+            postgres: Some("postgres://bench:s3cret@db:5432/x".into()),
+        };
+        let args = services.to_args();
+        assert!(args.iter().all(|a| !a.contains("s3cret")), "{args:?}");
+        assert_eq!(args, ["--brokers", "127.0.0.1:9092"]);
+        assert_eq!(
+            services.to_env(),
+            [(
+                "DATABASE_URL".to_string(),
+                "postgres://bench:s3cret@db:5432/x".to_string()
+            )]
+        );
+    }
 
     #[test]
     fn delivery_modes_parse() {

@@ -258,7 +258,8 @@ impl EngineRun<'_> {
         command
             .args(["engine", engine.as_str()])
             .args(common.to_args())
-            .args(endpoints.to_args());
+            .args(endpoints.to_args())
+            .envs(endpoints.to_env());
         // Engines run one at a time, so the CPU the bench's waited-for
         // children used meanwhile is this engine's (a JVM's with it).
         let cpu_before = CpuTimes::now();

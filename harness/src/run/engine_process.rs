@@ -28,6 +28,7 @@ pub struct EngineProcess {
     /// The process.
     pub child: Child,
     args: Vec<String>,
+    env: crate::args::ChildEnv,
     log: PathBuf,
     metrics_file: PathBuf,
     /// Where this process's lines start in the metrics file: a restarted
@@ -38,11 +39,11 @@ pub struct EngineProcess {
 }
 
 impl EngineProcess {
-    /// Starts `binary` with `args`, its output appended to `log`; it writes
-    /// its metrics lines to `metrics_file`.
+    /// Starts `binary` with `args` and `env`, its output appended to `log`;
+    /// it writes its metrics lines to `metrics_file`.
     pub fn start(
         binary: &Path,
-        args: &[String],
+        (args, env): (&[String], &[(String, String)]),
         log: &Path,
         metrics_file: &Path,
     ) -> anyhow::Result<EngineProcess> {
@@ -53,13 +54,24 @@ impl EngineProcess {
             .with_context(|| format!("cannot open {}", log.display()))?;
         // The command line opens each start's part of the log, so a run can be
         // repeated by hand (the database password left out).
+        let shown_env: Vec<String> = env
+            .iter()
+            .map(|(k, v)| format!("{k}={} ", crate::redact::redact_url(v)))
+            .collect();
         let shown: Vec<String> = args.iter().map(|a| crate::redact::redact_url(a)).collect();
-        writeln!(&file, "$ {} {}", binary.display(), shown.join(" "))
-            .with_context(|| format!("cannot write {}", log.display()))?;
+        writeln!(
+            &file,
+            "$ {}{} {}",
+            shown_env.concat(),
+            binary.display(),
+            shown.join(" ")
+        )
+        .with_context(|| format!("cannot write {}", log.display()))?;
         let metrics_from = std::fs::metadata(metrics_file).map_or(0, |m| m.len());
         let child = super::pinning::Pinning::for_this_machine()
             .engine_command(binary)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(file.try_clone()?))
             .stderr(Stdio::from(file))
             .stdin(Stdio::null())
@@ -69,6 +81,7 @@ impl EngineProcess {
         Ok(EngineProcess {
             child,
             args: args.to_vec(),
+            env: env.to_vec(),
             log: log.to_path_buf(),
             metrics_file: metrics_file.to_path_buf(),
             metrics_from,
@@ -78,7 +91,7 @@ impl EngineProcess {
 
     /// The same engine started again, as after a crash.
     pub fn restart(&self, binary: &Path) -> anyhow::Result<EngineProcess> {
-        EngineProcess::start(binary, &self.args, &self.log, &self.metrics_file)
+        EngineProcess::start(binary, (&self.args, &self.env), &self.log, &self.metrics_file)
     }
 
     /// Sends `signal` to the process.

@@ -214,9 +214,14 @@ async fn run_scenario(
     std::fs::create_dir_all(&dir)?;
     crate::produce::ensure_topic(&services.brokers, name, scenario.workload.partitions).await?;
     let metrics_file = dir.join("metrics.jsonl");
-    let args = engine_args(config, scenario, name, &dir, &metrics_file)?;
+    let (args, env) = engine_args(config, scenario, name, &dir, &metrics_file)?;
     let cpu_before = CpuTimes::now();
-    let mut engine = EngineProcess::start(&config.binary, &args, &dir.join("engine.log"), &metrics_file)?;
+    let mut engine = EngineProcess::start(
+        &config.binary,
+        (&args, &env),
+        &dir.join("engine.log"),
+        &metrics_file,
+    )?;
     engine.wait_until_ready(&services.postgres, name).await?;
 
     report("generating");
@@ -284,14 +289,15 @@ async fn run_scenario(
 
 /// The command line that starts `scenario`'s engine: the flags every
 /// engine takes, then the engine's own settings (the scenario's, its
-/// interval, and where the run places it), each from its typed struct.
+/// interval, and where the run places it), each from its typed struct;
+/// and its environment, which carries the database URL.
 fn engine_args(
     config: &RunConfig,
     scenario: &Scenario,
     name: &str,
     dir: &Path,
     metrics: &Path,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<(Vec<String>, crate::args::ChildEnv)> {
     let common = EngineArgs {
         suite: Some(config.suite_path.clone()),
         topic: name.to_string(),
@@ -333,7 +339,7 @@ fn engine_args(
     args.extend(common.to_args());
     args.extend(services.to_args());
     args.extend(own);
-    Ok(args)
+    Ok((args, services.to_env()))
 }
 
 /// A short id, unique per run (time and process), that fits in table names.

@@ -195,6 +195,7 @@ pub fn engine<S: AsRef<std::ffi::OsStr>>(
         .args(["engine", kind])
         .args(common.to_args())
         .args(endpoints.to_args())
+        .envs(endpoints.to_env())
         .args(flags)
         .env_remove("STREAMBENCH_CRASH_AT");
     if let Some(point) = crash_at {
