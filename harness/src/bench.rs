@@ -81,50 +81,51 @@ pub struct EngineBench {
     pub per_cpu_s: f64,
 }
 
-/// Runs the bench for `job` on `generator`'s events, starting `engines`
-/// with `binary` and Kafka's consumer tool from `kafka_tools` (its jars).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_bench(
-    services: &Resolved,
-    binary: &Path,
-    kafka_tools: &Path,
-    suite: Option<&Path>,
-    job: &JobSpec,
-    generator: &Generator,
-    engines: &[EngineName],
-    name: &str,
-) -> anyhow::Result<BenchReport> {
-    let measured = measure(
-        services,
-        binary,
-        kafka_tools,
-        suite,
-        job,
-        generator,
-        engines,
-        name,
-    )
-    .await;
-    // The bench's topics go, whatever happened: the events are a function of the seed.
-    for topic in [format!("{name}_gen"), format!("{name}_bare")] {
-        if let Err(e) = crate::produce::delete_topic_and_its_markers(&services.brokers, &topic).await {
+/// A bench run: `job` on `generator`'s events, against `services`,
+/// starting `engines` with `binary` and Kafka's consumer tool from
+/// `kafka_tools` (its jars); its topics and tables are named after `name`.
+#[derive(Clone, Copy)]
+pub struct Bench<'a> {
+    /// The broker and database.
+    pub services: &'a Resolved,
+    /// The `streambench` binary the engines run from.
+    pub binary: &'a Path,
+    /// The jars of Kafka's consumer performance tool.
+    pub kafka_tools: &'a Path,
+    /// The suite the engines take their job settings from, if any.
+    pub suite: Option<&'a Path>,
+    /// The job.
+    pub job: &'a JobSpec,
+    /// The events.
+    pub generator: &'a Generator,
+    /// The engines to measure, in this order.
+    pub engines: &'a [EngineName],
+    /// What its topics and tables are named after.
+    pub name: &'a str,
+}
+
+/// Runs `bench`, then deletes its topics whatever happened (the events are
+/// a function of the seed).
+pub async fn run_bench(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
+    let measured = measure(bench).await;
+    for topic in [format!("{}_gen", bench.name), format!("{}_bare", bench.name)] {
+        if let Err(e) = crate::produce::delete_topic_and_its_markers(&bench.services.brokers, &topic).await {
             eprintln!("streambench bench: {e:#}");
         }
     }
     measured
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn measure(
-    services: &Resolved,
-    binary: &Path,
-    kafka_tools: &Path,
-    suite: Option<&Path>,
-    job: &JobSpec,
-    generator: &Generator,
-    engines: &[EngineName],
-    name: &str,
-) -> anyhow::Result<BenchReport> {
+async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
+    let Bench {
+        services,
+        kafka_tools,
+        job,
+        generator,
+        engines,
+        name,
+        ..
+    } = *bench;
     let partitions = generator.spec().partitions;
     let events = generator.len();
 
@@ -172,18 +173,8 @@ async fn measure(
     // ... against each engine on the same topic, bounded.
     let mut engine_runs = Vec::new();
     for &engine in engines {
-        let run = EngineRun {
-            binary,
-            services,
-            suite,
-            job,
-            generator,
-            topic: &topic,
-        };
-        engine_runs.push(
-            run.measure(engine, &format!("{name}_{}", engine.as_str()))
-                .await?,
-        );
+        let table = format!("{name}_{}", engine.as_str());
+        engine_runs.push(measure_engine(bench, &topic, engine, &table).await?);
     }
     let bare_after = consume_bare(Decode::Yes).await??;
     let bare_consumer = combined("bare consumer, both runs", [&bare_before, &bare_after]);
@@ -216,16 +207,6 @@ async fn measure(
     Ok(report)
 }
 
-/// One engine's bounded catch-up read of the bench topic.
-struct EngineRun<'a> {
-    binary: &'a Path,
-    services: &'a Resolved,
-    suite: Option<&'a Path>,
-    job: &'a JobSpec,
-    generator: &'a Generator,
-    topic: &'a str,
-}
-
 /// What one engine's run measured.
 struct EngineMeasured {
     engine: EngineName,
@@ -233,67 +214,71 @@ struct EngineMeasured {
     cpu_s: f64,
 }
 
-impl EngineRun<'_> {
-    /// Runs `engine` into `table` until it has read the topic and written
-    /// every result; its rate is over the time from its first record read.
-    async fn measure(&self, engine: EngineName, table: &str) -> anyhow::Result<EngineMeasured> {
-        let events = self.generator.len();
-        let dir = tempfile::tempdir()?;
-        let common = EngineArgs {
-            suite: self.suite.map(Path::to_path_buf),
-            seed: Some(self.generator.spec().seed),
-            keys: Some(self.generator.spec().keys),
-            topic: self.topic.to_string(),
-            start: StartPosition::Earliest,
-            bounded: true,
-            checkpoint_dir: Some(dir.path().to_path_buf()),
-            metrics_addr: MetricsAddr(None),
-            ..EngineArgs::for_job(&self.job.name, table)
-        };
-        let endpoints = ServiceArgs {
-            brokers: Some(self.services.brokers.clone()),
-            postgres: Some(self.services.postgres.clone()),
-        };
-        let mut command = std::process::Command::new(self.binary);
-        command
-            .args(["engine", engine.as_str()])
-            .args(common.to_args())
-            .args(endpoints.to_args())
-            .envs(endpoints.to_env());
-        // Engines run one at a time, so the CPU the bench's waited-for
-        // children used meanwhile is this engine's (a JVM's with it).
-        let cpu_before = CpuTimes::now();
-        let output = tokio::task::spawn_blocking(move || command.output()).await??;
-        let cpu_s = CpuTimes::now().since(&cpu_before).children_s();
-        anyhow::ensure!(
-            output.status.success(),
-            "the {} engine failed: {}",
-            engine.as_str(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let summary: serde_json::Value = stdout
-            .lines()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .context("the engine printed no summary")?;
-        let read = summary["records_read"].as_u64().unwrap_or(0);
-        // Our engines count every record. Flink's and Spark's counts are
-        // sampled from their metrics (Flink's last sample can come before its
-        // bounded job ends; Spark's includes its end-of-input marker); a
-        // bounded run that ended well read the whole topic.
-        let counts_exactly = !matches!(engine, EngineName::Flink | EngineName::Spark);
-        anyhow::ensure!(
-            read >= events || !counts_exactly,
-            "the {} engine read {read} of {events} records",
-            engine.as_str()
-        );
-        let seconds = summary["processing_s"].as_f64().unwrap_or(0.0);
-        Ok(EngineMeasured {
-            engine,
-            rate: Rate::new(format!("{} engine", engine.as_str()), events, seconds),
-            cpu_s,
-        })
-    }
+/// Runs `engine` bounded on `topic` into `table` until it has read the
+/// topic and written every result; its rate is over the time from its
+/// first record read.
+async fn measure_engine(
+    bench: &Bench<'_>,
+    topic: &str,
+    engine: EngineName,
+    table: &str,
+) -> anyhow::Result<EngineMeasured> {
+    let events = bench.generator.len();
+    let dir = tempfile::tempdir()?;
+    let common = EngineArgs {
+        suite: bench.suite.map(Path::to_path_buf),
+        seed: Some(bench.generator.spec().seed),
+        keys: Some(bench.generator.spec().keys),
+        topic: topic.to_string(),
+        start: StartPosition::Earliest,
+        bounded: true,
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        metrics_addr: MetricsAddr(None),
+        ..EngineArgs::for_job(&bench.job.name, table)
+    };
+    let endpoints = ServiceArgs {
+        brokers: Some(bench.services.brokers.clone()),
+        postgres: Some(bench.services.postgres.clone()),
+    };
+    let mut command = std::process::Command::new(bench.binary);
+    command
+        .args(["engine", engine.as_str()])
+        .args(common.to_args())
+        .args(endpoints.to_args())
+        .envs(endpoints.to_env());
+    // Engines run one at a time, so the CPU the bench's waited-for
+    // children used meanwhile is this engine's (a JVM's with it).
+    let cpu_before = CpuTimes::now();
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    let cpu_s = CpuTimes::now().since(&cpu_before).children_s();
+    anyhow::ensure!(
+        output.status.success(),
+        "the {} engine failed: {}",
+        engine.as_str(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary: serde_json::Value = stdout
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .context("the engine printed no summary")?;
+    let read = summary["records_read"].as_u64().unwrap_or(0);
+    // Our engines count every record. Flink's and Spark's counts are
+    // sampled from their metrics (Flink's last sample can come before its
+    // bounded job ends; Spark's includes its end-of-input marker); a
+    // bounded run that ended well read the whole topic.
+    let counts_exactly = !matches!(engine, EngineName::Flink | EngineName::Spark);
+    anyhow::ensure!(
+        read >= events || !counts_exactly,
+        "the {} engine read {read} of {events} records",
+        engine.as_str()
+    );
+    let seconds = summary["processing_s"].as_f64().unwrap_or(0.0);
+    Ok(EngineMeasured {
+        engine,
+        rate: Rate::new(format!("{} engine", engine.as_str()), events, seconds),
+        cpu_s,
+    })
 }
 
 /// One rate over several runs: their events over their seconds.

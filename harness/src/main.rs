@@ -580,16 +580,16 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let binary = std::env::current_exe().context("cannot find the streambench binary")?;
     let kafka_tools = stack::kafka::install_tools(home.tools_dir())?;
     streambench_harness::engine_command::install_engines(home, &args.engines)?;
-    let report = streambench_harness::bench::run_bench(
-        &services,
-        &binary,
-        &kafka_tools,
-        args.workload.suite.as_deref(),
-        &job,
-        &generator,
-        &args.engines,
-        &name,
-    )
+    let report = streambench_harness::bench::run_bench(&streambench_harness::bench::Bench {
+        services: &services,
+        binary: &binary,
+        kafka_tools: &kafka_tools,
+        suite: args.workload.suite.as_deref(),
+        job: &job,
+        generator: &generator,
+        engines: &args.engines,
+        name: &name,
+    })
     .await?;
     for rate in &report.rates {
         println!(
@@ -622,9 +622,8 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 /// An engine's name as the command line spells it.
 fn engine_name(text: &str) -> Result<EngineName, String> {
-    EngineName::ALL
-        .into_iter()
-        .find(|e| e.as_str() == text)
+    streambench_engines::registry::named(text)
+        .map(|engine| engine.name())
         .ok_or_else(|| {
             let known: Vec<&str> = EngineName::ALL.iter().map(EngineName::as_str).collect();
             format!("no engine {text:?}; the engines are {}", known.join(", "))

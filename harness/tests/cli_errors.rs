@@ -149,22 +149,25 @@ fn an_engine_fails_fast_on_silent_services() {
     }
 }
 
+/// `check` of the first ten `tumbling` events, before its table and services.
+const CHECK_TEN_TUMBLING_EVENTS: [&str; 7] = [
+    "check",
+    "--job",
+    "tumbling",
+    "--events",
+    "10",
+    "--start-time-ms",
+    "0",
+];
+
 #[test]
 fn check_fails_fast_on_a_silent_database() {
-    fails_fast_against_a_silent_address(
-        &[
-            "check",
-            "--job",
-            "tumbling",
-            "--events",
-            "10",
-            "--start-time-ms",
-            "0",
-            "--table",
-            "t",
-        ],
-        false,
-    );
+    let args: Vec<&str> = CHECK_TEN_TUMBLING_EVENTS
+        .iter()
+        .copied()
+        .chain(["--table", "t"])
+        .collect();
+    fails_fast_against_a_silent_address(&args, false);
 }
 
 #[test]
@@ -182,19 +185,19 @@ fn a_bad_flag_value_is_refused_with_the_flag_named() {
 
 #[test]
 fn a_table_name_cannot_carry_sql() {
-    let said = fails(&[
-        "check",
-        "--job",
-        "tumbling",
-        "--events",
-        "10",
-        "--start-time-ms",
-        "0",
+    let flags = [
         "--table",
         "x; DROP TABLE y",
         "--postgres",
         "postgres://bench:s3cret@127.0.0.1:1/db",
-    ]);
+    ];
+    let said = fails(
+        &CHECK_TEN_TUMBLING_EVENTS
+            .iter()
+            .copied()
+            .chain(flags)
+            .collect::<Vec<_>>(),
+    );
     assert!(
         said.contains("table name") && said.contains("DROP TABLE"),
         "{said}"

@@ -102,20 +102,15 @@ async fn create_if_missing(brokers: &str, topic: &str) -> Result<()> {
         .map_err(Error::kafka(format!("connecting to {brokers}")))?;
     let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("retention.ms", "-1");
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let what = format!("creating the end-of-input topic {topic} on {brokers}");
     let results = admin
         .create_topics(&[new], &options)
         .await
-        .map_err(Error::kafka(format!(
-            "creating the end-of-input topic {topic} on {brokers}"
-        )))?;
+        .map_err(Error::kafka(what.clone()))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => {
-                return Err(Error::kafka(format!(
-                    "creating the end-of-input topic {topic} on {brokers}"
-                ))(rdkafka::error::KafkaError::AdminOp(code)));
-            }
+            Err((_, code)) => return Err(Error::kafka(what)(rdkafka::error::KafkaError::AdminOp(code))),
         }
     }
     Ok(())

@@ -380,7 +380,8 @@ async fn watch(
     (source, markers): (&KafkaSource, &MarkerTopic),
 ) -> Result<()> {
     let drain = job.bounded || job.drain_on_stop;
-    let mut input_end: Option<Offsets> = None;
+    // The input's end, and where Spark started reading it, once stopping.
+    let mut input: Option<(Offsets, Offsets)> = None;
     let mut marker_sent = false;
     let end_watermark = END_OF_INPUT_MS - job.job.watermark_delay_ms - job.job.allowed_lateness_ms;
     loop {
@@ -393,17 +394,16 @@ async fn watch(
             return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
         }
         if stopping && !marker_sent {
-            let end = match &input_end {
-                Some(end) => end,
-                None => input_end.insert(tokio::task::block_in_place(|| source.end_offsets())?),
+            let (end, start) = match &input {
+                Some(input) => input,
+                None => input.insert(tokio::task::block_in_place(|| {
+                    Ok::<_, Error>((source.end_offsets()?, source.resolve(job.start, None)?))
+                })?),
             };
             // A marker read in a batch before the input's last records
             // would make them late: write it once Spark has planned them.
-            let planned = match planned_offsets(&job.checkpoint_dir, &job.topic) {
-                Some(planned) => planned,
-                None => tokio::task::block_in_place(|| source.resolve(job.start, None))?,
-            };
-            if covers(&planned, end) {
+            let planned = planned_offsets(&job.checkpoint_dir, &job.topic);
+            if covers(planned.as_ref().unwrap_or(start), end) {
                 tracing::info!(topic = %markers.0, "Spark has read the input: writing the end-of-input marker");
                 markers.append(&job.brokers, job.job.input).await?;
                 marker_sent = true;
