@@ -151,36 +151,69 @@ pub(crate) fn scenarios_table(results: &Results) -> Table {
     table
 }
 
+/// One row per scenario with kills or outages: how many, how many struck
+/// within a second of the engine's restart from the previous one (while it
+/// restored), how many it recovered from before the next, the spread of
+/// recovery times, the highest lag, and what the check found. A storm of a
+/// hundred kills stays one row; every kill's own figures are in
+/// `results.json`.
 pub(crate) fn restarts_table(results: &Results) -> Table {
     let mut table = Table::new(&[
         ">#",
         "scenario",
-        ">fault at s",
-        ">back at s",
+        ">faults",
+        ">first at s",
+        ">within 1 s of a restart",
+        ">recovered",
+        ">recovery p50 s",
+        ">p99 s",
+        ">max s",
         ">lag before",
         ">peak lag",
-        ">recovery s",
         ">duplicates",
         ">lost",
     ]);
-    for r in &results.scenarios {
-        for recovery in &r.recovery {
-            table.row(vec![
-                r.scenario.number.to_string(),
-                r.scenario.label(),
-                format!("{:.1}", recovery.killed_at_s),
-                format!("{:.1}", recovery.restarted_at_s),
-                recovery.lag_before_records.to_string(),
-                recovery.peak_lag_records.to_string(),
-                recovery
-                    .recovery_s
-                    .map_or("not in run".into(), |s| format!("{s:.1}")),
-                r.check.duplicate_rows.to_string(),
-                r.check.lost_events.to_string(),
-            ]);
-        }
+    for r in results.scenarios.iter().filter(|r| !r.recovery.is_empty()) {
+        let mut times: Vec<f64> = r.recovery.iter().filter_map(|k| k.recovery_s).collect();
+        times.sort_by(f64::total_cmp);
+        let at = |p: f64| nearest_rank(&times, p).map_or("-".into(), |s| format!("{s:.1}"));
+        table.row(vec![
+            r.scenario.number.to_string(),
+            r.scenario.label(),
+            r.recovery.len().to_string(),
+            format!("{:.1}", r.recovery[0].killed_at_s),
+            r.recovery
+                .windows(2)
+                .filter(|pair| pair[1].killed_at_s - pair[0].restarted_at_s <= 1.0)
+                .count()
+                .to_string(),
+            format!("{} of {}", times.len(), r.recovery.len()),
+            at(50.0),
+            at(99.0),
+            at(100.0),
+            r.recovery
+                .iter()
+                .map(|k| k.lag_before_records)
+                .max()
+                .unwrap_or(0)
+                .to_string(),
+            r.recovery
+                .iter()
+                .map(|k| k.peak_lag_records)
+                .max()
+                .unwrap_or(0)
+                .to_string(),
+            r.check.duplicate_rows.to_string(),
+            r.check.lost_events.to_string(),
+        ]);
     }
     table
+}
+
+/// The `p`th percentile of ascending `sorted` by nearest rank.
+fn nearest_rank(sorted: &[f64], p: f64) -> Option<f64> {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
 }
 
 pub(crate) fn groups_table(results: &Results) -> Table {

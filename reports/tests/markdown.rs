@@ -95,3 +95,41 @@ fn a_job_an_engine_cannot_run_is_named_with_the_reason_not_left_out_silently() {
         );
     }
 }
+
+#[test]
+fn a_storm_of_kills_is_one_row_with_the_spread_of_its_recoveries() {
+    let mut results = fixture();
+    let killed = results
+        .scenarios
+        .iter_mut()
+        .find(|r| !r.recovery.is_empty())
+        .expect("a killed scenario");
+    let first = killed.recovery[0].clone();
+    // 100 kills, two seconds apart; the engine restarted 1.5 s after the odd
+    // ones and 0.5 s after the even ones, so each of the 50 even kills struck
+    // 0.5 s after the restart from the one before. It was back from 99 kills,
+    // after 0.1 s to 9.9 s.
+    killed.recovery = (1..=100)
+        .map(|i| streambench_reports::results::Recovery {
+            killed_at_s: 2.0 * i as f64,
+            restarted_at_s: 2.0 * i as f64 + if i % 2 == 1 { 1.5 } else { 0.5 },
+            recovery_s: (i < 100).then_some(i as f64 / 10.0),
+            ..first.clone()
+        })
+        .collect();
+    let summary = markdown::summary(&results);
+    let rows: Vec<Vec<&str>> = summary
+        .lines()
+        .filter(|l| l.contains("kill@2s"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .filter(|cells: &Vec<&str>| cells.len() == 15)
+        .collect();
+    let storm: Vec<&Vec<&str>> = rows.iter().filter(|cells| cells[3] == "100").collect();
+    assert_eq!(storm.len(), 1, "{summary}");
+    // Nearest rank over the 99 recoveries: p50 is the 50th, p99 the 99th.
+    assert_eq!(
+        &storm[0][4..10],
+        ["2.0", "50", "99 of 100", "5.0", "9.9", "9.9"],
+        "{summary}"
+    );
+}

@@ -11,7 +11,7 @@ use streambench_engines::sink::tables::Tables;
 use streambench_workloads::scenario::Scenario;
 
 use super::latency::{LatencyRecorder, LatencySeries};
-use super::recovery::recovery;
+use super::recovery::recoveries;
 use super::results::{CheckpointStats, Resources, ScenarioResult};
 use super::sampler::Sampled;
 use crate::produce::ProduceReport;
@@ -85,11 +85,7 @@ pub async fn measure(finished: Finished<'_>) -> anyhow::Result<ScenarioResult> {
         measure_to_s: (last_event_ms - start_time_ms) as f64 / 1000.0,
         resources: finished.cpu.resources(events, &sampled),
         checkpoints: checkpoint_stats(&snapshots),
-        recovery: finished
-            .interruptions
-            .iter()
-            .map(|&(killed, restarted)| recovery(&sampled.lag, killed, restarted))
-            .collect(),
+        recovery: recoveries(&sampled.lag, finished.interruptions),
         lag_series: sampled.lag,
         ..ScenarioResult::unfinished(scenario, finished.name)
     })
