@@ -23,7 +23,7 @@ use streambench_engines::start::StartPosition;
 use streambench_workloads::suite::EngineName;
 
 use crate::args::{EngineArgs, MetricsAddr, ServiceArgs};
-use crate::produce::{ensure_topic, produce, producer_config};
+use crate::produce::{create_new_topic, produce, producer_config};
 use crate::run::measure::CpuTimes;
 use crate::stack::Resolved;
 
@@ -107,9 +107,24 @@ pub struct Bench<'a> {
 /// Runs `bench`, then deletes its topics whatever happened (the events are
 /// a function of the seed).
 pub async fn run_bench(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
-    let measured = measure(bench).await;
+    let brokers = &bench.services.brokers;
+    let partitions = bench.generator.spec().partitions;
+    let mut created = Vec::new();
+    let mut made = Ok(());
     for topic in [format!("{}_gen", bench.name), format!("{}_bare", bench.name)] {
-        if let Err(e) = crate::produce::delete_topic_and_its_markers(&bench.services.brokers, &topic).await {
+        made = create_new_topic(brokers, &topic, partitions).await;
+        if made.is_err() {
+            break;
+        }
+        created.push(topic);
+    }
+    let measured = match made {
+        Ok(()) => measure(bench).await,
+        Err(e) => Err(e),
+    };
+    // Only the topics this bench created.
+    for topic in created {
+        if let Err(e) = crate::produce::delete_topic_and_its_markers(brokers, &topic).await {
             eprintln!("streambench bench: {e:#}");
         }
     }
@@ -131,7 +146,6 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
 
     // generate (on its schedule, offered far above what can be sent) ...
     let topic = format!("{name}_gen");
-    ensure_topic(&services.brokers, &topic, partitions).await?;
     let (brokers, write_topic, workload) = (services.brokers.clone(), topic.clone(), generator.clone());
     let generated =
         tokio::task::spawn_blocking(move || produce(&workload, &brokers, &write_topic, |_| {})).await??;
@@ -139,7 +153,6 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
 
     // ... against a bare producer sending the same bytes, made beforehand.
     let bare_topic = format!("{name}_bare");
-    ensure_topic(&services.brokers, &bare_topic, partitions).await?;
     let (brokers, workload) = (services.brokers.clone(), generator.clone());
     let bare_producer =
         tokio::task::spawn_blocking(move || bare_produce(&workload, &brokers, &bare_topic)).await??;
@@ -177,6 +190,13 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
         engine_runs.push(measure_engine(bench, &topic, engine, &table).await?);
     }
     let bare_after = consume_bare(Decode::Yes).await??;
+    // No engine wrote into what it read.
+    let held = crate::produce::records_in(&services.brokers, &topic, partitions).await?;
+    anyhow::ensure!(
+        held == generated.events as i64,
+        "{topic} holds {held} records after the engines ran, not the {} generated: an engine wrote to its input",
+        generated.events
+    );
     let bare_consumer = combined("bare consumer, both runs", [&bare_before, &bare_after]);
     let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
     let engine_rate = |name: EngineName| engine_runs.iter().find(|r| r.engine == name).map(|r| &r.rate);

@@ -73,8 +73,27 @@ impl ProducerContext for CountingContext {
     }
 }
 
-/// Creates `topic` with the workload's partition count unless it exists.
+/// Creates `topic` with the workload's partition count unless it exists
+/// (`generate` writes to the topic its user names, theirs or not).
 pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
+    create(brokers, topic, partitions, IfExists::Use).await
+}
+
+/// Creates `topic`, failing if it exists: the topics a run or bench writes
+/// its events to, and deletes afterwards, must be ones it made, never a
+/// topic that was there before (a user's, or an earlier run's).
+pub async fn create_new_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
+    create(brokers, topic, partitions, IfExists::Refuse).await
+}
+
+/// What [`create`] does with a topic that exists already.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum IfExists {
+    Use,
+    Refuse,
+}
+
+async fn create(brokers: &str, topic: &str, partitions: u32, if_exists: IfExists) -> anyhow::Result<()> {
     anyhow::ensure!(
         streambench_workloads::names::is_identifier(&topic.replace('-', "_")),
         "topic name {topic:?} must be lower-case letters, digits, _ and -"
@@ -96,7 +115,13 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow
         .map_err(|e| anyhow::anyhow!("cannot create topic {topic} on {brokers}: {e}"))?;
     for result in results {
         match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) if if_exists == IfExists::Use => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => anyhow::bail!(
+                "topic {topic} already exists on {brokers}: streambench runs only on topics it \
+                 creates, and deletes only those, so it leaves this one as it is (delete it \
+                 yourself if it is an old run's)"
+            ),
             Err((_, code)) => anyhow::bail!("cannot create topic {topic} on {brokers}: {code}"),
         }
     }
@@ -156,6 +181,26 @@ pub async fn delete_topic_and_its_markers(brokers: &str, topic: &str) -> anyhow:
         delete_topic(brokers, &name).await?;
     }
     Ok(())
+}
+
+/// How many records `topic`'s `partitions` hold (end offset minus start, summed).
+pub async fn records_in(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let client: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).create()?;
+        let mut held = 0;
+        for partition in 0..partitions as i32 {
+            let (low, high) = client
+                .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot read the offsets of {topic}[{partition}] on {brokers}: {e}")
+                })?;
+            held += high - low;
+        }
+        Ok(held)
+    })
+    .await?
 }
 
 fn wait_for_partitions(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use streambench_harness::produce::{ProduceReport, ensure_topic, produce};
+use streambench_harness::produce::{ProduceReport, create_new_topic, delete_topic, ensure_topic, produce};
 use streambench_workloads::event::{EventKind, decode};
 use streambench_workloads::generator::{Generator, Late, OutOfOrder, WorkloadSpec};
 use streambench_workloads::rate::RateProfile;
@@ -135,4 +135,26 @@ async fn a_producer_behind_schedule_says_so_and_event_times_keep_the_schedule() 
         );
         assert_eq!(timestamp, scheduled, "the record timestamp is the event time");
     }
+}
+
+/// A run or a bench writes only to topics it creates, and deletes only
+/// those: a topic that is already there (a user's, an old run's) is
+/// refused by name and left with every record it had.
+#[tokio::test]
+async fn a_topic_that_exists_already_is_refused_and_left_as_it_was() {
+    let services = common::services().await;
+    let topic = common::unique_name("gen_theirs");
+    let generator = Generator::new(workload(5), EventKind::Ad, 1_700_000_200_000).expect("valid");
+    send(&services.brokers, generator, &topic).await;
+    let before = common::end_offsets(&services, &topic);
+    assert_eq!(before.values().sum::<i64>(), 5_000);
+    let refused = create_new_topic(&services.brokers, &topic, 4)
+        .await
+        .expect_err("an existing topic is refused");
+    let said = format!("{refused:#}");
+    assert!(said.contains(&topic) && said.contains("already exists"), "{said}");
+    assert_eq!(common::end_offsets(&services, &topic), before, "left as it was");
+    delete_topic(&services.brokers, &topic)
+        .await
+        .expect("the test's own topic");
 }

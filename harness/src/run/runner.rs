@@ -159,18 +159,24 @@ async fn run_one(
     report("starting");
     let started = Instant::now();
     let name = format!("sb_{run_id}_{}", scenario.number);
-    let mut result = run_scenario(config, scenario, &name, warm_up_s, &mut report)
-        .await
-        .unwrap_or_else(|error| {
-            let mut result = ScenarioResult::unfinished(scenario, &name);
-            result.elapsed_s = started.elapsed().as_secs_f64();
-            result.error = Some(format!("{error:#}"));
-            result
-        });
+    let brokers = &config.services.brokers;
+    let created = crate::produce::create_new_topic(brokers, &name, scenario.workload.partitions).await;
+    let ran = match &created {
+        Ok(()) => run_scenario(config, scenario, &name, warm_up_s, &mut report).await,
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    };
+    let mut result = ran.unwrap_or_else(|error| {
+        let mut result = ScenarioResult::unfinished(scenario, &name);
+        result.elapsed_s = started.elapsed().as_secs_f64();
+        result.error = Some(format!("{error:#}"));
+        result
+    });
     // The events are a function of the seed, so the topic can go: kept, a
-    // long suite's topics fill the disk. The result tables stay.
-    if !config.keep_topics
-        && let Err(e) = crate::produce::delete_topic_and_its_markers(&config.services.brokers, &name).await
+    // long suite's topics fill the disk. The result tables stay. Only a
+    // topic this run created is deleted.
+    if created.is_ok()
+        && !config.keep_topics
+        && let Err(e) = crate::produce::delete_topic_and_its_markers(brokers, &name).await
     {
         tracing::warn!("{e:#}");
         result.error.get_or_insert(format!("{e:#}"));
@@ -199,8 +205,8 @@ fn write_results(config: &RunConfig, results: &mut Results) -> anyhow::Result<()
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Runs one scenario: a fresh topic, the engine, the generator with the
-/// faults, the drain, then the check and the measurements.
+/// Runs one scenario on the fresh topic `name`: the engine, the generator
+/// with the faults, the drain, then the check and the measurements.
 async fn run_scenario(
     config: &RunConfig,
     scenario: &Scenario,
@@ -212,7 +218,6 @@ async fn run_scenario(
     let services = &config.services;
     let dir = config.out_dir.join(format!("scenario-{}", scenario.number));
     std::fs::create_dir_all(&dir)?;
-    crate::produce::ensure_topic(&services.brokers, name, scenario.workload.partitions).await?;
     let metrics_file = dir.join("metrics.jsonl");
     let (args, env) = engine_args(config, scenario, name, &dir, &metrics_file)?;
     let cpu_before = CpuTimes::now();
@@ -261,6 +266,13 @@ async fn run_scenario(
     let sampled = sampler.finish();
     drained?;
     let cpu = CpuTimes::now().since(&cpu_before);
+    ensure_input_untouched(
+        &services.brokers,
+        name,
+        scenario.workload.partitions,
+        produced.events,
+    )
+    .await?;
 
     report("checking");
     let check = crate::check::check_table(&services.postgres, name, &scenario.job, &generator).await?;
@@ -285,6 +297,24 @@ async fn run_scenario(
         error: None,
         ..measure(finished).await?
     })
+}
+
+/// Fails unless the input topic holds exactly the `written` records the
+/// generator wrote: an engine must never write to its input (which may be
+/// a user's data), so every run checks that none did.
+async fn ensure_input_untouched(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    written: u64,
+) -> anyhow::Result<()> {
+    let held = crate::produce::records_in(brokers, topic, partitions).await?;
+    anyhow::ensure!(
+        held == written as i64,
+        "the input topic {topic} holds {held} records but the generator wrote {written}: something \
+         else wrote to it, and an engine must never write to its input"
+    );
+    Ok(())
 }
 
 /// The command line that starts `scenario`'s engine: the flags every
