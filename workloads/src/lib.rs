@@ -14,4 +14,5 @@ pub mod rate;
 pub mod rng;
 pub mod scenario;
 pub mod suite;
+pub mod untrusted;
 pub mod window;

@@ -4,12 +4,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use streambench_workloads::suite::Suite;
 
-fuzz_target!(|bytes: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        if let Ok(suite) = Suite::parse(text, "fuzz.toml") {
-            let _ = suite.job_specs();
-        }
-    }
-});
+fuzz_target!(|bytes: &[u8]| streambench_workloads::untrusted::parse_as_suite(bytes));
