@@ -146,6 +146,30 @@ def windowed(spark, raw, job):
     )
 
 
+# How long a write keeps retrying through a database outage before it gives
+# up (and so fails the query), as streambench's own engines do.
+RETRY_FOR_S = 300
+
+
+def through_outages(write):
+    """Runs write(), again after a lost or refused connection (PostgreSQL
+    restarting, crashed or not yet back), with backoff, for up to RETRY_FOR_S.
+    Spark's own answer to a failed batch is to fail the query; a Spark user
+    keeps a foreachBatch sink alive by retrying its idempotent write, which
+    every delivery mode here is (transactional by its batch id)."""
+    started = time.monotonic()
+    backoff = 0.1
+    while True:
+        try:
+            return write()
+        except psycopg.OperationalError as error:
+            if time.monotonic() - started > RETRY_FOR_S:
+                raise
+            print(f"PostgreSQL write failed ({error}); retrying in {backoff:.1f} s", file=sys.stderr, flush=True)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
 class CrashPoint:
     """streambench's crash points (`STREAMBENCH_CRASH_AT=<point>[:<n>]`): the
     process is killed, as by SIGKILL, the n-th time it reaches the point."""
@@ -189,6 +213,18 @@ class ResultWriter:
                 f"{c} = EXCLUDED.{c}" for c in self.columns[3:] + ["revision", "engine"]
             ) + ", inserted_at = clock_timestamp()"
             insert += f" ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {updates}"
+        through_outages(lambda: self.write(rows, batch_id, insert))
+        if rows:
+            # Written and committed in PostgreSQL; Spark's commit log for the
+            # batch is not written yet, so a restart runs the batch again.
+            CRASH.reach("spark.after_sink")
+        with self.lock, open(self.job["progress_file"], "a") as out:
+            out.write(json.dumps({"written": {"batchId": batch_id, "rows": len(rows)}}) + "\n")
+
+    def write(self, rows, batch_id, insert):
+        """Writes one batch's rows in one transaction (with its batch id, in
+        transactional mode: a batch already written is skipped)."""
+        mode = self.job["delivery"]
         with psycopg.connect(self.job["postgres"]) as connection:
             with connection.transaction():
                 if mode == "transactional":
@@ -209,12 +245,6 @@ class ResultWriter:
                         "ON CONFLICT (sink) DO UPDATE SET batch_id = EXCLUDED.batch_id",
                         (self.job["results_table"], batch_id),
                     )
-        if rows:
-            # Written and committed in PostgreSQL; Spark's commit log for the
-            # batch is not written yet, so a restart runs the batch again.
-            CRASH.reach("spark.after_sink")
-        with self.lock, open(self.job["progress_file"], "a") as out:
-            out.write(json.dumps({"written": {"batchId": batch_id, "rows": len(rows)}}) + "\n")
 
 
 def write_dead_letters(job):
@@ -224,13 +254,17 @@ def write_dead_letters(job):
         rows = [(r["partition"], r["offset"], bytes(r["value"] or b""), r["error"]) for r in batch.collect()]
         if not rows:
             return
-        with psycopg.connect(job["postgres"]) as connection:
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {table} (partition, \"offset\", raw, error) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (partition, \"offset\") DO NOTHING",
-                    rows,
-                )
+
+        def insert():
+            with psycopg.connect(job["postgres"]) as connection:
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        f"INSERT INTO {table} (partition, \"offset\", raw, error) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (partition, \"offset\") DO NOTHING",
+                        rows,
+                    )
+
+        through_outages(insert)
 
     return write
 

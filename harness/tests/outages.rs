@@ -1,8 +1,10 @@
 //! Services failing under a running engine, on a stack of the test's own
 //! (its own broker and PostgreSQL, so stopping them disturbs no other
-//! test): PostgreSQL stopped and started again, and the broker stopped for
-//! 10 s, each under both engines. The engines reconnect and retry; nothing is lost in any delivery mode and
-//! nothing duplicated where the mode promises it.
+//! test): PostgreSQL stopped and started again, the broker stopped for
+//! 10 s, and each of them crashed (SIGKILL) and started again on its data,
+//! each under both engines. The engines reconnect and retry; nothing is
+//! lost in any delivery mode and nothing duplicated where the mode
+//! promises it.
 
 mod common;
 
@@ -14,8 +16,12 @@ use streambench_harness::run::results::Results;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::suite::FaultPlan;
 
+/// What Kafka's log manager says when it starts on logs that were not shut
+/// down cleanly.
+const KAFKA_UNCLEAN_RECOVERY: &str = "since no clean shutdown file was found";
+
 #[test]
-fn engines_ride_out_a_broker_outage_and_a_database_restart() {
+fn engines_ride_out_outages_and_crashes_of_the_broker_and_the_database() {
     let home = tempfile::tempdir().expect("temp home");
     // The postgres user (when we run as root) must be able to reach the cluster.
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -29,7 +35,11 @@ fn engines_ride_out_a_broker_outage_and_a_database_restart() {
     };
     let mut scenarios = Vec::new();
     let mut printed = String::new();
-    for (fixture, expected) in [("outages.toml", 6), ("broker-outage.toml", 6)] {
+    for (fixture, expected) in [
+        ("outages.toml", 6),
+        ("broker-outage.toml", 6),
+        ("crashes.toml", 12),
+    ] {
         let out = tempfile::tempdir().expect("tempdir");
         let suite = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
         let mut command = streambench();
@@ -47,6 +57,20 @@ fn engines_ride_out_a_broker_outage_and_a_database_restart() {
     with_home(&mut down);
     let (stopped, text) = run(&mut down);
     assert!(stopped, "stack down: {text}");
+    // The crashes were crashes: each service's log shows it recovering from one.
+    let stack = home.path().join("stack");
+    let log =
+        |path: &str| std::fs::read_to_string(stack.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let postgres = log("postgres/cluster/postgres.log");
+    assert!(
+        postgres.contains("not properly shut down; automatic recovery in progress"),
+        "PostgreSQL's log shows no crash recovery:\n{postgres}"
+    );
+    let kafka = log("kafka/kafka.log");
+    assert!(
+        kafka.contains(KAFKA_UNCLEAN_RECOVERY),
+        "Kafka's log shows no recovery from an unclean shutdown"
+    );
 
     // Every scenario is printed before any is judged: the table is the finding.
     let mut problems = Vec::new();
@@ -77,6 +101,8 @@ fn engines_ride_out_a_broker_outage_and_a_database_restart() {
             FaultPlan::BrokerOutage { duration_s, .. } | FaultPlan::DatabaseRestart { duration_s, .. } => {
                 duration_s
             }
+            FaultPlan::BrokerCrash { restart_after_s, .. }
+            | FaultPlan::DatabaseCrash { restart_after_s, .. } => restart_after_s,
             ref other => panic!("unexpected fault {other:?}"),
         };
         match outage {

@@ -319,6 +319,8 @@ fn fault_markers(r: &ScenarioResult) -> Vec<Marker> {
     let (down, up) = match r.scenario.fault {
         FaultPlan::BrokerOutage { .. } => ("broker stopped", "broker back"),
         FaultPlan::DatabaseRestart { .. } => ("database stopped", "database back"),
+        FaultPlan::BrokerCrash { .. } => ("broker killed", "broker back"),
+        FaultPlan::DatabaseCrash { .. } => ("database killed", "database back"),
         FaultPlan::Pause { .. } => ("engine paused", "engine resumed"),
         _ => ("engine killed", "engine restarted"),
     };

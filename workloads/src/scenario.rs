@@ -133,6 +133,16 @@ impl Scenario {
                 after: a,
                 duration_s,
             } => label.push_str(&format!(" database-down@{at_s}s{}+{duration_s}s", after(a))),
+            FaultPlan::BrokerCrash {
+                at_s,
+                after: a,
+                restart_after_s,
+            } => label.push_str(&format!(" broker-crash@{at_s}s{}+{restart_after_s}s", after(a))),
+            FaultPlan::DatabaseCrash {
+                at_s,
+                after: a,
+                restart_after_s,
+            } => label.push_str(&format!(" database-crash@{at_s}s{}+{restart_after_s}s", after(a))),
         }
         label
     }

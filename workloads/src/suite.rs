@@ -296,7 +296,39 @@ pub enum FaultPlan {
         /// How long it stays down (its start-up comes on top).
         duration_s: f64,
     },
+    /// SIGKILL the broker (no controlled shutdown, so its logs are recovered
+    /// uncleanly on restart), then start it again on the same port and
+    /// data. Needs the local stack.
+    BrokerCrash {
+        /// Seconds into the run, at the earliest.
+        #[serde(default)]
+        at_s: f64,
+        /// What the engine must have done first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<FaultCondition>,
+        /// Seconds from the kill to the restart (its start-up comes on top).
+        restart_after_s: f64,
+    },
+    /// SIGKILL PostgreSQL's postmaster and every server process of it (no
+    /// shutdown checkpoint, so the restart replays the WAL: crash
+    /// recovery), then start it again. Needs the local stack.
+    DatabaseCrash {
+        /// Seconds into the run, at the earliest.
+        #[serde(default)]
+        at_s: f64,
+        /// What the engine must have done first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<FaultCondition>,
+        /// Seconds from the kill to the restart (its start-up comes on top).
+        restart_after_s: f64,
+    },
 }
+
+/// The longest time a fault plan may give, in seconds (a day).
+pub const MAX_FAULT_S: f64 = 86_400.0;
+
+/// The most kills one `kills` plan may make.
+pub const MAX_KILLS: u32 = 10_000;
 
 /// What the engine process running now must have done, as its metrics file
 /// shows the harness from outside, before a fault strikes. Every part given
@@ -364,8 +396,10 @@ impl FaultCondition {
         if self.checkpoints == 0 && self.records_read == 0 && self.behind_at_most_s.is_none() {
             return Err("a fault's `after` needs checkpoints, records_read or behind_at_most_s".into());
         }
-        if !(self.within_s > 0.0 && self.within_s.is_finite()) {
-            return Err("a fault's `after.within_s` must be a positive number of seconds".into());
+        if !(self.within_s > 0.0 && self.within_s <= MAX_FAULT_S) {
+            return Err(format!(
+                "a fault's `after.within_s` must be a positive number of seconds up to {MAX_FAULT_S}"
+            ));
         }
         if self.behind_at_most_s.is_some_and(|s| s.is_nan() || s < 0.0) {
             return Err("a fault's `after.behind_at_most_s` must not be negative".into());
@@ -383,7 +417,9 @@ impl FaultPlan {
             FaultPlan::Kill { at_s, after, .. }
             | FaultPlan::Pause { at_s, after, .. }
             | FaultPlan::BrokerOutage { at_s, after, .. }
-            | FaultPlan::DatabaseRestart { at_s, after, .. } => vec![(at_s, after)],
+            | FaultPlan::DatabaseRestart { at_s, after, .. }
+            | FaultPlan::BrokerCrash { at_s, after, .. }
+            | FaultPlan::DatabaseCrash { at_s, after, .. } => vec![(at_s, after)],
             FaultPlan::Kills { times, seed, .. } => {
                 let mut rng = crate::rng::EventRng::new(seed, 0, 0x6b69_6c6c);
                 let mut moments: Vec<f64> = (0..times)
@@ -396,13 +432,60 @@ impl FaultPlan {
         }
     }
 
+    /// Every time the plan gives, in seconds: when it strikes, how long
+    /// until the restart or how long the service stays down.
+    fn seconds(&self) -> Vec<f64> {
+        match *self {
+            FaultPlan::None => Vec::new(),
+            FaultPlan::Kills { restart_after_s, .. } => vec![restart_after_s],
+            FaultPlan::Kill {
+                at_s,
+                restart_after_s,
+                ..
+            }
+            | FaultPlan::BrokerCrash {
+                at_s,
+                restart_after_s,
+                ..
+            }
+            | FaultPlan::DatabaseCrash {
+                at_s,
+                restart_after_s,
+                ..
+            } => vec![at_s, restart_after_s],
+            FaultPlan::Pause { at_s, duration_s, .. }
+            | FaultPlan::BrokerOutage { at_s, duration_s, .. }
+            | FaultPlan::DatabaseRestart { at_s, duration_s, .. } => vec![at_s, duration_s],
+        }
+    }
+
+    /// Refuses times that are negative, not numbers or beyond a day, a
+    /// storm of no kills or of more than [`MAX_KILLS`], and a bad condition.
+    fn validate(&self) -> Result<(), String> {
+        if let Some(bad) = self
+            .seconds()
+            .into_iter()
+            .find(|s| !(0.0..=MAX_FAULT_S).contains(s))
+        {
+            return Err(format!("a time of {bad} s: times are from 0 to {MAX_FAULT_S} s"));
+        }
+        if let FaultPlan::Kills { times, .. } = *self
+            && !(1..=MAX_KILLS).contains(&times)
+        {
+            return Err(format!("{times} kills: a storm has from 1 to {MAX_KILLS}"));
+        }
+        self.condition().map_or(Ok(()), |c| c.validate())
+    }
+
     /// What the engine must have done before the fault strikes, if anything.
     pub fn condition(&self) -> Option<FaultCondition> {
         match *self {
             FaultPlan::Kill { after, .. }
             | FaultPlan::Pause { after, .. }
             | FaultPlan::BrokerOutage { after, .. }
-            | FaultPlan::DatabaseRestart { after, .. } => after,
+            | FaultPlan::DatabaseRestart { after, .. }
+            | FaultPlan::BrokerCrash { after, .. }
+            | FaultPlan::DatabaseCrash { after, .. } => after,
             FaultPlan::Kills { .. } | FaultPlan::None => None,
         }
     }
@@ -416,7 +499,9 @@ impl FaultPlan {
             FaultPlan::None
             | FaultPlan::Pause { .. }
             | FaultPlan::BrokerOutage { .. }
-            | FaultPlan::DatabaseRestart { .. } => 0.0,
+            | FaultPlan::DatabaseRestart { .. }
+            | FaultPlan::BrokerCrash { .. }
+            | FaultPlan::DatabaseCrash { .. } => 0.0,
         }
     }
 
@@ -425,7 +510,10 @@ impl FaultPlan {
     pub fn stops_a_service(&self) -> bool {
         matches!(
             self,
-            FaultPlan::BrokerOutage { .. } | FaultPlan::DatabaseRestart { .. }
+            FaultPlan::BrokerOutage { .. }
+                | FaultPlan::DatabaseRestart { .. }
+                | FaultPlan::BrokerCrash { .. }
+                | FaultPlan::DatabaseCrash { .. }
         )
     }
 }
@@ -639,30 +727,9 @@ impl Suite {
             );
         }
         for fault in &m.faults {
-            let bad = match *fault {
-                FaultPlan::None => false,
-                FaultPlan::Kill {
-                    at_s,
-                    restart_after_s,
-                    ..
-                } => !(at_s >= 0.0 && restart_after_s >= 0.0),
-                FaultPlan::Kills {
-                    times,
-                    restart_after_s,
-                    ..
-                } => times == 0 || restart_after_s.is_nan() || restart_after_s < 0.0,
-                FaultPlan::Pause { at_s, duration_s, .. }
-                | FaultPlan::BrokerOutage { at_s, duration_s, .. }
-                | FaultPlan::DatabaseRestart { at_s, duration_s, .. } => !(at_s >= 0.0 && duration_s >= 0.0),
-            };
-            if bad {
-                return Err(format!(
-                    "matrix.faults: {fault:?} needs non-negative times (and kills at least one kill)"
-                ));
-            }
-            if let Some(condition) = fault.condition() {
-                condition.validate().map_err(|e| format!("matrix.faults: {e}"))?;
-            }
+            fault
+                .validate()
+                .map_err(|e| format!("matrix.faults: {fault:?}: {e}"))?;
         }
         for job in self.job_specs()? {
             let reach = job.watermark_delay_ms + job.allowed_lateness_ms + window_reach(&job.window);
@@ -761,6 +828,29 @@ engines = ["continuous"]
             "t",
         );
         assert!(none.is_err());
+    }
+
+    #[test]
+    fn a_crash_of_the_broker_or_the_database_is_a_service_fault_struck_once() {
+        for kind in ["broker_crash", "database_crash"] {
+            let suite = Suite::parse(
+                &format!(
+                    "{MINIMAL}faults = [{{ kind = \"{kind}\", at_s = 4, after = {{ checkpoints = 1 }}, restart_after_s = 2 }}]"
+                ),
+                "t",
+            )
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+            let fault = &suite.matrix.faults[0];
+            assert!(fault.stops_a_service(), "{kind}");
+            assert_eq!(fault.strikes(30.0).len(), 1, "{kind}");
+            assert_eq!(fault.strikes(30.0)[0].0, 4.0, "{kind}");
+            assert_eq!(fault.condition().map(|c| c.checkpoints), Some(1), "{kind}");
+            let negative = Suite::parse(
+                &format!("{MINIMAL}faults = [{{ kind = \"{kind}\", restart_after_s = -1 }}]"),
+                "t",
+            );
+            assert!(negative.is_err(), "{kind}: a negative restart delay is refused");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The faults a scenario injects while the generator sends: kills, seeded
-//! kills, pauses, and the local stack's broker or database stopped. Each
+//! kills, pauses, and the local stack's broker or database stopped or
+//! crashed (SIGKILL, then recovery from what is on disk). Each
 //! strikes at its moment or, when the suite says `after`, once the engine's
 //! metrics file shows what it asks (a completed checkpoint, records read,
 //! caught up): a kill meant to test a restore then tests one on a slow
@@ -91,6 +92,9 @@ impl FaultTarget<'_> {
         engine: &mut EngineProcess,
         report: &mut impl FnMut(&'static str),
     ) -> anyhow::Result<(f64, f64)> {
+        if let Some(fault) = ServiceFault::of(plan) {
+            return self.strike_service(fault, report).await;
+        }
         match *plan {
             FaultPlan::Kill { restart_after_s, .. } | FaultPlan::Kills { restart_after_s, .. } => {
                 report("killed");
@@ -110,10 +114,7 @@ impl FaultTarget<'_> {
                 engine.signal(Signal::SIGCONT)?;
                 Ok((paused_at_s, self.now_s()))
             }
-            FaultPlan::BrokerOutage { duration_s, .. } | FaultPlan::DatabaseRestart { duration_s, .. } => {
-                self.stop_service(plan, duration_s, report).await
-            }
-            FaultPlan::None => Ok((self.now_s(), self.now_s())),
+            _ => Ok((self.now_s(), self.now_s())),
         }
     }
 
@@ -165,45 +166,98 @@ impl FaultTarget<'_> {
         line.checkpoints >= condition.checkpoints && line.records_read >= condition.records_read && caught_up
     }
 
-    /// Stops the broker or the database of the local stack, waits
-    /// `duration_s`, and starts it again; returns when it stopped and when
-    /// it answered again.
-    async fn stop_service(
+    /// Takes the broker or the database of the local stack down (stopped
+    /// or crashed), waits, and starts it again; returns when it went down
+    /// and when it answered again.
+    async fn strike_service(
         &self,
-        fault: &FaultPlan,
-        duration_s: f64,
+        fault: ServiceFault,
         report: &mut impl FnMut(&'static str),
     ) -> anyhow::Result<(f64, f64)> {
         let home = self.config.stack_home.clone().context(
             "this fault stops a service, so it needs the local stack: run without --brokers and --postgres",
         )?;
-        let broker = matches!(fault, FaultPlan::BrokerOutage { .. });
-        report(if broker { "broker down" } else { "database down" });
-        let stopped_at_s = self.now_s();
+        report(fault.going_down());
+        let down_at_s = self.now_s();
         let down_home = home.clone();
-        let was_running = tokio::task::spawn_blocking(move || {
-            if broker {
-                crate::stack::kafka::down(&down_home)
-            } else {
-                crate::stack::postgres::down(&down_home)
-            }
-        })
-        .await??;
+        let was_running = tokio::task::spawn_blocking(move || fault.take_down(&down_home)).await??;
         anyhow::ensure!(
             was_running,
             "the local stack's service was not running, so the fault could not stop it"
         );
-        tokio::time::sleep(Duration::from_secs_f64(duration_s)).await;
-        report(if broker {
-            "broker starting"
-        } else {
-            "database starting"
-        });
-        if broker {
-            crate::stack::kafka::up(&home).await?;
-        } else {
-            crate::stack::postgres::up(&home).await?;
+        tokio::time::sleep(Duration::from_secs_f64(fault.down_s)).await;
+        report(fault.coming_back());
+        match fault.service {
+            Service::Broker => {
+                crate::stack::kafka::up(&home).await?;
+            }
+            Service::Database => {
+                crate::stack::postgres::up(&home).await?;
+            }
         }
-        Ok((stopped_at_s, self.now_s()))
+        Ok((down_at_s, self.now_s()))
+    }
+}
+
+/// A service of the local stack a fault takes down.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Service {
+    Broker,
+    Database,
+}
+
+/// A fault on a service: which, whether it is crashed (SIGKILL) or stopped
+/// cleanly, and for how long it stays down.
+#[derive(Debug, Clone, Copy)]
+struct ServiceFault {
+    service: Service,
+    crash: bool,
+    down_s: f64,
+}
+
+impl ServiceFault {
+    /// The service fault `plan` is, if it is one.
+    fn of(plan: &FaultPlan) -> Option<ServiceFault> {
+        let (service, crash, down_s) = match *plan {
+            FaultPlan::BrokerOutage { duration_s, .. } => (Service::Broker, false, duration_s),
+            FaultPlan::DatabaseRestart { duration_s, .. } => (Service::Database, false, duration_s),
+            FaultPlan::BrokerCrash { restart_after_s, .. } => (Service::Broker, true, restart_after_s),
+            FaultPlan::DatabaseCrash { restart_after_s, .. } => (Service::Database, true, restart_after_s),
+            _ => return None,
+        };
+        Some(ServiceFault {
+            service,
+            crash,
+            down_s,
+        })
+    }
+
+    /// Stops or crashes the service; whether it was running.
+    fn take_down(self, home: &crate::home::Home) -> anyhow::Result<bool> {
+        use crate::stack::{kafka, postgres};
+        match (self.service, self.crash) {
+            (Service::Broker, false) => kafka::down(home),
+            (Service::Broker, true) => kafka::crash(home),
+            (Service::Database, false) => postgres::down(home),
+            (Service::Database, true) => postgres::crash(home),
+        }
+    }
+
+    /// The progress word while it goes down.
+    fn going_down(self) -> &'static str {
+        match (self.service, self.crash) {
+            (Service::Broker, false) => "broker down",
+            (Service::Broker, true) => "broker killed",
+            (Service::Database, false) => "database down",
+            (Service::Database, true) => "database killed",
+        }
+    }
+
+    /// The progress word while it starts again.
+    fn coming_back(self) -> &'static str {
+        match self.service {
+            Service::Broker => "broker starting",
+            Service::Database => "database starting",
+        }
     }
 }

@@ -125,6 +125,17 @@ pub fn down(home: &Home) -> anyhow::Result<bool> {
     Ok(was_running)
 }
 
+/// Crashes the local broker if it runs: a SIGKILL, with no controlled
+/// shutdown, so its next start recovers its logs uncleanly. Returns whether
+/// there was one to kill.
+pub fn crash(home: &Home) -> anyhow::Result<bool> {
+    let layout = Layout::new(home);
+    let mut kafka: KafkaState = state::load(&layout.state_file())?;
+    let was_running = kafka.process.take().is_some_and(|p| p.crash());
+    state::save(&layout.state_file(), &kafka)?;
+    Ok(was_running)
+}
+
 async fn wait_until_ready(kafka: &KafkaState, layout: &Layout) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {

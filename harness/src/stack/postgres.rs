@@ -124,6 +124,17 @@ pub fn down(home: &Home) -> anyhow::Result<bool> {
     Ok(was_running)
 }
 
+/// Crashes the local database if it runs: a SIGKILL of the postmaster and
+/// its server processes, with no shutdown checkpoint, so its next start
+/// replays the WAL (crash recovery). Returns whether there was one to kill.
+pub fn crash(home: &Home) -> anyhow::Result<bool> {
+    let layout = Layout::new(home);
+    let mut pg: PostgresState = state::load(&layout.state_file())?;
+    let was_running = pg.process.take().is_some_and(|p| p.crash());
+    state::save(&layout.state_file(), &pg)?;
+    Ok(was_running)
+}
+
 fn admin_url(port: u16) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/postgres")
 }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, getpgid};
 use serde::{Deserialize, Serialize};
 
 /// Starts `command` in its own process group, with stdin closed and stdout and
@@ -64,6 +64,32 @@ impl Tracked {
         let _ = kill(target, Signal::SIGKILL);
         self.wait_until_gone(Duration::from_secs(10));
         false
+    }
+
+    /// SIGKILLs the process and, when it leads its own process group (as
+    /// every service the stack starts does: Kafka by [`spawn_detached`],
+    /// PostgreSQL's postmaster by `pg_ctl`, its server processes with it),
+    /// everything in that group: a crash, with no chance to flush or clean
+    /// up. Waits up to 10 s until the group is gone. Returns whether the
+    /// process was running.
+    pub fn crash(&self) -> bool {
+        if !self.is_running() {
+            return false;
+        }
+        let leader = Pid::from_raw(self.pid as i32);
+        let leads_group = getpgid(Some(leader)) == Ok(leader);
+        if leads_group {
+            let _ = killpg(leader, Signal::SIGKILL);
+        } else {
+            let _ = kill(leader, Signal::SIGKILL);
+        }
+        self.wait_until_gone(Duration::from_secs(10));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Signal 0 to a group answers while any of it is left.
+        while leads_group && killpg(leader, None).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
     }
 
     fn wait_until_gone(&self, limit: Duration) -> bool {
