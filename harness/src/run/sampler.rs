@@ -106,6 +106,7 @@ fn sample_until(
         consumer,
         sampled: Sampled::default(),
         warned: false,
+        positioned: false,
     };
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -127,6 +128,8 @@ struct Sampling<'a> {
     consumer: &'a BaseConsumer,
     sampled: Sampled,
     warned: bool,
+    /// Whether an engine process of this run has reported a position yet.
+    positioned: bool,
 }
 
 impl Sampling<'_> {
@@ -137,10 +140,19 @@ impl Sampling<'_> {
     fn sample(&mut self, pid: u32) {
         let config = self.config;
         let now_s = config.started.elapsed().as_secs_f64();
-        let (line_s, position) = match last_progress(&config.metrics_file) {
-            Some((at_ms, position)) => ((at_ms - config.started_ms) as f64 / 1000.0, position),
-            None => (0.0, 0),
-        };
+        let line = MetricsSnapshot::read_last(&config.metrics_file, 0);
+        if let Some(line) = &line {
+            if not_yet_positioned(line, self.positioned) {
+                return;
+            }
+            self.positioned |= line.read_position > 0;
+        }
+        let (line_s, position) = line.map_or((0.0, 0), |line| {
+            (
+                (line.at_ms - config.started_ms) as f64 / 1000.0,
+                line.read_position,
+            )
+        });
         let fresh = now_s - line_s <= FRESH_S;
         let t_s = if fresh { line_s } else { now_s };
         if fresh && self.sampled.lag.last().is_some_and(|last| last.t_s == t_s) {
@@ -175,10 +187,13 @@ impl Sampling<'_> {
     }
 }
 
-/// When the engine's last metrics line was written (ms since the epoch)
-/// and the read position it gave.
-fn last_progress(path: &std::path::Path) -> Option<(i64, i64)> {
-    MetricsSnapshot::read_last(path, 0).map(|s| (s.at_ms, s.read_position))
+/// Whether `line` comes from an engine process that was restarted and has
+/// not yet restored its position (it has read nothing and reports position
+/// 0, where an engine that `positioned_before` had gone further): its lag
+/// is not known then, and taken as the whole topic it made a one-sample
+/// spike of every record sent so far.
+fn not_yet_positioned(line: &MetricsSnapshot, positioned_before: bool) -> bool {
+    positioned_before && line.records_read == 0 && line.read_position == 0
 }
 
 fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> anyhow::Result<i64> {
@@ -260,6 +275,22 @@ mod tests {
         assert_eq!(seconds_behind(&rate, 20_000, 10.0, 10_500), 0.0);
         // Read everything.
         assert_eq!(seconds_behind(&rate, 20_000, 30.0, 20_000), 0.0);
+    }
+
+    #[test]
+    fn a_restarted_engine_has_no_lag_until_it_has_a_position() {
+        let line = |records_read, read_position| MetricsSnapshot {
+            records_read,
+            read_position,
+            ..MetricsSnapshot::default()
+        };
+        // A restarted process's first lines: nothing read, position 0.
+        assert!(not_yet_positioned(&line(0, 0), true));
+        // At the run's start, position 0 is the truth: nothing was read.
+        assert!(!not_yet_positioned(&line(0, 0), false));
+        // Restored from a checkpoint, or reading.
+        assert!(!not_yet_positioned(&line(0, 4_000), true));
+        assert!(!not_yet_positioned(&line(10, 10), true));
     }
 
     #[test]
