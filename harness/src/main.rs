@@ -455,7 +455,7 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     let results = tokio::select! {
         results = run => results?,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupted() => {
             // Dropping the run kills its engine; finished scenarios are on disk.
             bar.finish_and_clear();
             eprintln!(
@@ -636,10 +636,22 @@ fn print_summary(summary: &streambench_engines::engine::RunSummary) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// Says `started`, then keeps `running` (a cluster, stopped when dropped) until Ctrl-C.
+/// Says `started`, then keeps `running` (a cluster, stopped when dropped)
+/// until Ctrl-C or SIGTERM.
 async fn run_until_ctrl_c<T>(running: T, started: &str) -> anyhow::Result<ExitCode> {
     println!("{started}; Ctrl-C stops it");
-    tokio::signal::ctrl_c().await?;
+    interrupted().await?;
     drop(running);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM, so that what streambench started
+/// is stopped when a supervisor or `timeout` ends it as when a user does:
+/// only SIGINT was handled, and SIGTERM left a cluster's JVMs running.
+async fn interrupted() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        got = tokio::signal::ctrl_c() => got,
+        _ = terminate.recv() => Ok(()),
+    }
 }
