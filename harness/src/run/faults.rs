@@ -114,7 +114,12 @@ impl FaultTarget<'_> {
                 engine.signal(Signal::SIGCONT)?;
                 Ok((paused_at_s, self.now_s()))
             }
-            _ => Ok((self.now_s(), self.now_s())),
+            // The service faults struck above.
+            FaultPlan::None
+            | FaultPlan::BrokerOutage { .. }
+            | FaultPlan::DatabaseRestart { .. }
+            | FaultPlan::BrokerCrash { .. }
+            | FaultPlan::DatabaseCrash { .. } => Ok((self.now_s(), self.now_s())),
         }
     }
 
