@@ -104,8 +104,9 @@ pub struct Bench<'a> {
     pub name: &'a str,
 }
 
-/// Runs `bench`, then deletes its topics whatever happened (the events are
-/// a function of the seed).
+/// Creates the bench's two topics (refusing one that exists), runs
+/// `bench`, then deletes the topics it created whatever happened (the
+/// events are a function of the seed).
 pub async fn run_bench(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
     let brokers = &bench.services.brokers;
     let partitions = bench.generator.spec().partitions;

@@ -161,9 +161,10 @@ async fn run_one(
     let name = format!("sb_{run_id}_{}", scenario.number);
     let brokers = &config.services.brokers;
     let created = crate::produce::create_new_topic(brokers, &name, scenario.workload.partitions).await;
-    let ran = match &created {
+    let topic_is_ours = created.is_ok();
+    let ran = match created {
         Ok(()) => run_scenario(config, scenario, &name, warm_up_s, &mut report).await,
-        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+        Err(e) => Err(e),
     };
     let mut result = ran.unwrap_or_else(|error| {
         let mut result = ScenarioResult::unfinished(scenario, &name);
@@ -174,7 +175,7 @@ async fn run_one(
     // The events are a function of the seed, so the topic can go: kept, a
     // long suite's topics fill the disk. The result tables stay. Only a
     // topic this run created is deleted.
-    if created.is_ok()
+    if topic_is_ours
         && !config.keep_topics
         && let Err(e) = crate::produce::delete_topic_and_its_markers(brokers, &name).await
     {
