@@ -247,8 +247,17 @@ public class FlinkJob {
         config.setString("execution.checkpointing.savepoint-dir", state + "/savepoints");
         config.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
         config.setString("state.backend.type", "hashmap");
-        // A failure ends the job and this process: streambench restarts it from the latest checkpoint.
-        config.setString("restart-strategy.type", "none");
+        // Flink's own default, which its documentation recommends ("Task Failure Recovery"): with
+        // checkpoints, a failed task (a JDBC write while PostgreSQL is down: the sink's reconnect
+        // fails at once) restarts the job from its latest checkpoint, after 1 s and then 1.5 times
+        // longer each time, up to 1 min; a job that fails 10 times in a row ends, and with it this
+        // process. Without checkpoints there is nothing to restart from: a failure ends the job.
+        if (job.hasNonNull("checkpoint_interval_ms")) {
+            config.setString("restart-strategy.type", "exponential-delay");
+            config.setString("restart-strategy.exponential-delay.attempts-before-reset-backoff", "10");
+        } else {
+            config.setString("restart-strategy.type", "none");
+        }
         config.setString("table.local-time-zone", "UTC");
         config.setString("parallelism.default", Integer.toString(job.get("parallelism").asInt()));
         config.setString("pipeline.name", job.get("job_name").asText());
