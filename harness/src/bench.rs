@@ -191,13 +191,7 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
         engine_runs.push(measure_engine(bench, &topic, engine, &table).await?);
     }
     let bare_after = consume_bare(Decode::Yes).await??;
-    // No engine wrote into what it read.
-    let held = crate::produce::records_in(&services.brokers, &topic, partitions).await?;
-    anyhow::ensure!(
-        held == generated.events as i64,
-        "{topic} holds {held} records after the engines ran, not the {} generated: an engine wrote to its input",
-        generated.events
-    );
+    crate::produce::ensure_input_untouched(&services.brokers, &topic, partitions, generated.events).await?;
     let bare_consumer = combined("bare consumer, both runs", [&bare_before, &bare_after]);
     let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
     let engine_rate = |name: EngineName| engine_runs.iter().find(|r| r.engine == name).map(|r| &r.rate);

@@ -183,8 +183,26 @@ pub async fn delete_topic_and_its_markers(brokers: &str, topic: &str) -> anyhow:
     Ok(())
 }
 
+/// Fails unless `topic` holds exactly the `written` records the generator
+/// wrote: an engine must never write to its input (which may be a user's
+/// data), so every run and bench checks that none did.
+pub async fn ensure_input_untouched(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    written: u64,
+) -> anyhow::Result<()> {
+    let held = records_in(brokers, topic, partitions).await?;
+    anyhow::ensure!(
+        held == written as i64,
+        "the input topic {topic} holds {held} records but the generator wrote {written}: something \
+         else wrote to it, and an engine must never write to its input"
+    );
+    Ok(())
+}
+
 /// How many records `topic`'s `partitions` hold (end offset minus start, summed).
-pub async fn records_in(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<i64> {
+async fn records_in(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let (brokers, topic) = (brokers.to_string(), topic.to_string());
     tokio::task::spawn_blocking(move || {

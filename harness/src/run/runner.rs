@@ -267,7 +267,7 @@ async fn run_scenario(
     let sampled = sampler.finish();
     drained?;
     let cpu = CpuTimes::now().since(&cpu_before);
-    ensure_input_untouched(
+    crate::produce::ensure_input_untouched(
         &services.brokers,
         name,
         scenario.workload.partitions,
@@ -298,24 +298,6 @@ async fn run_scenario(
         error: None,
         ..measure(finished).await?
     })
-}
-
-/// Fails unless the input topic holds exactly the `written` records the
-/// generator wrote: an engine must never write to its input (which may be
-/// a user's data), so every run checks that none did.
-async fn ensure_input_untouched(
-    brokers: &str,
-    topic: &str,
-    partitions: u32,
-    written: u64,
-) -> anyhow::Result<()> {
-    let held = crate::produce::records_in(brokers, topic, partitions).await?;
-    anyhow::ensure!(
-        held == written as i64,
-        "the input topic {topic} holds {held} records but the generator wrote {written}: something \
-         else wrote to it, and an engine must never write to its input"
-    );
-    Ok(())
 }
 
 /// The command line that starts `scenario`'s engine: the flags every
