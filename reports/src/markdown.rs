@@ -61,6 +61,7 @@ pub fn summary(results: &Results) -> String {
     for line in search_lines(results) {
         let _ = writeln!(out, "\n{line}");
     }
+    out.push_str(&errors(results));
     let verdicts = crate::verdict::sentences(results);
     if !verdicts.is_empty() {
         out.push('\n');
@@ -69,6 +70,21 @@ pub fn summary(results: &Results) -> String {
     let skipped = skipped_note(results);
     if !skipped.is_empty() {
         let _ = writeln!(out, "\n{skipped}");
+    }
+    out
+}
+
+/// Each failed scenario's whole error (the table shows its first line
+/// only), indented as a code block; empty when none failed.
+pub fn errors(results: &Results) -> String {
+    let mut out = String::new();
+    for (i, r) in results.scenarios.iter().enumerate() {
+        if let Some(error) = &r.error {
+            let _ = writeln!(out, "\nScenario {} ({}) failed:\n", i + 1, r.scenario.label());
+            for line in error.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
     }
     out
 }

@@ -133,3 +133,29 @@ fn a_storm_of_kills_is_one_row_with_the_spread_of_its_recoveries() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_failed_scenario_is_shown_with_its_whole_error_before_the_verdict() {
+    let mut results = fixture();
+    results.scenarios[0].error = Some(
+        "the engine exited at start (exit status: 1):\nLine two of its log\nCaused by: the reason".into(),
+    );
+    results.scenarios[0].passed = false;
+    let summary = markdown::summary(&results);
+    let table_row = summary
+        .lines()
+        .find(|l| l.contains("ERROR: the engine exited at start"))
+        .expect("the scenario's row");
+    assert!(
+        !table_row.contains("the reason"),
+        "the table keeps one line: {table_row}"
+    );
+    let cause = summary
+        .find("    Caused by: the reason")
+        .expect("the whole error");
+    let failed = summary.find("Scenario 1 (").expect("the failed scenario named");
+    assert!(failed < cause, "{summary}");
+    if let Some(verdict) = summary.find("verdict:") {
+        assert!(cause < verdict, "the verdict stays last: {summary}");
+    }
+}
