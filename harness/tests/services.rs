@@ -117,3 +117,40 @@ async fn wrong_database_address_fails_within_ten_seconds_and_hides_the_password(
     ]));
     assert!(!text.contains("hunter2"), "password leaked: {text}");
 }
+
+/// Runs that start together (CI runs two Spark tests at once on a new
+/// database) create the tables they share; none may fail on the race
+/// inside PostgreSQL's `CREATE TABLE IF NOT EXISTS`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_tables_created_by_many_runs_at_once_are_created_once_without_error() {
+    let services = common::services().await;
+    let table = common::unique_name("shared");
+    let statement = format!("CREATE TABLE IF NOT EXISTS {table} (sink text PRIMARY KEY, batch_id bigint)");
+    let runs: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, statement) = (services.postgres.clone(), statement.clone());
+            tokio::spawn(async move {
+                let mut client = streambench_engines::sink::connect(&url).await?;
+                streambench_engines::sink::create_serialised(&mut client, &[statement]).await
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await
+            .expect("the task")
+            .expect("set-up succeeds in every run");
+    }
+    let client = streambench_engines::sink::connect(&services.postgres)
+        .await
+        .expect("connect");
+    let made: i64 = client
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = $1", &[&table])
+        .await
+        .expect("catalogue")
+        .get(0);
+    assert_eq!(made, 1);
+    client
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .await
+        .expect("drop");
+}

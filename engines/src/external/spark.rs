@@ -330,13 +330,12 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
     driver::begin(&mut driver, || async {
         // Tables exist once Spark can run: the harness starts producing when it sees them.
         drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
-        let client = sink::connect(&job.postgres).await?;
-        client
-            .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (sink text PRIMARY KEY, batch_id bigint NOT NULL)"
-            ))
-            .await
-            .map_err(Error::postgres("creating the Spark batch table"))
+        // Every Spark run shares the batch table: create it under the set-up lock.
+        let mut client = sink::connect(&job.postgres).await?;
+        let batches = format!(
+            "CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (sink text PRIMARY KEY, batch_id bigint NOT NULL)"
+        );
+        sink::create_serialised(&mut client, &[batches]).await
     })
     .await?;
     tracing::info!("Spark is running the job");

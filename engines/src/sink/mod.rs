@@ -91,32 +91,13 @@ impl PostgresSink {
     }
 
     async fn create_tables(&mut self, commit_timestamps: bool) -> Result<()> {
-        let transaction = self
-            .client
-            .transaction()
-            .await
-            .map_err(Error::postgres("starting the table set-up"))?;
-        // Serialises set-up across concurrent runs: CREATE ... IF NOT EXISTS
-        // races with itself otherwise.
-        transaction
-            .execute("SELECT pg_advisory_xact_lock(2026112401)", &[])
-            .await
-            .map_err(Error::postgres("locking for table set-up"))?;
-        for statement in create_statements(
+        let statements = create_statements(
             &self.config.tables,
             &self.config.job,
             self.config.mode,
             commit_timestamps,
-        ) {
-            transaction
-                .batch_execute(&statement)
-                .await
-                .map_err(Error::postgres(format!("creating tables: {statement}")))?;
-        }
-        transaction
-            .commit()
-            .await
-            .map_err(Error::postgres("committing the table set-up"))
+        );
+        create_serialised(&mut self.client, &statements).await
     }
 
     /// The sink's settings.
@@ -256,6 +237,31 @@ impl PostgresSink {
         }
         Ok(())
     }
+}
+
+/// Runs `statements` (table set-up) in one transaction that holds
+/// streambench's set-up lock: `CREATE TABLE IF NOT EXISTS` of a table that
+/// concurrent runs share races with itself otherwise (one of them fails on
+/// a unique constraint of the catalogue).
+pub async fn create_serialised(client: &mut Client, statements: &[String]) -> Result<()> {
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(Error::postgres("starting the table set-up"))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock(2026112401)", &[])
+        .await
+        .map_err(Error::postgres("locking for table set-up"))?;
+    for statement in statements {
+        transaction
+            .batch_execute(statement)
+            .await
+            .map_err(Error::postgres(format!("creating tables: {statement}")))?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(Error::postgres("committing the table set-up"))
 }
 
 /// Connects to `url`, with the password kept out of any message.
