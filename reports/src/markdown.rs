@@ -16,6 +16,18 @@ fn ms(value: Option<f64>) -> String {
     value.map_or("-".to_string(), |v| format!("{v:.0}"))
 }
 
+/// Events per CPU second (rate per core used), to three significant figures.
+fn per_core(value: Option<f64>) -> String {
+    match value {
+        None => "-".to_string(),
+        Some(v) if v >= 1000.0 => {
+            let step = 10f64.powi(v.log10().floor() as i32 - 2);
+            format!("{:.0}", (v / step).round() * step)
+        }
+        Some(v) => format!("{v:.0}"),
+    }
+}
+
 fn spread(s: Option<Spread>) -> String {
     s.map_or("-".to_string(), |s| {
         if s.n > 1 {
@@ -148,6 +160,7 @@ pub(crate) fn scenarios_table(results: &Results) -> Table {
         ">p99 beyond watermark, or per-event after arrival ms",
         ">offered/s",
         ">engine/s",
+        ">events/s per core",
         "oracle",
     ]);
     for r in &results.scenarios {
@@ -161,6 +174,7 @@ pub(crate) fn scenarios_table(results: &Results) -> Table {
             ms(r.engine_delay.at(99.0)),
             format!("{:.0}", r.offered_per_s),
             format!("{:.0}", r.engine_records_per_s),
+            per_core(r.resources.events_per_core_s()),
             verdict(r),
         ]);
     }
@@ -241,6 +255,7 @@ pub(crate) fn groups_table(results: &Results) -> Table {
         ">p99 ms",
         ">engine/s",
         ">CPU s / M events",
+        ">events/s per core",
         ">sustained/s",
         "against checkpoints off",
     ]);
@@ -265,6 +280,10 @@ pub(crate) fn groups_table(results: &Results) -> Table {
             spread(g.engine_records_per_s),
             g.engine_cpu_s_per_million_events
                 .map_or("-".into(), |s| format!("{:.1}", s.median)),
+            per_core(
+                g.engine_cpu_s_per_million_events
+                    .and_then(|s| (s.median > 0.0).then(|| 1e6 / s.median)),
+            ),
             spread(g.sustained_per_s),
             cost,
         ]);
@@ -348,6 +367,7 @@ pub(crate) fn job_table(results: &Results, job: &str) -> Table {
         ">p99.9 ms",
         ">sustained/s",
         ">CPU s / M events",
+        ">events/s per core",
         ">duplicates after faults",
         ">lost",
         ">dead letters",
@@ -395,6 +415,7 @@ pub(crate) fn job_table(results: &Results, job: &str) -> Table {
                 (v > 0.0).then_some(v)
             })
             .map_or("-".into(), |v| format!("{v:.1}")),
+            per_core(median(&|r| r.resources.events_per_core_s())),
             if killed.is_empty() {
                 "-".into()
             } else {

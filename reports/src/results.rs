@@ -217,6 +217,11 @@ pub struct Resources {
     pub engine_cpu_s: f64,
     /// The same per million events sent.
     pub engine_cpu_s_per_million_events: f64,
+    /// Events per CPU second of the engine: its rate per core used
+    /// (Nexmark's throughput over cores), which on a small machine says
+    /// what wall-clock rates hide. [`Resources::events_per_core_s`].
+    #[serde(default)]
+    pub events_per_core_s: Option<f64>,
     /// The engine's peak resident memory, bytes (sampled four times a second).
     pub engine_peak_rss_bytes: u64,
     /// CPU seconds of the harness itself, generator included.
@@ -224,6 +229,15 @@ pub struct Resources {
     /// The engine's resident memory over the run, about once a second.
     #[serde(default)]
     pub engine_rss_series: Vec<RssSample>,
+}
+
+impl Resources {
+    /// Events per CPU second, from the CPU per million events; `None` when
+    /// no CPU was measured.
+    pub fn events_per_core_s(&self) -> Option<f64> {
+        let cpu = self.engine_cpu_s_per_million_events;
+        (cpu > 0.0).then(|| 1e6 / cpu)
+    }
 }
 
 /// An engine's resident memory at one moment.

@@ -159,3 +159,28 @@ fn a_failed_scenario_is_shown_with_its_whole_error_before_the_verdict() {
         assert!(cause < verdict, "the verdict stays last: {summary}");
     }
 }
+
+#[test]
+fn every_row_carries_events_per_core_the_inverse_of_cpu_per_event() {
+    let mut results = fixture();
+    results.scenarios[0].resources.engine_cpu_s_per_million_events = 4.0;
+    results.scenarios[1].resources.engine_cpu_s_per_million_events = 0.0;
+    let summary = markdown::summary(&results);
+    let cells = |n: &str| -> Vec<String> {
+        summary
+            .lines()
+            .find(|l| l.starts_with(&format!("| {n:>3} |")))
+            .unwrap_or_else(|| panic!("row {n}: {summary}"))
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    // 4 CPU seconds per million events: 250,000 events per CPU second.
+    assert_eq!(cells("1")[9], "250000", "{summary}");
+    // No CPU measured: no figure rather than infinity.
+    assert_eq!(cells("2")[9], "-", "{summary}");
+    assert_eq!(
+        results.scenarios[0].resources.events_per_core_s(),
+        Some(250_000.0)
+    );
+}

@@ -146,17 +146,20 @@ impl CpuTimes {
 
     /// The resources figures for `events` events, with the sampled memory.
     fn resources(&self, events: u64, sampled: &Sampled) -> Resources {
-        Resources {
+        let mut resources = Resources {
             engine_cpu_s: self.children_s,
             engine_cpu_s_per_million_events: if events > 0 {
                 self.children_s / events as f64 * 1e6
             } else {
                 0.0
             },
+            events_per_core_s: None,
             engine_peak_rss_bytes: sampled.engine_peak_rss_bytes,
             engine_rss_series: sampled.engine_rss.clone(),
             harness_cpu_s: self.own_s,
-        }
+        };
+        resources.events_per_core_s = resources.events_per_core_s();
+        resources
     }
 }
 
