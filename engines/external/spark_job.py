@@ -305,11 +305,25 @@ def exit_with_parent():
     threading.Thread(target=watch, daemon=True).start()
 
 
+# The state store settings per `state_store`: Spark's default, or RocksDB
+# with changelog checkpointing (Structured Streaming Programming Guide,
+# "RocksDB State Store Implementation" and "RocksDB State Store Changelog
+# Checkpointing").
+STATE_STORES = {
+    "hdfs": {},
+    "rocksdb": {
+        "spark.sql.streaming.stateStore.providerClass":
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    },
+}
+
+
 def main():
     exit_with_parent()
     with open(sys.argv[1]) as f:
         job = json.load(f)
-    spark = (
+    builder = (
         SparkSession.builder.appName(f"streambench {job['job']['name']} {job['results_table']}")
         .master(job["master"])
         .config("spark.jars", ",".join(job["jars"]))
@@ -318,8 +332,10 @@ def main():
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
     )
+    for key, value in STATE_STORES[job["state_store"]].items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     # streambench creates the tables now, then says start.
     print("streambench: session ready", flush=True)

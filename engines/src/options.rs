@@ -173,6 +173,7 @@ mod tests {
             max_offsets_per_trigger: Some(6),
             master: "spark://h:7077".into(),
             shuffle_partitions: 2,
+            state_store: crate::external::spark::StateStore::Rocksdb,
         });
         round_trip(FlinkOptions::default());
         round_trip(FlinkOptions {

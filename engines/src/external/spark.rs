@@ -54,6 +54,25 @@ pub struct SparkSettings {
     pub max_offsets_per_trigger: Option<u64>,
     /// `spark.sql.shuffle.partitions`: the state store's partitions.
     pub shuffle_partitions: u32,
+    /// Where Spark keeps the window state.
+    pub state_store: StateStore,
+}
+
+/// Spark's state store provider (`spark.sql.streaming.stateStore.providerClass`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StateStore {
+    /// Spark's default: state in executor memory, snapshots and deltas in
+    /// the checkpoint location.
+    #[default]
+    Hdfs,
+    /// RocksDB with changelog checkpointing, as the Structured Streaming
+    /// Programming Guide advises for large state ("RocksDB State Store
+    /// Implementation": state off the JVM heap, so no long GC pauses;
+    /// "Changelog Checkpointing": each commit uploads only what changed).
+    Rocksdb,
 }
 
 /// `streambench engine spark`'s settings: its flags, and its keys in a
@@ -74,6 +93,10 @@ pub struct SparkOptions {
     /// spark.sql.shuffle.partitions: how many partitions the window state is split into.
     #[arg(long, default_value_t = 4)]
     pub shuffle_partitions: u32,
+    /// Spark's state store: `hdfs` (Spark's default) or `rocksdb` (with
+    /// changelog checkpointing).
+    #[arg(long, value_enum, default_value_t = StateStore::Hdfs)]
+    pub state_store: StateStore,
 }
 
 impl Default for SparkOptions {
@@ -90,6 +113,7 @@ impl SparkOptions {
             trigger_interval: self.trigger_interval_ms.0.unwrap_or(Duration::ZERO),
             max_offsets_per_trigger: self.max_offsets_per_trigger,
             shuffle_partitions: self.shuffle_partitions,
+            state_store: self.state_store,
         }
     }
 }
@@ -283,6 +307,7 @@ fn job_file(
             "trigger_interval_ms": settings.trigger_interval.as_millis() as u64,
             "max_offsets_per_trigger": settings.max_offsets_per_trigger,
             "shuffle_partitions": settings.shuffle_partitions,
+            "state_store": settings.state_store,
         }),
     ))
 }
