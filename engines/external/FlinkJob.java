@@ -77,7 +77,7 @@ public class FlinkJob {
      */
     public static class EventRecords implements KafkaRecordDeserializationSchema<Row> {
         static final String[] FIELDS = {"partition", "offset", "raw", "ok", "event_time_ms", "source_key", "value",
-            "event_type", "error"};
+            "event_type", "event_id", "user_id", "error"};
         private static final JsonFactory JSON = new JsonFactory();
         private static final java.util.Set<String> AD_TYPES = java.util.Set.of("view", "click", "purchase");
         private final boolean ads;
@@ -99,7 +99,7 @@ public class FlinkJob {
         @Override
         public TypeInformation<Row> getProducedType() {
             return Types.ROW_NAMED(FIELDS, Types.INT, Types.LONG, Types.PRIMITIVE_ARRAY(Types.BYTE), Types.BOOLEAN,
-                Types.LONG, Types.LONG, Types.LONG, Types.STRING, Types.STRING);
+                Types.LONG, Types.LONG, Types.LONG, Types.STRING, Types.LONG, Types.LONG, Types.STRING);
         }
 
         @Override
@@ -122,14 +122,17 @@ public class FlinkJob {
             }
             if (event == null) {
                 out.collect(Row.of(record.partition(), record.offset(), payload == null ? new byte[0] : payload, false,
-                    null, null, null, null, error));
+                    null, null, null, null, null, null, error));
             } else {
                 out.collect(Row.of(record.partition(), record.offset(), null, true, event[0], event[1], event[2],
-                    event[3], null));
+                    event[3], event[4], event[5], null));
             }
         }
 
-        /** event_time_ms, source_key, value and event_type, or null when the record is not an event. */
+        /**
+         * event_time_ms, source_key, value, event_type, event_id and user_id (null for a measurement),
+         * or null when the record is not an event.
+         */
         Object[] decode(byte[] payload) {
             Long id = null, time = null, ad = null, user = null, page = null, key = null, value = null;
             String adType = null, type = null, ip = null;
@@ -166,9 +169,9 @@ public class FlinkJob {
             if (ads) {
                 boolean complete = ad != null && user != null && page != null && adType != null && ip != null
                     && type != null && AD_TYPES.contains(type);
-                return complete ? new Object[] {time, ad, 1L, type} : null;
+                return complete ? new Object[] {time, ad, 1L, type, id, user} : null;
             }
-            return key == null || value == null ? null : new Object[] {time, key, value, null};
+            return key == null || value == null ? null : new Object[] {time, key, value, null, id, null};
         }
 
         /** An integer that fits a long (non-negative if `unsigned`), else null. */
@@ -299,7 +302,7 @@ public class FlinkJob {
                 .build()));
         tables.executeSql(
             "CREATE TEMPORARY VIEW parsed AS SELECT `partition`, `offset`, `raw`, rowtime AS ts, ok, event_time_ms,"
-                + " source_key, `value`, event_type, `error` FROM records");
+                + " source_key, `value`, event_type, event_id, user_id, `error` FROM records");
 
         String events;
         if (kind.equals("ad")) {
@@ -307,8 +310,9 @@ public class FlinkJob {
             String wanted = filter != null && filter.hasNonNull("ad_event_type")
                 ? " AND event_type = " + literal(filter.get("ad_event_type").asText())
                 : "";
-            events = "SELECT ts, event_time_ms, campaign_of(source_key) AS group_key, `value`"
-                + " FROM parsed WHERE ok" + wanted + " AND campaign_of(source_key) IS NOT NULL";
+            events = "SELECT ts, event_time_ms, campaign_of(source_key) AS group_key, `value`, event_id,"
+                + " source_key AS ad_id, user_id FROM parsed WHERE ok" + wanted
+                + " AND campaign_of(source_key) IS NOT NULL";
         } else {
             events = "SELECT ts, event_time_ms, source_key AS group_key, `value` FROM parsed WHERE ok";
         }
@@ -316,44 +320,15 @@ public class FlinkJob {
         events += " AND event_time_ms < " + job.get("end_of_input_ms").asLong();
         tables.executeSql("CREATE TEMPORARY VIEW events AS " + events);
 
-        JsonNode window = spec.get("window");
-        String tvf;
-        switch (window.get("kind").asText()) {
-            case "tumbling":
-                tvf = "TUMBLE(TABLE events, DESCRIPTOR(ts), " + interval(window.get("size_ms").asLong()) + ")";
-                break;
-            case "sliding":
-                tvf = "HOP(TABLE events, DESCRIPTOR(ts), " + interval(window.get("slide_ms").asLong())
-                    + ", " + interval(window.get("size_ms").asLong()) + ")";
-                break;
-            default:
-                tvf = "SESSION(TABLE events PARTITION BY group_key, DESCRIPTOR(ts), "
-                    + interval(window.get("gap_ms").asLong()) + ")";
-        }
-        Map<String, String> aggregates = Map.of(
-            "count", "COUNT(*)",
-            "sum", "SUM(`value`)",
-            "min", "MIN(`value`)",
-            "max", "MAX(`value`)",
-            "mean", "AVG(CAST(`value` AS DOUBLE))",
-            "first_event_time", "MIN(event_time_ms)",
-            "last_event_time", "MAX(event_time_ms)");
-        StringBuilder select = new StringBuilder(
-            "SELECT group_key, epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
-        StringBuilder columns = new StringBuilder("`key` BIGINT, window_start_ms BIGINT, window_end_ms BIGINT");
-        for (JsonNode aggregate : job.get("aggregates")) {
-            String column = aggregate.get("column").asText();
-            String expression = aggregates.get(aggregate.get("kind").asText());
-            boolean mean = aggregate.get("kind").asText().equals("mean");
-            select.append(", ").append(mean ? expression : "CAST(" + expression + " AS BIGINT)");
-            columns.append(", ").append(quoted(column)).append(mean ? " DOUBLE" : " BIGINT");
-        }
-        select.append(", CAST(0 AS BIGINT), ").append(literal(job.get("engine").asText()))
-            .append(" FROM TABLE(").append(tvf).append(") GROUP BY group_key, window_start, window_end");
-        columns.append(", revision BIGINT, engine STRING");
-        boolean upsert = job.get("delivery").asText().equals("upsert");
-        if (upsert) {
-            columns.append(", PRIMARY KEY (`key`, window_start_ms, window_end_ms) NOT ENFORCED");
+        String[] query = job.get("per_event").asBoolean() ? perEvent(job) : windowed(spec, job);
+        String select = query[0];
+        StringBuilder columns = new StringBuilder(query[1]);
+        if (job.get("delivery").asText().equals("upsert")) {
+            columns.append(", PRIMARY KEY (");
+            for (int i = 0; i < job.get("result_key").size(); i++) {
+                columns.append(i == 0 ? "" : ", ").append(quoted(job.get("result_key").get(i).asText()));
+            }
+            columns.append(") NOT ENFORCED");
         }
         String jdbc = "'connector' = 'jdbc', 'url' = " + literal(job.get("jdbc_url").asText())
             + ", 'username' = " + literal(job.get("jdbc_user").asText())
@@ -413,6 +388,63 @@ public class FlinkJob {
             }
         }
         System.exit(1);
+    }
+
+    /**
+     * The windowed query over the `events` view (a TUMBLE / HOP / SESSION window table-valued
+     * function with the job's aggregates) and its result table's columns.
+     */
+    static String[] windowed(JsonNode spec, JsonNode job) {
+        JsonNode window = spec.get("window");
+        String tvf;
+        switch (window.get("kind").asText()) {
+            case "tumbling":
+                tvf = "TUMBLE(TABLE events, DESCRIPTOR(ts), " + interval(window.get("size_ms").asLong()) + ")";
+                break;
+            case "sliding":
+                tvf = "HOP(TABLE events, DESCRIPTOR(ts), " + interval(window.get("slide_ms").asLong())
+                    + ", " + interval(window.get("size_ms").asLong()) + ")";
+                break;
+            default:
+                tvf = "SESSION(TABLE events PARTITION BY group_key, DESCRIPTOR(ts), "
+                    + interval(window.get("gap_ms").asLong()) + ")";
+        }
+        Map<String, String> aggregates = Map.of(
+            "count", "COUNT(*)",
+            "sum", "SUM(`value`)",
+            "min", "MIN(`value`)",
+            "max", "MAX(`value`)",
+            "mean", "AVG(CAST(`value` AS DOUBLE))",
+            "first_event_time", "MIN(event_time_ms)",
+            "last_event_time", "MAX(event_time_ms)");
+        StringBuilder select = new StringBuilder(
+            "SELECT group_key, epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
+        StringBuilder columns = new StringBuilder("`key` BIGINT, window_start_ms BIGINT, window_end_ms BIGINT");
+        for (JsonNode aggregate : job.get("aggregates")) {
+            String column = aggregate.get("column").asText();
+            String expression = aggregates.get(aggregate.get("kind").asText());
+            boolean mean = aggregate.get("kind").asText().equals("mean");
+            select.append(", ").append(mean ? expression : "CAST(" + expression + " AS BIGINT)");
+            columns.append(", ").append(quoted(column)).append(mean ? " DOUBLE" : " BIGINT");
+        }
+        select.append(", CAST(0 AS BIGINT), ").append(literal(job.get("engine").asText()))
+            .append(" FROM TABLE(").append(tvf).append(") GROUP BY group_key, window_start, window_end");
+        columns.append(", revision BIGINT, engine STRING");
+        return new String[] {select.toString(), columns.toString()};
+    }
+
+    /**
+     * The stateless per-event query over the `events` view (`alerts`: a row per kept event, the
+     * filter and the campaign lookup only, no window or state) and its result table's columns.
+     */
+    static String[] perEvent(JsonNode job) {
+        String select = "SELECT event_id, event_time_ms, group_key, ad_id, user_id, CAST(1 AS BIGINT), "
+            + literal(job.get("engine").asText()) + " FROM events";
+        StringBuilder columns = new StringBuilder();
+        for (JsonNode column : job.get("result_columns")) {
+            columns.append(quoted(column.asText())).append(" BIGINT, ");
+        }
+        return new String[] {select, columns.append("engine STRING").toString()};
     }
 
     /**

@@ -4,7 +4,9 @@
 it; the script runs the job as Spark itself would: a Kafka source, a
 watermark on the event time, `window` / `session_window` aggregation, and
 `foreachBatch` writing each batch's windows to PostgreSQL, using the batch id
-to make the write idempotent where the delivery mode asks for it. A second,
+to make the write idempotent where the delivery mode asks for it. The
+stateless per-event job (`alerts`) is the same source and sink around a
+filter and the campaign join, with no watermark: a row per event. A second,
 stateless query writes records that are not events to the dead-letter table.
 
 It prints `streambench: session ready` once Spark is up, starts the queries
@@ -102,6 +104,35 @@ def parsed(raw, job):
     return events.withColumn("ok", F.coalesce(complete & fits & F.col("value").isNotNull(), F.lit(False)))
 
 
+def kept_ads(events, spec):
+    """The ad events the job's filter keeps."""
+    wanted = (spec.get("filter") or {}).get("ad_event_type")
+    return events.where(F.col("event_type") == wanted) if wanted else events
+
+
+def with_campaigns(spark, events, job):
+    """Ad events with their campaign (the YSB enrichment, a broadcast join
+    with the job's campaign table)."""
+    campaigns = spark.createDataFrame(job["campaigns"], "ad_id long, campaign_id long")
+    return events.join(F.broadcast(campaigns), "ad_id")
+
+
+def per_event(spark, raw, job):
+    """A row per kept event, written by the batch that reads it: the
+    stateless per-event job (`alerts`), with no window, watermark or state."""
+    events = parsed(raw, job).where("ok").select("e.*")
+    events = events.where(F.col("event_time_ms") < F.lit(job["end_of_input_ms"]))
+    events = with_campaigns(spark, kept_ads(events, job["job"]), job)
+    return events.select(
+        "event_id",
+        "event_time_ms",
+        F.col("campaign_id").alias("key"),
+        "ad_id",
+        "user_id",
+        F.lit(1).cast("long").alias("event_count"),
+    )
+
+
 def windowed(spark, raw, job):
     spec = job["job"]
     events = parsed(raw, job).where("ok").select("e.*")
@@ -112,11 +143,7 @@ def windowed(spark, raw, job):
     # filter names the event-time column so it stays above the watermark.
     events = events.where(F.col("ts") < F.timestamp_millis(F.lit(job["end_of_input_ms"])))
     if spec["input"] == "ad":
-        wanted = (spec.get("filter") or {}).get("ad_event_type")
-        if wanted:
-            events = events.where(F.col("event_type") == wanted)
-        campaigns = spark.createDataFrame(job["campaigns"], "ad_id long, campaign_id long")
-        events = events.join(F.broadcast(campaigns), "ad_id").withColumnRenamed("campaign_id", "group_key")
+        events = with_campaigns(spark, kept_ads(events, spec), job).withColumnRenamed("campaign_id", "group_key")
         events = events.withColumn("value", F.lit(1).cast("long"))
     else:
         events = events.withColumnRenamed("key", "group_key")
@@ -194,25 +221,30 @@ CRASH = CrashPoint()
 
 
 class ResultWriter:
-    """Writes each batch's windows in the job's delivery mode."""
+    """Writes each batch's rows (windows, or a per-event job's rows) in the
+    job's delivery mode."""
 
     def __init__(self, job):
         self.job = job
-        self.columns = ["key", "window_start_ms", "window_end_ms"] + [a["column"] for a in job["aggregates"]]
+        self.columns = job["result_columns"]
+        # A window's rows carry their revision (Spark writes each window once).
+        self.bookkeeping = {"engine": job["engine"]} if job["per_event"] else {"revision": 0, "engine": job["engine"]}
         self.lock = threading.Lock()
 
     def __call__(self, batch, batch_id):
-        rows = [tuple(r[c] for c in self.columns) + (0, self.job["engine"]) for r in batch.collect()]
+        extra = tuple(self.bookkeeping.values())
+        rows = [tuple(r[c] for c in self.columns) + extra for r in batch.collect()]
         table = quoted(self.job["results_table"])
-        names = ", ".join(self.columns + ["revision", "engine"])
-        marks = ", ".join(["%s"] * (len(self.columns) + 2))
-        insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+        written = self.columns + list(self.bookkeeping)
+        marks = ", ".join(["%s"] * len(written))
+        insert = f"INSERT INTO {table} ({', '.join(written)}) VALUES ({marks})"
         mode = self.job["delivery"]
         if mode == "upsert":
+            key = self.job["result_key"]
             updates = ", ".join(
-                f"{c} = EXCLUDED.{c}" for c in self.columns[3:] + ["revision", "engine"]
+                f"{c} = EXCLUDED.{c}" for c in written if c not in key
             ) + ", inserted_at = clock_timestamp()"
-            insert += f" ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {updates}"
+            insert += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
         through_outages(lambda: self.write(rows, batch_id, insert))
         if rows:
             # Written and committed in PostgreSQL; Spark's commit log for the
@@ -341,13 +373,15 @@ def main():
     print("streambench: session ready", flush=True)
     if sys.stdin.readline().strip() != "start":
         return
+    # The results query (windows or per-event rows); its name is its
+    # checkpoint folder, where streambench reads the offset and commit logs.
     name = "windows"
     spark.streams.addListener(ProgressFile(job["progress_file"], name))
     raw = source(spark, job)
     trigger = {"processingTime": f"{job['trigger_interval_ms']} milliseconds"}
+    rows = per_event(spark, raw, job) if job["per_event"] else windowed(spark, raw, job)
     windows = (
-        windowed(spark, raw, job)
-        .writeStream.queryName(name)
+        rows.writeStream.queryName(name)
         .outputMode("append")
         .foreachBatch(ResultWriter(job))
         .option("checkpointLocation", job["checkpoint_dir"] + "/windows")

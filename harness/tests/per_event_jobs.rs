@@ -1,13 +1,15 @@
 //! The per-event jobs (`alerts`, `fraud`) on both of streambench's engines,
 //! against the real broker and database: every delivery mode equals the
 //! oracle, and so does a run killed at a crash point and restarted from its
-//! checkpoint (the fraud rule's state restored).
+//! checkpoint (the fraud rule's state restored). Flink and Spark run
+//! `alerts` equal to the oracle too, Spark also through a crash, and refuse
+//! `fraud` with their reason.
 
 mod common;
 
 use common::{
-    Input, check, continuous, count, exact, finished, generate, microbatch, recent_start_ms, services,
-    unique_name,
+    Input, check, continuous, count, engine, exact, finished, generate, job_on, microbatch, recent_start_ms,
+    services, unique_name,
 };
 
 const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/per-event.toml");
@@ -122,4 +124,70 @@ async fn both_engines_equal_the_oracle_on_per_event_jobs_in_every_mode_and_throu
             "{engine} {job} {mode} after a crash at {point}: {report:#}"
         );
     }
+}
+
+#[tokio::test]
+async fn flink_and_spark_equal_the_oracle_on_alerts_and_refuse_fraud_with_the_reason() {
+    let services = services().await;
+    // Flink SQL's JDBC sink has no transactional mode.
+    for (name, modes) in [
+        ("flink", &["insert", "upsert"][..]),
+        ("spark", &["insert", "upsert", "transactional"][..]),
+    ] {
+        for mode in modes {
+            let report = job_on(&services, SUITE, name, "alerts", &["--delivery", mode]);
+            assert!(exact(&report, false), "{name} alerts {mode}: {report:#}");
+            assert!(count(&report, "matched") > 100, "{name}: {report}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fraud = Input {
+            suite: SUITE,
+            job: "fraud",
+            topic: "never_read",
+        };
+        let refused = engine(
+            &services,
+            name,
+            &fraud,
+            "never_written",
+            dir.path(),
+            &[] as &[&str],
+            None,
+        );
+        assert!(
+            !refused.ok
+                && refused
+                    .text
+                    .contains("cannot run job fraud: the adapter has no per-key rule"),
+            "{name} must refuse fraud with its reason:\n{}",
+            refused.text
+        );
+    }
+    let start = recent_start_ms();
+    let topic = unique_name("spark_alerts_crash");
+    generate(&services, SUITE, &topic, "alerts", start, &[]);
+    let input = Input {
+        suite: SUITE,
+        job: "alerts",
+        topic: &topic,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = unique_name("spark_alerts_crash");
+    // Small batches, so that the crash comes after a batch's rows are
+    // written and before Spark's commit log says so: the batch runs again.
+    let flags = ["--delivery", "upsert", "--max-offsets-per-trigger", "3000"];
+    let run = |crash_at| engine(&services, "spark", &input, &table, dir.path(), &flags, crash_at);
+    let crashed = run(Some("spark.after_sink:2"));
+    let log = std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
+    assert!(
+        !crashed.ok && log.contains("streambench: crashing at spark.after_sink"),
+        "the crash never came:\n{}",
+        crashed.text
+    );
+    finished(&run(None));
+    let report = check(&services, SUITE, "alerts", &table, start);
+    assert!(
+        exact(&report, false),
+        "Spark alerts upsert after a crash: {report:#}"
+    );
 }

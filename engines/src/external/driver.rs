@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use streambench_workloads::event::MAX_EVENT_BYTES;
-use streambench_workloads::job::CampaignTable;
+use streambench_workloads::job::{CampaignTable, JobSpec};
 
 use super::end_of_input::END_OF_INPUT_MS;
 use crate::engine::JobRun;
 use crate::error::{Error, Result};
-use crate::sink::tables::Tables;
+use crate::sink::tables::{EVENT_ROW_COLUMNS, Tables};
 use crate::start::StartPosition;
 
 /// How long an external engine may take to start (a JVM, its jars, a plan).
@@ -177,6 +177,7 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         .iter()
         .map(|a| json!({"kind": a, "column": a.column()}))
         .collect();
+    let (result_columns, result_key) = result_columns(&job.job);
     let file = json!({
         "engine": engine,
         "brokers": job.brokers,
@@ -190,6 +191,9 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         "input": job.job.input,
         "job": job.job,
         "aggregates": aggregates,
+        "per_event": job.job.window.is_per_event(),
+        "result_columns": result_columns,
+        "result_key": result_key,
         "campaigns": campaigns,
         "checkpoint_dir": job.checkpoint_dir,
         "max_event_bytes": MAX_EVENT_BYTES,
@@ -199,6 +203,19 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         serde_json::Value::Object(map) => Ok(map),
         _ => unreachable!("a JSON object literal"),
     }
+}
+
+/// The result table's columns an engine writes, in order (before the
+/// bookkeeping ones: a window's `revision`, then `engine`), and the upsert
+/// key among them: one row per event, or one per key and window.
+fn result_columns(job: &JobSpec) -> (Vec<&'static str>, Vec<&'static str>) {
+    if job.window.is_per_event() {
+        return (EVENT_ROW_COLUMNS.to_vec(), vec!["event_id"]);
+    }
+    let key = vec!["key", "window_start_ms", "window_end_ms"];
+    let mut columns = key.clone();
+    columns.extend(job.aggregates.iter().map(|a| a.column()));
+    (columns, key)
 }
 
 /// `file` with `more` added (an object's fields).

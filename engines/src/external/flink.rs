@@ -158,7 +158,7 @@ pub static ENTRY: Entry<FlinkOptions> = Entry {
     name: EngineName::Flink,
     about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),
-    cannot_run: super::windowed_only,
+    cannot_run: super::without_rules,
     install: |tools| tools.flink().map(drop),
 };
 

@@ -123,7 +123,7 @@ pub static ENTRY: Entry<SparkOptions> = Entry {
     name: EngineName::Spark,
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
-    cannot_run: super::windowed_only,
+    cannot_run: super::without_rules,
     install: |tools| tools.spark().map(drop),
 };
 
@@ -408,6 +408,7 @@ async fn watch(
     let mut input: Option<(Offsets, Offsets)> = None;
     let mut marker_sent = false;
     let end_watermark = END_OF_INPUT_MS - job.job.watermark_delay_ms - job.job.allowed_lateness_ms;
+    let per_event = job.job.window.is_per_event();
     loop {
         progress.follow(progress_file, &job.topic, metrics);
         if let Some(status) = driver.exited() {
@@ -417,17 +418,21 @@ async fn watch(
         if stopping && !drain {
             return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
         }
-        if stopping && !marker_sent {
+        if stopping && (per_event || !marker_sent) {
             let (end, start) = match &input {
                 Some(input) => input,
                 None => input.insert(tokio::task::block_in_place(|| {
                     Ok::<_, Error>((source.end_offsets()?, source.resolve(job.start, None)?))
                 })?),
             };
-            // A marker read in a batch before the input's last records
-            // would make them late: write it once Spark has planned them.
-            let planned = planned_offsets(&job.checkpoint_dir, &job.topic);
-            if covers(planned.as_ref().unwrap_or(start), end) {
+            let planned = planned_batch(&job.checkpoint_dir, &job.topic);
+            if per_event {
+                if committed_to_end(&job.checkpoint_dir, planned.as_ref(), start, end) {
+                    return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
+                }
+            } else if covers(planned.as_ref().map_or(start, |(_, read)| read), end) {
+                // A marker read in a batch before the input's last records
+                // would make them late: written once Spark has planned them.
                 tracing::info!(topic = %markers.0, "Spark has read the input: writing the end-of-input marker");
                 markers.append(&job.brokers, job.job.input).await?;
                 marker_sent = true;
@@ -440,9 +445,25 @@ async fn watch(
     }
 }
 
-/// How far in `topic` the newest batch Spark planned reads, from its offset
-/// log (written before the batch runs; none before the first batch).
-fn planned_offsets(checkpoint_dir: &Path, topic: &str) -> Option<Offsets> {
+/// Whether a per-event job has written every row of its input up to
+/// `end`: no window waits for a watermark, so that is once the newest
+/// planned batch reads to `end` and is in the commit log (or, before any
+/// batch, once there is nothing to read from `start`).
+fn committed_to_end(
+    checkpoint_dir: &Path,
+    planned: Option<&(u64, Offsets)>,
+    start: &Offsets,
+    end: &Offsets,
+) -> bool {
+    match planned {
+        Some((batch, read)) => covers(read, end) && last_committed_batch(checkpoint_dir) >= Some(*batch),
+        None => covers(start, end),
+    }
+}
+
+/// The newest batch Spark planned, and how far in `topic` it reads, from
+/// its offset log (written before the batch runs; none before the first).
+fn planned_batch(checkpoint_dir: &Path, topic: &str) -> Option<(u64, Offsets)> {
     let log = checkpoint_dir.join("windows").join("offsets");
     let newest = std::fs::read_dir(&log)
         .ok()?
@@ -450,7 +471,7 @@ fn planned_offsets(checkpoint_dir: &Path, topic: &str) -> Option<Offsets> {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u64>().ok())
         .max()?;
     let text = std::fs::read_to_string(log.join(newest.to_string())).ok()?;
-    offsets_in_log_entry(&text, topic)
+    Some((newest, offsets_in_log_entry(&text, topic)?))
 }
 
 /// The offsets of `topic` in one entry of Spark's offset log: a version
@@ -562,5 +583,31 @@ mod tests {
             std::fs::write(commits.join(name), b"v1").expect("write");
         }
         assert_eq!(last_committed_batch(dir.path()), Some(12));
+    }
+
+    #[test]
+    fn a_per_event_run_ends_once_the_batch_reading_to_the_end_is_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (start, end) = (BTreeMap::from([(0, 0)]), BTreeMap::from([(0, 40)]));
+        assert!(
+            !committed_to_end(dir.path(), None, &start, &end),
+            "nothing read yet"
+        );
+        assert!(committed_to_end(dir.path(), None, &end, &end), "nothing to read");
+        let commits = dir.path().join("windows/commits");
+        std::fs::create_dir_all(&commits).expect("mkdir");
+        std::fs::write(commits.join("3"), b"v1").expect("write");
+        let short = (4, BTreeMap::from([(0, 39)]));
+        let whole = (4, BTreeMap::from([(0, 40)]));
+        assert!(
+            !committed_to_end(dir.path(), Some(&short), &start, &end),
+            "a record to come"
+        );
+        assert!(
+            !committed_to_end(dir.path(), Some(&whole), &start, &end),
+            "batch 4 not committed"
+        );
+        std::fs::write(commits.join("4"), b"v1").expect("write");
+        assert!(committed_to_end(dir.path(), Some(&whole), &start, &end));
     }
 }

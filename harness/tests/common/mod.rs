@@ -348,12 +348,23 @@ pub fn end_offsets(services: &Resolved, topic: &str) -> std::collections::BTreeM
 /// workload's events for `job`, and checks its table: the report. The
 /// engine must not have written into the topic.
 pub fn steady_job_on(services: &Resolved, engine_name: &str, job: &str, flags: &[&str]) -> serde_json::Value {
+    job_on(services, STEADY_SUITE, engine_name, job, flags)
+}
+
+/// [`steady_job_on`] with the workload of `suite`.
+pub fn job_on(
+    services: &Resolved,
+    suite: &str,
+    engine_name: &str,
+    job: &str,
+    flags: &[&str],
+) -> serde_json::Value {
     let start = recent_start_ms();
     let topic = unique_name(engine_name);
-    generate(services, STEADY_SUITE, &topic, job, start, &[]);
+    generate(services, suite, &topic, job, start, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let input = Input {
-        suite: STEADY_SUITE,
+        suite,
         job,
         topic: &topic,
     };
@@ -365,7 +376,7 @@ pub fn steady_job_on(services: &Resolved, engine_name: &str, job: &str, flags: &
         before,
         "{engine_name} wrote into its input topic"
     );
-    let report = check(services, STEADY_SUITE, job, &topic, start);
+    let report = check(services, suite, job, &topic, start);
     eprintln!(
         "{engine_name} {job:<9} {flags:?} windows {} dead letters {}",
         count(&report, "matched"),
