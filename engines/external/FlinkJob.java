@@ -30,6 +30,11 @@ import java.util.HashMap;
 import java.util.Map;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -47,7 +52,9 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.api.Schema;
 import org.apache.flink.table.api.StatementSet;
@@ -56,6 +63,7 @@ import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 public class FlinkJob {
@@ -196,6 +204,76 @@ public class FlinkJob {
         }
     }
 
+    /**
+     * The `fraud` rule (a burst of purchases per user), exactly as streambench's own engines
+     * evaluate it (`workloads/src/per_event.rs`): per key in arrival order, on each event at time t
+     * the key's events so far with an event time in (t - within, t], this one included; at least
+     * `atLeast` of them raise a row with that count. An event more than the watermark delay older
+     * than its key's newest is late: it raises nothing and goes to the late side output. A key's
+     * events all come from one Kafka partition, read in offset order, and `keyBy` keeps their order,
+     * so the rows are deterministic. The state (event time to events at it, and the newest time) is
+     * Flink's keyed state, checkpointed with the source's offsets; an entry that can no longer be
+     * counted is dropped.
+     */
+    public static class BurstRule extends KeyedProcessFunction<Long, Row, Row> {
+        /** The input's columns, in order. */
+        static final String[] IN = {"partition", "offset", "event_id", "event_time_ms", "group_key", "ad_id",
+            "user_id"};
+        static final TypeInformation<Row> ROWS = Types.ROW_NAMED(
+            new String[] {"event_id", "event_time_ms", "key", "ad_id", "user_id", "event_count"},
+            Types.LONG, Types.LONG, Types.LONG, Types.LONG, Types.LONG, Types.LONG);
+        static final OutputTag<Row> LATE = new OutputTag<>("late", Types.ROW_NAMED(
+            new String[] {"partition", "record_offset", "event_id", "key", "event_time_ms", "watermark_ms"},
+            Types.INT, Types.LONG, Types.LONG, Types.LONG, Types.LONG, Types.LONG));
+        private final long withinMs;
+        private final long atLeast;
+        private final long delayMs;
+        private transient MapState<Long, Long> times;
+        private transient ValueState<Long> newest;
+
+        public BurstRule(long withinMs, long atLeast, long delayMs) {
+            this.withinMs = withinMs;
+            this.atLeast = atLeast;
+            this.delayMs = delayMs;
+        }
+
+        @Override
+        public void open(OpenContext context) {
+            times = getRuntimeContext().getMapState(new MapStateDescriptor<>("times", Types.LONG, Types.LONG));
+            newest = getRuntimeContext().getState(new ValueStateDescriptor<>("newest", Types.LONG));
+        }
+
+        @Override
+        public void processElement(Row event, Context context, Collector<Row> out) throws Exception {
+            long t = (Long) event.getField(3);
+            long key = (Long) event.getField(4);
+            Long seen = newest.value();
+            if (seen != null && t < seen - delayMs) {
+                context.output(LATE, Row.of(event.getField(0), event.getField(1), event.getField(2), key, t,
+                    seen - delayMs));
+                return;
+            }
+            Long held = times.get(t);
+            times.put(t, held == null ? 1L : held + 1);
+            long top = seen == null ? t : Math.max(seen, t);
+            newest.update(top);
+            long keepFrom = top - delayMs - withinMs + 1;
+            long count = 0;
+            java.util.Iterator<Map.Entry<Long, Long>> entries = times.iterator();
+            while (entries.hasNext()) {
+                Map.Entry<Long, Long> entry = entries.next();
+                if (entry.getKey() < keepFrom) {
+                    entries.remove();
+                } else if (entry.getKey() > t - withinMs && entry.getKey() <= t) {
+                    count += entry.getValue();
+                }
+            }
+            if (count >= atLeast) {
+                out.collect(Row.of(event.getField(2), t, key, event.getField(5), event.getField(6), count));
+            }
+        }
+    }
+
     /** The campaign of an ad, from the job's campaign table (the YSB enrichment). */
     public static class CampaignOf extends ScalarFunction {
         private final Map<Long, Long> campaigns;
@@ -310,9 +388,13 @@ public class FlinkJob {
             String wanted = filter != null && filter.hasNonNull("ad_event_type")
                 ? " AND event_type = " + literal(filter.get("ad_event_type").asText())
                 : "";
-            events = "SELECT ts, event_time_ms, campaign_of(source_key) AS group_key, `value`, event_id,"
-                + " source_key AS ad_id, user_id FROM parsed WHERE ok" + wanted
-                + " AND campaign_of(source_key) IS NOT NULL";
+            // The job's key: the ad's campaign (the YSB enrichment), the user, or the ad.
+            String key = spec.get("key").asText();
+            String groupKey = key.equals("campaign") ? "campaign_of(source_key)"
+                : key.equals("user") ? "user_id" : "source_key";
+            events = "SELECT ts, `partition`, `offset`, event_time_ms, " + groupKey + " AS group_key, `value`,"
+                + " event_id, source_key AS ad_id, user_id FROM parsed WHERE ok" + wanted
+                + " AND " + groupKey + " IS NOT NULL";
         } else {
             events = "SELECT ts, event_time_ms, source_key AS group_key, `value` FROM parsed WHERE ok";
         }
@@ -320,7 +402,15 @@ public class FlinkJob {
         events += " AND event_time_ms < " + job.get("end_of_input_ms").asLong();
         tables.executeSql("CREATE TEMPORARY VIEW events AS " + events);
 
-        String[] query = job.get("per_event").asBoolean() ? perEvent(job) : windowed(spec, job);
+        String jdbc = "'connector' = 'jdbc', 'url' = " + literal(job.get("jdbc_url").asText())
+            + ", 'username' = " + literal(job.get("jdbc_user").asText())
+            + ", 'password' = " + literal(job.get("jdbc_password").asText())
+            // The JDBC connector buffers rows and writes them when it has this many or this long
+            // after the first (its defaults: 100 rows, 1 s), and at every checkpoint.
+            + ", 'sink.buffer-flush.max-rows' = '" + job.get("jdbc_batch_rows").asLong() + "'"
+            + ", 'sink.buffer-flush.interval' = '" + job.get("jdbc_flush_interval_ms").asLong() + " ms'";
+        String[] query = spec.get("window").get("kind").asText().equals("burst") ? burst(tables, spec, job, jdbc)
+            : job.get("per_event").asBoolean() ? perEvent(job) : windowed(spec, job);
         String select = query[0];
         StringBuilder columns = new StringBuilder(query[1]);
         if (job.get("delivery").asText().equals("upsert")) {
@@ -330,13 +420,6 @@ public class FlinkJob {
             }
             columns.append(") NOT ENFORCED");
         }
-        String jdbc = "'connector' = 'jdbc', 'url' = " + literal(job.get("jdbc_url").asText())
-            + ", 'username' = " + literal(job.get("jdbc_user").asText())
-            + ", 'password' = " + literal(job.get("jdbc_password").asText())
-            // The JDBC connector buffers rows and writes them when it has this many or this long
-            // after the first (its defaults: 100 rows, 1 s), and at every checkpoint.
-            + ", 'sink.buffer-flush.max-rows' = '" + job.get("jdbc_batch_rows").asLong() + "'"
-            + ", 'sink.buffer-flush.interval' = '" + job.get("jdbc_flush_interval_ms").asLong() + " ms'";
         tables.executeSql("CREATE TABLE results (" + columns + ") WITH (" + jdbc
             + ", 'table-name' = " + literal(job.get("results_table").asText()) + ")");
         tables.executeSql(
@@ -351,6 +434,9 @@ public class FlinkJob {
         }
         StatementSet statements = tables.createStatementSet();
         statements.addInsertSql("INSERT INTO results " + select);
+        if (query.length > 2) {
+            statements.addInsertSql(query[2]);
+        }
         statements.addInsertSql(
             "INSERT INTO dead_letters SELECT `partition`, `offset`, `raw`, `error` FROM parsed WHERE NOT ok");
         TableResult result = statements.execute();
@@ -445,6 +531,31 @@ public class FlinkJob {
             columns.append(quoted(column.asText())).append(" BIGINT, ");
         }
         return new String[] {select, columns.append("engine STRING").toString()};
+    }
+
+    /**
+     * The per-key rule's query (`fraud`): the events view as a DataStream keyed by the job's key
+     * through {@link BurstRule}, its rows as the `rule_rows` view; returns the query, the result
+     * table's columns, and the insert writing the rule's late events to the late table.
+     */
+    static String[] burst(StreamTableEnvironment tables, JsonNode spec, JsonNode job, String jdbc) {
+        JsonNode window = spec.get("window");
+        DataStream<Row> events = tables.toDataStream(tables.sqlQuery(
+            "SELECT " + String.join(", ", java.util.Arrays.stream(BurstRule.IN).map(FlinkJob::quoted)
+                .toArray(String[]::new)) + " FROM events"));
+        SingleOutputStreamOperator<Row> rows = events
+            .keyBy(event -> (Long) event.getField(4), Types.LONG)
+            .process(new BurstRule(window.get("within_ms").asLong(), window.get("at_least").asLong(),
+                spec.get("watermark_delay_ms").asLong()), BurstRule.ROWS)
+            .name("fraud rule");
+        tables.createTemporaryView("rule_rows", tables.fromDataStream(rows));
+        tables.createTemporaryView("rule_late", tables.fromDataStream(rows.getSideOutput(BurstRule.LATE)));
+        tables.executeSql("CREATE TABLE late (`partition` INT, record_offset BIGINT, event_id BIGINT, `key` BIGINT,"
+            + " event_time_ms BIGINT, watermark_ms BIGINT, PRIMARY KEY (`partition`, record_offset) NOT ENFORCED)"
+            + " WITH (" + jdbc + ", 'table-name' = " + literal(job.get("late_view").asText()) + ")");
+        String select = "SELECT event_id, event_time_ms, `key`, ad_id, user_id, event_count, "
+            + literal(job.get("engine").asText()) + " FROM rule_rows";
+        return new String[] {select, perEvent(job)[1], "INSERT INTO late SELECT * FROM rule_late"};
     }
 
     /**

@@ -87,8 +87,8 @@ async fn flink_keeps_each_delivery_modes_promise_across_a_kill() {
     let results = &run.results;
     assert_eq!(
         results.scenarios.len(),
-        2,
-        "insert and upsert; transactional is not offered"
+        4,
+        "tumbling and fraud, insert and upsert; transactional is not offered"
     );
     common::assert_promises_kept_across_one_kill(results);
     assert_restored_and_read_live(&run);

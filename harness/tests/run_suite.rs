@@ -41,7 +41,6 @@ async fn engine_settings_from_the_suite_reach_the_engines_and_a_list_runs_each()
             scenario.check
         );
         let log = out
-            .path()
             .join(format!("scenario-{}", scenario.scenario.number))
             .join("engine.log");
         let log = std::fs::read_to_string(&log).expect("engine.log");
@@ -56,6 +55,7 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
         printed,
         results,
         out,
+        ..
     } = run_fixture("tiny-run.toml").await;
     assert!(
         printed.contains("p50 ms") && printed.contains("exact"),
@@ -96,7 +96,6 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
         );
         assert!(scenario.resources.engine_peak_rss_bytes > 0, "{label}");
         let hlog = out
-            .path()
             .join(format!("scenario-{}", scenario.scenario.number))
             .join("latency.hlog");
         let hlog = std::fs::read_to_string(&hlog).expect("latency.hlog");
@@ -110,7 +109,7 @@ async fn a_suite_runs_end_to_end_and_its_results_read_back() {
     assert!(results.groups.iter().all(|g| g.runs == 1 && g.passed == 1));
     // The run wrote its reports, and deleted its topics once checked.
     for report in ["report.md", "report.html"] {
-        assert!(out.path().join(report).exists(), "{report} missing:\n{printed}");
+        assert!(out.join(report).exists(), "{report} missing:\n{printed}");
     }
     let services = services().await;
     let topics = existing_topics(&services.brokers);

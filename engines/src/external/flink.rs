@@ -158,7 +158,7 @@ pub static ENTRY: Entry<FlinkOptions> = Entry {
     name: EngineName::Flink,
     about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),
-    cannot_run: super::without_rules,
+    cannot_run: crate::registry::runs_every_job,
     install: |tools| tools.flink().map(drop),
 };
 
@@ -176,6 +176,11 @@ fn failure(reason: String) -> Error {
 /// The view Flink writes dead letters through.
 fn dead_letters_view(tables: &Tables) -> String {
     format!("{}_in", tables.dead_letters)
+}
+
+/// The view Flink writes a per-key rule's late events through.
+fn late_view(tables: &Tables) -> String {
+    format!("{}_in", tables.late)
 }
 
 /// The newest checkpoint or savepoint under `dir` (a folder with a
@@ -239,6 +244,7 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         ));
     }
     std::fs::create_dir_all(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
+    let job = with_absolute_checkpoint_dir(job)?;
     let state = StateLocation::of(&job, &settings)?;
     let rest = match &settings.cluster {
         Some(url) => FlinkRest::new(url),
@@ -279,6 +285,15 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         positions.last,
         started,
     ))
+}
+
+/// `job` with its checkpoint folder as an absolute path: the JVM runs in
+/// that folder, and Flink takes it as a file:// URI, so a relative one (as
+/// `run` gives, under its relative `--out`) would point elsewhere.
+fn with_absolute_checkpoint_dir(mut job: JobRun) -> Result<JobRun> {
+    job.checkpoint_dir =
+        std::path::absolute(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
+    Ok(job)
 }
 
 /// Where Flink keeps its checkpoints and savepoints.
@@ -360,6 +375,7 @@ fn write_job_file(
             "jdbc_user": jdbc_user,
             "jdbc_password": jdbc_password,
             "dead_letters_view": dead_letters_view(&tables),
+            "late_view": late_view(&tables),
             "restore_from": restore_from,
             "checkpoint_interval_ms": settings.checkpoint_interval.map(|i| i.as_millis() as u64),
             "idle_timeout_ms": settings.idle_timeout.as_millis() as u64,
@@ -400,20 +416,27 @@ fn java_command(install: &FlinkInstall, settings: &FlinkSettings, job_path: &Pat
 }
 
 /// Creates the tables once Flink can run (the harness starts producing when
-/// it sees them), and the view Flink writes dead letters through: the JDBC
-/// connector does not quote column names, and `offset` is a reserved word.
+/// it sees them), and the views Flink writes dead letters and late events
+/// through: the JDBC connector does not quote column names, and `offset` is
+/// a reserved word.
 async fn create_tables(job: &JobRun) -> Result<()> {
     drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
     let tables = Tables::new(&job.table)?;
     let client = crate::sink::connect(&job.postgres).await?;
     client
         .batch_execute(&format!(
-            "CREATE OR REPLACE VIEW {} AS SELECT partition, \"offset\" AS record_offset, raw, error FROM {}",
+            "CREATE OR REPLACE VIEW {} AS SELECT partition, \"offset\" AS record_offset, raw, error FROM {}; \
+             CREATE OR REPLACE VIEW {} AS SELECT partition, \"offset\" AS record_offset, event_id, key, \
+             event_time_ms, watermark_ms FROM {}",
             quoted(&dead_letters_view(&tables)),
-            quoted(&tables.dead_letters)
+            quoted(&tables.dead_letters),
+            quoted(&late_view(&tables)),
+            quoted(&tables.late)
         ))
         .await
-        .map_err(Error::postgres("creating the dead-letter view for Flink"))
+        .map_err(Error::postgres(
+            "creating the dead-letter and late-event views for Flink",
+        ))
 }
 
 /// Where records read are counted from: where the group stood at the start

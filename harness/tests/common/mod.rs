@@ -281,7 +281,9 @@ pub struct FixtureRun {
     /// Its results.json.
     pub results: streambench_harness::run::results::Results,
     /// Where it wrote them.
-    pub out: tempfile::TempDir,
+    pub out: std::path::PathBuf,
+    /// The folder it ran in, removed when the run is dropped.
+    _folder: tempfile::TempDir,
 }
 
 /// Runs the fixture suite `name` (in `tests/fixtures`) against `services`;
@@ -300,15 +302,18 @@ pub fn run_fixture_with(services: &Resolved, name: &str, flags: &[&str]) -> Fixt
 /// Runs the fixture suite `name` whether or not its scenarios pass: whether
 /// `streambench run` succeeded, and what it wrote.
 pub fn try_run_fixture(services: &Resolved, name: &str, flags: &[&str]) -> (bool, FixtureRun) {
-    let out = tempfile::tempdir().expect("tempdir");
+    let folder = tempfile::tempdir().expect("tempdir");
     let suite = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    // A relative --out, run from its folder, as a user's run under the
+    // current folder: engines get the relative paths a user's run gives them.
     let (ok, printed) = run(streambench()
-        .args(["run", &suite, "--out"])
-        .arg(out.path())
+        .current_dir(folder.path())
+        .args(["run", &suite, "--out", "results"])
         .args(flags)
         .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
-    let bytes = std::fs::read(out.path().join("results.json"))
-        .unwrap_or_else(|e| panic!("results.json: {e}\n{printed}"));
+    let out = folder.path().join("results");
+    let bytes =
+        std::fs::read(out.join("results.json")).unwrap_or_else(|e| panic!("results.json: {e}\n{printed}"));
     let results = serde_json::from_slice(&bytes).expect("results.json reads back");
     (
         ok,
@@ -316,6 +321,7 @@ pub fn try_run_fixture(services: &Resolved, name: &str, flags: &[&str]) -> (bool
             printed,
             results,
             out,
+            _folder: folder,
         },
     )
 }
@@ -418,7 +424,6 @@ pub fn assert_each_restart_says(run: &FixtureRun, words: &str) {
     for scenario in &run.results.scenarios {
         let log = std::fs::read_to_string(
             run.out
-                .path()
                 .join(format!("scenario-{}/engine.log", scenario.scenario.number)),
         )
         .expect("the engine's log");
