@@ -6,7 +6,8 @@ watermark on the event time, `window` / `session_window` aggregation, and
 `foreachBatch` writing each batch's windows to PostgreSQL, using the batch id
 to make the write idempotent where the delivery mode asks for it. The
 stateless per-event job (`alerts`) is the same source and sink around a
-filter and the campaign join, with no watermark: a row per event. A second,
+filter and the campaign join, with no watermark: a row per event; the
+per-key rule (`fraud`) is `applyInPandasWithState`. A second,
 stateless query writes records that are not events to the dead-letter table.
 
 It prints `streambench: session ready` once Spark is up, starts the queries
@@ -28,6 +29,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.streaming.state import GroupStateTimeout
 
 EVENT_SCHEMAS = {
     "measurement": T.StructType(
@@ -133,6 +135,85 @@ def per_event(spark, raw, job):
     )
 
 
+# What the per-key rule emits: a row it raises, or (late) an event for the
+# late table.
+RULE_OUTPUT = T.StructType(
+    [T.StructField("late", T.BooleanType())]
+    + [
+        T.StructField(name, T.LongType())
+        for name in ["event_id", "event_time_ms", "key", "ad_id", "user_id", "event_count",
+                     "partition", "offset", "watermark_ms"]
+    ]
+)
+
+# What the rule keeps per key: its recent event times with the events at
+# each, as JSON pairs (PySpark 4.2's Python worker cannot read an array in a
+# state schema: KeyError 'elementType'), and the newest time.
+RULE_STATE = T.StructType(
+    [
+        T.StructField("times", T.StringType()),
+        T.StructField("newest", T.LongType()),
+    ]
+)
+
+
+def burst_rule(within_ms, at_least, delay_ms):
+    """The `fraud` rule per key, exactly as streambench's own engines evaluate
+    it (workloads/src/per_event.rs): in arrival order (a key's events all come
+    from one Kafka partition, so offset order), on each event at time t the
+    key's events so far with an event time in (t - within, t], this one
+    included; at least `at_least` raise a row with that count. An event more
+    than the watermark delay older than its key's newest is late and goes to
+    the late table. Entries that can no longer be counted are dropped."""
+
+    def rule(key, chunks, state):
+        import pandas as pd
+
+        times, newest = {}, None
+        if state.exists:
+            held, newest = state.get
+            times = dict(json.loads(held))
+        out = []
+        for e in pd.concat(list(chunks)).sort_values("offset").itertuples(index=False):
+            t = int(e.event_time_ms)
+            where = (int(e.partition), int(e.offset))
+            if newest is not None and t < newest - delay_ms:
+                out.append((True, e.event_id, t, key[0], e.ad_id, e.user_id, 0) + where + (newest - delay_ms,))
+                continue
+            times[t] = times.get(t, 0) + 1
+            newest = t if newest is None else max(newest, t)
+            keep_from = newest - delay_ms - within_ms + 1
+            times = {time: n for time, n in times.items() if time >= keep_from}
+            count = sum(n for time, n in times.items() if t - within_ms < time <= t)
+            if count >= at_least:
+                out.append((False, e.event_id, t, key[0], e.ad_id, e.user_id, count) + where + (0,))
+        state.update((json.dumps(sorted(times.items())), newest))
+        yield pd.DataFrame(out, columns=RULE_OUTPUT.fieldNames())
+
+    return rule
+
+
+def burst(spark, raw, job):
+    """The per-key rule (`fraud`) with Spark's arbitrary stateful operator,
+    `applyInPandasWithState`, its state in Spark's state store."""
+    spec = job["job"]
+    events = parsed(raw, job).where("ok").select("partition", "offset", "e.*")
+    events = events.where(F.col("event_time_ms") < F.lit(job["end_of_input_ms"]))
+    events = kept_ads(events, spec)
+    if spec["key"] == "campaign":
+        events = with_campaigns(spark, events, job).withColumnRenamed("campaign_id", "group_key")
+    else:
+        events = events.withColumn("group_key", F.col("user_id" if spec["key"] == "user" else "ad_id"))
+    window = spec["window"]
+    rule = burst_rule(window["within_ms"], window["at_least"], spec["watermark_delay_ms"])
+    columns = ["group_key", "partition", "offset", "event_id", "event_time_ms", "ad_id", "user_id"]
+    return (
+        events.select(*columns)
+        .groupBy("group_key")
+        .applyInPandasWithState(rule, RULE_OUTPUT, RULE_STATE, "append", GroupStateTimeout.NoTimeout)
+    )
+
+
 def windowed(spark, raw, job):
     spec = job["job"]
     events = parsed(raw, job).where("ok").select("e.*")
@@ -220,6 +301,10 @@ class CrashPoint:
 CRASH = CrashPoint()
 
 
+# A late event's columns in the late table, as the rule emits them.
+LATE_COLUMNS = ["partition", "offset", "event_id", "key", "event_time_ms", "watermark_ms"]
+
+
 class ResultWriter:
     """Writes each batch's rows (windows, or a per-event job's rows) in the
     job's delivery mode."""
@@ -229,11 +314,15 @@ class ResultWriter:
         self.columns = job["result_columns"]
         # A window's rows carry their revision (Spark writes each window once).
         self.bookkeeping = {"engine": job["engine"]} if job["per_event"] else {"revision": 0, "engine": job["engine"]}
+        self.rule = job["job"]["window"]["kind"] == "burst"
         self.lock = threading.Lock()
 
     def __call__(self, batch, batch_id):
         extra = tuple(self.bookkeeping.values())
-        rows = [tuple(r[c] for c in self.columns) + extra for r in batch.collect()]
+        collected = batch.collect()
+        # A per-key rule's output holds its late events too, for the late table.
+        late = [tuple(r[c] for c in LATE_COLUMNS) for r in collected if r["late"]] if self.rule else []
+        rows = [tuple(r[c] for c in self.columns) + extra for r in collected if not (self.rule and r["late"])]
         table = quoted(self.job["results_table"])
         written = self.columns + list(self.bookkeeping)
         marks = ", ".join(["%s"] * len(written))
@@ -245,7 +334,7 @@ class ResultWriter:
                 f"{c} = EXCLUDED.{c}" for c in written if c not in key
             ) + ", inserted_at = clock_timestamp()"
             insert += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-        through_outages(lambda: self.write(rows, batch_id, insert))
+        through_outages(lambda: self.write(rows, late, batch_id, insert))
         if rows:
             # Written and committed in PostgreSQL; Spark's commit log for the
             # batch is not written yet, so a restart runs the batch again.
@@ -253,9 +342,10 @@ class ResultWriter:
         with self.lock, open(self.job["progress_file"], "a") as out:
             out.write(json.dumps({"written": {"batchId": batch_id, "rows": len(rows)}}) + "\n")
 
-    def write(self, rows, batch_id, insert):
-        """Writes one batch's rows in one transaction (with its batch id, in
-        transactional mode: a batch already written is skipped)."""
+    def write(self, rows, late, batch_id, insert):
+        """Writes one batch's rows and late events in one transaction (with
+        its batch id, in transactional mode: a batch already written is
+        skipped)."""
         mode = self.job["delivery"]
         with psycopg.connect(self.job["postgres"]) as connection:
             with connection.transaction():
@@ -271,6 +361,13 @@ class ResultWriter:
                 with connection.cursor() as cursor:
                     if rows:
                         cursor.executemany(insert, rows)
+                    if late:
+                        cursor.executemany(
+                            f"INSERT INTO {quoted(self.job['late_table'])} "
+                            "(partition, \"offset\", event_id, key, event_time_ms, watermark_ms) "
+                            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            late,
+                        )
                 if mode == "transactional":
                     connection.execute(
                         "INSERT INTO streambench_spark_batches (sink, batch_id) VALUES (%s, %s) "
@@ -379,7 +476,12 @@ def main():
     spark.streams.addListener(ProgressFile(job["progress_file"], name))
     raw = source(spark, job)
     trigger = {"processingTime": f"{job['trigger_interval_ms']} milliseconds"}
-    rows = per_event(spark, raw, job) if job["per_event"] else windowed(spark, raw, job)
+    if job["job"]["window"]["kind"] == "burst":
+        rows = burst(spark, raw, job)
+    elif job["per_event"]:
+        rows = per_event(spark, raw, job)
+    else:
+        rows = windowed(spark, raw, job)
     windows = (
         rows.writeStream.queryName(name)
         .outputMode("append")

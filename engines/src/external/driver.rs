@@ -185,6 +185,7 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         "group": job.group,
         "results_table": job.table,
         "dead_letters_table": tables.dead_letters,
+        "late_table": tables.late,
         "delivery": job.delivery,
         "start": start,
         "bounded": job.bounded,

@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
-use streambench_workloads::job::JobSpec;
 use streambench_workloads::suite::EngineName;
-use streambench_workloads::window::WindowSpec;
 
 use super::driver::{self, Driver};
 use super::end_of_input::{END_OF_INPUT_MS, MarkerTopic};
@@ -125,23 +123,9 @@ pub static ENTRY: Entry<SparkOptions> = Entry {
     name: EngineName::Spark,
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
-    cannot_run: without_rules,
+    cannot_run: crate::registry::runs_every_job,
     install: |tools| tools.spark().map(drop),
 };
-
-/// [`ENTRY`]'s `cannot_run`: it runs the
-/// windowed jobs (`groupBy(window)`) and the stateless per-event job
-/// (`alerts`: a filter and the campaign lookup), but has no per-key rule yet
-/// (`fraud` would be `applyInPandasWithState`), so it says so rather than
-/// run something else in its place.
-fn without_rules(job: &JobSpec) -> Option<String> {
-    matches!(job.window, WindowSpec::Burst { .. }).then(|| {
-        format!(
-            "the adapter has no per-key rule (evaluated per key in arrival order) yet, so the job {} is not written for it",
-            job.name
-        )
-    })
-}
 
 /// The table, shared by every Spark job, that holds the last batch id each
 /// result table committed in transactional mode.

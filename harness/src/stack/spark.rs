@@ -1,6 +1,7 @@
 //! Apache Spark for the `spark` engine, installed on first use into the
-//! tools folder: PySpark (with psycopg, which writes the batches to
-//! PostgreSQL) in a Python virtual environment from PyPI, and the Kafka
+//! tools folder: PySpark with its SQL extras (pandas and pyarrow, which
+//! `applyInPandasWithState` runs on) and psycopg (which writes the batches
+//! to PostgreSQL) in a Python virtual environment from PyPI, and the Kafka
 //! connector's jars from Maven Central.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,13 @@ use super::{maven, system};
 /// The Spark release installed; its Kafka connector has the same version.
 pub const SPARK_VERSION: &str = "4.2.0";
 
+/// What `.installed` says once everything below is in place; an install
+/// that says only the version (one from before pandas was needed) gets
+/// what it lacks.
+fn installed_marker() -> String {
+    format!("{SPARK_VERSION} with pyspark[sql]")
+}
+
 /// Installs Spark into `tools/spark-VERSION` unless it is there.
 pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
     let root = tools.join(format!("spark-{SPARK_VERSION}"));
@@ -21,7 +29,15 @@ pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
     let python = venv.join("bin").join("python");
     let complete = root.join(".installed");
     let _installing = super::install_lock(tools, &format!("spark-{SPARK_VERSION}"))?;
-    if !complete.exists() {
+    let installed = std::fs::read_to_string(&complete).unwrap_or_default();
+    if installed == SPARK_VERSION {
+        eprintln!(
+            "adding pandas and pyarrow (for applyInPandasWithState) to {}...",
+            venv.display()
+        );
+        pip_install(&python)?;
+        std::fs::write(&complete, installed_marker())?;
+    } else if installed != installed_marker() {
         eprintln!(
             "installing Apache Spark {SPARK_VERSION} (PySpark from PyPI, the Kafka connector from Maven Central) \
              into {} (first use only, about 1 GB)...",
@@ -33,24 +49,13 @@ pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
         std::fs::create_dir_all(&root)?;
         let _ = std::fs::remove_dir_all(&venv);
         make_venv(&venv)?;
-        run_to_completion(
-            Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                &format!("pyspark=={SPARK_VERSION}"),
-                "psycopg[binary]>=3.2,<4",
-            ]),
-            "installing PySpark and psycopg with pip (is PyPI reachable?)",
-        )?;
+        pip_install(&python)?;
         maven::resolve(
             &root.join("connectors"),
             &connector_pom(),
             "Spark's Kafka connector",
         )?;
-        std::fs::write(&complete, SPARK_VERSION)?;
+        std::fs::write(&complete, installed_marker())?;
     }
     let pyspark_jars = pyspark_jars(&venv)?;
     Ok(SparkInstall {
@@ -58,6 +63,22 @@ pub fn install(tools: &Path) -> anyhow::Result<SparkInstall> {
         spark_home: pyspark_jars.parent().map(Path::to_path_buf).unwrap_or_default(),
         python,
     })
+}
+
+/// PySpark with its SQL extras, and psycopg, into the environment of `python`.
+fn pip_install(python: &Path) -> anyhow::Result<()> {
+    run_to_completion(
+        Command::new(python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("pyspark[sql]=={SPARK_VERSION}"),
+            "psycopg[binary]>=3.2,<4",
+        ]),
+        "installing PySpark (with pandas and pyarrow) and psycopg with pip (is PyPI reachable?)",
+    )
 }
 
 fn make_venv(venv: &Path) -> anyhow::Result<()> {
