@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    Input, check, continuous, count, engine, exact, finished, generate, job_on, microbatch, recent_start_ms,
+    Input, check, continuous, count, exact, finished, generate, job_on, microbatch, recent_start_ms,
     services, unique_name,
 };
 
@@ -156,20 +156,8 @@ async fn flink_and_spark_equal_the_oracle_on_per_event_jobs_in_every_mode_and_sp
         job: "fraud",
         topic: &topic,
     };
-    let dir = tempfile::tempdir().expect("tempdir");
     let table = unique_name("spark_fraud_crash");
-    // Small batches, so that the crash comes after a batch's rows are
-    // written and before Spark's commit log says so: the batch runs again.
-    let flags = ["--delivery", "upsert", "--max-offsets-per-trigger", "3000"];
-    let run = |crash_at| engine(&services, "spark", &input, &table, dir.path(), &flags, crash_at);
-    let crashed = run(Some("spark.after_sink:2"));
-    let log = std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
-    assert!(
-        !crashed.ok && log.contains("streambench: crashing at spark.after_sink"),
-        "the crash never came:\n{}",
-        crashed.text
-    );
-    finished(&run(None));
+    common::spark_crashed_after_a_write_and_restarted(&services, &input, &table, "upsert");
     let report = check(&services, SUITE, "fraud", &table, start);
     assert!(
         exact(&report, false),

@@ -8,8 +8,7 @@
 mod common;
 
 use common::{
-    Input, check, count, engine, exact, finished, generate, recent_start_ms, run_fixture, services,
-    steady_job_on, unique_name,
+    Input, check, count, exact, generate, recent_start_ms, run_fixture, services, steady_job_on, unique_name,
 };
 
 #[tokio::test]
@@ -88,19 +87,8 @@ async fn a_crash_between_the_write_and_the_commit_log_repeats_rows_only_in_inser
         topic: &topic,
     };
     for mode in ["insert", "upsert", "transactional"] {
-        let dir = tempfile::tempdir().expect("tempdir");
         let table = unique_name("spark_crash");
-        // Small batches, so the second one with rows comes before the end.
-        let flags = ["--delivery", mode, "--max-offsets-per-trigger", "3000"];
-        let run = |crash_at| engine(&services, "spark", &input, &table, dir.path(), &flags, crash_at);
-        let crashed = run(Some("spark.after_sink:2"));
-        let log = std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
-        assert!(
-            !crashed.ok && log.contains("streambench: crashing at spark.after_sink"),
-            "{mode}: the crash never came:\n{}",
-            crashed.text
-        );
-        finished(&run(None));
+        common::spark_crashed_after_a_write_and_restarted(&services, &input, &table, mode);
         let report = check(&services, common::STEADY_SUITE, "tumbling", &table, start);
         let duplicates = count(&report, "duplicate_rows");
         eprintln!("spark {mode:<13} crash after a batch's write: duplicates {duplicates}");

@@ -54,7 +54,7 @@ pub struct SparkSettings {
     pub max_offsets_per_trigger: Option<u64>,
     /// `spark.sql.shuffle.partitions`: the state store's partitions.
     pub shuffle_partitions: u32,
-    /// Where Spark keeps the window state.
+    /// Where Spark keeps its state (open windows, the fraud rule's recent purchases).
     pub state_store: StateStore,
 }
 

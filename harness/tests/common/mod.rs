@@ -434,3 +434,26 @@ pub fn assert_each_restart_says(run: &FixtureRun, words: &str) {
         );
     }
 }
+
+/// Runs Spark bounded on `input` in delivery `mode`, in small batches, killed
+/// by its crash point after the second batch's rows are in PostgreSQL and
+/// before Spark's commit log says so, then again to its end: the batch runs
+/// twice. Panics if the crash never came.
+pub fn spark_crashed_after_a_write_and_restarted(
+    services: &Resolved,
+    input: &Input<'_>,
+    table: &str,
+    mode: &str,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = ["--delivery", mode, "--max-offsets-per-trigger", "3000"];
+    let run = |crash_at| engine(services, "spark", input, table, dir.path(), &flags, crash_at);
+    let crashed = run(Some("spark.after_sink:2"));
+    let log = std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
+    assert!(
+        !crashed.ok && log.contains("streambench: crashing at spark.after_sink"),
+        "{mode}: the crash never came:\n{}",
+        crashed.text
+    );
+    finished(&run(None));
+}
