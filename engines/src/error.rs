@@ -25,7 +25,7 @@ pub enum Error {
         brokers: String,
     },
     /// PostgreSQL refused or failed a request.
-    #[error("PostgreSQL: {what}: {error}")]
+    #[error("PostgreSQL: {what}: {}", described(.error))]
     Postgres {
         /// What the engine was doing.
         what: String,
@@ -107,5 +107,14 @@ impl Error {
             reason: e.to_string(),
             path,
         }
+    }
+}
+
+/// What PostgreSQL said, where the client's own message is only "db error":
+/// the server's severity, SQLSTATE code and message.
+fn described(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => error.to_string(),
     }
 }

@@ -177,6 +177,21 @@ fn run_and_bench_fail_fast_on_silent_services() {
     fails_fast_against_a_silent_address(&["bench", "--engines", "continuous", "--events", "10"], true);
 }
 
+#[tokio::test]
+async fn a_table_that_is_not_there_is_named_with_what_postgresql_said() {
+    let services = common::services().await;
+    let args: Vec<&str> = CHECK_TEN_TUMBLING_EVENTS
+        .iter()
+        .copied()
+        .chain(["--table", "never_created", "--postgres", &services.postgres])
+        .collect();
+    let said = fails(&args);
+    assert!(
+        said.contains("relation \"never_created\" does not exist") && said.contains("42P01"),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_bad_flag_value_is_refused_with_the_flag_named() {
     let said = fails(&["generate", "--rate", "abc", "--topic", "t"]);
