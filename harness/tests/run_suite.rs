@@ -14,7 +14,8 @@ async fn run_fixture(name: &str) -> FixtureRun {
 
 #[tokio::test]
 async fn engine_settings_from_the_suite_reach_the_engines_and_a_list_runs_each() {
-    let FixtureRun { results, out, .. } = run_fixture("settings-axes.toml").await;
+    let run = run_fixture("settings-axes.toml").await;
+    let (results, out) = (&run.results, run.out());
     let labels: Vec<String> = results
         .scenarios
         .iter()
@@ -51,12 +52,8 @@ async fn engine_settings_from_the_suite_reach_the_engines_and_a_list_runs_each()
 
 #[tokio::test]
 async fn a_suite_runs_end_to_end_and_its_results_read_back() {
-    let FixtureRun {
-        printed,
-        results,
-        out,
-        ..
-    } = run_fixture("tiny-run.toml").await;
+    let run = run_fixture("tiny-run.toml").await;
+    let (printed, results, out) = (&run.printed, &run.results, run.out());
     assert!(
         printed.contains("p50 ms") && printed.contains("exact"),
         "{printed}"

@@ -280,11 +280,21 @@ pub struct FixtureRun {
     pub printed: String,
     /// Its results.json.
     pub results: streambench_harness::run::results::Results,
-    /// Where it wrote them.
-    pub out: std::path::PathBuf,
-    /// The folder it ran in, removed when the run is dropped.
-    _folder: tempfile::TempDir,
+    /// The folder it ran in, removed when the run is dropped. Private, and
+    /// its output reached only through [`FixtureRun::out`], so that no
+    /// destructuring can keep a path to it past the folder's removal.
+    folder: tempfile::TempDir,
 }
+
+impl FixtureRun {
+    /// Where the run wrote its results, reports and scenario folders.
+    pub fn out(&self) -> std::path::PathBuf {
+        self.folder.path().join(RESULTS_FOLDER)
+    }
+}
+
+/// The relative `--out` a fixture run is given, under the folder it runs in.
+const RESULTS_FOLDER: &str = "results";
 
 /// Runs the fixture suite `name` (in `tests/fixtures`) against `services`;
 /// panics with the output if the run failed.
@@ -308,20 +318,18 @@ pub fn try_run_fixture(services: &Resolved, name: &str, flags: &[&str]) -> (bool
     // current folder: engines get the relative paths a user's run gives them.
     let (ok, printed) = run(streambench()
         .current_dir(folder.path())
-        .args(["run", &suite, "--out", "results"])
+        .args(["run", &suite, "--out", RESULTS_FOLDER])
         .args(flags)
         .args(["--brokers", &services.brokers, "--postgres", &services.postgres]));
-    let out = folder.path().join("results");
-    let bytes =
-        std::fs::read(out.join("results.json")).unwrap_or_else(|e| panic!("results.json: {e}\n{printed}"));
+    let bytes = std::fs::read(folder.path().join(RESULTS_FOLDER).join("results.json"))
+        .unwrap_or_else(|e| panic!("results.json: {e}\n{printed}"));
     let results = serde_json::from_slice(&bytes).expect("results.json reads back");
     (
         ok,
         FixtureRun {
             printed,
             results,
-            out,
-            _folder: folder,
+            folder,
         },
     )
 }
@@ -423,7 +431,7 @@ pub fn assert_promises_kept_across_one_kill(results: &streambench_harness::run::
 pub fn assert_each_restart_says(run: &FixtureRun, words: &str) {
     for scenario in &run.results.scenarios {
         let log = std::fs::read_to_string(
-            run.out
+            run.out()
                 .join(format!("scenario-{}/engine.log", scenario.scenario.number)),
         )
         .expect("the engine's log");
