@@ -75,6 +75,7 @@ fn workload(seed: u64) -> WorkloadSpec {
         out_of_order: OutOfOrder {
             fraction: 0.1,
             max_delay_ms: 3_000,
+            ..OutOfOrder::default()
         },
         late: Late {
             fraction: 0.01,

@@ -170,6 +170,53 @@ async fn a_two_second_pause_shows_in_the_latency_tail_and_the_lag() {
     );
 }
 
+/// The watermark trade-off end to end: with a long tail of out-of-order
+/// events, a short delay drops some as late and a long one (almost) none,
+/// every table still equals the oracle, and the run prints the trade-off.
+#[tokio::test]
+async fn a_watermark_sweep_stays_exact_and_a_shorter_delay_keeps_fewer_events() {
+    let run = run_fixture("watermark-sweep.toml").await;
+    let scenarios = &run.results.scenarios;
+    let labels: Vec<String> = scenarios.iter().map(|s| s.scenario.setting_label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "tumbling continuous upsert watermark-0.1s checkpoint-1s",
+            "tumbling microbatch upsert watermark-0.1s trigger-0.25s",
+            "tumbling continuous upsert watermark-3s checkpoint-1s",
+            "tumbling microbatch upsert watermark-3s trigger-0.25s",
+        ]
+    );
+    for scenario in scenarios {
+        let label = scenario.scenario.label();
+        assert!(
+            scenario.error.is_none() && scenario.passed,
+            "{label}: {:?} {:?}",
+            scenario.error,
+            scenario.check
+        );
+        assert_eq!(scenario.check.lost_events, 0, "{label}");
+    }
+    for (short, long) in [(0, 2), (1, 3)] {
+        let (short, long) = (&scenarios[short], &scenarios[long]);
+        assert!(
+            short.check.late_dropped > 0 && short.check.completeness() < long.check.completeness(),
+            "{}: {:?}; {}: {:?}",
+            short.scenario.label(),
+            short.check,
+            long.scenario.label(),
+            long.check
+        );
+    }
+    assert!(
+        run.printed.contains("watermark: `tumbling` on continuous upsert"),
+        "{}",
+        run.printed
+    );
+    let report = std::fs::read_to_string(run.out().join("report.md")).expect("report.md");
+    assert!(report.contains("## Watermark trade-off"), "{report}");
+}
+
 /// The CI-sized kill storm: ten kills at seeded-random moments of one run,
 /// each followed by a restart: upsert and transactional delivery still end
 /// equal to the oracle, without a duplicate, and each kill's recovery is

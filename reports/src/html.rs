@@ -96,6 +96,7 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     if !skipped.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", with_code(&skipped));
     }
+    push_watermark_trade_off(&mut out, results, &mut number)?;
     out.push_str("</section>\n");
     out.push_str("<section id=\"run\">\n<h2>Run</h2>\n");
     out.push_str(&context_table(results).render_html());
@@ -151,12 +152,42 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     Ok(out)
 }
 
+/// The watermark trade-off, when the run swept the watermark: what it
+/// measures, a sentence per setting, the table and a chart per job.
+fn push_watermark_trade_off(
+    out: &mut String,
+    results: &Results,
+    number: &mut usize,
+) -> Result<(), ChartError> {
+    let sweeps = crate::watermark::sweeps(results);
+    if sweeps.is_empty() {
+        return Ok(());
+    }
+    out.push_str("<h3>Watermark trade-off</h3>\n");
+    let _ = writeln!(out, "<p>{}</p>", with_code(crate::markdown::WATERMARK_CAVEAT));
+    for sweep in &sweeps {
+        let _ = writeln!(out, "<p>{}</p>", with_code(&sweep.sentence()));
+    }
+    out.push_str(&crate::watermark::table(&sweeps).render_html());
+    for job in jobs(results) {
+        if let Some(figure) = crate::watermark::figure(results, &job) {
+            push_figure(out, &figure, number)?;
+        }
+    }
+    Ok(())
+}
+
 /// The titles of the charts `report` draws, in order: what a reader (or a
 /// test) should find in it.
 pub fn figure_titles(results: &Results) -> Vec<String> {
     crate::verdict::verdicts(results)
         .iter()
         .filter_map(|v| crate::figures::frontier(results, &v.job))
+        .chain(
+            jobs(results)
+                .iter()
+                .filter_map(|job| crate::watermark::figure(results, job)),
+        )
         .chain(jobs(results).iter().flat_map(|job| job_figures(results, job)))
         .chain(run_figures(results))
         .map(|f| f.title().to_string())

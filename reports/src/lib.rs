@@ -1,4 +1,5 @@
-//! Turns a run's results into what people read: a verdict per job, a
+//! Turns a run's results into what people read: a verdict per job (and the
+//! watermark trade-off when a suite sweeps it), a
 //! Markdown report with a decision guide, a self-contained HTML report with charts, and
 //! comparisons between two runs. The types of `results.json` live here, so
 //! what the harness writes is what reports read.
@@ -11,3 +12,4 @@ pub mod results;
 pub mod svg;
 pub mod table;
 pub mod verdict;
+pub mod watermark;

@@ -79,6 +79,7 @@ pub fn summary(results: &Results) -> String {
         out.push('\n');
         out.push_str(&verdicts);
     }
+    out.push_str(&crate::watermark::sentences(results));
     let skipped = skipped_note(results);
     if !skipped.is_empty() {
         let _ = writeln!(out, "\n{skipped}");
@@ -304,7 +305,17 @@ pub fn report(results: &Results) -> String {
         if !skipped.is_empty() {
             let _ = write!(out, "\n\n{skipped}");
         }
-        out.push_str("\n\n## Run\n\n");
+        out.push_str("\n\n");
+    }
+    let watermark = crate::watermark::markdown(results);
+    if !watermark.is_empty() {
+        let _ = write!(
+            out,
+            "## Watermark trade-off\n\n{WATERMARK_CAVEAT}\n\n{watermark}\n"
+        );
+    }
+    if !verdict.is_empty() || !watermark.is_empty() {
+        out.push_str("## Run\n\n");
     }
     out.push_str(&context_table(results).render());
     out.push_str("\n## Scenarios\n\n");
@@ -488,6 +499,12 @@ pub(crate) const VERDICT_CAVEAT: &str = "Judged on p99 of each window's delay be
      faults that kept up and equalled the oracle; \
      repetitions of a setting at a rate count by their median. Cores per 100k ev/s is the engine's CPU per event \
      times 100,000 events/s. A higher rate may also meet a target if the suite did not try it.";
+
+/// What the watermark trade-off measures, said once above it.
+pub(crate) const WATERMARK_CAVEAT: &str = "Each watermark delay as the suite swept it: the share of the events the job \
+     keeps that the engine counted rather than dropped as late (exact, from the oracle's late-event accounting), against \
+     the p99 event-time latency of its results, which contains the delay. Runs without faults that kept up and \
+     equalled the oracle; repetitions count by their median.";
 
 /// What the guide's rates mean, said once under it.
 pub(crate) const GUIDE_CAVEAT: &str = "Rates are the highest measured in this run at which the engine kept up and its results were exact; \

@@ -305,7 +305,7 @@ pub fn target_name(target_ms: f64) -> String {
 }
 
 /// A rate with thousands separated: `336,359`.
-fn rate(per_s: f64) -> String {
+pub(crate) fn rate(per_s: f64) -> String {
     let digits = format!("{:.0}", per_s);
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -17,6 +17,7 @@ fn generate_and_serialize(c: &mut Criterion) {
         out_of_order: OutOfOrder {
             fraction: 0.1,
             max_delay_ms: 4000,
+            ..OutOfOrder::default()
         },
         ..WorkloadSpec::default()
     };

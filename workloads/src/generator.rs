@@ -33,7 +33,8 @@ pub struct WorkloadSpec {
     pub partitions: u32,
     /// Bytes of padding added to every event.
     pub padding_bytes: usize,
-    /// Events whose time is slightly in the past, within the watermark bound.
+    /// Events whose time is in the past: within the watermark bound, or with
+    /// a long tail beyond it for a watermark sweep.
     pub out_of_order: OutOfOrder,
     /// Events whose time is far in the past, beyond any window's lateness.
     pub late: Late,
@@ -74,8 +75,10 @@ pub enum KeyDistribution {
     },
 }
 
-/// Out-of-order events: their time lags their send time by up to
-/// `max_delay_ms`, which must stay within the jobs' watermark delay.
+/// Out-of-order events: their time lags their send time by 1 ms to
+/// `max_delay_ms`, drawn as `shape` says. Beyond a job's watermark delay an
+/// event may be late, which only a tumbling-window or per-event job's
+/// oracle can judge exactly (see the suite's check).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutOfOrder {
@@ -83,6 +86,11 @@ pub struct OutOfOrder {
     pub fraction: f64,
     /// The largest lag of an out-of-order event's time.
     pub max_delay_ms: i64,
+    /// How the lags are spread up to `max_delay_ms`.
+    pub shape: DelayShape,
+    /// The mean lag of the `exponential` shape (before the cap at
+    /// `max_delay_ms`).
+    pub mean_delay_ms: i64,
 }
 
 impl Default for OutOfOrder {
@@ -90,6 +98,35 @@ impl Default for OutOfOrder {
         OutOfOrder {
             fraction: 0.0,
             max_delay_ms: 4_000,
+            shape: DelayShape::Uniform,
+            mean_delay_ms: 1_000,
+        }
+    }
+}
+
+/// How out-of-order lags are spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DelayShape {
+    /// Every lag from 1 ms to the maximum equally likely.
+    #[default]
+    Uniform,
+    /// Exponential with `mean_delay_ms`, capped at the maximum: most events
+    /// a little late, a long tail of very late ones, as mobile clients
+    /// reconnecting after a gap send them.
+    Exponential,
+}
+
+impl OutOfOrder {
+    /// One lag, in ms from 1 to `max_delay_ms`, from `rng`'s next draws.
+    fn draw_delay(&self, rng: &mut EventRng) -> i64 {
+        match self.shape {
+            DelayShape::Uniform => rng.between(1, self.max_delay_ms),
+            DelayShape::Exponential => {
+                // Inverse transform: -mean ln(1 - u) is exponential for u in [0, 1).
+                let lag = -(self.mean_delay_ms as f64) * (1.0 - rng.unit()).ln();
+                (lag.ceil() as i64).clamp(1, self.max_delay_ms)
+            }
         }
     }
 }
@@ -224,6 +261,9 @@ impl WorkloadSpec {
         if self.out_of_order.max_delay_ms < 1 {
             return Err(invalid("out_of_order.max_delay_ms", "must be at least 1"));
         }
+        if self.out_of_order.mean_delay_ms < 1 {
+            return Err(invalid("out_of_order.mean_delay_ms", "must be at least 1"));
+        }
         if self.late.delay_ms < 1 {
             return Err(invalid("late.delay_ms", "must be at least 1"));
         }
@@ -252,6 +292,8 @@ pub struct Generated<'g> {
     pub key: u64,
     /// On time, out of order, late or malformed.
     pub class: EventClass,
+    /// How far its event time lies before its scheduled send, ms (0 on time).
+    pub delay_ms: i64,
     /// The event (for a malformed record: the event it was damaged from).
     pub event: Event<'g>,
 }
@@ -351,9 +393,7 @@ impl Generator {
         };
         let mut delay_rng = EventRng::new(seed, index, stream::DELAY);
         let event_time_ms = match class {
-            EventClass::OutOfOrder => {
-                scheduled_ms - delay_rng.between(1, self.spec.out_of_order.max_delay_ms)
-            }
+            EventClass::OutOfOrder => scheduled_ms - self.spec.out_of_order.draw_delay(&mut delay_rng),
             EventClass::Late => scheduled_ms - self.spec.late.delay_ms - delay_rng.between(0, 1000),
             EventClass::OnTime | EventClass::Malformed(_) => scheduled_ms,
         };
@@ -396,6 +436,7 @@ impl Generator {
             partition: partition_of(key, self.spec.partitions),
             key,
             class,
+            delay_ms: scheduled_ms - event_time_ms,
             event,
         }
     }
@@ -512,6 +553,7 @@ mod tests {
             out_of_order: OutOfOrder {
                 fraction: 0.1,
                 max_delay_ms: 3000,
+                ..OutOfOrder::default()
             },
             late: Late {
                 fraction: 0.01,
@@ -543,6 +585,32 @@ mod tests {
     }
 
     #[test]
+    fn exponential_lags_have_their_mean_and_a_capped_tail() {
+        let out_of_order = OutOfOrder {
+            fraction: 1.0,
+            max_delay_ms: 8_000,
+            shape: DelayShape::Exponential,
+            mean_delay_ms: 500,
+        };
+        let spec = WorkloadSpec {
+            events: Some(50_000),
+            out_of_order,
+            ..WorkloadSpec::default()
+        };
+        let g = Generator::new(spec, EventKind::Measurement, 0).expect("valid");
+        let lags: Vec<i64> = (0..g.len()).map(|i| g.generate(i).delay_ms).collect();
+        assert!(lags.iter().all(|lag| (1..=8_000).contains(lag)));
+        let mean = lags.iter().sum::<i64>() as f64 / lags.len() as f64;
+        assert!((mean - 500.0).abs() < 15.0, "mean lag {mean}");
+        // P(lag > 4 mean) = e^-4, about 1.8 %: the long tail a watermark cuts.
+        let beyond = lags.iter().filter(|&&lag| lag > 2_000).count() as f64 / lags.len() as f64;
+        assert!(
+            (beyond - (-4.0f64).exp()).abs() < 0.003,
+            "share beyond 2 s {beyond}"
+        );
+    }
+
+    #[test]
     fn split_producers_cover_every_event_once() {
         let g = Generator::new(spec(), EventKind::Measurement, 0).expect("valid");
         let mut all: Vec<u64> = (0..3).flat_map(|task| g.indexes(task, 3)).collect();
@@ -559,6 +627,7 @@ mod tests {
             let e = g.write_record(i, &mut buf);
             let scheduled = 1_000_000 + (e.send_time_us / 1000) as i64;
             let lag = scheduled - e.event.event_time_ms();
+            assert_eq!(e.delay_ms, lag, "event {i}");
             match e.class {
                 EventClass::OnTime => assert_eq!(lag, 0),
                 EventClass::OutOfOrder => assert!((1..=3000).contains(&lag), "lag {lag}"),
@@ -644,6 +713,7 @@ mod tests {
             out_of_order: OutOfOrder {
                 fraction: 0.6,
                 max_delay_ms: 1,
+                ..OutOfOrder::default()
             },
             ..spec()
         };

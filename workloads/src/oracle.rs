@@ -14,6 +14,14 @@
 //!   expected windows are those of the on-time events plus the late events
 //!   that are not in the side output. A late event both dropped and counted
 //!   shows up as a wrong window value.
+//! - An out-of-order event whose lag reaches the watermark delay (a long
+//!   tail, as a watermark sweep has) may be late or not, depending on what
+//!   its partition delivered before it: it joins the late events, judged
+//!   the same way. One with a shorter lag never is: its partition's newest
+//!   event time, at most its own scheduled time, minus the delay stays
+//!   below its time. The suite allows such lags only for tumbling windows
+//!   and per-event jobs, where an event is counted or dropped whole.
+//!   Completeness is then exact: the share of kept events not dropped.
 //! - A result row is compared on the job's aggregates only; of several
 //!   revisions of one window the highest counts, and rows repeating a
 //!   revision are duplicates.
@@ -163,6 +171,25 @@ impl CheckReport {
             && self.dead_lettered == self.malformed_events
             && (duplicates_allowed || self.duplicate_rows == 0)
     }
+
+    /// The share of the events the job keeps that the engine counted
+    /// rather than dropped as late (1 when it keeps none): what a
+    /// watermark delay trades latency for.
+    pub fn completeness(&self) -> f64 {
+        let kept = self
+            .generated_events
+            .saturating_sub(self.malformed_events + self.filtered_events);
+        if kept == 0 {
+            return 1.0;
+        }
+        1.0 - self.late_dropped.min(kept) as f64 / kept as f64
+    }
+}
+
+/// Whether `generated` is out of order by at least `job`'s watermark delay:
+/// late or not depending on what its partition delivered before it.
+fn beyond_the_watermark(generated: &crate::generator::Generated<'_>, job: &JobSpec) -> bool {
+    generated.class == EventClass::OutOfOrder && generated.delay_ms >= job.watermark_delay_ms
 }
 
 impl Oracle {
@@ -186,7 +213,9 @@ impl Oracle {
             }
             match job.extract(&generated.event, &campaigns) {
                 None => oracle.filtered += 1,
-                Some(kept) if generated.class == EventClass::Late => {
+                Some(kept)
+                    if generated.class == EventClass::Late || beyond_the_watermark(&generated, job) =>
+                {
                     oracle.late.insert(kept.event_id, kept);
                 }
                 Some(kept) => oracle.on_time.push(kept),
@@ -443,6 +472,7 @@ mod tests {
             out_of_order: OutOfOrder {
                 fraction: 0.2,
                 max_delay_ms: 4_000,
+                ..OutOfOrder::default()
             },
             late: Late {
                 fraction: 0.01,
@@ -499,20 +529,76 @@ mod tests {
         let late: Vec<u64> = oracle.late_event_ids().collect();
         let (accepted, dropped) = late.split_at(late.len() / 2);
         let accepted: BTreeSet<u64> = accepted.iter().copied().collect();
-        let observed = Observed {
+        let observed = perfect_accepting(&oracle, &accepted, dropped);
+        let report = oracle.check(&observed);
+        assert!(report.passed(false), "{report:#?}");
+        assert_eq!(report.late_accepted as usize, accepted.len());
+        assert_eq!(report.late_dropped as usize, dropped.len());
+    }
+
+    #[test]
+    fn lags_past_a_short_watermark_may_be_counted_or_dropped_and_set_the_completeness() {
+        let mut job = catalogue_job("tumbling").expect("job");
+        job.watermark_delay_ms = 1_000;
+        let spec = WorkloadSpec {
+            out_of_order: OutOfOrder {
+                fraction: 0.3,
+                max_delay_ms: 20_000,
+                shape: crate::generator::DelayShape::Exponential,
+                mean_delay_ms: 800,
+            },
+            late: Late::default(),
+            ..workload()
+        };
+        let generator = Generator::new(spec, job.input, 1_700_000_000_000).expect("valid");
+        let oracle = Oracle::compute(&job, &generator);
+        let beyond: Vec<u64> = (0..generator.len())
+            .map(|i| generator.generate(i))
+            .filter(|g| g.class == EventClass::OutOfOrder && g.delay_ms >= 1_000)
+            .map(|g| g.index)
+            .collect();
+        let late: Vec<u64> = oracle.late_event_ids().collect();
+        assert!(
+            !beyond.is_empty() && late.len() <= beyond.len(),
+            "{} {}",
+            late.len(),
+            beyond.len()
+        );
+        // Counting them all passes, at full completeness.
+        let counted = perfect_accepting(&oracle, &late.iter().copied().collect(), &[]);
+        let report = oracle.check(&counted);
+        assert!(report.passed(false), "{report:#?}");
+        assert_eq!(report.completeness(), 1.0);
+        // Dropping them all passes too, and completeness says how many.
+        let dropped = perfect(&oracle);
+        let report = oracle.check(&dropped);
+        assert!(report.passed(false), "{report:#?}");
+        let kept = (report.generated_events - report.malformed_events - report.filtered_events) as f64;
+        assert_eq!(report.completeness(), 1.0 - late.len() as f64 / kept);
+        assert!(report.completeness() < 0.99, "{}", report.completeness());
+        // Dropping an event lagging less than the delay is wrong.
+        let short = (0..generator.len())
+            .map(|i| generator.generate(i))
+            .find(|g| g.class == EventClass::OutOfOrder && g.delay_ms < 1_000)
+            .expect("a short lag");
+        let mut wrong = perfect(&oracle);
+        wrong.late_side_output.push(short.index);
+        assert!(!oracle.check(&wrong).passed(false));
+    }
+
+    /// A perfect engine that accepted the late events in `accepted` and
+    /// dropped those in `dropped`.
+    fn perfect_accepting(oracle: &Oracle, accepted: &BTreeSet<u64>, dropped: &[u64]) -> Observed {
+        Observed {
             rows: oracle
-                .expected(&accepted)
+                .expected(accepted)
                 .iter()
                 .map(|(w, a)| ResultRow::exact(*w, a, 0))
                 .collect(),
             late_side_output: dropped.to_vec(),
             dead_letters: oracle.expected_dead_letters(),
             ..Observed::default()
-        };
-        let report = oracle.check(&observed);
-        assert!(report.passed(false), "{report:#?}");
-        assert_eq!(report.late_accepted as usize, accepted.len());
-        assert_eq!(report.late_dropped as usize, dropped.len());
+        }
     }
 
     #[test]

@@ -45,8 +45,12 @@ pub type Settings = BTreeMap<String, SettingValue>;
 pub struct Scenario {
     /// Position in the suite, from 1.
     pub number: usize,
-    /// The job, with the suite's overrides.
+    /// The job, with the suite's overrides (and the swept watermark delay).
     pub job: JobSpec,
+    /// The watermark delay of this scenario when the suite sweeps it
+    /// (`matrix.watermark_delay_ms`); the job carries it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark_delay_ms: Option<i64>,
     /// The engine.
     pub engine: EngineName,
     /// The delivery mode.
@@ -98,6 +102,9 @@ impl Scenario {
         let (engine, delivery) = (self.engine.as_str(), self.delivery.as_str());
         let mut label = format!("{} {engine} {delivery}", self.job.name);
         let seconds = |ms: u64| format!("{}s", ms as f64 / 1000.0);
+        if let Some(delay) = self.watermark_delay_ms {
+            label.push_str(&format!(" watermark-{}", seconds(delay.max(0) as u64)));
+        }
         match (self.engine, self.checkpoint_interval_ms, self.trigger_interval_ms) {
             (EngineName::Continuous, None, _) => label.push_str(" checkpoints-off"),
             (EngineName::Continuous, Some(ms), _) if ms != 10_000 => {
@@ -148,8 +155,9 @@ impl Scenario {
     }
 }
 
-/// Every scenario of `suite`, in a stable order: job, engine, delivery,
-/// rate, interval, the engine's settings, fault, repetition.
+/// Every scenario of `suite`, in a stable order: job, watermark delay,
+/// engine, delivery, rate, interval, the engine's settings, fault,
+/// repetition.
 pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
     let m = &suite.matrix;
     let rates = if m.rates.is_empty() {
@@ -158,7 +166,7 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
         m.rates.clone()
     };
     let mut scenarios = Vec::new();
-    for job in suite.job_specs()? {
+    for (job, watermark_delay_ms) in suite.job_variants()? {
         for &engine in &m.engines {
             let intervals: Vec<(Option<u64>, Option<u64>)> = if engine.is_triggered() {
                 m.trigger_interval_ms.iter().map(|t| (None, Some(*t))).collect()
@@ -182,6 +190,7 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
                                     scenarios.push(Scenario {
                                         number: scenarios.len() + 1,
                                         job: job.clone(),
+                                        watermark_delay_ms,
                                         engine,
                                         delivery,
                                         workload: WorkloadSpec {
@@ -250,6 +259,32 @@ mod tests {
         .expect("suite");
         // continuous: 2 deliveries x 2 rates x 1 interval; micro-batch: 2 x 2 x 2; all x 3.
         assert_eq!(expand(&suite).expect("expand").len(), (4 + 8) * 3);
+    }
+
+    #[test]
+    fn a_swept_watermark_is_in_the_job_and_the_label() {
+        let suite = Suite::parse(
+            r#"
+            name = "w"
+            [matrix]
+            jobs = ["tumbling"]
+            engines = ["continuous"]
+            watermark_delay_ms = [500, 5000]
+            "#,
+            "inline",
+        )
+        .expect("suite");
+        let scenarios = expand(&suite).expect("expand");
+        let labels: Vec<String> = scenarios.iter().map(Scenario::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "tumbling continuous upsert watermark-0.5s 10000/s",
+                "tumbling continuous upsert watermark-5s 10000/s",
+            ]
+        );
+        assert_eq!(scenarios[0].job.watermark_delay_ms, 500);
+        assert_eq!(scenarios[1].watermark_delay_ms, Some(5000));
     }
 
     #[test]

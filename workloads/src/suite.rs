@@ -122,6 +122,10 @@ pub struct Matrix {
     /// Micro-batch engine trigger intervals.
     #[serde(default = "default_trigger_intervals")]
     pub trigger_interval_ms: Vec<u64>,
+    /// Watermark delays to sweep, each job run at each (empty: each job's
+    /// own delay): the trade-off of latency against completeness.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watermark_delay_ms: Vec<i64>,
     /// Faults to inject.
     #[serde(default = "default_faults")]
     pub faults: Vec<FaultPlan>,
@@ -618,6 +622,30 @@ impl Suite {
             .collect()
     }
 
+    /// Each job as its scenarios run it: once with its own watermark delay,
+    /// or once per delay of `matrix.watermark_delay_ms`, paired with that
+    /// swept delay.
+    pub fn job_variants(&self) -> Result<Vec<(JobSpec, Option<i64>)>, Invalid> {
+        let mut variants = Vec::new();
+        for job in self.job_specs()? {
+            if self.matrix.watermark_delay_ms.is_empty() {
+                variants.push((job, None));
+                continue;
+            }
+            for &delay in &self.matrix.watermark_delay_ms {
+                let swept = JobSpec {
+                    watermark_delay_ms: delay,
+                    ..job.clone()
+                };
+                swept
+                    .validate()
+                    .map_err(|e| format!("job {} at watermark {delay} ms: {e}", job.name))?;
+                variants.push((swept, Some(delay)));
+            }
+        }
+        Ok(variants)
+    }
+
     /// Every combination of `engine`'s settings axes, in the order the
     /// suite lists the values (one empty set when it has none).
     pub fn settings_of(&self, engine: EngineName) -> Vec<Settings> {
@@ -731,25 +759,38 @@ impl Suite {
                 .validate()
                 .map_err(|e| format!("matrix.faults: {fault:?}: {e}"))?;
         }
-        for job in self.job_specs()? {
-            let reach = job.watermark_delay_ms + job.allowed_lateness_ms + window_reach(&job.window);
-            // Per-event rules judge lateness per key, exactly as the oracle does.
-            let windowed = !job.window.is_per_event();
-            if windowed && self.workload.late.fraction > 0.0 && self.workload.late.delay_ms <= reach {
-                return Err(format!(
-                    "workload.late.delay_ms ({}) must exceed job {}'s watermark delay + allowed lateness + window ({reach} ms), \
-                     or late events would not be late",
-                    self.workload.late.delay_ms, job.name
-                ));
-            }
-            if self.workload.out_of_order.fraction > 0.0
-                && self.workload.out_of_order.max_delay_ms > job.watermark_delay_ms
-            {
-                return Err(format!(
-                    "workload.out_of_order.max_delay_ms ({}) must stay within job {}'s watermark delay ({} ms)",
-                    self.workload.out_of_order.max_delay_ms, job.name, job.watermark_delay_ms
-                ));
-            }
+        for (job, _) in self.job_variants()? {
+            self.check_lateness_of(&job)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the oracle can judge `job` exactly on this workload: late
+    /// events wholly late, and out-of-order events beyond the watermark
+    /// delay only where an event is either counted or dropped whole.
+    fn check_lateness_of(&self, job: &JobSpec) -> Result<(), String> {
+        let reach = job.watermark_delay_ms + job.allowed_lateness_ms + window_reach(&job.window);
+        // Per-event rules judge lateness per key, exactly as the oracle does.
+        let windowed = !job.window.is_per_event();
+        if windowed && self.workload.late.fraction > 0.0 && self.workload.late.delay_ms <= reach {
+            return Err(format!(
+                "workload.late.delay_ms ({}) must exceed job {}'s watermark delay + allowed lateness + window ({reach} ms), \
+                 or late events would not be late",
+                self.workload.late.delay_ms, job.name
+            ));
+        }
+        // An event past the watermark is counted in its window or dropped
+        // whole when it has one window (tumbling) or none (per-event). A
+        // sliding or session event may be counted in some windows and not
+        // others, which the oracle cannot predict.
+        let whole = matches!(job.window, WindowSpec::Tumbling { .. }) || job.window.is_per_event();
+        let out_of_order = &self.workload.out_of_order;
+        if out_of_order.fraction > 0.0 && out_of_order.max_delay_ms > job.watermark_delay_ms && !whole {
+            return Err(format!(
+                "workload.out_of_order.max_delay_ms ({}) must stay within job {}'s watermark delay ({} ms): \
+                 beyond it only tumbling-window and per-event jobs can be checked exactly",
+                out_of_order.max_delay_ms, job.name, job.watermark_delay_ms
+            ));
         }
         Ok(())
     }
@@ -987,6 +1028,45 @@ engines = ["continuous"]
     }
 
     #[test]
+    fn a_lag_beyond_the_watermark_is_refused_only_where_the_oracle_cannot_judge_it() {
+        let tail = "[workload.out_of_order]\nfraction = 0.1\nmax_delay_ms = 60000\n";
+        let tumbling = format!("{MINIMAL}{tail}");
+        Suite::parse(&tumbling, "tail.toml").expect("a tumbling window takes or drops an event whole");
+        let sliding = tumbling.replace("\"tumbling\"", "\"sliding\"");
+        let message = Suite::parse(&sliding, "tail.toml")
+            .expect_err("sliding")
+            .to_string();
+        assert!(
+            message.contains("max_delay_ms") && message.contains("sliding"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_watermark_axis_runs_each_job_at_each_delay() {
+        let text = MINIMAL.replace(
+            "engines = [\"continuous\"]",
+            "engines = [\"continuous\"]\nwatermark_delay_ms = [500, 2000]",
+        );
+        let suite = Suite::parse(&text, "sweep.toml").expect("suite");
+        let delays: Vec<(i64, Option<i64>)> = suite
+            .job_variants()
+            .expect("variants")
+            .iter()
+            .map(|(job, swept)| (job.watermark_delay_ms, *swept))
+            .collect();
+        assert_eq!(delays, [(500, Some(500)), (2000, Some(2000))]);
+        let bad = MINIMAL.replace(
+            "engines = [\"continuous\"]",
+            "engines = [\"continuous\"]\nwatermark_delay_ms = [-1]",
+        );
+        let message = Suite::parse(&bad, "sweep.toml")
+            .expect_err("negative")
+            .to_string();
+        assert!(message.contains("watermark"), "{message}");
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_file_and_setting() {
         for (extra, needle) in [
             (
@@ -996,10 +1076,6 @@ engines = ["continuous"]
             (
                 "[workload.late]\nfraction = 0.1\ndelay_ms = 1000\n",
                 "late.delay_ms",
-            ),
-            (
-                "[workload.out_of_order]\nfraction = 0.1\nmax_delay_ms = 60000\n",
-                "max_delay_ms",
             ),
             ("[jobs.sliding]\nwatermark_delay_ms = 1\n", "not in matrix.jobs"),
         ] {

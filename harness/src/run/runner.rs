@@ -319,6 +319,9 @@ fn engine_args(
         drain_on_stop: true,
         checkpoint_dir: Some(dir.join("checkpoints")),
         metrics_file: Some(metrics.to_path_buf()),
+        // The scenario's job as run, a swept watermark delay included.
+        watermark_delay_ms: Some(scenario.job.watermark_delay_ms),
+        allowed_lateness_ms: Some(scenario.job.allowed_lateness_ms),
         ..EngineArgs::for_job(&scenario.job.name, name)
     };
     let services = ServiceArgs {
