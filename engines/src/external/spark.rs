@@ -312,11 +312,17 @@ fn job_file(
     ))
 }
 
-/// The newest batch the windows query committed under `checkpoint_dir`
+/// The folders, under the checkpoint location, of the job's two queries
+/// (`spark_job.py` names them): the results (windows or per-event rows) and
+/// the dead letters.
+const RESULTS_QUERY: &str = "windows";
+const DEAD_LETTERS_QUERY: &str = "dead_letters";
+
+/// The newest batch the query keeping its logs in `query_dir` committed
 /// (Spark's commit log: one file per batch, named by its id), which a
 /// restart resumes after.
-fn last_committed_batch(checkpoint_dir: &Path) -> Option<u64> {
-    std::fs::read_dir(checkpoint_dir.join("windows").join("commits"))
+fn last_committed_batch(query_dir: &Path) -> Option<u64> {
+    std::fs::read_dir(query_dir.join("commits"))
         .ok()?
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u64>().ok())
@@ -345,7 +351,7 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
         .arg(&script)
         .arg(&job_path)
         .env("PYSPARK_PYTHON", &install.python);
-    match last_committed_batch(&job.checkpoint_dir) {
+    match last_committed_batch(&job.checkpoint_dir.join(RESULTS_QUERY)) {
         Some(batch) => {
             eprintln!("streambench spark: resuming after batch {batch}, committed in its checkpoint location")
         }
@@ -409,6 +415,12 @@ async fn watch(
     let mut marker_sent = false;
     let end_watermark = END_OF_INPUT_MS - job.job.watermark_delay_ms - job.job.allowed_lateness_ms;
     let per_event = job.job.window.is_per_event();
+    let results = job.checkpoint_dir.join(RESULTS_QUERY);
+    // The dead-letter query runs on its own: Spark stops only once it has
+    // also written every record up to the input's end.
+    let dead_letters = job.checkpoint_dir.join(DEAD_LETTERS_QUERY);
+    let dead_letters_done =
+        |start: &Offsets, end: &Offsets| committed_to_end(&dead_letters, &job.topic, start, end);
     loop {
         progress.follow(progress_file, &job.topic, metrics);
         if let Some(status) = driver.exited() {
@@ -425,12 +437,16 @@ async fn watch(
                     Ok::<_, Error>((source.end_offsets()?, source.resolve(job.start, None)?))
                 })?),
             };
-            let planned = planned_batch(&job.checkpoint_dir, &job.topic);
             if per_event {
-                if committed_to_end(&job.checkpoint_dir, planned.as_ref(), start, end) {
+                if committed_to_end(&results, &job.topic, start, end) && dead_letters_done(start, end) {
                     return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
                 }
-            } else if covers(planned.as_ref().map_or(start, |(_, read)| read), end) {
+            } else if covers(
+                planned_batch(&results, &job.topic)
+                    .as_ref()
+                    .map_or(start, |(_, read)| read),
+                end,
+            ) {
                 // A marker read in a batch before the input's last records
                 // would make them late: written once Spark has planned them.
                 tracing::info!(topic = %markers.0, "Spark has read the input: writing the end-of-input marker");
@@ -438,33 +454,33 @@ async fn watch(
                 marker_sent = true;
             }
         }
-        if marker_sent && progress.watermark_ms.is_some_and(|w| w >= end_watermark) {
+        let dead_letters_written = input
+            .as_ref()
+            .is_some_and(|(end, start)| dead_letters_done(start, end));
+        if marker_sent && progress.watermark_ms.is_some_and(|w| w >= end_watermark) && dead_letters_written {
             return tokio::task::block_in_place(|| driver.terminate(Duration::from_secs(60)));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-/// Whether a per-event job has written every row of its input up to
-/// `end`: no window waits for a watermark, so that is once the newest
-/// planned batch reads to `end` and is in the commit log (or, before any
-/// batch, once there is nothing to read from `start`).
-fn committed_to_end(
-    checkpoint_dir: &Path,
-    planned: Option<&(u64, Offsets)>,
-    start: &Offsets,
-    end: &Offsets,
-) -> bool {
-    match planned {
-        Some((batch, read)) => covers(read, end) && last_committed_batch(checkpoint_dir) >= Some(*batch),
+/// Whether the query keeping its logs in `query_dir` has written everything
+/// of `topic` up to `end`: once the newest batch it planned reads to `end`
+/// and is in its commit log (or, before any batch, once there is nothing to
+/// read from `start`). Enough for a query with no window waiting for a
+/// watermark: the dead letters', and a per-event job's results.
+fn committed_to_end(query_dir: &Path, topic: &str, start: &Offsets, end: &Offsets) -> bool {
+    match planned_batch(query_dir, topic) {
+        Some((batch, read)) => covers(&read, end) && last_committed_batch(query_dir) >= Some(batch),
         None => covers(start, end),
     }
 }
 
-/// The newest batch Spark planned, and how far in `topic` it reads, from
-/// its offset log (written before the batch runs; none before the first).
-fn planned_batch(checkpoint_dir: &Path, topic: &str) -> Option<(u64, Offsets)> {
-    let log = checkpoint_dir.join("windows").join("offsets");
+/// The newest batch the query keeping its logs in `query_dir` planned, and
+/// how far in `topic` it reads, from its offset log (written before the
+/// batch runs; none before the first).
+fn planned_batch(query_dir: &Path, topic: &str) -> Option<(u64, Offsets)> {
+    let log = query_dir.join("offsets");
     let newest = std::fs::read_dir(&log)
         .ok()?
         .flatten()
@@ -577,7 +593,7 @@ mod tests {
     fn a_restart_resumes_after_the_newest_committed_batch() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(last_committed_batch(dir.path()), None);
-        let commits = dir.path().join("windows/commits");
+        let commits = dir.path().join("commits");
         std::fs::create_dir_all(&commits).expect("mkdir");
         for name in ["0", "1", "12", ".12.crc", "3"] {
             std::fs::write(commits.join(name), b"v1").expect("write");
@@ -586,28 +602,36 @@ mod tests {
     }
 
     #[test]
-    fn a_per_event_run_ends_once_the_batch_reading_to_the_end_is_committed() {
+    fn a_query_has_written_to_the_end_once_its_batch_reading_there_is_committed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (start, end) = (BTreeMap::from([(0, 0)]), BTreeMap::from([(0, 40)]));
         assert!(
-            !committed_to_end(dir.path(), None, &start, &end),
+            !committed_to_end(dir.path(), "t", &start, &end),
             "nothing read yet"
         );
-        assert!(committed_to_end(dir.path(), None, &end, &end), "nothing to read");
-        let commits = dir.path().join("windows/commits");
-        std::fs::create_dir_all(&commits).expect("mkdir");
-        std::fs::write(commits.join("3"), b"v1").expect("write");
-        let short = (4, BTreeMap::from([(0, 39)]));
-        let whole = (4, BTreeMap::from([(0, 40)]));
+        assert!(committed_to_end(dir.path(), "t", &end, &end), "nothing to read");
+        for folder in ["offsets", "commits"] {
+            std::fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
+        }
+        let plan = |batch: u64, read: i64| {
+            let entry = format!("v1\n{{\"batchWatermarkMs\":0}}\n{{\"t\":{{\"0\":{read}}}}}\n");
+            std::fs::write(dir.path().join("offsets").join(batch.to_string()), entry).expect("write");
+        };
+        let commit = |batch: u64| {
+            std::fs::write(dir.path().join("commits").join(batch.to_string()), b"v1").expect("write")
+        };
+        plan(3, 39);
+        commit(3);
         assert!(
-            !committed_to_end(dir.path(), Some(&short), &start, &end),
+            !committed_to_end(dir.path(), "t", &start, &end),
             "a record to come"
         );
+        plan(4, 40);
         assert!(
-            !committed_to_end(dir.path(), Some(&whole), &start, &end),
+            !committed_to_end(dir.path(), "t", &start, &end),
             "batch 4 not committed"
         );
-        std::fs::write(commits.join("4"), b"v1").expect("write");
-        assert!(committed_to_end(dir.path(), Some(&whole), &start, &end));
+        commit(4);
+        assert!(committed_to_end(dir.path(), "t", &start, &end));
     }
 }
