@@ -61,9 +61,14 @@ pub struct Point {
 impl Point {
     /// The scenarios as a citation: `#3` or `#3, #7`.
     pub fn cited(&self) -> String {
-        let numbers: Vec<String> = self.scenarios.iter().map(|n| format!("#{n}")).collect();
-        numbers.join(", ")
+        cite(&self.scenarios)
     }
+}
+
+/// Scenario numbers as a citation: `#3` or `#3, #7`.
+pub(crate) fn cite(scenarios: &[usize]) -> String {
+    let numbers: Vec<String> = scenarios.iter().map(|n| format!("#{n}")).collect();
+    numbers.join(", ")
 }
 
 /// Of two settings that both meet a target at the same rate, the cheaper.

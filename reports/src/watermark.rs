@@ -15,6 +15,7 @@ use crate::figures::Figure;
 use crate::results::{Results, ScenarioResult, Spread};
 use crate::svg::{Axis, LineChart, Mark, Scale, Series};
 use crate::table::Table;
+use crate::verdict::cite;
 
 /// The completeness a team can usually live with, named in each sentence.
 pub const ENOUGH_KEPT: f64 = 0.999;
@@ -63,7 +64,7 @@ impl Sweep {
                     percent(k.completeness),
                     duration(k.p99_ms),
                 );
-                let cited = cited(&k.scenarios);
+                let cited = cite(&k.scenarios);
                 if i == 0 {
                     format!("watermark {delay} keeps {kept} of events at p99 {latency} ({cited})")
                 } else {
@@ -199,7 +200,7 @@ pub fn table(sweeps: &[Sweep]) -> Table {
                 percent(k.completeness).trim_end_matches(" %").to_string(),
                 format!("{:.0}", k.dropped),
                 format!("{:.0}", k.p99_ms),
-                cited(&k.scenarios),
+                cite(&k.scenarios),
             ]);
         }
     }
@@ -256,12 +257,6 @@ fn duration(ms: f64) -> String {
     } else {
         format!("{ms:.0} ms")
     }
-}
-
-/// Scenario numbers as a citation: `#3, #7`.
-fn cited(scenarios: &[usize]) -> String {
-    let numbers: Vec<String> = scenarios.iter().map(|n| format!("#{n}")).collect();
-    numbers.join(", ")
 }
 
 #[cfg(test)]
