@@ -59,6 +59,9 @@ pub enum Scale {
     Log,
     /// Percentiles spread by their nines: p90, p99 and p99.9 evenly spaced.
     Percentile,
+    /// Shares of a whole spread by their nines, as `Percentile` is, and
+    /// labelled as shares: 90 %, 99 % and 99.9 % evenly spaced.
+    Share,
 }
 
 impl Scale {
@@ -66,7 +69,7 @@ impl Scale {
         match self {
             Scale::Linear => value,
             Scale::Log => value.max(1e-9).log10(),
-            Scale::Percentile => -(1.0 - (value / 100.0).min(0.999_999)).log10(),
+            Scale::Percentile | Scale::Share => -(1.0 - (value / 100.0).min(0.999_999)).log10(),
         }
     }
 
@@ -74,7 +77,7 @@ impl Scale {
         match self {
             Scale::Linear => position,
             Scale::Log => 10f64.powf(position),
-            Scale::Percentile => 100.0 * (1.0 - 10f64.powf(-position)),
+            Scale::Percentile | Scale::Share => 100.0 * (1.0 - 10f64.powf(-position)),
         }
     }
 
@@ -125,7 +128,7 @@ impl Scale {
                     .collect();
                 (low..high, ticks)
             }
-            Scale::Percentile => {
+            Scale::Percentile | Scale::Share => {
                 let high = self.position_of(high).ceil().max(2.0);
                 let ticks = std::iter::once(self.position_of(50.0))
                     .chain((1..=high as i32).map(f64::from))
@@ -138,9 +141,14 @@ impl Scale {
     fn label(self, position: f64) -> String {
         let value = self.value_at(position);
         match self {
-            Scale::Percentile => {
+            Scale::Percentile | Scale::Share => {
                 let text = format!("{:.4}", value);
-                format!("p{}", text.trim_end_matches('0').trim_end_matches('.'))
+                let number = text.trim_end_matches('0').trim_end_matches('.');
+                if self == Scale::Share {
+                    format!("{number} %")
+                } else {
+                    format!("p{number}")
+                }
             }
             _ => short_number(value),
         }
@@ -525,6 +533,13 @@ mod tests {
         let (_, ticks) = Scale::Percentile.range_and_ticks([50.0, 99.99].into_iter(), 1);
         let labels: Vec<String> = ticks.iter().map(|t| Scale::Percentile.label(*t)).collect();
         assert_eq!(labels, ["p50", "p90", "p99", "p99.9", "p99.99"]);
+    }
+
+    #[test]
+    fn share_ticks_are_the_nines_as_shares() {
+        let (_, ticks) = Scale::Share.range_and_ticks([98.4, 99.95].into_iter(), 1);
+        let labels: Vec<String> = ticks.iter().map(|t| Scale::Share.label(*t)).collect();
+        assert_eq!(labels, ["50 %", "90 %", "99 %", "99.9 %", "99.99 %"]);
     }
 
     #[test]

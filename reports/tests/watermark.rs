@@ -56,7 +56,7 @@ fn each_delay_is_cited_with_what_it_kept_and_its_latency() {
     );
     let markdown = watermark::markdown(&results);
     assert!(
-        markdown.contains("| `tumbling` | continuous upsert checkpoint-0.5s at 2,000 events/s |"),
+        markdown.contains("| tumbling | continuous upsert checkpoint-0.5s at 2,000 events/s |"),
         "{markdown}"
     );
     assert!(!markdown.contains("#4"), "{markdown}");

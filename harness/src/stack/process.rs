@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgid};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +84,11 @@ impl Tracked {
             let _ = kill(leader, Signal::SIGKILL);
         }
         self.wait_until_gone(Duration::from_secs(10));
+        // A process of many threads (a JVM) shows as a zombie before its
+        // last thread has exited, and cannot be reaped until then: a child
+        // of ours (a service restarted by this run) is waited for, or it
+        // would stay a zombie for as long as this process lives.
+        reap_child_within(self.pid, Duration::from_secs(10));
         let deadline = Instant::now() + Duration::from_secs(10);
         // Signal 0 to a group answers while any of it is left.
         while leads_group && killpg(leader, None).is_ok() && Instant::now() < deadline {
@@ -136,6 +141,18 @@ fn reap_if_child(pid: u32) {
     let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
 }
 
+/// When `pid` is a child of this process, waits up to `limit` for it to
+/// exit and collects its status; returns at once for anyone else's process.
+fn reap_child_within(pid: u32, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while let Ok(WaitStatus::StillAlive) = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)) {
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 pub fn free_loopback_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -185,6 +202,33 @@ mod tests {
             "stops on SIGTERM"
         );
         assert!(!sleeper.is_running(), "stopped");
+    }
+
+    fn process_log_lines(log: &Path) -> usize {
+        std::fs::read_to_string(log).map_or(0, |text| text.lines().count())
+    }
+
+    #[test]
+    fn a_crashed_child_leaves_no_zombie() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("child.log");
+        // Many threads and a gigabyte, as a broker's JVM has: the killed
+        // leader is a zombie for a while before it can be reaped.
+        let threads = "import threading, time\n\
+                       ballast = b'x' * (1 << 30)\n\
+                       for _ in range(64): threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n\
+                       print('ready', flush=True)\n\
+                       time.sleep(60)\n";
+        for _ in 0..3 {
+            let child = spawn_detached(Command::new("python3").args(["-c", threads]), &log).expect("spawn python3");
+            let started = std::time::Instant::now();
+            while process_log_lines(&log) < 1 && started.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(child.crash(), "it was running");
+            assert_eq!(read_stat(child.pid), None, "pid {} is left as a zombie", child.pid);
+            std::fs::write(&log, "").expect("log emptied");
+        }
     }
 
     #[test]
