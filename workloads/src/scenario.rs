@@ -105,14 +105,13 @@ impl Scenario {
         if let Some(delay) = self.watermark_delay_ms {
             label.push_str(&format!(" watermark-{}", seconds(delay.max(0) as u64)));
         }
-        match (self.engine, self.checkpoint_interval_ms, self.trigger_interval_ms) {
-            (EngineName::Continuous, None, _) => label.push_str(" checkpoints-off"),
-            (EngineName::Continuous, Some(ms), _) if ms != 10_000 => {
-                label.push_str(&format!(" checkpoint-{}", seconds(ms)))
-            }
-            (EngineName::Microbatch, _, Some(ms)) if ms != 1_000 => {
-                label.push_str(&format!(" trigger-{}", seconds(ms)))
-            }
+        // Each interval is named unless it is the engines' default (10 s
+        // between checkpoints, 1 s between batches).
+        match (self.engine.is_triggered(), self.checkpoint_interval_ms, self.trigger_interval_ms) {
+            (false, None, _) => label.push_str(" checkpoints-off"),
+            (false, Some(ms), _) if ms != 10_000 => label.push_str(&format!(" checkpoint-{}", seconds(ms))),
+            (true, _, None) => label.push_str(" trigger-off"),
+            (true, _, Some(ms)) if ms != 1_000 => label.push_str(&format!(" trigger-{}", seconds(ms))),
             _ => {}
         }
         for (name, value) in &self.settings {
@@ -168,11 +167,7 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
     let mut scenarios = Vec::new();
     for (job, watermark_delay_ms) in suite.job_variants()? {
         for &engine in &m.engines {
-            let intervals: Vec<(Option<u64>, Option<u64>)> = if engine.is_triggered() {
-                m.trigger_interval_ms.iter().map(|t| (None, Some(*t))).collect()
-            } else {
-                m.checkpoint_interval_ms.iter().map(|c| (*c, None)).collect()
-            };
+            let intervals = suite.intervals_of(engine);
             let settings = suite.settings_of(engine);
             for &delivery in m.delivery.iter().filter(|&&d| engine.offers(d)) {
                 for rate in &rates {

@@ -70,8 +70,31 @@ impl SettingAxis {
     }
 }
 
-/// Settings the matrix itself sets, so a `[settings.*]` table may not.
-const MATRIX_SETTINGS: [&str; 2] = ["checkpoint_interval_ms", "trigger_interval_ms"];
+/// The interval settings the matrix sets for every engine of a kind; an
+/// engine's `[settings.*]` table may replace its own kind's (a peer run only
+/// at its default while ours sweep), never the other's.
+const INTERVAL_SETTINGS: [&str; 2] = ["checkpoint_interval_ms", "trigger_interval_ms"];
+
+/// The interval setting `engine` takes.
+fn interval_setting(engine: EngineName) -> &'static str {
+    if engine.is_triggered() {
+        "trigger_interval_ms"
+    } else {
+        "checkpoint_interval_ms"
+    }
+}
+
+/// An interval written in `[settings.*]`: a positive number of ms, or
+/// `"off"` (no checkpoints; batches back to back, Spark's own default).
+fn interval_value(value: &SettingValue) -> Result<Option<u64>, String> {
+    match value {
+        SettingValue::Integer(ms) if *ms > 0 => Ok(Some(*ms as u64)),
+        SettingValue::Text(word) if word == "off" => Ok(None),
+        other => Err(format!(
+            "{other} is not a positive number of milliseconds or \"off\""
+        )),
+    }
+}
 
 /// A search for the maximum sustainable throughput (Karimov et al., ICDE
 /// 2018): trials at constant offered rates, doubling from `from_per_s` until
@@ -646,11 +669,38 @@ impl Suite {
         Ok(variants)
     }
 
+    /// `engine`'s intervals as (checkpoint, trigger) pairs: its own
+    /// `[settings.<engine>]` interval where the suite gives one, else the
+    /// matrix's axis for its kind.
+    pub fn intervals_of(&self, engine: EngineName) -> Vec<(Option<u64>, Option<u64>)> {
+        let triggered = engine.is_triggered();
+        let own = self
+            .settings
+            .get(&engine)
+            .and_then(|settings| settings.get(interval_setting(engine)));
+        let intervals: Vec<Option<u64>> = match own {
+            Some(axis) => axis
+                .get_ref()
+                .values()
+                .iter()
+                .filter_map(|value| interval_value(value).ok())
+                .collect(),
+            None if triggered => self.matrix.trigger_interval_ms.iter().map(|t| Some(*t)).collect(),
+            None => self.matrix.checkpoint_interval_ms.clone(),
+        };
+        intervals
+            .into_iter()
+            .map(|interval| if triggered { (None, interval) } else { (interval, None) })
+            .collect()
+    }
+
     /// Every combination of `engine`'s settings axes, in the order the
-    /// suite lists the values (one empty set when it has none).
+    /// suite lists the values (one empty set when it has none); its
+    /// interval is not among them ([`Suite::intervals_of`] gives it).
     pub fn settings_of(&self, engine: EngineName) -> Vec<Settings> {
         let mut combinations = vec![Settings::new()];
-        for (name, axis) in self.settings.get(&engine).into_iter().flatten() {
+        let axes = self.settings.get(&engine).into_iter().flatten();
+        for (name, axis) in axes.filter(|(name, _)| !INTERVAL_SETTINGS.contains(&name.as_str())) {
             combinations = combinations
                 .into_iter()
                 .flat_map(|partial| {
@@ -683,19 +733,32 @@ impl Suite {
             }
             for (name, axis) in settings {
                 let place = self.setting_place(*engine, name);
-                if MATRIX_SETTINGS.contains(&name.as_str()) {
-                    return Err(format!(
-                        "[settings.{}] {name} ({place}): set it in matrix.{name}, which every engine of its kind shares",
-                        engine.as_str()
-                    ));
-                }
                 if axis.get_ref().values().is_empty() {
                     return Err(format!(
                         "[settings.{}] {name} ({place}) must not be an empty list",
                         engine.as_str()
                     ));
                 }
+                if INTERVAL_SETTINGS.contains(&name.as_str()) {
+                    Self::validate_interval(*engine, name, axis.get_ref(), &place)?;
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// An engine's own interval: its kind's, each value one it takes.
+    fn validate_interval(engine: EngineName, name: &str, axis: &SettingAxis, place: &str) -> Result<(), String> {
+        let own = interval_setting(engine);
+        if name != own {
+            return Err(format!(
+                "[settings.{engine}] {name} ({place}): {engine} takes {own}, not {name}",
+                engine = engine.as_str()
+            ));
+        }
+        for value in axis.values() {
+            interval_value(&value)
+                .map_err(|e| format!("[settings.{}] {name} ({place}): {e}", engine.as_str()))?;
         }
         Ok(())
     }
@@ -976,8 +1039,12 @@ engines = ["continuous"]
         for (extra, needle) in [
             ("[settings.flink]\nparallelism = 2\n", "not in matrix.engines"),
             (
-                "[settings.continuous]\ncheckpoint_interval_ms = 5\n",
-                "matrix.checkpoint_interval_ms",
+                "[settings.continuous]\ntrigger_interval_ms = 5\n",
+                "continuous takes checkpoint_interval_ms, not trigger_interval_ms",
+            ),
+            (
+                "[settings.continuous]\ncheckpoint_interval_ms = -5\n",
+                "-5 is not a positive number of milliseconds or \"off\"",
             ),
             ("[settings.continuous]\nparallelism = []\n", "empty list"),
             ("[settings.nope]\nparallelism = 2\n", "nope"),
@@ -990,6 +1057,45 @@ engines = ["continuous"]
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn an_engine_may_replace_its_own_kind_of_interval() {
+        let text = r#"
+name = "peers"
+[matrix]
+jobs = ["tumbling"]
+engines = ["continuous", "microbatch", "flink", "spark"]
+checkpoint_interval_ms = [1000, 10000]
+trigger_interval_ms = [100, 5000]
+[settings.flink]
+checkpoint_interval_ms = "off"
+[settings.spark]
+trigger_interval_ms = [1000, "off"]
+"#;
+        let suite = Suite::parse(text, "peers.toml").expect("valid");
+        assert_eq!(
+            suite.intervals_of(EngineName::Continuous),
+            [(Some(1000), None), (Some(10_000), None)]
+        );
+        assert_eq!(suite.intervals_of(EngineName::Microbatch), [(None, Some(100)), (None, Some(5000))]);
+        assert_eq!(suite.intervals_of(EngineName::Flink), [(None, None)]);
+        assert_eq!(suite.intervals_of(EngineName::Spark), [(None, Some(1000)), (None, None)]);
+        assert_eq!(suite.settings_of(EngineName::Spark), vec![Settings::new()]);
+        let scenarios = crate::scenario::expand(&suite).expect("expand");
+        let labels: Vec<String> = scenarios.iter().map(|s| s.setting_label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "tumbling continuous upsert checkpoint-1s",
+                "tumbling continuous upsert",
+                "tumbling microbatch upsert trigger-0.1s",
+                "tumbling microbatch upsert trigger-5s",
+                "tumbling flink upsert checkpoints-off",
+                "tumbling spark upsert",
+                "tumbling spark upsert trigger-off",
+            ]
+        );
     }
 
     #[test]

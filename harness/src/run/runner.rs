@@ -330,17 +330,13 @@ fn engine_args(
     };
     let mut settings = scenario.settings.clone();
     let ms = |ms: u64| SettingValue::Integer(ms as i64);
+    let off = SettingValue::Text("off".into());
     let (interval, value) = if scenario.engine.is_triggered() {
-        ("trigger_interval_ms", scenario.trigger_interval_ms.map(ms))
+        ("trigger_interval_ms", scenario.trigger_interval_ms)
     } else {
-        let off = SettingValue::Text("off".into());
-        (
-            "checkpoint_interval_ms",
-            Some(scenario.checkpoint_interval_ms.map_or(off, ms)),
-        )
+        ("checkpoint_interval_ms", scenario.checkpoint_interval_ms)
     };
-    // An interval the scenario leaves unset is the engine's default.
-    settings.extend(value.map(|v| (interval.to_string(), v)));
+    settings.insert(interval.to_string(), value.map_or(off, ms));
     settings.extend(
         config
             .placement
