@@ -81,8 +81,12 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     let mut number = 0;
     out.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
     let verdicts = crate::verdict::verdicts(results);
-    if verdicts.is_empty() {
+    let faults = crate::resilience::verdicts(results);
+    if verdicts.is_empty() && faults.is_empty() {
         out.push_str("<p>No run of this suite could be judged: none finished exact, without a fault, keeping up.</p>\n");
+    }
+    for fault in &faults {
+        let _ = writeln!(out, "<p>{}</p>", with_code(&fault.sentence()));
     }
     for verdict in verdicts {
         let _ = writeln!(out, "<p>{}</p>", with_code(&verdict.sentence()));

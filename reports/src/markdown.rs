@@ -74,6 +74,11 @@ pub fn summary(results: &Results) -> String {
         let _ = writeln!(out, "\n{line}");
     }
     out.push_str(&errors(results));
+    let faults = crate::resilience::sentences(results);
+    if !faults.is_empty() {
+        out.push('\n');
+        out.push_str(&faults);
+    }
     let verdicts = crate::verdict::sentences(results);
     if !verdicts.is_empty() {
         out.push('\n');
@@ -297,8 +302,11 @@ pub fn report(results: &Results) -> String {
     let c = &results.context;
     let mut out = format!("# streambench: {}\n\n", c.suite_name);
     let verdict = crate::verdict::markdown(results);
-    if !verdict.is_empty() {
+    let faults = crate::resilience::markdown(results);
+    if !verdict.is_empty() || !faults.is_empty() {
         out.push_str("## Verdict\n\n");
+    }
+    if !verdict.is_empty() {
         out.push_str(&verdict);
         out.push_str(VERDICT_CAVEAT);
         let skipped = skipped_note(results);
@@ -307,6 +315,7 @@ pub fn report(results: &Results) -> String {
         }
         out.push_str("\n\n");
     }
+    out.push_str(&faults);
     let watermark = crate::watermark::markdown(results);
     if !watermark.is_empty() {
         let _ = write!(
@@ -314,7 +323,7 @@ pub fn report(results: &Results) -> String {
             "## Watermark trade-off\n\n{WATERMARK_CAVEAT}\n\n{watermark}\n"
         );
     }
-    if !verdict.is_empty() || !watermark.is_empty() {
+    if !verdict.is_empty() || !watermark.is_empty() || !faults.is_empty() {
         out.push_str("## Run\n\n");
     }
     out.push_str(&context_table(results).render());
