@@ -85,20 +85,22 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     if verdicts.is_empty() && faults.is_empty() {
         out.push_str("<p>No run of this suite could be judged: none finished exact, without a fault, keeping up.</p>\n");
     }
-    for fault in &faults {
-        let _ = writeln!(out, "<p>{}</p>", with_code(&fault.sentence()));
-    }
-    for verdict in verdicts {
+    for verdict in &verdicts {
         let _ = writeln!(out, "<p>{}</p>", with_code(&verdict.sentence()));
         out.push_str(&verdict.table().render_html());
         if let Some(figure) = crate::figures::frontier(results, &verdict.job) {
             push_figure(&mut out, &figure, &mut number)?;
         }
     }
-    let _ = writeln!(out, "<p>{}</p>", with_code(crate::markdown::VERDICT_CAVEAT));
+    if !verdicts.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", with_code(crate::markdown::VERDICT_CAVEAT));
+    }
     let skipped = crate::markdown::skipped_note(results);
     if !skipped.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", with_code(&skipped));
+    }
+    for fault in &faults {
+        let _ = writeln!(out, "<p>{}</p>", with_code(&fault.sentence()));
     }
     push_watermark_trade_off(&mut out, results, &mut number)?;
     out.push_str("</section>\n");
