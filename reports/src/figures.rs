@@ -62,8 +62,9 @@ pub fn frontier(results: &Results, job: &str) -> Option<Figure> {
     // A log axis needs positive values: a delay under 1 ms is drawn at 1 ms.
     let at = |p: &crate::verdict::Point| (p.rate_per_s, p.p99_ms.max(1.0));
     let mut series = Vec::new();
-    let settings = distinct(points.iter().map(|p| p.setting.clone()));
-    for (colour, s) in settings.iter().take(MOST_SERIES).enumerate() {
+    let all = distinct(points.iter().map(|p| p.setting.clone()));
+    let settings = charted_settings(&points);
+    for (colour, s) in settings.iter().enumerate() {
         let mut mine: Vec<(f64, f64)> = points.iter().filter(|p| p.setting == *s).map(at).collect();
         mine.sort_by(|a, b| a.0.total_cmp(&b.0));
         series.push(Series {
@@ -98,13 +99,67 @@ pub fn frontier(results: &Results, job: &str) -> Option<Figure> {
         });
     }
     let judged = crate::verdict::judged_latency(results, job);
+    let shown = if settings.len() < all.len() {
+        format!(
+            " ({} of {} settings: the front's, then each engine's best)",
+            settings.len(),
+            all.len()
+        )
+    } else {
+        String::new()
+    };
     Some(Figure::Line(LineChart {
-        title: format!("Frontier: {job}, rate against p99 {judged}"),
+        title: format!("Frontier: {job}, rate against p99 {judged}{shown}"),
         x: Axis::new("offered rate (events/s)", Scale::Linear),
         y: Axis::new(&format!("p99 {judged} (ms)"), Scale::Log),
         series,
         markers: Vec::new(),
     }))
+}
+
+/// The settings a frontier draws when there are more than a chart can
+/// show: those on the Pareto front, then each engine's best (lowest p99)
+/// not yet in, then the rest by p99; at most [`MOST_SERIES`], in the run's
+/// order. No engine is left off while another has two lines.
+fn charted_settings(points: &[crate::verdict::Point]) -> Vec<String> {
+    let all = distinct(points.iter().map(|p| p.setting.clone()));
+    if all.len() <= MOST_SERIES {
+        return all;
+    }
+    let best_p99 = |setting: &String| {
+        points
+            .iter()
+            .filter(|p| p.setting == *setting)
+            .map(|p| p.p99_ms)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut by_p99 = all.clone();
+    by_p99.sort_by(|a, b| best_p99(a).total_cmp(&best_p99(b)));
+    let engine_of = |setting: &String| points.iter().find(|p| p.setting == *setting).map(|p| p.engine);
+    let front = distinct(
+        crate::verdict::pareto_front(points)
+            .into_iter()
+            .map(|p| p.setting),
+    );
+    let mut chosen: Vec<String> = Vec::new();
+    let choose = |setting: &String, chosen: &mut Vec<String>| {
+        if chosen.len() < MOST_SERIES && !chosen.contains(setting) {
+            chosen.push(setting.clone());
+        }
+    };
+    for setting in &front {
+        choose(setting, &mut chosen);
+    }
+    for setting in &by_p99 {
+        let engine = engine_of(setting);
+        if !chosen.iter().any(|c| engine_of(c) == engine) {
+            choose(setting, &mut chosen);
+        }
+    }
+    for setting in &by_p99 {
+        choose(setting, &mut chosen);
+    }
+    all.into_iter().filter(|s| chosen.contains(s)).collect()
 }
 
 /// The charts across jobs: checkpoint overhead and restarts' duplicates
@@ -560,4 +615,52 @@ fn duplicates_and_losses(results: &Results) -> Option<Figure> {
         categories,
         y_label: "count (summed over runs with faults)".into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Point;
+
+    fn point(engine: EngineName, setting: &str, p99_ms: f64) -> Point {
+        Point {
+            engine,
+            setting: setting.to_string(),
+            rate_per_s: 5000.0,
+            p99_ms,
+            event_time_p99_ms: None,
+            cores_per_100k: None,
+            scenarios: vec![1],
+        }
+    }
+
+    #[test]
+    fn a_crowded_frontier_keeps_the_front_and_every_engine() {
+        let mut points: Vec<Point> = (1..=8)
+            .map(|i| {
+                point(
+                    EngineName::Continuous,
+                    &format!("continuous upsert setting-{i}"),
+                    10.0 * i as f64,
+                )
+            })
+            .collect();
+        points.push(point(EngineName::Spark, "spark upsert", 3000.0));
+        points.push(point(EngineName::Spark, "spark insert", 4000.0));
+        let charted = charted_settings(&points);
+        assert_eq!(charted.len(), MOST_SERIES);
+        assert!(
+            charted.contains(&"continuous upsert setting-1".to_string()),
+            "the front: {charted:?}"
+        );
+        assert!(
+            charted.contains(&"spark upsert".to_string()),
+            "Spark's best: {charted:?}"
+        );
+        assert!(!charted.contains(&"spark insert".to_string()), "{charted:?}");
+        assert!(
+            !charted.contains(&"continuous upsert setting-8".to_string()),
+            "{charted:?}"
+        );
+    }
 }
