@@ -168,7 +168,8 @@ impl FaultVerdict {
     }
 
     fn recoveries(&self) -> String {
-        let mut timed: Vec<&EngineFaults> = self.engines.iter().filter(|e| !e.recovery_s.is_empty()).collect();
+        let mut timed: Vec<&EngineFaults> =
+            self.engines.iter().filter(|e| !e.recovery_s.is_empty()).collect();
         if timed.is_empty() {
             return String::new();
         }
@@ -181,10 +182,17 @@ impl FaultVerdict {
                     n => format!(", {n} not back before the next fault or the end"),
                 };
                 let range = e.recovery_range()?;
-                Some(format!("{} {range} ({}{unrecovered})", e.engine.as_str(), cite(&e.scenarios)))
+                Some(format!(
+                    "{} {range} ({}{unrecovered})",
+                    e.engine.as_str(),
+                    cite(&e.scenarios)
+                ))
             })
             .collect();
-        format!("; back at its lag (from the restart), quickest first: {}", each.join(", "))
+        format!(
+            "; back at its lag (from the restart), quickest first: {}",
+            each.join(", ")
+        )
     }
 }
 

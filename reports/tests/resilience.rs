@@ -23,7 +23,10 @@ fn every_engine_that_kept_its_promise_is_cited_with_its_recovery() {
          microbatch 2.1 s (#4)."
     );
     let markdown = streambench_reports::markdown::report(&results);
-    assert!(markdown.contains("## Verdict") && markdown.contains("engine kill: every engine"), "{markdown}");
+    assert!(
+        markdown.contains("## Verdict") && markdown.contains("engine kill: every engine"),
+        "{markdown}"
+    );
     assert!(resilience::sentences(&results).starts_with("faults: engine kill: "));
 }
 

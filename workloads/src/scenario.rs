@@ -107,7 +107,11 @@ impl Scenario {
         }
         // Each interval is named unless it is the engines' default (10 s
         // between checkpoints, 1 s between batches).
-        match (self.engine.is_triggered(), self.checkpoint_interval_ms, self.trigger_interval_ms) {
+        match (
+            self.engine.is_triggered(),
+            self.checkpoint_interval_ms,
+            self.trigger_interval_ms,
+        ) {
             (false, None, _) => label.push_str(" checkpoints-off"),
             (false, Some(ms), _) if ms != 10_000 => label.push_str(&format!(" checkpoint-{}", seconds(ms))),
             (true, _, None) => label.push_str(" trigger-off"),

@@ -690,7 +690,13 @@ impl Suite {
         };
         intervals
             .into_iter()
-            .map(|interval| if triggered { (None, interval) } else { (interval, None) })
+            .map(|interval| {
+                if triggered {
+                    (None, interval)
+                } else {
+                    (interval, None)
+                }
+            })
             .collect()
     }
 
@@ -748,7 +754,12 @@ impl Suite {
     }
 
     /// An engine's own interval: its kind's, each value one it takes.
-    fn validate_interval(engine: EngineName, name: &str, axis: &SettingAxis, place: &str) -> Result<(), String> {
+    fn validate_interval(
+        engine: EngineName,
+        name: &str,
+        axis: &SettingAxis,
+        place: &str,
+    ) -> Result<(), String> {
         let own = interval_setting(engine);
         if name != own {
             return Err(format!(
@@ -1078,9 +1089,15 @@ trigger_interval_ms = [1000, "off"]
             suite.intervals_of(EngineName::Continuous),
             [(Some(1000), None), (Some(10_000), None)]
         );
-        assert_eq!(suite.intervals_of(EngineName::Microbatch), [(None, Some(100)), (None, Some(5000))]);
+        assert_eq!(
+            suite.intervals_of(EngineName::Microbatch),
+            [(None, Some(100)), (None, Some(5000))]
+        );
         assert_eq!(suite.intervals_of(EngineName::Flink), [(None, None)]);
-        assert_eq!(suite.intervals_of(EngineName::Spark), [(None, Some(1000)), (None, None)]);
+        assert_eq!(
+            suite.intervals_of(EngineName::Spark),
+            [(None, Some(1000)), (None, None)]
+        );
         assert_eq!(suite.settings_of(EngineName::Spark), vec![Settings::new()]);
         let scenarios = crate::scenario::expand(&suite).expect("expand");
         let labels: Vec<String> = scenarios.iter().map(|s| s.setting_label()).collect();

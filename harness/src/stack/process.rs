@@ -220,13 +220,19 @@ mod tests {
                        print('ready', flush=True)\n\
                        time.sleep(60)\n";
         for _ in 0..3 {
-            let child = spawn_detached(Command::new("python3").args(["-c", threads]), &log).expect("spawn python3");
+            let child =
+                spawn_detached(Command::new("python3").args(["-c", threads]), &log).expect("spawn python3");
             let started = std::time::Instant::now();
             while process_log_lines(&log) < 1 && started.elapsed() < Duration::from_secs(10) {
                 std::thread::sleep(Duration::from_millis(20));
             }
             assert!(child.crash(), "it was running");
-            assert_eq!(read_stat(child.pid), None, "pid {} is left as a zombie", child.pid);
+            assert_eq!(
+                read_stat(child.pid),
+                None,
+                "pid {} is left as a zombie",
+                child.pid
+            );
             std::fs::write(&log, "").expect("log emptied");
         }
     }
