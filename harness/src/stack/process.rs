@@ -135,10 +135,11 @@ pub fn stop_recorded(name: &str, process: Option<Tracked>, signal: Signal) -> bo
     true
 }
 
-/// When this process started `pid` itself (as tests do), collect its exit
-/// status so it does not linger as a zombie; a no-op for anyone else's process.
+/// When this process started `pid` itself (as tests do) and it has exited,
+/// collect its exit status so it does not linger as a zombie; a no-op for
+/// anyone else's process.
 fn reap_if_child(pid: u32) {
-    let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+    reap_child_within(pid, Duration::ZERO);
 }
 
 /// When `pid` is a child of this process, waits up to `limit` for it to
