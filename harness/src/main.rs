@@ -420,7 +420,10 @@ async fn run_suite(home: &Home, args: RunArgs) -> anyhow::Result<ExitCode> {
     let endpoints = args.services.endpoints();
     let services = stack::up(home, &endpoints).await?;
     // Downloads happen now, not while a scenario waits for its engine to start.
-    streambench_harness::engine_command::install_engines(home, &plan.suite.matrix.engines)?;
+    let mut engines: Vec<_> = plan.scenarios.iter().map(|s| s.engine).collect();
+    engines.sort();
+    engines.dedup();
+    streambench_harness::engine_command::install_engines(home, &engines)?;
     let stack_home = (endpoints.brokers.is_none() && endpoints.postgres.is_none()).then(|| home.clone());
     let out = args.out.unwrap_or_else(|| {
         std::path::PathBuf::from("results").join(rfc3339(now_ms() / 1000).replace(':', "-"))

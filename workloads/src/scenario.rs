@@ -10,7 +10,7 @@ use crate::generator::WorkloadSpec;
 use crate::invalid::Invalid;
 use crate::job::JobSpec;
 use crate::rate::RateProfile;
-use crate::suite::{EngineName, FaultCondition, FaultPlan, Suite};
+use crate::suite::{EngineName, FaultCondition, FaultPlan, Part, Suite};
 
 /// One value of an engine setting, as a suite writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +69,10 @@ pub struct Scenario {
     pub fault: FaultPlan,
     /// Which repetition, from 1.
     pub repetition: u32,
+    /// Seconds left out of the figures when its `[[also]]` table sets its
+    /// own (else the suite's `[measure]` warm-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up_s: Option<f64>,
 }
 
 impl Scenario {
@@ -158,20 +162,36 @@ impl Scenario {
     }
 }
 
-/// Every scenario of `suite`, in a stable order: job, watermark delay,
-/// engine, delivery, rate, interval, the engine's settings, fault,
-/// repetition.
+/// Every scenario of `suite`, in a stable order: its `[matrix]` then each
+/// `[[also]]` table; within one, job, watermark delay, engine, delivery,
+/// rate, interval, the engine's settings, fault, repetition.
 pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
-    let m = &suite.matrix;
+    let mut scenarios = Vec::new();
+    for part in suite.parts()? {
+        for mut scenario in expand_part(suite, &part)? {
+            scenario.number = scenarios.len() + 1;
+            scenarios.push(scenario);
+        }
+    }
+    Ok(scenarios)
+}
+
+/// The scenarios of one of `suite`'s matrices, numbered from 1.
+fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
+    let m = &part.matrix;
     let rates = if m.rates.is_empty() {
         vec![suite.workload.rate.clone()]
     } else {
         m.rates.clone()
     };
+    let workload = WorkloadSpec {
+        duration_s: part.duration_s.unwrap_or(suite.workload.duration_s),
+        ..suite.workload.clone()
+    };
     let mut scenarios = Vec::new();
-    for (job, watermark_delay_ms) in suite.job_variants()? {
+    for (job, watermark_delay_ms) in suite.job_variants(m)? {
         for &engine in &m.engines {
-            let intervals = suite.intervals_of(engine);
+            let intervals = suite.intervals_of(engine, m);
             let settings = suite.settings_of(engine);
             for &delivery in m.delivery.iter().filter(|&&d| engine.offers(d)) {
                 for rate in &rates {
@@ -194,13 +214,14 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
                                         delivery,
                                         workload: WorkloadSpec {
                                             rate: rate.clone(),
-                                            ..suite.workload.clone()
+                                            ..workload.clone()
                                         },
                                         checkpoint_interval_ms,
                                         trigger_interval_ms,
                                         settings: setting.clone(),
                                         fault: fault.clone(),
                                         repetition,
+                                        warm_up_s: part.warm_up_s,
                                     });
                                 }
                             }
@@ -314,5 +335,71 @@ mod tests {
                 "tumbling microbatch upsert 10000/s",
             ]
         );
+    }
+
+    #[test]
+    fn an_also_table_adds_its_scenarios_after_the_matrix_with_its_own_lengths() {
+        let suite = Suite::parse(
+            r#"
+            name = "m"
+            [workload]
+            duration_s = 20
+            [matrix]
+            jobs = ["alerts", "tumbling"]
+            engines = ["continuous", "microbatch"]
+            trigger_interval_ms = [100, 1000]
+            [settings.spark]
+            trigger_interval_ms = "off"
+            [[also]]
+            engines = ["spark"]
+            duration_s = 30
+            warm_up_s = 12
+            [[also]]
+            jobs = ["tumbling"]
+            engines = ["continuous"]
+            watermark_delay_ms = [1000]
+            "#,
+            "inline",
+        )
+        .expect("suite");
+        let scenarios = expand(&suite).expect("expand");
+        let labels: Vec<String> = scenarios.iter().map(Scenario::label).collect();
+        assert_eq!(
+            labels[6..],
+            [
+                "alerts spark upsert trigger-off 10000/s",
+                "tumbling spark upsert trigger-off 10000/s",
+                "tumbling continuous upsert watermark-1s 10000/s",
+            ]
+        );
+        assert!(scenarios.iter().enumerate().all(|(i, s)| s.number == i + 1));
+        let lengths: Vec<(f64, Option<f64>)> = scenarios
+            .iter()
+            .map(|s| (s.workload.duration_s, s.warm_up_s))
+            .collect();
+        assert_eq!(lengths[5], (20.0, None));
+        assert_eq!(lengths[6], (30.0, Some(12.0)));
+        assert_eq!(lengths[8], (20.0, None));
+    }
+
+    #[test]
+    fn a_bad_also_table_is_refused_naming_the_table() {
+        for (extra, needle) in [
+            ("enignes = [\"spark\"]", "unknown field `enignes`"),
+            ("warm_up_s = -1", "warm_up_s"),
+            ("duration_s = \"long\"", "duration_s must be a number"),
+            ("repetitions = 0", "repetitions must be at least 1"),
+        ] {
+            let text = format!(
+                "name = \"m\"\n[matrix]\njobs = [\"tumbling\"]\nengines = [\"continuous\"]\n[[also]]\n{extra}\n"
+            );
+            let message = Suite::parse(&text, "bad.toml").expect_err(extra).to_string();
+            assert!(
+                message.contains("bad.toml")
+                    && message.contains("[[also]] table 1")
+                    && message.contains(needle),
+                "{extra}: {message}"
+            );
+        }
     }
 }

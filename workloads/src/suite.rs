@@ -28,6 +28,12 @@ pub struct Suite {
     pub workload: WorkloadSpec,
     /// The scenarios: every combination of the lists.
     pub matrix: Matrix,
+    /// More scenarios beside the matrix's: each `[[also]]` table is the
+    /// matrix with the lists it gives in place of the matrix's own, and may
+    /// give its own `duration_s` and `warm_up_s`. A suite runs peers at one
+    /// rate, or sweeps one job, this way without multiplying the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<toml::Table>,
     /// Per-job changes to the catalogue's defaults.
     #[serde(default)]
     pub jobs: BTreeMap<String, JobOverrides>,
@@ -155,6 +161,20 @@ pub struct Matrix {
     /// How often each scenario runs.
     #[serde(default = "default_repetitions")]
     pub repetitions: u32,
+}
+
+/// One matrix of a suite's scenarios with what it runs them for: the
+/// suite's `[matrix]`, or one of its `[[also]]` tables laid over it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// Where the suite writes it: `[matrix]` or `[[also]] table 2`.
+    pub origin: String,
+    /// Its lists.
+    pub matrix: Matrix,
+    /// Its own run length in seconds, in place of the workload's.
+    pub duration_s: Option<f64>,
+    /// Its own warm-up in seconds, in place of `[measure]`'s.
+    pub warm_up_s: Option<f64>,
 }
 
 /// A list of intervals in ms where `"off"` stands for none.
@@ -625,10 +645,52 @@ impl Suite {
         Ok(suite)
     }
 
-    /// The suite's jobs with its overrides applied.
+    /// The suite's matrices: `[matrix]`, then each `[[also]]` table laid
+    /// over it.
+    pub fn parts(&self) -> Result<Vec<Part>, Invalid> {
+        let mut parts = vec![Part {
+            origin: "[matrix]".to_string(),
+            matrix: self.matrix.clone(),
+            duration_s: None,
+            warm_up_s: None,
+        }];
+        let base = toml::Table::try_from(&self.matrix).map_err(|e| format!("[matrix]: {e}"))?;
+        for (index, also) in self.also.iter().enumerate() {
+            let origin = format!("[[also]] table {}", index + 1);
+            let mut own = also.clone();
+            let duration_s = take_seconds(&mut own, "duration_s", &origin)?;
+            let warm_up_s = take_seconds(&mut own, "warm_up_s", &origin)?;
+            let mut table = base.clone();
+            table.extend(own);
+            let matrix = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| format!("{origin}: {e}"))?;
+            parts.push(Part {
+                origin,
+                matrix,
+                duration_s,
+                warm_up_s,
+            });
+        }
+        Ok(parts)
+    }
+
+    /// Every job the suite runs, once each, with its overrides applied.
     pub fn job_specs(&self) -> Result<Vec<JobSpec>, Invalid> {
-        self.matrix
-            .jobs
+        let mut jobs: Vec<JobSpec> = Vec::new();
+        for part in self.parts()? {
+            for job in self.job_specs_in(&part.matrix)? {
+                if !jobs.iter().any(|known| known.name == job.name) {
+                    jobs.push(job);
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// The jobs of matrix `m` with the suite's overrides applied.
+    fn job_specs_in(&self, m: &Matrix) -> Result<Vec<JobSpec>, Invalid> {
+        m.jobs
             .iter()
             .map(|name| {
                 let mut job = catalogue_job(name).ok_or_else(|| {
@@ -645,17 +707,17 @@ impl Suite {
             .collect()
     }
 
-    /// Each job as its scenarios run it: once with its own watermark delay,
-    /// or once per delay of `matrix.watermark_delay_ms`, paired with that
-    /// swept delay.
-    pub fn job_variants(&self) -> Result<Vec<(JobSpec, Option<i64>)>, Invalid> {
+    /// Each job of matrix `m` as its scenarios run it: once with its own
+    /// watermark delay, or once per delay of `m.watermark_delay_ms`, paired
+    /// with that swept delay.
+    pub fn job_variants(&self, m: &Matrix) -> Result<Vec<(JobSpec, Option<i64>)>, Invalid> {
         let mut variants = Vec::new();
-        for job in self.job_specs()? {
-            if self.matrix.watermark_delay_ms.is_empty() {
+        for job in self.job_specs_in(m)? {
+            if m.watermark_delay_ms.is_empty() {
                 variants.push((job, None));
                 continue;
             }
-            for &delay in &self.matrix.watermark_delay_ms {
+            for &delay in &m.watermark_delay_ms {
                 let swept = JobSpec {
                     watermark_delay_ms: delay,
                     ..job.clone()
@@ -669,10 +731,10 @@ impl Suite {
         Ok(variants)
     }
 
-    /// `engine`'s intervals as (checkpoint, trigger) pairs: its own
-    /// `[settings.<engine>]` interval where the suite gives one, else the
-    /// matrix's axis for its kind.
-    pub fn intervals_of(&self, engine: EngineName) -> Vec<(Option<u64>, Option<u64>)> {
+    /// `engine`'s intervals in matrix `m` as (checkpoint, trigger) pairs:
+    /// its own `[settings.<engine>]` interval where the suite gives one,
+    /// else `m`'s axis for its kind.
+    pub fn intervals_of(&self, engine: EngineName, m: &Matrix) -> Vec<(Option<u64>, Option<u64>)> {
         let triggered = engine.is_triggered();
         let own = self
             .settings
@@ -685,8 +747,8 @@ impl Suite {
                 .iter()
                 .filter_map(|value| interval_value(value).ok())
                 .collect(),
-            None if triggered => self.matrix.trigger_interval_ms.iter().map(|t| Some(*t)).collect(),
-            None => self.matrix.checkpoint_interval_ms.clone(),
+            None if triggered => m.trigger_interval_ms.iter().map(|t| Some(*t)).collect(),
+            None => m.checkpoint_interval_ms.clone(),
         };
         intervals
             .into_iter()
@@ -729,9 +791,9 @@ impl Suite {
         }
     }
 
-    fn validate_settings(&self) -> Result<(), String> {
+    fn validate_settings(&self, parts: &[Part]) -> Result<(), String> {
         for (engine, settings) in &self.settings {
-            if !self.matrix.engines.contains(engine) {
+            if !parts.iter().any(|part| part.matrix.engines.contains(engine)) {
                 return Err(format!(
                     "[settings.{}] sets an engine that is not in matrix.engines",
                     engine.as_str()
@@ -775,7 +837,8 @@ impl Suite {
     }
 
     fn validate(&self) -> Result<(), String> {
-        self.validate_settings()?;
+        let parts = self.parts()?;
+        self.validate_settings(&parts)?;
         if !crate::names::is_identifier(&self.name) {
             return Err(format!(
                 "name {:?} must be lower-case letters, digits and _ (at most 40)",
@@ -784,13 +847,27 @@ impl Suite {
         }
         self.workload.validate().map_err(|e| e.to_string())?;
         for name in self.jobs.keys() {
-            if !self.matrix.jobs.contains(name) {
+            if !parts.iter().any(|part| part.matrix.jobs.contains(name)) {
                 return Err(format!(
                     "[jobs.{name}] overrides a job that is not in matrix.jobs"
                 ));
             }
         }
-        let m = &self.matrix;
+        for (index, part) in parts.iter().enumerate() {
+            // The matrix's own errors name their list; an `[[also]]` table's
+            // say which table too.
+            self.validate_part(part).map_err(|e| match index {
+                0 => e,
+                _ => format!("{}: {e}", part.origin),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The checks of one matrix: lists not empty, values in range, and
+    /// every job judgeable by the oracle on the workload.
+    fn validate_part(&self, part: &Part) -> Result<(), String> {
+        let m = &part.matrix;
         for (list, empty) in [
             ("matrix.jobs", m.jobs.is_empty()),
             ("matrix.engines", m.engines.is_empty()),
@@ -833,7 +910,7 @@ impl Suite {
                 .validate()
                 .map_err(|e| format!("matrix.faults: {fault:?}: {e}"))?;
         }
-        for (job, _) in self.job_variants()? {
+        for (job, _) in self.job_variants(m)? {
             self.check_lateness_of(&job)?;
         }
         Ok(())
@@ -868,6 +945,28 @@ impl Suite {
         }
         Ok(())
     }
+}
+
+/// Takes `key` out of an `[[also]]` table: a number of seconds, positive
+/// (a warm-up may be 0).
+fn take_seconds(table: &mut toml::Table, key: &str, origin: &str) -> Result<Option<f64>, Invalid> {
+    let Some(value) = table.remove(key) else {
+        return Ok(None);
+    };
+    let seconds = match value {
+        toml::Value::Integer(n) => n as f64,
+        toml::Value::Float(x) => x,
+        other => return Err(format!("{origin}: {key} must be a number of seconds, not {other}").into()),
+    };
+    let in_range = if key == "warm_up_s" {
+        seconds >= 0.0
+    } else {
+        seconds > 0.0
+    };
+    if !(seconds.is_finite() && in_range) {
+        return Err(format!("{origin}: {key} must be a positive number of seconds, not {seconds}").into());
+    }
+    Ok(Some(seconds))
 }
 
 /// Line and column (from 1) of every engine setting's value in `text`.
@@ -1086,16 +1185,19 @@ trigger_interval_ms = [1000, "off"]
 "#;
         let suite = Suite::parse(text, "peers.toml").expect("valid");
         assert_eq!(
-            suite.intervals_of(EngineName::Continuous),
+            suite.intervals_of(EngineName::Continuous, &suite.matrix),
             [(Some(1000), None), (Some(10_000), None)]
         );
         assert_eq!(
-            suite.intervals_of(EngineName::Microbatch),
+            suite.intervals_of(EngineName::Microbatch, &suite.matrix),
             [(None, Some(100)), (None, Some(5000))]
         );
-        assert_eq!(suite.intervals_of(EngineName::Flink), [(None, None)]);
         assert_eq!(
-            suite.intervals_of(EngineName::Spark),
+            suite.intervals_of(EngineName::Flink, &suite.matrix),
+            [(None, None)]
+        );
+        assert_eq!(
+            suite.intervals_of(EngineName::Spark, &suite.matrix),
             [(None, Some(1000)), (None, None)]
         );
         assert_eq!(suite.settings_of(EngineName::Spark), vec![Settings::new()]);
@@ -1173,7 +1275,7 @@ trigger_interval_ms = [1000, "off"]
         );
         let suite = Suite::parse(&text, "sweep.toml").expect("suite");
         let delays: Vec<(i64, Option<i64>)> = suite
-            .job_variants()
+            .job_variants(&suite.matrix)
             .expect("variants")
             .iter()
             .map(|(job, swept)| (job.watermark_delay_ms, *swept))

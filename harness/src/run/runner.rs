@@ -83,9 +83,9 @@ pub async fn run_suite(config: &RunConfig, mut progress: impl FnMut(RunProgress)
         skipped: config.plan.skipped.clone(),
     };
     let run_id = run_id();
-    let warm_up_s = suite.measure.warm_up_s;
     for (index, template) in scenarios.iter().enumerate() {
         let of = scenarios.len();
+        let warm_up_s = template.warm_up_s.unwrap_or(suite.measure.warm_up_s);
         let Some(spec) = &suite.search else {
             let result = run_one(
                 config,
