@@ -171,7 +171,7 @@ pub fn run_figures(results: &Results) -> Vec<Figure> {
 }
 
 /// The most series a chart shows; beyond it lines are unreadable.
-const MOST_SERIES: usize = 7;
+const MOST_SERIES: usize = 8;
 
 /// Engine and delivery mode, with the checkpoint or trigger interval when it
 /// is not the default: a setting without the job, rate or fault.

@@ -8,8 +8,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Colours that stay distinct for colour-blind readers (Okabe and Ito),
-/// without the yellow that vanishes on white.
-const PALETTE: [RGBColor; 7] = [
+/// without the yellow that vanishes on white, and a brown in its place as
+/// the eighth: a frontier of both engines' six settings and two peers
+/// draws every one.
+const PALETTE: [RGBColor; 8] = [
     RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x00, 0x9E, 0x73),
@@ -17,6 +19,7 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(0x56, 0xB4, 0xE9),
     RGBColor(0xD5, 0x5E, 0x00),
     RGBColor(0x00, 0x00, 0x00),
+    RGBColor(0x8C, 0x56, 0x4B),
 ];
 
 /// The colour of series number `index`.

@@ -175,7 +175,7 @@ fn job_verdict(results: &Results, job: &str) -> Option<JobVerdict> {
     let watermark_delay_ms = results
         .scenarios
         .iter()
-        .find(|r| r.scenario.job.name == job)?
+        .find(|r| r.scenario.job.name == job && at_own_watermark(results, r))?
         .scenario
         .job
         .result_wait_ms();
@@ -209,6 +209,20 @@ fn judged(results: &Results, r: &ScenarioResult) -> bool {
         && r.engine_delay.at(99.0).is_some()
 }
 
+/// Whether `r` runs its job at the job's own watermark delay: it is not a
+/// step of a watermark sweep, or its suite ran the job only in sweeps. A
+/// sweep's steps trade completeness for latency and have their own verdict
+/// (the watermark trade-off); the latency verdict compares settings at one
+/// delay, so that none wins by dropping more events.
+fn at_own_watermark(results: &Results, r: &ScenarioResult) -> bool {
+    let job = &r.scenario.job.name;
+    r.scenario.watermark_delay_ms.is_none()
+        || results
+            .scenarios
+            .iter()
+            .all(|other| &other.scenario.job.name != job || other.scenario.watermark_delay_ms.is_some())
+}
+
 /// Every setting of `job` at every rate it was judged at: repetitions of one
 /// setting and rate become one point, their medians.
 pub fn points(results: &Results, job: &str) -> Vec<Point> {
@@ -216,7 +230,7 @@ pub fn points(results: &Results, job: &str) -> Vec<Point> {
     for r in results
         .scenarios
         .iter()
-        .filter(|r| r.scenario.job.name == job && judged(results, r))
+        .filter(|r| r.scenario.job.name == job && judged(results, r) && at_own_watermark(results, r))
     {
         runs.entry((crate::figures::setting(r), r.offered_rate_key()))
             .or_default()

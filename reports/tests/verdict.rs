@@ -211,3 +211,46 @@ fn the_sentence_names_the_next_tightest_target_that_more_engines_meet() {
     assert!(sentence.contains("microbatch also meets 1 s"), "{sentence}");
     assert!(!sentence.contains("also meets 10 s"), "{sentence}");
 }
+
+#[test]
+fn a_watermark_sweeps_steps_are_left_to_its_own_verdict_when_the_job_also_ran_unswept() {
+    let results = fixture("tiny-run");
+    let before = verdict::verdicts(&results);
+    let v = &before[0];
+    let cited = v
+        .targets
+        .iter()
+        .find_map(|t| t.best.clone())
+        .expect("a target met");
+    let mut swept = results.clone();
+    for r in &mut swept.scenarios {
+        if cited.scenarios.contains(&r.scenario.number) {
+            r.scenario.watermark_delay_ms = Some(r.scenario.job.watermark_delay_ms);
+        }
+    }
+    let after = job_verdict(&swept, &v.job);
+    for t in &after.targets {
+        for best in &t.best {
+            assert!(
+                best.scenarios.iter().all(|n| !cited.scenarios.contains(n)),
+                "a sweep step judged beside the unswept runs: {best:?}"
+            );
+        }
+    }
+    // A job run only in sweeps is judged on them all.
+    let mut only_swept = results.clone();
+    for r in &mut only_swept.scenarios {
+        r.scenario.watermark_delay_ms = Some(r.scenario.job.watermark_delay_ms);
+    }
+    let cited_of = |verdicts: Vec<JobVerdict>| -> Vec<Vec<usize>> {
+        verdicts
+            .iter()
+            .flat_map(|v| {
+                v.targets
+                    .iter()
+                    .map(|t| t.best.as_ref().map(|b| b.scenarios.clone()).unwrap_or_default())
+            })
+            .collect()
+    };
+    assert_eq!(cited_of(verdict::verdicts(&only_swept)), cited_of(before));
+}

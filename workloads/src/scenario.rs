@@ -76,6 +76,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether some of its events can be late for its job: the workload's
+    /// late events, or out-of-order ones lagging by the watermark delay or
+    /// more (as the oracle judges them).
+    pub fn may_have_late_events(&self) -> bool {
+        let w = &self.workload;
+        w.late.fraction > 0.0
+            || (w.out_of_order.fraction > 0.0 && w.out_of_order.max_delay_ms >= self.job.watermark_delay_ms)
+    }
+
     /// A short label: `ysb continuous upsert 2000/s`, with the checkpoint or
     /// trigger interval when it is not the default (10 s, 1 s) and the
     /// fault when there is one.

@@ -270,6 +270,13 @@ impl EngineName {
         matches!(self, EngineName::Microbatch | EngineName::Spark)
     }
 
+    /// Whether a windowed job's late events reach its late side output,
+    /// where the check counts them. Flink SQL's and Spark's windows drop
+    /// them silently (their per-key rules do report them).
+    pub fn reports_late_window_events(&self) -> bool {
+        matches!(self, EngineName::Continuous | EngineName::Microbatch)
+    }
+
     /// Whether it offers `delivery` (Flink SQL's JDBC sink has no exactly-once mode).
     pub fn offers(&self, delivery: DeliveryMode) -> bool {
         !(*self == EngineName::Flink && delivery == DeliveryMode::Transactional)

@@ -26,11 +26,30 @@ pub fn plan(path: &Path) -> anyhow::Result<Plan> {
     let suite = Suite::from_file(path)?;
     check_settings(&suite, path)?;
     let expanded = expand(&suite).map_err(|e| anyhow::anyhow!("suite {}: {e}", path.display()))?;
-    let (scenarios, skipped) = leave_out(expanded, |s| registry::engine(s.engine).cannot_run(&s.job));
+    let (scenarios, skipped) = leave_out(expanded, why_not);
     Ok(Plan {
         suite,
         scenarios,
         skipped,
+    })
+}
+
+/// Why `scenario` cannot be run faithfully, if it cannot: its engine cannot
+/// run its job, or would drop late events silently that the check must see.
+fn why_not(scenario: &Scenario) -> Option<String> {
+    let engine = scenario.engine;
+    registry::engine(engine).cannot_run(&scenario.job).or_else(|| {
+        let unseen = !scenario.job.window.is_per_event()
+            && !engine.reports_late_window_events()
+            && scenario.may_have_late_events();
+        unseen.then(|| {
+            format!(
+                "{} drops a windowed job's late events without a side output, and at watermark {} ms \
+                 this workload has events that can be late: the check would count them as lost",
+                engine.as_str(),
+                scenario.job.watermark_delay_ms
+            )
+        })
     })
 }
 
@@ -127,6 +146,37 @@ mod tests {
             !scenarios
                 .iter()
                 .any(|s| s.job.name == "fraud" && s.engine.as_str() == "flink")
+        );
+    }
+
+    #[test]
+    fn a_peer_that_would_drop_late_events_unseen_is_skipped_up_front() {
+        let file = suite_file(
+            "name = \"s\"\n[workload.out_of_order]\nfraction = 0.1\nmax_delay_ms = 3000\n\
+             [matrix]\njobs = [\"tumbling\", \"alerts\"]\nengines = [\"spark\", \"continuous\"]\n\
+             watermark_delay_ms = [1000, 5000]\n",
+        );
+        let plan = plan(file.path()).expect("plan");
+        let labels: Vec<String> = plan.scenarios.iter().map(Scenario::label).collect();
+        assert!(
+            !labels
+                .iter()
+                .any(|l| l.starts_with("tumbling spark") && l.contains("watermark-1s")),
+            "{labels:?}"
+        );
+        for kept in [
+            "tumbling spark upsert watermark-5s",
+            "tumbling continuous upsert watermark-1s",
+            "alerts spark upsert watermark-1s",
+        ] {
+            assert!(labels.iter().any(|l| l.starts_with(kept)), "{kept}: {labels:?}");
+        }
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].label, "tumbling on spark");
+        assert!(
+            plan.skipped[0].reason.contains("without a side output"),
+            "{:?}",
+            plan.skipped
         );
     }
 
