@@ -802,7 +802,7 @@ impl Suite {
         for (engine, settings) in &self.settings {
             if !parts.iter().any(|part| part.matrix.engines.contains(engine)) {
                 return Err(format!(
-                    "[settings.{}] sets an engine that is not in matrix.engines",
+                    "[settings.{}] sets an engine that is not in matrix.engines or an [[also]] table's engines",
                     engine.as_str()
                 ));
             }
@@ -856,7 +856,7 @@ impl Suite {
         for name in self.jobs.keys() {
             if !parts.iter().any(|part| part.matrix.jobs.contains(name)) {
                 return Err(format!(
-                    "[jobs.{name}] overrides a job that is not in matrix.jobs"
+                    "[jobs.{name}] overrides a job that is not in matrix.jobs or an [[also]] table's jobs"
                 ));
             }
         }
@@ -971,7 +971,12 @@ fn take_seconds(table: &mut toml::Table, key: &str, origin: &str) -> Result<Opti
         seconds > 0.0
     };
     if !(seconds.is_finite() && in_range) {
-        return Err(format!("{origin}: {key} must be a positive number of seconds, not {seconds}").into());
+        let least = if key == "warm_up_s" {
+            "0 or more"
+        } else {
+            "more than 0"
+        };
+        return Err(format!("{origin}: {key} must be {least} seconds, not {seconds}").into());
     }
     Ok(Some(seconds))
 }
