@@ -24,6 +24,17 @@ pub mod start;
 pub mod watermark;
 
 pub use error::{Error, Result};
+
+// The engines, and the registry's table of them (see [`registry`]): a new
+// engine is its module, declared here, and its line in `ENGINES`.
 pub mod continuous;
 pub mod external;
 pub mod microbatch;
+
+/// Every engine, in the order `streambench engine --help` lists them.
+pub static ENGINES: &[&dyn registry::Engine] = &[
+    &continuous::ENTRY,
+    &microbatch::ENTRY,
+    &external::spark::ENTRY,
+    &external::flink::ENTRY,
+];

@@ -1,21 +1,21 @@
 //! The engine registry: every engine streambench runs, one entry each.
-//! An entry says what the engine is called, which settings it takes (its
-//! options struct: flags, suite keys and defaults in one, see
-//! [`crate::options`]) and how it runs a job. What it offers (delivery
-//! modes, triggered or checkpointed) is part of its name's data,
-//! [`EngineName`], because suites and reports need it without running
-//! anything.
+//! An entry says what the engine is called and what it offers (its
+//! [`EngineProfile`]: triggered or checkpointed, the delivery modes),
+//! which settings it takes (its options struct: flags, suite keys and
+//! defaults in one, see [`crate::options`]), the jobs it cannot run, and
+//! how it runs a job. Suites are checked against [`profiles`], so nothing
+//! outside this crate lists the engines.
 //!
-//! Adding an engine: its module with an options struct and an [`Entry`]
-//! (its name, a line of help, the jobs it cannot run, and the function
-//! that runs it), its variant of [`EngineName`], and its line in [`ENGINES`].
+//! Adding an engine is two files: its module, with an options struct and
+//! an [`Entry`], and `lib.rs`, which declares the module and lists the
+//! entry in [`ENGINES`].
 
 use std::future::Future;
 use std::pin::Pin;
 
+use streambench_workloads::engine::{EngineName, EngineProfile};
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::scenario::Settings;
-use streambench_workloads::suite::EngineName;
 
 use crate::engine::{JobRun, RunSummary};
 use crate::error::{Error, Result};
@@ -37,8 +37,13 @@ pub trait Tools {
 
 /// One engine: its name, its settings and how it runs.
 pub trait Engine: Sync {
+    /// Its name and what it offers.
+    fn profile(&self) -> EngineProfile;
+
     /// Its name in suites, on the command line and in results.
-    fn name(&self) -> EngineName;
+    fn name(&self) -> EngineName {
+        self.profile().name
+    }
 
     /// One line for `streambench engine --help`.
     fn about(&self) -> &'static str;
@@ -64,19 +69,13 @@ pub trait Engine: Sync {
     fn install(&self, tools: &dyn Tools) -> Result<()>;
 }
 
-/// Every engine, in the order `streambench engine --help` lists them.
-pub static ENGINES: &[&dyn Engine] = &[
-    &crate::continuous::ENTRY,
-    &crate::microbatch::ENTRY,
-    &crate::external::spark::ENTRY,
-    &crate::external::flink::ENTRY,
-];
+pub use crate::ENGINES;
 
 /// An engine given by its options struct `O` and a function that runs a
 /// job with them: the usual way to meet [`Engine`], in a few lines.
 pub struct Entry<O> {
-    /// Its name.
-    pub name: EngineName,
+    /// Its name and what it offers.
+    pub profile: EngineProfile,
     /// One line for `streambench engine --help`.
     pub about: &'static str,
     /// Why it cannot run a job ([`runs_every_job`] for one that can run any).
@@ -98,8 +97,8 @@ pub fn nothing_to_install(_: &dyn Tools) -> Result<()> {
 }
 
 impl<O: EngineOptions> Engine for Entry<O> {
-    fn name(&self) -> EngineName {
-        self.name
+    fn profile(&self) -> EngineProfile {
+        self.profile
     }
 
     fn about(&self) -> &'static str {
@@ -122,7 +121,7 @@ impl<O: EngineOptions> Engine for Entry<O> {
         if let Some(reason) = self.cannot_run(&job.job) {
             let refused = Error::Config(format!(
                 "{} cannot run job {}: {reason}",
-                self.name.as_str(),
+                self.profile.name.as_str(),
                 job.job.name
             ));
             return Box::pin(std::future::ready(Err(refused)));
@@ -136,6 +135,11 @@ impl<O: EngineOptions> Engine for Entry<O> {
     fn install(&self, tools: &dyn Tools) -> Result<()> {
         (self.install)(tools)
     }
+}
+
+/// What every engine offers, for checking suites against.
+pub fn profiles() -> Vec<EngineProfile> {
+    ENGINES.iter().map(|e| e.profile()).collect()
 }
 
 /// The registry's entry for `name`.
@@ -155,14 +159,11 @@ mod tests {
     #[test]
     fn every_engine_name_has_one_entry() {
         let names: Vec<EngineName> = ENGINES.iter().map(|e| e.name()).collect();
-        for name in EngineName::ALL {
-            assert_eq!(
-                names.iter().filter(|n| **n == name).count(),
-                1,
-                "{}",
-                name.as_str()
-            );
+        for name in &names {
+            assert_eq!(names.iter().filter(|n| *n == name).count(), 1, "{name}");
+            assert!(named(name.as_str()).is_some(), "{name}");
         }
+        assert!(named("storm").is_none());
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub struct WorkloadArgs {
 impl WorkloadArgs {
     /// The job and the workload these arguments describe.
     pub fn resolve(&self) -> anyhow::Result<(JobSpec, WorkloadSpec)> {
-        let suite = self.suite.as_deref().map(Suite::from_file).transpose()?;
+        let suite = self.suite.as_deref().map(read_suite).transpose()?;
         let mut workload = suite.as_ref().map(|s| s.workload.clone()).unwrap_or_default();
         if let Some(seed) = self.seed {
             workload.seed = seed;
@@ -71,6 +71,11 @@ impl WorkloadArgs {
         let job = resolve_job(suite.as_ref(), self.job.as_deref())?;
         Ok((job, workload))
     }
+}
+
+/// The suite file at `path`, checked against the engine registry.
+pub fn read_suite(path: &std::path::Path) -> Result<Suite, streambench_workloads::suite::SuiteError> {
+    Suite::from_file(path, &streambench_engines::registry::profiles())
 }
 
 /// The job named `name` (default: the suite's first, else `tumbling`), with
@@ -276,7 +281,7 @@ impl EngineArgs {
     /// The run these arguments describe for `engine`, against `services`.
     /// SIGTERM or Ctrl-C sets its stop flag.
     pub fn job_run(&self, home: &Home, engine: &str, services: &Resolved) -> anyhow::Result<JobRun> {
-        let suite = self.suite.as_deref().map(Suite::from_file).transpose()?;
+        let suite = self.suite.as_deref().map(read_suite).transpose()?;
         let mut job = resolve_job(suite.as_ref(), Some(&self.job))?;
         if let Some(delay) = self.watermark_delay_ms {
             job.watermark_delay_ms = delay;

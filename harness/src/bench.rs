@@ -20,7 +20,7 @@ use streambench_workloads::generator::{Generator, key_bytes};
 use streambench_workloads::job::JobSpec;
 
 use streambench_engines::start::StartPosition;
-use streambench_workloads::suite::EngineName;
+use streambench_workloads::engine::EngineName;
 
 use crate::args::{EngineArgs, MetricsAddr, ServiceArgs};
 use crate::produce::{create_new_topic, produce, producer_config};
@@ -195,8 +195,8 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
     let bare_consumer = combined("bare consumer, both runs", [&bare_before, &bare_after]);
     let ratio = |a: &Rate, b: &Rate| a.per_s / b.per_s.max(1e-9);
     let engine_rate = |name: EngineName| engine_runs.iter().find(|r| r.engine == name).map(|r| &r.rate);
-    let microbatch_over_continuous = engine_rate(EngineName::Microbatch)
-        .zip(engine_rate(EngineName::Continuous))
+    let microbatch_over_continuous = engine_rate(EngineName::MICROBATCH)
+        .zip(engine_rate(EngineName::CONTINUOUS))
         .map(|(m, c)| ratio(m, c));
     let report = BenchReport {
         generate_over_bare_producer: ratio(&generate_rate, &bare_producer),
@@ -282,7 +282,9 @@ async fn measure_engine(
     // sampled from their metrics (Flink's last sample can come before its
     // bounded job ends; Spark's includes its end-of-input marker); a
     // bounded run that ended well read the whole topic.
-    let counts_exactly = !matches!(engine, EngineName::Flink | EngineName::Spark);
+    let counts_exactly = streambench_engines::registry::engine(engine)
+        .profile()
+        .counts_reads_exactly;
     anyhow::ensure!(
         read >= events || !counts_exactly,
         "the {} engine read {read} of {events} records",

@@ -9,7 +9,7 @@ use streambench_engines::engine::RunSummary;
 use streambench_engines::external::flink::FlinkInstall;
 use streambench_engines::external::spark::SparkInstall;
 use streambench_engines::registry::{self, ENGINES, Engine, Tools};
-use streambench_workloads::suite::EngineName;
+use streambench_workloads::engine::EngineName;
 
 use crate::args::{EngineArgs, ServiceArgs};
 use crate::home::Home;
@@ -118,7 +118,7 @@ mod tests {
     fn every_engine_takes_off_for_its_interval() {
         for engine in ENGINES {
             let name = engine.name();
-            let interval = if name.is_triggered() {
+            let interval = if engine.profile().triggered {
                 "--trigger-interval-ms"
             } else {
                 "--checkpoint-interval-ms"

@@ -13,9 +13,9 @@ use streambench_harness::engine_command::EngineCommand;
 use streambench_harness::home::Home;
 use streambench_harness::redact::redact_url;
 use streambench_harness::stack::{self, health};
+use streambench_workloads::engine::EngineName;
 use streambench_workloads::generator::Generator;
 use streambench_workloads::scenario::{SettingValue, Settings};
-use streambench_workloads::suite::EngineName;
 
 /// Measure event-by-event streaming against micro-batches on the same
 /// windowed Kafka-to-PostgreSQL jobs.
@@ -488,8 +488,12 @@ fn placement(
 ) -> std::collections::BTreeMap<EngineName, Settings> {
     let mut placement = std::collections::BTreeMap::new();
     for (engine, setting, value) in [
-        (EngineName::Flink, "cluster", flink_cluster),
-        (EngineName::Spark, "master", spark_master),
+        (
+            streambench_engines::external::flink::NAME,
+            "cluster",
+            flink_cluster,
+        ),
+        (streambench_engines::external::spark::NAME, "master", spark_master),
     ] {
         if let Some(value) = value {
             placement.insert(
@@ -628,7 +632,10 @@ fn engine_name(text: &str) -> Result<EngineName, String> {
     streambench_engines::registry::named(text)
         .map(|engine| engine.name())
         .ok_or_else(|| {
-            let known: Vec<&str> = EngineName::ALL.iter().map(EngineName::as_str).collect();
+            let known: Vec<&str> = streambench_engines::ENGINES
+                .iter()
+                .map(|e| e.name().as_str())
+                .collect();
             format!("no engine {text:?}; the engines are {}", known.join(", "))
         })
 }

@@ -15,7 +15,11 @@ use streambench_workloads::generator::{EventClass, Generator};
 use streambench_workloads::suite::Suite;
 
 fn small_generator(job: &str, start_time_ms: i64) -> Generator {
-    let suite = Suite::from_file(Path::new(common::SMALL_SUITE)).expect("small suite");
+    let suite = Suite::from_file(
+        Path::new(common::SMALL_SUITE),
+        &streambench_engines::registry::profiles(),
+    )
+    .expect("small suite");
     let kind = streambench_workloads::job::catalogue_job(job).expect("job").input;
     Generator::new(suite.workload, kind, start_time_ms).expect("workload")
 }

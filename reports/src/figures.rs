@@ -3,7 +3,8 @@
 //! latency over time with kills and restarts marked, checkpoint overhead
 //! per interval, and duplicates and losses per delivery mode.
 
-use streambench_workloads::suite::{EngineName, FaultPlan};
+use streambench_workloads::engine::EngineName;
+use streambench_workloads::suite::FaultPlan;
 
 use crate::results::{PERCENTILES, Results, ScenarioResult, Spread};
 use crate::svg::{Axis, BarChart, LineChart, Mark, Marker, Scale, Series};
@@ -41,10 +42,11 @@ pub fn job_figures(results: &Results, job: &str) -> Vec<Figure> {
     figures.extend(latency_percentiles(results, job));
     figures.extend(throughput_against_offered(results, job));
     for r in over_time_scenarios(results, job) {
-        figures.push(lag_over_time(r));
-        figures.push(latency_over_time(r));
+        let colour = results.colour_of(r.scenario.engine);
+        figures.push(lag_over_time(r, colour));
+        figures.push(latency_over_time(r, colour));
         if !r.resources.engine_rss_series.is_empty() {
-            figures.push(memory_over_time(r));
+            figures.push(memory_over_time(r, colour));
         }
     }
     figures
@@ -408,7 +410,7 @@ fn fault_markers(r: &ScenarioResult) -> Vec<Marker> {
     markers
 }
 
-fn lag_over_time(r: &ScenarioResult) -> Figure {
+fn lag_over_time(r: &ScenarioResult, colour: usize) -> Figure {
     Figure::Line(LineChart {
         title: format!("Lag over time: #{} {}", r.scenario.number, r.scenario.label()),
         x: Axis::new("time since the generator started (s)", Scale::Linear),
@@ -417,13 +419,13 @@ fn lag_over_time(r: &ScenarioResult) -> Figure {
             name: format!("{} lag", r.scenario.engine.as_str()),
             points: r.lag_series.iter().map(|s| (s.t_s, s.lag_s)).collect(),
             mark: Mark::Line,
-            colour: r.scenario.engine.index(),
+            colour,
         }],
         markers: fault_markers(r),
     })
 }
 
-fn latency_over_time(r: &ScenarioResult) -> Figure {
+fn latency_over_time(r: &ScenarioResult, colour: usize) -> Figure {
     let per_second = |f: fn(&crate::results::LatencySecond) -> Option<f64>| -> Vec<(f64, f64)> {
         r.latency_series
             .iter()
@@ -442,7 +444,7 @@ fn latency_over_time(r: &ScenarioResult) -> Figure {
                 name: "p50".into(),
                 points: per_second(|s| s.p50_ms),
                 mark: Mark::LineAndPoints,
-                colour: r.scenario.engine.index(),
+                colour,
             },
             Series {
                 name: "max".into(),
@@ -455,7 +457,7 @@ fn latency_over_time(r: &ScenarioResult) -> Figure {
     })
 }
 
-fn memory_over_time(r: &ScenarioResult) -> Figure {
+fn memory_over_time(r: &ScenarioResult, colour: usize) -> Figure {
     Figure::Line(LineChart {
         title: format!("Memory over time: #{} {}", r.scenario.number, r.scenario.label()),
         x: Axis::new("time since the generator started (s)", Scale::Linear),
@@ -469,7 +471,7 @@ fn memory_over_time(r: &ScenarioResult) -> Figure {
                 .map(|s| (s.t_s, s.bytes as f64 / 1e6))
                 .collect(),
             mark: Mark::Line,
-            colour: r.scenario.engine.index(),
+            colour,
         }],
         markers: fault_markers(r),
     })
@@ -506,7 +508,7 @@ fn checkpoint_overhead(results: &Results) -> Vec<Figure> {
                     .as_ref()
                     .is_some_and(|c| c.baseline == group.label)
             });
-        if s.engine != EngineName::Continuous || !has_baseline || s.fault != FaultPlan::None {
+        if s.engine != EngineName::CONTINUOUS || !has_baseline || s.fault != FaultPlan::None {
             continue;
         }
         let interval = s
@@ -639,14 +641,14 @@ mod tests {
         let mut points: Vec<Point> = (1..=8)
             .map(|i| {
                 point(
-                    EngineName::Continuous,
+                    EngineName::CONTINUOUS,
                     &format!("continuous upsert setting-{i}"),
                     10.0 * i as f64,
                 )
             })
             .collect();
-        points.push(point(EngineName::Spark, "spark upsert", 3000.0));
-        points.push(point(EngineName::Spark, "spark insert", 4000.0));
+        points.push(point(EngineName::new("spark"), "spark upsert", 3000.0));
+        points.push(point(EngineName::new("spark"), "spark insert", 4000.0));
         let charted = charted_settings(&points);
         assert_eq!(charted.len(), MOST_SERIES);
         assert!(

@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use streambench_workloads::suite::{EngineName, FaultPlan};
+use streambench_workloads::engine::EngineName;
+use streambench_workloads::suite::FaultPlan;
 
 use crate::results::{Results, ScenarioResult, Spread, Verdict};
 use crate::table::Table;
@@ -563,7 +564,7 @@ pub(crate) fn guide_sections(results: &Results) -> Vec<GuideSection> {
 
 /// The engines the guide compares: streambench's two, and any other the run had.
 fn guide_engines(results: &Results) -> Vec<EngineName> {
-    let mut engines = vec![EngineName::Continuous, EngineName::Microbatch];
+    let mut engines = vec![EngineName::CONTINUOUS, EngineName::MICROBATCH];
     for r in &results.scenarios {
         if !engines.contains(&r.scenario.engine) {
             engines.push(r.scenario.engine);

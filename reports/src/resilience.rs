@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use streambench_workloads::delivery::DeliveryMode;
-use streambench_workloads::suite::{EngineName, FaultPlan};
+use streambench_workloads::engine::EngineName;
+use streambench_workloads::suite::FaultPlan;
 
 use crate::results::{Results, ScenarioResult};
 use crate::verdict::cite;
@@ -16,7 +17,7 @@ use crate::verdict::cite;
 pub struct FaultVerdict {
     /// The kind, as people say it: `broker crash`.
     pub fault: &'static str,
-    /// Per engine, in the order `EngineName::ALL` lists them.
+    /// Per engine, in [`EngineName`]'s order.
     pub engines: Vec<EngineFaults>,
 }
 
@@ -88,7 +89,8 @@ pub fn verdicts(results: &Results) -> Vec<FaultVerdict> {
         .into_iter()
         .map(|fault| FaultVerdict {
             fault,
-            engines: EngineName::ALL
+            engines: results
+                .engines()
                 .iter()
                 .filter_map(|engine| runs.get(&(fault, *engine)).map(|r| engine_faults(*engine, r)))
                 .collect(),

@@ -3,9 +3,9 @@
 //! never measured twice.
 
 use serde::{Deserialize, Serialize};
+use streambench_workloads::engine::EngineName;
 use streambench_workloads::oracle::CheckReport;
 use streambench_workloads::scenario::Scenario;
-use streambench_workloads::suite::EngineName;
 
 /// The version of this file's layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -40,6 +40,19 @@ pub struct Skipped {
 }
 
 impl Results {
+    /// The engines the run had, each once, in [`EngineName`]'s order.
+    pub fn engines(&self) -> Vec<EngineName> {
+        let mut engines: Vec<EngineName> = self.scenarios.iter().map(|r| r.scenario.engine).collect();
+        engines.sort();
+        engines.dedup();
+        engines
+    }
+
+    /// An engine's colour in charts: its place among the run's engines.
+    pub fn colour_of(&self, engine: EngineName) -> usize {
+        self.engines().iter().position(|e| *e == engine).unwrap_or(0)
+    }
+
     /// Whether scenario `number` kept up: true unless it was a search trial
     /// judged otherwise. A run that fell behind has latency that only says
     /// how long it ran.

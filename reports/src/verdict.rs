@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use streambench_workloads::suite::{EngineName, FaultPlan};
+use streambench_workloads::engine::EngineName;
+use streambench_workloads::suite::FaultPlan;
 
 use crate::results::{Results, ScenarioResult, Spread};
 use crate::table::Table;

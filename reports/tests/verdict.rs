@@ -4,7 +4,8 @@
 
 use streambench_reports::results::{Results, ScenarioResult};
 use streambench_reports::verdict::{self, JobVerdict, TARGETS_MS};
-use streambench_workloads::suite::{EngineName, FaultPlan};
+use streambench_workloads::engine::EngineName;
+use streambench_workloads::suite::FaultPlan;
 
 fn fixture(name: &str) -> Results {
     let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
@@ -108,11 +109,11 @@ fn the_cheaper_of_two_settings_at_one_rate_is_named() {
         }
     };
     for (continuous, microbatch, cheaper) in [
-        (10.0, 30.0, EngineName::Continuous),
-        (30.0, 10.0, EngineName::Microbatch),
+        (10.0, 30.0, EngineName::CONTINUOUS),
+        (30.0, 10.0, EngineName::MICROBATCH),
     ] {
-        cpu_of(&mut results, EngineName::Continuous, continuous);
-        cpu_of(&mut results, EngineName::Microbatch, microbatch);
+        cpu_of(&mut results, EngineName::CONTINUOUS, continuous);
+        cpu_of(&mut results, EngineName::MICROBATCH, microbatch);
         let v = job_verdict(&results, "tumbling");
         // At 10 s both engines met the target at the fixture's one rate.
         let ten_s = v.targets.iter().find(|t| t.target_ms == 10_000.0).expect("10 s");
@@ -139,7 +140,7 @@ fn the_tightest_target_met_names_only_the_engines_that_met_it() {
     let v = job_verdict(&results, "tumbling");
     let met: Vec<_> = v.targets.iter().filter(|t| t.best.is_some()).collect();
     let tightest = met.first().expect("some target is met");
-    for engine in [EngineName::Continuous, EngineName::Microbatch] {
+    for engine in [EngineName::CONTINUOUS, EngineName::MICROBATCH] {
         let any = judged(&results, "tumbling")
             .any(|r| r.scenario.engine == engine && p99_beyond_watermark(r) <= tightest.target_ms);
         assert_eq!(
@@ -198,7 +199,7 @@ fn the_sentence_names_the_next_tightest_target_that_more_engines_meet() {
     for r in results
         .scenarios
         .iter_mut()
-        .filter(|r| r.scenario.engine == EngineName::Continuous)
+        .filter(|r| r.scenario.engine == EngineName::CONTINUOUS)
     {
         for (percentile, ms) in &mut r.engine_delay.percentiles_ms {
             if *percentile >= 99.0 {

@@ -3,6 +3,7 @@
 //! the suite files that combine them.
 
 pub mod delivery;
+pub mod engine;
 pub mod event;
 pub mod generator;
 pub mod invalid;

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::DeliveryMode;
+use crate::engine::EngineName;
 use crate::generator::WorkloadSpec;
 use crate::invalid::Invalid;
 use crate::job::JobSpec;
 use crate::rate::RateProfile;
-use crate::suite::{EngineName, FaultCondition, FaultPlan, Part, Suite};
+use crate::suite::{FaultCondition, FaultPlan, Part, Suite};
 
 /// One value of an engine setting, as a suite writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +54,10 @@ pub struct Scenario {
     pub watermark_delay_ms: Option<i64>,
     /// The engine.
     pub engine: EngineName,
+    /// Whether the engine runs batches started by a trigger (its interval
+    /// is the trigger's) rather than checkpointing a running pipeline.
+    #[serde(default)]
+    pub triggered: bool,
     /// The delivery mode.
     pub delivery: DeliveryMode,
     /// The workload, with this scenario's rate.
@@ -121,7 +126,7 @@ impl Scenario {
         // Each interval is named unless it is the engines' default (10 s
         // between checkpoints, 1 s between batches).
         match (
-            self.engine.is_triggered(),
+            self.triggered || self.trigger_interval_ms.is_some(),
             self.checkpoint_interval_ms,
             self.trigger_interval_ms,
         ) {
@@ -200,13 +205,14 @@ fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
     let mut scenarios = Vec::new();
     for (job, watermark_delay_ms) in suite.job_variants(m)? {
         for &engine in &m.engines {
+            let profile = suite.profile(engine);
             let intervals = suite.intervals_of(engine, m);
             let settings = suite.settings_of(engine);
-            for &delivery in m.delivery.iter().filter(|&&d| engine.offers(d)) {
+            for &delivery in m.delivery.iter().filter(|&&d| profile.offers(d)) {
                 for rate in &rates {
                     for &(checkpoint_interval_ms, trigger_interval_ms) in &intervals {
                         if delivery == DeliveryMode::Transactional
-                            && engine == EngineName::Continuous
+                            && !profile.triggered
                             && checkpoint_interval_ms.is_none()
                         {
                             // Transactional delivery commits per checkpoint: no checkpoints, no scenario.
@@ -220,6 +226,7 @@ fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
                                         job: job.clone(),
                                         watermark_delay_ms,
                                         engine,
+                                        triggered: profile.triggered,
                                         delivery,
                                         workload: WorkloadSpec {
                                             rate: rate.clone(),
@@ -250,7 +257,8 @@ mod tests {
     #[test]
     fn the_quickstart_matrix_is_two_jobs_on_two_engines() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/quickstart.toml");
-        let suite = Suite::from_file(std::path::Path::new(path)).expect("quickstart");
+        let suite =
+            Suite::from_file(std::path::Path::new(path), &crate::engine::examples()).expect("quickstart");
         let scenarios = expand(&suite).expect("expand");
         let labels: Vec<String> = scenarios.iter().map(Scenario::label).collect();
         assert_eq!(
@@ -284,6 +292,7 @@ mod tests {
             repetitions = 3
             "#,
             "inline",
+            &crate::engine::examples(),
         )
         .expect("suite");
         // continuous: 2 deliveries x 2 rates x 1 interval; micro-batch: 2 x 2 x 2; all x 3.
@@ -301,6 +310,7 @@ mod tests {
             watermark_delay_ms = [500, 5000]
             "#,
             "inline",
+            &crate::engine::examples(),
         )
         .expect("suite");
         let scenarios = expand(&suite).expect("expand");
@@ -329,6 +339,7 @@ mod tests {
             watermark_interval_ms = 100
             "#,
             "inline",
+            &crate::engine::examples(),
         )
         .expect("suite");
         let labels: Vec<String> = expand(&suite)
@@ -369,6 +380,7 @@ mod tests {
             watermark_delay_ms = [1000]
             "#,
             "inline",
+            &crate::engine::examples(),
         )
         .expect("suite");
         let scenarios = expand(&suite).expect("expand");
@@ -402,7 +414,9 @@ mod tests {
             let text = format!(
                 "name = \"m\"\n[matrix]\njobs = [\"tumbling\"]\nengines = [\"continuous\"]\n[[also]]\n{extra}\n"
             );
-            let message = Suite::parse(&text, "bad.toml").expect_err(extra).to_string();
+            let message = Suite::parse(&text, "bad.toml", &crate::engine::examples())
+                .expect_err(extra)
+                .to_string();
             assert!(
                 message.contains("bad.toml")
                     && message.contains("[[also]] table 1")

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::DeliveryMode;
+use crate::engine::{EngineName, EngineProfile};
 use crate::generator::WorkloadSpec;
 use crate::invalid::Invalid;
 use crate::job::{CATALOGUE, JobSpec, catalogue_job};
@@ -53,6 +54,10 @@ pub struct Suite {
     /// name it when an engine refuses it.
     #[serde(skip)]
     pub setting_places: BTreeMap<(EngineName, String), (usize, usize)>,
+    /// The engines the suite was checked against (the engine registry's
+    /// profiles): what each offers, for the matrix's expansion.
+    #[serde(skip)]
+    pub engines: Vec<EngineProfile>,
 }
 
 /// One engine setting in a suite: one value, or a list of values to run
@@ -80,15 +85,6 @@ impl SettingAxis {
 /// engine's `[settings.*]` table may replace its own kind's (a peer run only
 /// at its default while ours sweep), never the other's.
 const INTERVAL_SETTINGS: [&str; 2] = ["checkpoint_interval_ms", "trigger_interval_ms"];
-
-/// The interval setting `engine` takes.
-fn interval_setting(engine: EngineName) -> &'static str {
-    if engine.is_triggered() {
-        "trigger_interval_ms"
-    } else {
-        "checkpoint_interval_ms"
-    }
-}
 
 /// An interval written in `[settings.*]`: a positive number of ms, or
 /// `"off"` (no checkpoints; batches back to back, Spark's own default).
@@ -224,63 +220,6 @@ fn default_faults() -> Vec<FaultPlan> {
 }
 fn default_repetitions() -> u32 {
     1
-}
-
-/// An engine a scenario runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EngineName {
-    /// Event by event, Flink's model.
-    Continuous,
-    /// Micro-batches, Spark Structured Streaming's model.
-    Microbatch,
-    /// Apache Spark Structured Streaming itself (PySpark, installed on first use).
-    Spark,
-    /// Apache Flink itself (Flink SQL on a local mini-cluster, installed on first use).
-    Flink,
-}
-
-impl EngineName {
-    /// Every engine, in the order reports list and colour them.
-    pub const ALL: [EngineName; 4] = [
-        EngineName::Continuous,
-        EngineName::Microbatch,
-        EngineName::Spark,
-        EngineName::Flink,
-    ];
-
-    /// The engine's place in [`EngineName::ALL`]: its colour in charts.
-    pub fn index(&self) -> usize {
-        EngineName::ALL.iter().position(|e| e == self).unwrap_or(0)
-    }
-
-    /// The name as suites and the command line spell it.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            EngineName::Continuous => "continuous",
-            EngineName::Microbatch => "microbatch",
-            EngineName::Spark => "spark",
-            EngineName::Flink => "flink",
-        }
-    }
-
-    /// Whether it runs in batches started by a trigger (and so takes
-    /// `trigger_interval_ms` rather than `checkpoint_interval_ms`).
-    pub fn is_triggered(&self) -> bool {
-        matches!(self, EngineName::Microbatch | EngineName::Spark)
-    }
-
-    /// Whether a windowed job's late events reach its late side output,
-    /// where the check counts them. Flink SQL's and Spark's windows drop
-    /// them silently (their per-key rules do report them).
-    pub fn reports_late_window_events(&self) -> bool {
-        matches!(self, EngineName::Continuous | EngineName::Microbatch)
-    }
-
-    /// Whether it offers `delivery` (Flink SQL's JDBC sink has no exactly-once mode).
-    pub fn offers(&self, delivery: DeliveryMode) -> bool {
-        !(*self == EngineName::Flink && delivery == DeliveryMode::Transactional)
-    }
 }
 
 /// A fault the harness injects into a running engine.
@@ -628,23 +567,32 @@ pub enum SuiteError {
 }
 
 impl Suite {
-    /// Reads and checks a suite file.
-    pub fn from_file(path: &Path) -> Result<Suite, SuiteError> {
+    /// Reads a suite file and checks it against `engines`, the engines
+    /// there are.
+    pub fn from_file(path: &Path, engines: &[EngineProfile]) -> Result<Suite, SuiteError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| SuiteError::Read {
             path: shown.clone(),
             error,
         })?;
-        Suite::parse(&text, &shown)
+        Suite::parse(&text, &shown, engines)
     }
 
-    /// Parses and checks suite text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<Suite, SuiteError> {
+    /// Parses suite text and checks it against `engines`; `origin` names it
+    /// in errors.
+    pub fn parse(text: &str, origin: &str, engines: &[EngineProfile]) -> Result<Suite, SuiteError> {
         let mut suite: Suite = toml::from_str(text).map_err(|e| SuiteError::Parse {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
         suite.setting_places = setting_places(&suite, text);
+        suite.engines = engines.to_vec();
+        suite
+            .validate_engines(text)
+            .map_err(|message| SuiteError::Invalid {
+                path: origin.to_string(),
+                message,
+            })?;
         suite.validate().map_err(|message| SuiteError::Invalid {
             path: origin.to_string(),
             message,
@@ -738,15 +686,60 @@ impl Suite {
         Ok(variants)
     }
 
+    /// What `engine` offers. Every engine a checked suite names has a
+    /// profile; an unchecked one's engines are taken as checkpointing peers
+    /// that offer every delivery.
+    pub fn profile(&self, engine: EngineName) -> EngineProfile {
+        self.engines
+            .iter()
+            .find(|p| p.name == engine)
+            .copied()
+            .unwrap_or(EngineProfile {
+                name: engine,
+                triggered: false,
+                transactional: true,
+                reports_late_window_events: false,
+                counts_reads_exactly: false,
+            })
+    }
+
+    /// Every engine a matrix names is one of the suite's engines: else the
+    /// error names it, where the text first writes it, and the engines there are.
+    fn validate_engines(&self, text: &str) -> Result<(), String> {
+        for part in self.parts()? {
+            for engine in &part.matrix.engines {
+                if self.engines.iter().any(|p| p.name == *engine) {
+                    continue;
+                }
+                let quoted = format!("\"{engine}\"");
+                let place = text.find(&quoted).map_or(String::new(), |at| {
+                    let (line, column) = line_and_column(text, at);
+                    format!(" (line {line}, column {column})")
+                });
+                let known: Vec<&str> = self.engines.iter().map(|p| p.name.as_str()).collect();
+                let list = match part.origin.as_str() {
+                    "[matrix]" => "matrix.engines".to_string(),
+                    also => format!("{also}: engines"),
+                };
+                return Err(format!(
+                    "{list}: no engine {quoted}{place}; the engines are {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `engine`'s intervals in matrix `m` as (checkpoint, trigger) pairs:
     /// its own `[settings.<engine>]` interval where the suite gives one,
     /// else `m`'s axis for its kind.
     pub fn intervals_of(&self, engine: EngineName, m: &Matrix) -> Vec<(Option<u64>, Option<u64>)> {
-        let triggered = engine.is_triggered();
+        let profile = self.profile(engine);
+        let triggered = profile.triggered;
         let own = self
             .settings
             .get(&engine)
-            .and_then(|settings| settings.get(interval_setting(engine)));
+            .and_then(|settings| settings.get(profile.interval_setting()));
         let intervals: Vec<Option<u64>> = match own {
             Some(axis) => axis
                 .get_ref()
@@ -815,7 +808,7 @@ impl Suite {
                     ));
                 }
                 if INTERVAL_SETTINGS.contains(&name.as_str()) {
-                    Self::validate_interval(*engine, name, axis.get_ref(), &place)?;
+                    self.validate_interval(*engine, name, axis.get_ref(), &place)?;
                 }
             }
         }
@@ -824,12 +817,13 @@ impl Suite {
 
     /// An engine's own interval: its kind's, each value one it takes.
     fn validate_interval(
+        &self,
         engine: EngineName,
         name: &str,
         axis: &SettingAxis,
         place: &str,
     ) -> Result<(), String> {
-        let own = interval_setting(engine);
+        let own = self.profile(engine).interval_setting();
         if name != own {
             return Err(format!(
                 "[settings.{engine}] {name} ({place}): {engine} takes {own}, not {name}",
@@ -986,13 +980,18 @@ fn setting_places(suite: &Suite, text: &str) -> BTreeMap<(EngineName, String), (
     let mut places = BTreeMap::new();
     for (engine, settings) in &suite.settings {
         for (name, axis) in settings {
-            let before = &text[..axis.span().start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            places.insert((*engine, name.clone()), (line, column));
+            places.insert((*engine, name.clone()), line_and_column(text, axis.span().start));
         }
     }
     places
+}
+
+/// Line and column (from 1) of byte `at` in `text`.
+fn line_and_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
 }
 
 fn window_reach(window: &WindowSpec) -> i64 {
@@ -1022,7 +1021,8 @@ engines = ["continuous"]
         for entry in std::fs::read_dir(&dir).expect("the suites folder") {
             let path = entry.expect("an entry").path();
             if path.extension().is_some_and(|e| e == "toml") {
-                Suite::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                Suite::from_file(&path, &crate::engine::examples())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 read += 1;
             }
         }
@@ -1052,6 +1052,7 @@ engines = ["continuous"]
         let none = Suite::parse(
             &format!("{MINIMAL}faults = [{{ kind = \"kills\", times = 0, seed = 1, restart_after_s = 1 }}]"),
             "t",
+            &crate::engine::examples(),
         );
         assert!(none.is_err());
     }
@@ -1063,7 +1064,7 @@ engines = ["continuous"]
                 &format!(
                     "{MINIMAL}faults = [{{ kind = \"{kind}\", at_s = 4, after = {{ checkpoints = 1 }}, restart_after_s = 2 }}]"
                 ),
-                "t",
+                "t", &crate::engine::examples()
             )
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
             let fault = &suite.matrix.faults[0];
@@ -1074,6 +1075,7 @@ engines = ["continuous"]
             let negative = Suite::parse(
                 &format!("{MINIMAL}faults = [{{ kind = \"{kind}\", restart_after_s = -1 }}]"),
                 "t",
+                &crate::engine::examples(),
             );
             assert!(negative.is_err(), "{kind}: a negative restart delay is refused");
         }
@@ -1085,7 +1087,7 @@ engines = ["continuous"]
             &format!(
                 "{MINIMAL}faults = [{{ kind = \"kill\", after = {{ checkpoints = 2, behind_at_most_s = 1.5 }}, restart_after_s = 1 }}]"
             ),
-            "t",
+            "t", &crate::engine::examples()
         )
         .expect("a kill after two checkpoints");
         let fault = &suite.matrix.faults[0];
@@ -1107,7 +1109,10 @@ engines = ["continuous"]
             "after = { checkpoint = 1 }",
         ] {
             let text = format!("{MINIMAL}faults = [{{ kind = \"pause\", duration_s = 1, {bad} }}]");
-            assert!(Suite::parse(&text, "t").is_err(), "{bad} was accepted");
+            assert!(
+                Suite::parse(&text, "t", &crate::engine::examples()).is_err(),
+                "{bad} was accepted"
+            );
         }
     }
 
@@ -1118,7 +1123,8 @@ engines = ["continuous"]
         for entry in std::fs::read_dir(&dir).expect("suites folder") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let suite = Suite::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                let suite =
+                    Suite::from_file(&path, &crate::engine::examples()).unwrap_or_else(|e| panic!("{e}"));
                 assert!(!suite.job_specs().expect("jobs").is_empty());
                 parsed += 1;
             }
@@ -1132,12 +1138,14 @@ engines = ["continuous"]
             "[matrix]\n",
             "[matrix]\ncheckpoint_interval_ms = [\"off\", 500]\n",
         );
-        let suite = Suite::parse(&text, "off.toml").expect("valid");
+        let suite = Suite::parse(&text, "off.toml", &crate::engine::examples()).expect("valid");
         assert_eq!(suite.matrix.checkpoint_interval_ms, vec![None, Some(500)]);
         let back: Suite = toml::from_str(&toml::to_string(&suite).expect("serialise")).expect("parse");
         assert_eq!(back.matrix.checkpoint_interval_ms, vec![None, Some(500)]);
         let bad = MINIMAL.replace("[matrix]\n", "[matrix]\ncheckpoint_interval_ms = [\"never\"]\n");
-        let message = Suite::parse(&bad, "bad.toml").expect_err("never").to_string();
+        let message = Suite::parse(&bad, "bad.toml", &crate::engine::examples())
+            .expect_err("never")
+            .to_string();
         assert!(message.contains("bad.toml"), "{message}");
     }
 
@@ -1145,17 +1153,17 @@ engines = ["continuous"]
     fn engine_settings_are_axes_checked_for_what_the_suite_alone_can_tell() {
         let text =
             format!("{MINIMAL}\n[settings.continuous]\nparallelism = [1, 2]\nwatermark_interval_ms = 50\n");
-        let suite = Suite::parse(&text, "s.toml").expect("valid");
-        let combinations = suite.settings_of(EngineName::Continuous);
+        let suite = Suite::parse(&text, "s.toml", &crate::engine::examples()).expect("valid");
+        let combinations = suite.settings_of(EngineName::CONTINUOUS);
         assert_eq!(combinations.len(), 2);
         assert_eq!(combinations[1]["parallelism"], SettingValue::Integer(2));
         assert_eq!(
             combinations[1]["watermark_interval_ms"],
             SettingValue::Integer(50)
         );
-        assert_eq!(suite.settings_of(EngineName::Flink), vec![Settings::new()]);
+        assert_eq!(suite.settings_of(EngineName::new("flink")), vec![Settings::new()]);
         assert_eq!(
-            suite.setting_place(EngineName::Continuous, "parallelism"),
+            suite.setting_place(EngineName::CONTINUOUS, "parallelism"),
             "line 8, column 15"
         );
         for (extra, needle) in [
@@ -1171,9 +1179,13 @@ engines = ["continuous"]
             ("[settings.continuous]\nparallelism = []\n", "empty list"),
             ("[settings.nope]\nparallelism = 2\n", "nope"),
         ] {
-            let message = Suite::parse(&format!("{MINIMAL}{extra}"), "bad.toml")
-                .expect_err(extra)
-                .to_string();
+            let message = Suite::parse(
+                &format!("{MINIMAL}{extra}"),
+                "bad.toml",
+                &crate::engine::examples(),
+            )
+            .expect_err(extra)
+            .to_string();
             assert!(
                 message.contains("bad.toml") && message.contains(needle),
                 "{message}"
@@ -1195,24 +1207,24 @@ checkpoint_interval_ms = "off"
 [settings.spark]
 trigger_interval_ms = [1000, "off"]
 "#;
-        let suite = Suite::parse(text, "peers.toml").expect("valid");
+        let suite = Suite::parse(text, "peers.toml", &crate::engine::examples()).expect("valid");
         assert_eq!(
-            suite.intervals_of(EngineName::Continuous, &suite.matrix),
+            suite.intervals_of(EngineName::CONTINUOUS, &suite.matrix),
             [(Some(1000), None), (Some(10_000), None)]
         );
         assert_eq!(
-            suite.intervals_of(EngineName::Microbatch, &suite.matrix),
+            suite.intervals_of(EngineName::MICROBATCH, &suite.matrix),
             [(None, Some(100)), (None, Some(5000))]
         );
         assert_eq!(
-            suite.intervals_of(EngineName::Flink, &suite.matrix),
+            suite.intervals_of(EngineName::new("flink"), &suite.matrix),
             [(None, None)]
         );
         assert_eq!(
-            suite.intervals_of(EngineName::Spark, &suite.matrix),
+            suite.intervals_of(EngineName::new("spark"), &suite.matrix),
             [(None, Some(1000)), (None, None)]
         );
-        assert_eq!(suite.settings_of(EngineName::Spark), vec![Settings::new()]);
+        assert_eq!(suite.settings_of(EngineName::new("spark")), vec![Settings::new()]);
         let scenarios = crate::scenario::expand(&suite).expect("expand");
         let labels: Vec<String> = scenarios.iter().map(|s| s.setting_label()).collect();
         assert_eq!(
@@ -1230,20 +1242,31 @@ trigger_interval_ms = [1000, "off"]
     }
 
     #[test]
-    fn every_engine_is_listed_once_in_all() {
-        for (i, engine) in EngineName::ALL.iter().enumerate() {
-            assert_eq!(engine.index(), i, "{}", engine.as_str());
-        }
-        // A new engine does not compile here until this match, and so ALL, has it.
-        let variants = |e: EngineName| match e {
-            EngineName::Continuous | EngineName::Microbatch | EngineName::Spark | EngineName::Flink => 4,
-        };
-        assert_eq!(EngineName::ALL.len(), variants(EngineName::Continuous));
+    fn an_engine_the_suite_was_not_given_is_refused_with_its_place() {
+        let text = MINIMAL.replace("[\"continuous\"]", "[\"continuous\", \"storm\"]");
+        let message = Suite::parse(&text, "new.toml", &crate::engine::examples())
+            .expect_err("storm is no engine here")
+            .to_string();
+        assert!(
+            message.contains("new.toml")
+                && message.contains("matrix.engines: no engine \"storm\" (line 5, column 26)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("continuous, microbatch, spark, flink"),
+            "{message}"
+        );
+        let mut engines = crate::engine::examples();
+        engines.push(crate::engine::EngineProfile {
+            name: EngineName::new("storm"),
+            ..engines[0]
+        });
+        Suite::parse(&text, "new.toml", &engines).expect("an engine the registry gives is taken");
     }
 
     #[test]
     fn a_minimal_suite_takes_the_defaults() {
-        let suite = Suite::parse(MINIMAL, "mini.toml").expect("valid");
+        let suite = Suite::parse(MINIMAL, "mini.toml", &crate::engine::examples()).expect("valid");
         assert_eq!(suite.matrix.delivery, vec![DeliveryMode::Upsert]);
         assert_eq!(suite.workload, WorkloadSpec::default());
     }
@@ -1251,7 +1274,7 @@ trigger_interval_ms = [1000, "off"]
     #[test]
     fn an_unknown_field_is_named_with_line_and_column() {
         let text = format!("{MINIMAL}\n[workload]\nsede = 4\n");
-        let message = Suite::parse(&text, "typo.toml")
+        let message = Suite::parse(&text, "typo.toml", &crate::engine::examples())
             .expect_err("unknown field")
             .to_string();
         assert!(
@@ -1268,9 +1291,10 @@ trigger_interval_ms = [1000, "off"]
     fn a_lag_beyond_the_watermark_is_refused_only_where_the_oracle_cannot_judge_it() {
         let tail = "[workload.out_of_order]\nfraction = 0.1\nmax_delay_ms = 60000\n";
         let tumbling = format!("{MINIMAL}{tail}");
-        Suite::parse(&tumbling, "tail.toml").expect("a tumbling window takes or drops an event whole");
+        Suite::parse(&tumbling, "tail.toml", &crate::engine::examples())
+            .expect("a tumbling window takes or drops an event whole");
         let sliding = tumbling.replace("\"tumbling\"", "\"sliding\"");
-        let message = Suite::parse(&sliding, "tail.toml")
+        let message = Suite::parse(&sliding, "tail.toml", &crate::engine::examples())
             .expect_err("sliding")
             .to_string();
         assert!(
@@ -1285,7 +1309,7 @@ trigger_interval_ms = [1000, "off"]
             "engines = [\"continuous\"]",
             "engines = [\"continuous\"]\nwatermark_delay_ms = [500, 2000]",
         );
-        let suite = Suite::parse(&text, "sweep.toml").expect("suite");
+        let suite = Suite::parse(&text, "sweep.toml", &crate::engine::examples()).expect("suite");
         let delays: Vec<(i64, Option<i64>)> = suite
             .job_variants(&suite.matrix)
             .expect("variants")
@@ -1297,7 +1321,7 @@ trigger_interval_ms = [1000, "off"]
             "engines = [\"continuous\"]",
             "engines = [\"continuous\"]\nwatermark_delay_ms = [-1]",
         );
-        let message = Suite::parse(&bad, "sweep.toml")
+        let message = Suite::parse(&bad, "sweep.toml", &crate::engine::examples())
             .expect_err("negative")
             .to_string();
         assert!(message.contains("watermark"), "{message}");
@@ -1317,18 +1341,20 @@ trigger_interval_ms = [1000, "off"]
             ("[jobs.sliding]\nwatermark_delay_ms = 1\n", "not in matrix.jobs"),
         ] {
             let text = format!("{MINIMAL}{extra}");
-            let message = Suite::parse(&text, "bad.toml").expect_err(extra).to_string();
+            let message = Suite::parse(&text, "bad.toml", &crate::engine::examples())
+                .expect_err(extra)
+                .to_string();
             assert!(
                 message.contains("bad.toml") && message.contains(needle),
                 "{message}"
             );
         }
         let unknown_job = MINIMAL.replace("\"tumbling\"", "\"nope\"");
-        let message = Suite::parse(&unknown_job, "bad.toml")
+        let message = Suite::parse(&unknown_job, "bad.toml", &crate::engine::examples())
             .expect_err("unknown job")
             .to_string();
         assert!(message.contains("unknown job \"nope\""), "{message}");
         let bad_name = MINIMAL.replace("\"mini\"", "\"x; drop table y\"");
-        assert!(Suite::parse(&bad_name, "bad.toml").is_err());
+        assert!(Suite::parse(&bad_name, "bad.toml", &crate::engine::examples()).is_err());
     }
 }

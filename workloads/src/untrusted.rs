@@ -21,7 +21,7 @@ pub fn decode_as_every_job(bytes: &[u8]) {
 /// Parses `bytes` as a suite file, validates it and expands its jobs.
 pub fn parse_as_suite(bytes: &[u8]) {
     if let Ok(text) = std::str::from_utf8(bytes)
-        && let Ok(suite) = Suite::parse(text, "fuzz.toml")
+        && let Ok(suite) = Suite::parse(text, "fuzz.toml", &crate::engine::examples())
     {
         let _ = suite.job_specs();
     }

@@ -19,7 +19,7 @@ pub use runtime::{ContinuousSettings, run};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use streambench_workloads::suite::EngineName;
+use streambench_workloads::engine::{EngineName, EngineProfile};
 
 use crate::options::{self, Interval};
 use crate::registry::Entry;
@@ -63,7 +63,13 @@ impl ContinuousOptions {
 
 /// The continuous engine's registry entry.
 pub static ENTRY: Entry<ContinuousOptions> = Entry {
-    name: EngineName::Continuous,
+    profile: EngineProfile {
+        name: EngineName::CONTINUOUS,
+        triggered: false,
+        transactional: true,
+        reports_late_window_events: true,
+        counts_reads_exactly: true,
+    },
     about: "Event by event (Flink's model).",
     run: |job, options, _| Box::pin(run(job, options.settings())),
     cannot_run: crate::registry::runs_every_job,

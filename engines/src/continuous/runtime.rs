@@ -27,7 +27,7 @@ use crate::start::StartPosition;
 use crate::watermark::WatermarkTracker;
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = streambench_workloads::suite::EngineName::Continuous.as_str();
+pub const ENGINE: &str = streambench_workloads::engine::EngineName::CONTINUOUS.as_str();
 
 /// How the continuous engine runs, beyond what every engine is given.
 #[derive(Debug, Clone)]

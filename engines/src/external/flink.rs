@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use streambench_workloads::delivery::DeliveryMode;
-use streambench_workloads::suite::EngineName;
+use streambench_workloads::engine::{EngineName, EngineProfile};
 
 use super::driver::{self, Driver};
 use super::flink_rest::{FlinkRest, OffsetGauges};
@@ -29,8 +29,11 @@ use crate::sink::tables::{Tables, quoted};
 use crate::source::{KafkaSource, Offsets};
 use crate::start::StartPosition;
 
+/// The engine's name in suites, on the command line and in results.
+pub const NAME: EngineName = EngineName::new("flink");
+
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = EngineName::Flink.as_str();
+pub const ENGINE: &str = NAME.as_str();
 
 /// The Flink SQL job's source; the installer compiles it (Flink's class
 /// loader must find the job's functions as class files).
@@ -155,7 +158,16 @@ impl FlinkOptions {
 
 /// Flink's registry entry.
 pub static ENTRY: Entry<FlinkOptions> = Entry {
-    name: EngineName::Flink,
+    profile: EngineProfile {
+        name: NAME,
+        triggered: false,
+        // Flink SQL's JDBC sink has no exactly-once mode.
+        transactional: false,
+        // Its windowed SQL drops late events without a side output.
+        reports_late_window_events: false,
+        // Its summary samples its metrics.
+        counts_reads_exactly: false,
+    },
     about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),
     cannot_run: crate::registry::runs_every_job,

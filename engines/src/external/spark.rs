@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
-use streambench_workloads::suite::EngineName;
+use streambench_workloads::engine::{EngineName, EngineProfile};
 
 use super::driver::{self, Driver};
 use super::end_of_input::{END_OF_INPUT_MS, MarkerTopic};
@@ -26,8 +26,11 @@ use crate::registry::Entry;
 use crate::sink::{self, PostgresSink};
 use crate::source::{KafkaSource, Offsets};
 
+/// The engine's name in suites, on the command line and in results.
+pub const NAME: EngineName = EngineName::new("spark");
+
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = EngineName::Spark.as_str();
+pub const ENGINE: &str = NAME.as_str();
 
 /// The PySpark job, written next to the job file at every start.
 const JOB_SCRIPT: &str = include_str!("../../external/spark_job.py");
@@ -120,7 +123,16 @@ impl SparkOptions {
 
 /// Spark's registry entry.
 pub static ENTRY: Entry<SparkOptions> = Entry {
-    name: EngineName::Spark,
+    profile: EngineProfile {
+        name: NAME,
+        triggered: true,
+        // foreachBatch writes each batch with its id in one transaction.
+        transactional: true,
+        // Its windowed SQL drops late events without a side output.
+        reports_late_window_events: false,
+        // Its summary samples its metrics.
+        counts_reads_exactly: false,
+    },
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
     cannot_run: crate::registry::runs_every_job,

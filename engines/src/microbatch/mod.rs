@@ -18,7 +18,7 @@ pub use runtime::{BatchProgress, CommitEntry, ENGINE, MicrobatchSettings, Offset
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use streambench_workloads::suite::EngineName;
+use streambench_workloads::engine::{EngineName, EngineProfile};
 
 use crate::options::{self, Interval};
 use crate::registry::Entry;
@@ -63,7 +63,13 @@ impl MicrobatchOptions {
 
 /// The micro-batch engine's registry entry.
 pub static ENTRY: Entry<MicrobatchOptions> = Entry {
-    name: EngineName::Microbatch,
+    profile: EngineProfile {
+        name: EngineName::MICROBATCH,
+        triggered: true,
+        transactional: true,
+        reports_late_window_events: true,
+        counts_reads_exactly: true,
+    },
     about: "Micro-batches computed with polars (Spark Structured Streaming's model).",
     run: |job, options, _| Box::pin(run(job, options.settings())),
     cannot_run: crate::registry::runs_every_job,

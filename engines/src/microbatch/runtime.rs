@@ -32,7 +32,7 @@ use crate::start::StartPosition;
 use crate::watermark::WatermarkTracker;
 
 /// The engine's name in result rows and reports.
-pub const ENGINE: &str = streambench_workloads::suite::EngineName::Microbatch.as_str();
+pub const ENGINE: &str = streambench_workloads::engine::EngineName::MICROBATCH.as_str();
 
 /// When windows are written, as Spark's output modes define it.
 #[derive(

@@ -23,7 +23,7 @@ pub struct Plan {
 /// The suite at `path`, its scenarios, and the ones left out because their
 /// engine cannot run their job.
 pub fn plan(path: &Path) -> anyhow::Result<Plan> {
-    let suite = Suite::from_file(path)?;
+    let suite = Suite::from_file(path, &registry::profiles())?;
     check_settings(&suite, path)?;
     let expanded = expand(&suite).map_err(|e| anyhow::anyhow!("suite {}: {e}", path.display()))?;
     let (scenarios, skipped) = leave_out(expanded, why_not);
@@ -38,9 +38,10 @@ pub fn plan(path: &Path) -> anyhow::Result<Plan> {
 /// run its job, or would drop late events silently that the check must see.
 fn why_not(scenario: &Scenario) -> Option<String> {
     let engine = scenario.engine;
-    registry::engine(engine).cannot_run(&scenario.job).or_else(|| {
+    let entry = registry::engine(engine);
+    entry.cannot_run(&scenario.job).or_else(|| {
         let unseen = !scenario.job.window.is_per_event()
-            && !engine.reports_late_window_events()
+            && !entry.profile().reports_late_window_events
             && scenario.may_have_late_events();
         unseen.then(|| {
             format!(

@@ -11,10 +11,11 @@ use anyhow::Context;
 use streambench_engines::registry;
 use streambench_engines::start::StartPosition;
 use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::engine::EngineName;
 use streambench_workloads::generator::{Generator, WorkloadSpec};
 use streambench_workloads::rate::RateProfile;
 use streambench_workloads::scenario::{Scenario, SettingValue, Settings};
-use streambench_workloads::suite::{EngineName, Suite};
+use streambench_workloads::suite::Suite;
 
 use super::engine_process::EngineProcess;
 use super::faults::{FaultTarget, Interruptions};
@@ -331,7 +332,7 @@ fn engine_args(
     let mut settings = scenario.settings.clone();
     let ms = |ms: u64| SettingValue::Integer(ms as i64);
     let off = SettingValue::Text("off".into());
-    let (interval, value) = if scenario.engine.is_triggered() {
+    let (interval, value) = if scenario.triggered {
         ("trigger_interval_ms", scenario.trigger_interval_ms)
     } else {
         ("checkpoint_interval_ms", scenario.checkpoint_interval_ms)

@@ -4,8 +4,8 @@
 //! setting without them.
 
 pub use streambench_reports::results::{CheckpointCost, GroupSummary, Spread};
+use streambench_workloads::engine::EngineName;
 use streambench_workloads::scenario::Scenario;
-use streambench_workloads::suite::EngineName;
 
 use super::results::{ScenarioResult, SearchResult};
 
@@ -37,7 +37,7 @@ pub fn group_runs(results: &[ScenarioResult], searches: &[SearchResult]) -> Vec<
         .map(|(key, members)| summarise(key, members))
         .collect();
     for (i, (key, _)) in groups.iter().enumerate() {
-        if key.engine != EngineName::Continuous || key.checkpoint_interval_ms.is_none() {
+        if key.engine != EngineName::CONTINUOUS || key.checkpoint_interval_ms.is_none() {
             continue;
         }
         let baseline_key = Scenario {
@@ -141,8 +141,7 @@ mod tests {
     #[test]
     fn repetitions_group_and_checkpoints_are_compared_with_none() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads/suites/checkpoint.toml");
-        let suite =
-            streambench_workloads::suite::Suite::from_file(std::path::Path::new(path)).expect("suite");
+        let suite = crate::args::read_suite(std::path::Path::new(path)).expect("suite");
         let scenarios = streambench_workloads::scenario::expand(&suite).expect("expand");
         let results: Vec<ScenarioResult> = scenarios
             .iter()
