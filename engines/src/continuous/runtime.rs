@@ -138,14 +138,7 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         _ => None,
     };
     let restored = restore(&job, &store, &mut sink, committed_epoch).await?;
-    // A restore may finish an interrupted commit: its epoch is the restored one.
-    let first_epoch = store
-        .epochs()?
-        .last()
-        .copied()
-        .unwrap_or(0)
-        .max(committed_epoch.unwrap_or(0))
-        .max(restored.as_ref().map_or(0, |s| s.epoch));
+    let first_epoch = first_epoch(&store, committed_epoch, restored.as_ref())?;
 
     let (start_offsets, end_offsets) = assign_start(&job, &source, restored.as_ref()).await?;
     tracing::info!(
@@ -171,10 +164,7 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         out: to_coordinator.clone(),
         metrics: metrics.clone(),
     };
-    let source_thread = std::thread::Builder::new()
-        .name("source".into())
-        .spawn(move || source_task.run())
-        .map_err(|e| Error::Internal(format!("cannot start the source thread: {e}")))?;
+    let source_thread = source_task.spawn()?;
     drop(to_coordinator);
 
     let mut coordinator = Coordinator {
@@ -207,6 +197,23 @@ pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary
         end_offsets,
         started,
     ))
+}
+
+/// The epoch the run starts from: past every checkpoint kept and every
+/// epoch committed (a restore may finish an interrupted commit: its epoch
+/// is the restored one).
+fn first_epoch(
+    store: &CheckpointStore,
+    committed_epoch: Option<u64>,
+    restored: Option<&Snapshot>,
+) -> Result<u64> {
+    Ok(store
+        .epochs()?
+        .last()
+        .copied()
+        .unwrap_or(0)
+        .max(committed_epoch.unwrap_or(0))
+        .max(restored.map_or(0, |s| s.epoch)))
 }
 
 /// Assigns the source its start (the checkpoint's offsets, or `job.start`)
@@ -387,6 +394,14 @@ struct SourceTask {
 const READ_BURST: usize = 2_000;
 
 impl SourceTask {
+    /// Runs the task on a thread of its own.
+    fn spawn(self) -> Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("source".into())
+            .spawn(move || self.run())
+            .map_err(|e| Error::Internal(format!("cannot start the source thread: {e}")))
+    }
+
     fn run(mut self) {
         if let Err(error) = self.read_loop() {
             let _ = self.out.blocking_send(ToCoordinator::SourceFailed(error));
@@ -395,14 +410,7 @@ impl SourceTask {
 
     fn read_loop(&mut self) -> Result<()> {
         let interpreter = self.job.interpreter();
-        let mut tracker = WatermarkTracker::new(
-            self.source.partitions().iter().copied(),
-            self.job.job.watermark_delay_ms,
-            self.settings.idle_timeout,
-        );
-        if let Some((max_event_times, watermark)) = &self.restored_progress {
-            tracker.restore(max_event_times, *watermark);
-        }
+        let mut tracker = self.watermark_tracker();
         let workers = self.workers.len();
         let mut routed: Vec<Vec<Routed>> = (0..workers).map(|_| Vec::new()).collect();
         let mut dead = OutputBatch::default();
@@ -442,31 +450,12 @@ impl SourceTask {
             if self.out.is_closed() {
                 return Err(stopped());
             }
-            if self.job.stop.load(Ordering::Relaxed) {
-                if !self.job.drain_on_stop {
-                    return self.barrier(&tracker, true);
-                }
-                if self.end_offsets.is_none() {
-                    // Drain: what the topic holds now becomes the end of input.
-                    let end = self
-                        .source
-                        .watermarks()?
-                        .into_iter()
-                        .map(|(p, (_, high))| (p, high))
-                        .collect();
-                    tracing::info!(?end, "stopping: draining to the topic's current end");
-                    self.end_offsets = Some(end);
-                }
+            if self.job.stop.load(Ordering::Relaxed) && self.stops_without_draining()? {
+                return self.barrier(&tracker, true);
             }
             if now >= next_watermark {
                 next_watermark = now + self.settings.watermark_interval;
-                let before = tracker.current();
-                if let Some(watermark) = tracker.advance(now)
-                    && before != Some(watermark)
-                {
-                    self.metrics.watermark_ms.store(watermark, Ordering::Relaxed);
-                    self.broadcast(|| WorkerInput::Watermark(watermark))?;
-                }
+                self.advance_watermark(&mut tracker, now)?;
             }
             if let Some(at) = next_checkpoint
                 && now >= at
@@ -475,6 +464,53 @@ impl SourceTask {
                 self.barrier(&tracker, false)?;
             }
         }
+    }
+
+    /// The watermark tracker over the source's partitions, with the
+    /// restored checkpoint's progress.
+    fn watermark_tracker(&self) -> WatermarkTracker {
+        let mut tracker = WatermarkTracker::new(
+            self.source.partitions().iter().copied(),
+            self.job.job.watermark_delay_ms,
+            self.settings.idle_timeout,
+        );
+        if let Some((max_event_times, watermark)) = &self.restored_progress {
+            tracker.restore(max_event_times, *watermark);
+        }
+        tracker
+    }
+
+    /// On a stop: true to stop now, after a final checkpoint; with
+    /// `drain_on_stop`, false, and what the topic holds now becomes the end
+    /// of input.
+    fn stops_without_draining(&mut self) -> Result<bool> {
+        if !self.job.drain_on_stop {
+            return Ok(true);
+        }
+        if self.end_offsets.is_none() {
+            let end = self
+                .source
+                .watermarks()?
+                .into_iter()
+                .map(|(p, (_, high))| (p, high))
+                .collect();
+            tracing::info!(?end, "stopping: draining to the topic's current end");
+            self.end_offsets = Some(end);
+        }
+        Ok(false)
+    }
+
+    /// Advances the watermark to `now`'s and, if it moved, sends it to
+    /// every worker.
+    fn advance_watermark(&self, tracker: &mut WatermarkTracker, now: Instant) -> Result<()> {
+        let before = tracker.current();
+        if let Some(watermark) = tracker.advance(now)
+            && before != Some(watermark)
+        {
+            self.metrics.watermark_ms.store(watermark, Ordering::Relaxed);
+            self.broadcast(|| WorkerInput::Watermark(watermark))?;
+        }
+        Ok(())
     }
 
     /// Reads up to [`READ_BURST`] records, decoding each and routing it to

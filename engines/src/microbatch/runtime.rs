@@ -493,12 +493,7 @@ impl BatchEngine<'_> {
         lap("read_and_decode", &mut durations);
 
         let computed = self.compute(n, entry, input)?;
-        Metrics::add(&self.metrics.events_kept, computed.kept as u64);
-        Metrics::add(
-            &self.metrics.dead_letters,
-            computed.output.dead_letters.len() as u64,
-        );
-        Metrics::add(&self.metrics.late_events, computed.output.late.len() as u64);
+        self.count(&computed);
         let next_watermark_ms = self.next_watermark(entry, &computed.max_event_time_ms);
         let (delta, output) = (computed.delta, computed.output);
         apply(&mut self.windows, &delta);
@@ -543,6 +538,17 @@ impl BatchEngine<'_> {
         self.record_progress(&progress);
         self.after_commit(n, entry, next_watermark_ms).await;
         Ok(next_watermark_ms)
+    }
+
+    /// Adds a computed batch's kept events, dead letters and late events to
+    /// the metrics.
+    fn count(&self, computed: &Computed) {
+        Metrics::add(&self.metrics.events_kept, computed.kept as u64);
+        Metrics::add(
+            &self.metrics.dead_letters,
+            computed.output.dead_letters.len() as u64,
+        );
+        Metrics::add(&self.metrics.late_events, computed.output.late.len() as u64);
     }
 
     /// Computes batch `n` from its input: with polars for a windowed job's

@@ -221,15 +221,8 @@ async fn run_scenario(
     let dir = config.out_dir.join(format!("scenario-{}", scenario.number));
     std::fs::create_dir_all(&dir)?;
     let metrics_file = dir.join("metrics.jsonl");
-    let (args, env) = engine_args(config, scenario, name, &dir, &metrics_file)?;
     let cpu_before = CpuTimes::now();
-    let mut engine = EngineProcess::start(
-        &config.binary,
-        (&args, &env),
-        &dir.join("engine.log"),
-        &metrics_file,
-    )?;
-    engine.wait_until_ready(&services.postgres, name).await?;
+    let mut engine = start_engine(config, scenario, name, &dir, &metrics_file).await?;
 
     report("generating");
     let start_time_ms = now_ms();
@@ -258,13 +251,7 @@ async fn run_scenario(
     };
     let Interruptions { restarts, moments } = faults.strike_all(&mut engine, &mut produce, report).await?;
     let produced = produce.finish().await.context("the generator failed")?;
-    if restarts > 0 {
-        // A kill can come late (its condition waits); the drain waits for the restart.
-        report("awaiting the restart");
-        engine.wait_until_reporting(Duration::from_secs(180)).await?;
-    }
-    report("draining");
-    let drained = engine.drain(Duration::from_secs(300)).await;
+    let drained = drain(engine, restarts, report).await;
     let sampled = sampler.finish();
     drained?;
     let cpu = CpuTimes::now().since(&cpu_before);
@@ -299,6 +286,41 @@ async fn run_scenario(
         error: None,
         ..measure(finished).await?
     })
+}
+
+/// `scenario`'s engine, started on topic `name` with its log and metrics
+/// in `dir`, once it is ready for events (its result table exists).
+async fn start_engine(
+    config: &RunConfig,
+    scenario: &Scenario,
+    name: &str,
+    dir: &Path,
+    metrics_file: &Path,
+) -> anyhow::Result<EngineProcess> {
+    let (args, env) = engine_args(config, scenario, name, dir, metrics_file)?;
+    let mut engine = EngineProcess::start(
+        &config.binary,
+        (&args, &env),
+        &dir.join("engine.log"),
+        metrics_file,
+    )?;
+    engine.wait_until_ready(&config.services.postgres, name).await?;
+    Ok(engine)
+}
+
+/// Drains `engine` once the generator is done: after its last restart, if
+/// a fault restarted it (a kill can come late, its condition waiting).
+async fn drain(
+    mut engine: EngineProcess,
+    restarts: u32,
+    report: &mut impl FnMut(&'static str),
+) -> anyhow::Result<()> {
+    if restarts > 0 {
+        report("awaiting the restart");
+        engine.wait_until_reporting(Duration::from_secs(180)).await?;
+    }
+    report("draining");
+    engine.drain(Duration::from_secs(300)).await
 }
 
 /// The command line that starts `scenario`'s engine: the flags every
