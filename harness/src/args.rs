@@ -18,6 +18,7 @@ use streambench_workloads::rate::RateProfile;
 use streambench_workloads::suite::Suite;
 
 use crate::home::Home;
+use crate::job_file::JobFile;
 use crate::stack::{Endpoints, Resolved};
 
 /// The workload and job, from a suite file and flags; the same flags and
@@ -183,6 +184,10 @@ pub struct EngineArgs {
     /// Take the job's settings and the workload's seed and keys from this suite.
     #[arg(long, value_name = "FILE")]
     pub suite: Option<PathBuf>,
+    /// Run the job this file holds, as the harness resolved it (instead of
+    /// reading a suite); its name must be --job's.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["suite", "seed", "keys"])]
+    pub job_file: Option<PathBuf>,
     /// The workload's seed (for the job's enrichment table; default: the suite's).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -252,6 +257,7 @@ impl EngineArgs {
         .collect();
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
         push_option(&mut args, "--suite", path(&self.suite));
+        push_option(&mut args, "--job-file", path(&self.job_file));
         push_option(&mut args, "--seed", self.seed.map(|n| n.to_string()));
         push_option(&mut args, "--keys", self.keys.map(|n| n.to_string()));
         push_option(&mut args, "--group", self.group.clone());
@@ -278,25 +284,34 @@ impl EngineArgs {
         args
     }
 
-    /// The run these arguments describe for `engine`, against `services`.
-    /// SIGTERM or Ctrl-C sets its stop flag.
-    pub fn job_run(&self, home: &Home, engine: &str, services: &Resolved) -> anyhow::Result<JobRun> {
-        let suite = self.suite.as_deref().map(read_suite).transpose()?;
-        let mut job = resolve_job(suite.as_ref(), Some(&self.job))?;
+    /// The job these arguments describe, its overrides applied and checked:
+    /// resolved before any service is contacted.
+    pub fn job(&self) -> anyhow::Result<JobFile> {
+        let mut file = self.resolved_job()?;
         if let Some(delay) = self.watermark_delay_ms {
-            job.watermark_delay_ms = delay;
+            file.job.watermark_delay_ms = delay;
         }
         if let Some(lateness) = self.allowed_lateness_ms {
-            job.allowed_lateness_ms = lateness;
+            file.job.allowed_lateness_ms = lateness;
         }
-        job.validate()?;
-        let workload = suite.map(|s| s.workload).unwrap_or_default();
+        file.job.validate()?;
+        Ok(file)
+    }
+
+    /// The run of `job` (from [`EngineArgs::job`]) these arguments describe
+    /// for `engine`, against `services`. SIGTERM or Ctrl-C sets its stop flag.
+    pub fn job_run(&self, job: JobFile, home: &Home, engine: &str, services: &Resolved) -> JobRun {
+        let JobFile {
+            job,
+            workload_seed,
+            workload_keys,
+        } = job;
         let stop = Arc::new(AtomicBool::new(false));
         watch_for_stop(stop.clone());
-        Ok(JobRun {
+        JobRun {
             job,
-            workload_seed: self.seed.unwrap_or(workload.seed),
-            workload_keys: self.keys.unwrap_or(workload.keys),
+            workload_seed,
+            workload_keys,
             brokers: services.brokers.clone(),
             topic: self.topic.clone(),
             group: self.group.clone().unwrap_or_else(|| self.table.clone()),
@@ -313,6 +328,31 @@ impl EngineArgs {
             metrics_file: self.metrics_file.clone(),
             metrics_addr: self.metrics_addr.0,
             stop,
+        }
+    }
+
+    /// The job to run: `--job-file`'s, else `--job` with its settings from
+    /// `--suite` (or the catalogue's), the seed and keys from the flags or
+    /// the suite.
+    fn resolved_job(&self) -> anyhow::Result<JobFile> {
+        if let Some(path) = &self.job_file {
+            let file = JobFile::read(path)?;
+            anyhow::ensure!(
+                file.job.name == self.job,
+                "the job file {} holds the job {:?}, not --job {:?}",
+                path.display(),
+                file.job.name,
+                self.job
+            );
+            return Ok(file);
+        }
+        let suite = self.suite.as_deref().map(read_suite).transpose()?;
+        let job = resolve_job(suite.as_ref(), Some(&self.job))?;
+        let workload = suite.map(|s| s.workload).unwrap_or_default();
+        Ok(JobFile {
+            job,
+            workload_seed: self.seed.unwrap_or(workload.seed),
+            workload_keys: self.keys.unwrap_or(workload.keys),
         })
     }
 }
@@ -394,5 +434,10 @@ mod tests {
             ..args
         };
         assert_eq!(parse(&args), args, "every flag set");
+        args = EngineArgs {
+            job_file: Some("job.json".into()),
+            ..EngineArgs::for_job("ysb", "results")
+        };
+        assert_eq!(parse(&args), args, "a job file");
     }
 }

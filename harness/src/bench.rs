@@ -23,6 +23,7 @@ use streambench_engines::start::StartPosition;
 use streambench_workloads::engine::EngineName;
 
 use crate::args::{EngineArgs, MetricsAddr, ServiceArgs};
+use crate::job_file::JobFile;
 use crate::produce::{create_new_topic, produce, producer_config};
 use crate::run::measure::CpuTimes;
 use crate::stack::Resolved;
@@ -92,8 +93,6 @@ pub struct Bench<'a> {
     pub binary: &'a Path,
     /// The jars of Kafka's consumer performance tool.
     pub kafka_tools: &'a Path,
-    /// The suite the engines take their job settings from, if any.
-    pub suite: Option<&'a Path>,
     /// The job.
     pub job: &'a JobSpec,
     /// The events.
@@ -240,14 +239,19 @@ async fn measure_engine(
 ) -> anyhow::Result<EngineMeasured> {
     let events = bench.generator.len();
     let dir = tempfile::tempdir()?;
+    let job_file = dir.path().join("job.json");
+    JobFile {
+        job: bench.job.clone(),
+        workload_seed: bench.generator.spec().seed,
+        workload_keys: bench.generator.spec().keys,
+    }
+    .write(&job_file)?;
     let common = EngineArgs {
-        suite: bench.suite.map(Path::to_path_buf),
-        seed: Some(bench.generator.spec().seed),
-        keys: Some(bench.generator.spec().keys),
+        job_file: Some(job_file),
         topic: topic.to_string(),
         start: StartPosition::Earliest,
         bounded: true,
-        checkpoint_dir: Some(dir.path().to_path_buf()),
+        checkpoint_dir: Some(dir.path().join("checkpoints")),
         metrics_addr: MetricsAddr(None),
         ..EngineArgs::for_job(&bench.job.name, table)
     };

@@ -67,8 +67,9 @@ impl EngineCommand {
     pub async fn run(&self, home: &Home) -> anyhow::Result<RunSummary> {
         let common = EngineArgs::from_arg_matches(&self.matches)?;
         let services = ServiceArgs::from_arg_matches(&self.matches)?;
+        let job = common.job()?;
         let resolved = stack::resolve_answering(home, &services.endpoints(), stack::Needs::BOTH).await?;
-        let job = common.job_run(home, self.engine.name().as_str(), &resolved)?;
+        let job = common.job_run(job, home, self.engine.name().as_str(), &resolved);
         Ok(self.engine.run(job, &self.matches, &InstalledTools(home)).await?)
     }
 }

@@ -9,6 +9,7 @@ pub mod check;
 pub mod clock;
 pub mod engine_command;
 pub mod home;
+pub mod job_file;
 pub mod produce;
 pub mod run;
 pub use streambench_engines::redact;

@@ -591,7 +591,6 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         services: &services,
         binary: &binary,
         kafka_tools: &kafka_tools,
-        suite: args.workload.suite.as_deref(),
         job: &job,
         generator: &generator,
         engines: &args.engines,

@@ -219,3 +219,47 @@ fn a_table_name_cannot_carry_sql() {
     );
     assert!(!said.contains("s3cret"), "{said}");
 }
+
+#[test]
+fn an_engine_refuses_a_job_file_that_is_not_its_job_before_any_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("job.json");
+    let job = streambench_workloads::job::catalogue_job("ysb").expect("ysb");
+    let file = streambench_harness::job_file::JobFile {
+        job,
+        workload_seed: 1,
+        workload_keys: 10,
+    };
+    file.write(&path).expect("writes the job file");
+    let path = path.to_str().expect("utf-8 path");
+    let silent = [
+        "--brokers",
+        "127.0.0.1:1",
+        "--postgres",
+        "postgres://127.0.0.1:1/db",
+    ];
+    for engine in ["continuous", "microbatch"] {
+        let mut args = vec![
+            "engine",
+            engine,
+            "--job",
+            "tumbling",
+            "--table",
+            "t",
+            "--job-file",
+            path,
+        ];
+        args.extend(silent);
+        let said = fails(&args);
+        assert!(
+            said.contains("job.json") && said.contains("\"ysb\"") && !said.contains("answer"),
+            "{engine}: a mismatched job file:\n{said}"
+        );
+        args.extend(["--suite", "suite.toml"]);
+        let said = fails(&args);
+        assert!(
+            said.contains("--suite") && said.contains("--job-file"),
+            "{engine}: {said}"
+        );
+    }
+}

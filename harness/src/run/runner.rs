@@ -27,6 +27,7 @@ use super::search::{TrialObservation, Verdict, judge, search};
 use super::spread::group_runs;
 use crate::args::{EngineArgs, ServiceArgs};
 use crate::clock::{now_ms, rfc3339};
+use crate::job_file::JobFile;
 use crate::produce::BackgroundProduce;
 use crate::stack::Resolved;
 
@@ -334,17 +335,22 @@ fn engine_args(
     dir: &Path,
     metrics: &Path,
 ) -> anyhow::Result<(Vec<String>, crate::args::ChildEnv)> {
+    // The scenario's job as run, a swept watermark delay included.
+    let job_file = dir.join("job.json");
+    JobFile {
+        job: scenario.job.clone(),
+        workload_seed: scenario.workload.seed,
+        workload_keys: scenario.workload.keys,
+    }
+    .write(&job_file)?;
     let common = EngineArgs {
-        suite: Some(config.suite_path.clone()),
+        job_file: Some(job_file),
         topic: name.to_string(),
         delivery: scenario.delivery,
         start: StartPosition::Checkpoint,
         drain_on_stop: true,
         checkpoint_dir: Some(dir.join("checkpoints")),
         metrics_file: Some(metrics.to_path_buf()),
-        // The scenario's job as run, a swept watermark delay included.
-        watermark_delay_ms: Some(scenario.job.watermark_delay_ms),
-        allowed_lateness_ms: Some(scenario.job.allowed_lateness_ms),
         ..EngineArgs::for_job(&scenario.job.name, name)
     };
     let services = ServiceArgs {
