@@ -36,5 +36,6 @@ pub static ENGINES: &[&dyn registry::Engine] = &[
     &continuous::ENTRY,
     &microbatch::ENTRY,
     &external::spark::ENTRY,
+    &external::spark_realtime::ENTRY,
     &external::flink::ENTRY,
 ];

@@ -120,8 +120,8 @@ struct RunArgs {
     /// instead of a local mini-cluster.
     #[arg(long)]
     flink_cluster: Option<String>,
-    /// Run the `spark` engine on this Spark master (e.g. spark://host:7077)
-    /// instead of in local mode.
+    /// Run the `spark` and `spark_realtime` engines on this Spark master
+    /// (e.g. spark://host:7077) instead of in local mode.
     #[arg(long)]
     spark_master: Option<String>,
     #[command(flatten)]
@@ -493,7 +493,16 @@ fn placement(
             "cluster",
             flink_cluster,
         ),
-        (streambench_engines::external::spark::NAME, "master", spark_master),
+        (
+            streambench_engines::external::spark::NAME,
+            "master",
+            spark_master.clone(),
+        ),
+        (
+            streambench_engines::external::spark_realtime::NAME,
+            "master",
+            spark_master,
+        ),
     ] {
         if let Some(value) = value {
             placement.insert(

@@ -3,7 +3,9 @@
 //! oracle (dead letters included), and keeps each delivery mode's promise
 //! across a SIGKILL and restart under `streambench run`, in local mode and
 //! on a standalone cluster, and across a crash forced between a batch's
-//! write and Spark's commit log, where `insert` shows its duplicates.
+//! write and Spark's commit log, where `insert` shows its duplicates. Its
+//! real-time mode runs the per-event job equal to the oracle, through a
+//! kill, and refuses a windowed job with the reason.
 
 mod common;
 
@@ -39,6 +41,28 @@ async fn spark_runs_the_catalogue_jobs_equal_to_the_oracle() {
             "the workload has malformed records"
         );
     }
+}
+
+#[tokio::test]
+async fn spark_s_real_time_mode_runs_alerts_equal_to_the_oracle_across_a_kill() {
+    let services = services().await;
+    let report = steady_job_on(&services, "spark_realtime", "alerts", &["--delivery", "upsert"]);
+    assert!(exact(&report, false), "alerts in real-time mode: {report:#}");
+    assert!(
+        count(&report, "dead_lettered") > 0,
+        "the workload has malformed records"
+    );
+    let run = run_fixture(&services, "spark-realtime-kill.toml");
+    assert_eq!(run.results.scenarios.len(), 2, "alerts, once per delivery mode");
+    common::assert_promises_kept_across_one_kill(&run.results);
+    common::assert_each_restart_says(&run, "streambench spark_realtime: resuming after batch");
+    let skipped: Vec<&str> = run.results.skipped.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        skipped,
+        ["tumbling on spark_realtime"],
+        "the windowed job is refused"
+    );
+    assert!(run.results.skipped[0].reason.contains("stateless"));
 }
 
 #[tokio::test]

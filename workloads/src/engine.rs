@@ -138,7 +138,7 @@ impl EngineProfile {
     }
 }
 
-/// Profiles shaped like streambench's four engines, for this crate's own
+/// Profiles shaped like streambench's five engines, for this crate's own
 /// tests and fuzz targets, which run without the engine registry.
 pub fn examples() -> Vec<EngineProfile> {
     let own = |name, triggered| EngineProfile {
@@ -160,6 +160,7 @@ pub fn examples() -> Vec<EngineProfile> {
         own(EngineName::MICROBATCH, true),
         peer("spark", true, true),
         peer("flink", false, false),
+        peer("spark_realtime", false, false),
     ]
 }
 

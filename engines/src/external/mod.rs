@@ -9,3 +9,4 @@ pub mod end_of_input;
 pub mod flink;
 pub mod flink_rest;
 pub mod spark;
+pub mod spark_realtime;

@@ -49,9 +49,12 @@ pub struct SparkInstall {
 /// How Spark runs the job, beyond what every engine is given.
 #[derive(Debug, Clone)]
 pub struct SparkSettings {
+    /// Micro-batches (the `spark` engine) or real-time mode (`spark_realtime`).
+    pub mode: SparkMode,
     /// Spark's master: `local[N]` or a cluster's URL.
     pub master: String,
-    /// The processing-time trigger.
+    /// The processing-time trigger; in real-time mode, the batch duration,
+    /// which is the checkpoint interval.
     pub trigger_interval: Duration,
     /// At most this many records per batch (`maxOffsetsPerTrigger`).
     pub max_offsets_per_trigger: Option<u64>,
@@ -59,6 +62,27 @@ pub struct SparkSettings {
     pub shuffle_partitions: u32,
     /// Where Spark keeps its state (open windows, the fraud rule's recent purchases).
     pub state_store: StateStore,
+}
+
+/// How Spark executes the results query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SparkMode {
+    /// Structured Streaming's default: a batch per trigger, written by
+    /// `foreachBatch`.
+    MicroBatch,
+    /// Real-time mode (Spark 4.1+): long-running batches whose duration is
+    /// the checkpoint interval, each row written as it comes.
+    RealTime,
+}
+
+impl SparkMode {
+    /// The engine that runs Spark this way, as results name it.
+    pub fn engine(self) -> &'static str {
+        match self {
+            SparkMode::MicroBatch => ENGINE,
+            SparkMode::RealTime => super::spark_realtime::NAME.as_str(),
+        }
+    }
 }
 
 /// Spark's state store provider (`spark.sql.streaming.stateStore.providerClass`).
@@ -112,6 +136,7 @@ impl SparkOptions {
     /// The adapter's settings.
     pub fn settings(&self) -> SparkSettings {
         SparkSettings {
+            mode: SparkMode::MicroBatch,
             master: self.master.clone(),
             trigger_interval: self.trigger_interval_ms.0.unwrap_or(Duration::ZERO),
             max_offsets_per_trigger: self.max_offsets_per_trigger,
@@ -296,10 +321,6 @@ impl Progress {
     }
 }
 
-fn external(reason: String) -> Error {
-    driver::failure(ENGINE, reason)
-}
-
 /// The job file `spark_job.py` reads.
 fn job_file(
     job: &JobRun,
@@ -309,8 +330,9 @@ fn job_file(
     markers: &MarkerTopic,
 ) -> Result<serde_json::Value> {
     Ok(driver::with(
-        driver::job_file(job, ENGINE)?,
+        driver::job_file(job, settings.mode.engine())?,
         json!({
+            "real_time": settings.mode == SparkMode::RealTime,
             "marker_topic": markers.0,
             "postgres": job.postgres,
             "progress_file": progress,
@@ -345,6 +367,7 @@ fn last_committed_batch(query_dir: &Path) -> Option<u64> {
 /// now is read and every window written).
 pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) -> Result<RunSummary> {
     let started = Instant::now();
+    let engine = settings.mode.engine();
     std::fs::create_dir_all(&job.checkpoint_dir).map_err(Error::checkpoint_write(&job.checkpoint_dir))?;
     let progress_file = job.checkpoint_dir.join("progress.jsonl");
     // Progress of earlier runs stays in the file; follow only this run's.
@@ -352,7 +375,7 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
     let job_path = job.checkpoint_dir.join("job.json");
     let markers = MarkerTopic::for_run(&job.checkpoint_dir, &job.topic, &job.brokers).await?;
     let spec = job_file(&job, &settings, &install, &progress_file, &markers)?;
-    let written = serde_json::to_vec_pretty(&spec).map_err(|e| external(e.to_string()))?;
+    let written = serde_json::to_vec_pretty(&spec).map_err(|e| driver::failure(engine, e.to_string()))?;
     driver::write_private(&job_path, &written).map_err(Error::checkpoint_write(&job_path))?;
 
     let source = job.connect_source().await?;
@@ -365,14 +388,16 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
         .env("PYSPARK_PYTHON", &install.python);
     match last_committed_batch(&job.checkpoint_dir.join(RESULTS_QUERY)) {
         Some(batch) => {
-            eprintln!("streambench spark: resuming after batch {batch}, committed in its checkpoint location")
+            eprintln!(
+                "streambench {engine}: resuming after batch {batch}, committed in its checkpoint location"
+            )
         }
-        None => eprintln!("streambench spark: no committed batch to resume after; starting from --start"),
+        None => eprintln!("streambench {engine}: no committed batch to resume after; starting from --start"),
     }
-    let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("spark.log"))?;
+    let mut driver = Driver::start(engine, command, &job.checkpoint_dir.join("spark.log"))?;
     driver::begin(&mut driver, || async {
         // Tables exist once Spark can run: the harness starts producing when it sees them.
-        drop(PostgresSink::connect(job.sink_config(ENGINE)?).await?);
+        drop(PostgresSink::connect(job.sink_config(engine)?).await?);
         // Every Spark run shares the batch table: create it under the set-up lock.
         let mut client = sink::connect(&job.postgres).await?;
         let batches = format!(
@@ -384,7 +409,7 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
     tracing::info!("Spark is running the job");
 
     let metrics = Arc::new(Metrics::new());
-    let observability = Observability::start(&job, ENGINE, &metrics, &source).await?;
+    let observability = Observability::start(&job, engine, &metrics, &source).await?;
     let mut progress = Progress {
         read_to: already,
         ..Progress::default()
@@ -402,7 +427,7 @@ pub async fn run(job: JobRun, settings: SparkSettings, install: SparkInstall) ->
     observability.stop();
     outcome?;
     Ok(RunSummary::from_metrics(
-        ENGINE,
+        engine,
         &metrics,
         progress.first_start.unwrap_or_default(),
         progress.end,
