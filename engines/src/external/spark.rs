@@ -71,7 +71,7 @@ pub enum SparkMode {
     /// `foreachBatch`.
     MicroBatch,
     /// Real-time mode (Spark 4.1+): long-running batches whose duration is
-    /// the checkpoint interval, each row written as it comes.
+    /// the checkpoint interval, each row written by a `ForeachWriter`.
     RealTime,
 }
 
