@@ -11,7 +11,8 @@ per-key rule (`fraud`) is `applyInPandasWithState`. A second,
 stateless query writes records that are not events to the dead-letter table.
 With `real_time` (the `spark_realtime` engine) the results query runs in
 Spark's real-time mode instead: long-running batches whose duration is the
-checkpoint interval, each row written by a ForeachWriter as it comes.
+checkpoint interval, each row written as it comes by a ForeachWriter in
+the JVM (SparkRowWriter.java).
 
 It prints `streambench: session ready` once Spark is up, starts the queries
 when it reads `start` on its input, prints `streambench: started` once they run, appends every
@@ -31,7 +32,7 @@ from pyspark import SparkContext
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 from pyspark.sql.streaming.state import GroupStateTimeout
 
 EVENT_SCHEMAS = {
@@ -322,49 +323,32 @@ def insert_statement(job, written):
     return insert
 
 
-class RowWriter:
-    """Real-time mode's sink: Spark's ForeachWriter, the sink the Real-time
-    Mode guide names for external systems (foreachBatch is not allowed
-    there), writing and committing each row as it comes, in the delivery
-    mode's statement (insert, or upsert on the row's key: at least once or
-    idempotent; real-time mode has no exactly-once sink). It runs in
-    Spark's Python workers, one per input partition, for a whole batch."""
-
-    def __init__(self, job):
-        self.job = job
-        self.columns = job["result_columns"]
-        self.statement = insert_statement(job, self.columns + ["engine"])
-        self.connection = None
-        self.batch_id = None
-        self.rows = 0
-
-    def open(self, partition_id, epoch_id):
-        self.batch_id, self.rows = epoch_id, 0
-        return True
-
-    def process(self, row):
-        values = tuple(row[c] for c in self.columns) + (self.job["engine"],)
-        through_outages(lambda: self.write(values))
-        self.rows += 1
-
-    def write(self, values):
-        if self.connection is None or self.connection.closed:
-            self.connection = psycopg.connect(self.job["postgres"], autocommit=True)
-        try:
-            self.connection.execute(self.statement, values)
-        except psycopg.OperationalError:
-            self.connection.close()
-            raise
-
-    def close(self, error):
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-        if self.rows:
-            # One short line per partition and batch: appends from the
-            # workers do not interleave.
-            with open(self.job["progress_file"], "a") as out:
-                out.write(json.dumps({"written": {"batchId": self.batch_id, "rows": self.rows}}) + "\n")
+def start_real_time(spark, rows, job, name):
+    """Starts the results query in real-time mode (Real-time Mode guide,
+    "Requirements": update output mode, a ForeachWriter sink, the interval as
+    the batch duration, which is the checkpoint interval, not a latency
+    target). The writer is streambench's JVM ForeachWriter
+    (SparkRowWriter.java), as a Spark user after real-time latency writes:
+    PySpark's Python foreach path hands rows to its worker in pickled batches
+    that fill only at a batch's end. It is built through Py4J, since PySpark
+    takes only Python writers."""
+    jdbc = job["jdbc"]
+    # JDBC placeholders: the row's columns, then the engine's name.
+    statement = insert_statement(job, job["result_columns"] + ["engine"]).replace("%s", "?")
+    writer = spark._jvm.streambench.SparkRowWriter(
+        jdbc["url"], jdbc["user"], jdbc["password"], statement, job["engine"], job["progress_file"]
+    )
+    trigger = spark._jvm.org.apache.spark.sql.streaming.Trigger.RealTime(f"{job['trigger_interval_ms']} milliseconds")
+    query = (
+        rows._jdf.writeStream()
+        .queryName(name)
+        .outputMode("update")
+        .foreach(writer)
+        .trigger(trigger)
+        .option("checkpointLocation", job["checkpoint_dir"] + "/windows")
+        .start()
+    )
+    return StreamingQuery(query)
 
 
 class ResultWriter:
@@ -527,8 +511,7 @@ def main():
     name = "windows"
     spark.streams.addListener(ProgressFile(job["progress_file"], name))
     raw = source(spark, job)
-    interval = f"{job['trigger_interval_ms']} milliseconds"
-    trigger = {"processingTime": interval}
+    trigger = {"processingTime": f"{job['trigger_interval_ms']} milliseconds"}
     if job["job"]["window"]["kind"] == "burst":
         rows = burst(spark, raw, job)
     elif job["per_event"]:
@@ -536,17 +519,16 @@ def main():
     else:
         rows = windowed(spark, raw, job)
     if job["real_time"]:
-        # Real-time mode (Real-time Mode guide, "Requirements"): update
-        # output mode, a ForeachWriter sink, and the interval as the batch
-        # duration, which is the checkpoint interval, not a latency target.
-        writer = rows.writeStream.outputMode("update").foreach(RowWriter(job)).trigger(realTime=interval)
+        windows = start_real_time(spark, rows, job, name)
     else:
-        writer = rows.writeStream.outputMode("append").foreachBatch(ResultWriter(job)).trigger(**trigger)
-    windows = (
-        writer.queryName(name)
-        .option("checkpointLocation", job["checkpoint_dir"] + "/windows")
-        .start()
-    )
+        windows = (
+            rows.writeStream.queryName(name)
+            .outputMode("append")
+            .foreachBatch(ResultWriter(job))
+            .option("checkpointLocation", job["checkpoint_dir"] + "/windows")
+            .trigger(**trigger)
+            .start()
+        )
     bad = parsed(raw, job).where(~F.col("ok")).select(
         "partition",
         "offset",

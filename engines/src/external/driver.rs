@@ -39,6 +39,38 @@ pub fn failure(engine: &'static str, reason: String) -> Error {
     Error::External { engine, reason }
 }
 
+/// A PostgreSQL URL as JDBC wants it: the URL, the user and the password.
+pub fn jdbc(url: &str, engine: &'static str) -> Result<(String, String, String)> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| failure(engine, format!("cannot read the PostgreSQL URL: {e}")))?;
+    let host = config
+        .get_hosts()
+        .iter()
+        .find_map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => Some(name.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            failure(
+                engine,
+                "a JDBC sink needs a TCP host in the PostgreSQL URL".into(),
+            )
+        })?;
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().unwrap_or("postgres");
+    let user = config.get_user().unwrap_or("postgres").to_string();
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default();
+    Ok((
+        format!("jdbc:postgresql://{host}:{port}/{database}"),
+        user,
+        password,
+    ))
+}
+
 impl Driver {
     /// Starts `command` for `engine`, its standard error going to `log`.
     pub fn start(engine: &'static str, mut command: Command, log: &Path) -> Result<Driver> {
@@ -259,4 +291,25 @@ where
         .trim_start_matches("streambench: started")
         .trim()
         .to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_become_jdbc_settings() {
+        assert_eq!(
+            jdbc("postgres://bench:secret@127.0.0.1:5433/streambench", "flink").expect("url"),
+            (
+                "jdbc:postgresql://127.0.0.1:5433/streambench".to_string(),
+                "bench".to_string(),
+                "secret".to_string()
+            )
+        );
+        assert!(
+            jdbc("host=/var/run/postgresql dbname=x", "flink").is_err(),
+            "a socket is no JDBC host"
+        );
+    }
 }

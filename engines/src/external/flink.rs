@@ -217,33 +217,6 @@ fn latest_snapshot(dir: &Path) -> Option<PathBuf> {
     found.into_iter().max().map(|(_, path)| path)
 }
 
-/// A PostgreSQL URL as JDBC wants it: the URL, the user and the password.
-fn jdbc(url: &str) -> Result<(String, String, String)> {
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| failure(format!("cannot read the PostgreSQL URL: {e}")))?;
-    let host = config
-        .get_hosts()
-        .iter()
-        .find_map(|h| match h {
-            tokio_postgres::config::Host::Tcp(name) => Some(name.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| failure("Flink's JDBC sink needs a TCP host in the PostgreSQL URL".into()))?;
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let database = config.get_dbname().unwrap_or("postgres");
-    let user = config.get_user().unwrap_or("postgres").to_string();
-    let password = config
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .unwrap_or_default();
-    Ok((
-        format!("jdbc:postgresql://{host}:{port}/{database}"),
-        user,
-        password,
-    ))
-}
-
 /// Runs `job` on Flink until stopped (bounded: until what the topic holds
 /// now is read and every window written).
 pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) -> Result<RunSummary> {
@@ -378,7 +351,7 @@ fn write_job_file(
     state: &StateLocation,
     restore_from: &Option<String>,
 ) -> Result<PathBuf> {
-    let (jdbc_url, jdbc_user, jdbc_password) = jdbc(&job.postgres)?;
+    let (jdbc_url, jdbc_user, jdbc_password) = driver::jdbc(&job.postgres, ENGINE)?;
     let tables = Tables::new(&job.table)?;
     let spec = driver::with(
         driver::job_file(job, ENGINE)?,
@@ -614,22 +587,6 @@ async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn postgres_urls_become_jdbc_settings() {
-        assert_eq!(
-            jdbc("postgres://bench:secret@127.0.0.1:5433/streambench").expect("url"),
-            (
-                "jdbc:postgresql://127.0.0.1:5433/streambench".to_string(),
-                "bench".to_string(),
-                "secret".to_string()
-            )
-        );
-        assert!(
-            jdbc("host=/var/run/postgresql dbname=x").is_err(),
-            "a socket is no JDBC host"
-        );
-    }
 
     #[test]
     fn the_newest_retained_snapshot_is_restored() {

@@ -35,6 +35,9 @@ pub const ENGINE: &str = NAME.as_str();
 /// The PySpark job, written next to the job file at every start.
 const JOB_SCRIPT: &str = include_str!("../../external/spark_job.py");
 
+/// Real-time mode's sink, a JVM `ForeachWriter` (the installer compiles it).
+pub const ROW_WRITER_SOURCE: &str = include_str!("../../external/SparkRowWriter.java");
+
 /// An installed Spark: the Python that has PySpark, and the connector jars.
 #[derive(Debug, Clone)]
 pub struct SparkInstall {
@@ -329,10 +332,19 @@ fn job_file(
     progress: &Path,
     markers: &MarkerTopic,
 ) -> Result<serde_json::Value> {
+    let real_time = settings.mode == SparkMode::RealTime;
+    // Real-time mode's JVM writer connects with JDBC.
+    let jdbc = if real_time {
+        let (url, user, password) = driver::jdbc(&job.postgres, settings.mode.engine())?;
+        Some(json!({"url": url, "user": user, "password": password}))
+    } else {
+        None
+    };
     Ok(driver::with(
         driver::job_file(job, settings.mode.engine())?,
         json!({
-            "real_time": settings.mode == SparkMode::RealTime,
+            "real_time": real_time,
+            "jdbc": jdbc,
             "marker_topic": markers.0,
             "postgres": job.postgres,
             "progress_file": progress,

@@ -3,13 +3,11 @@
 //! JDBC connectors and the PostgreSQL driver, from Maven Central. The job
 //! runs on a local mini-cluster inside one JVM.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use streambench_engines::external::flink::{FlinkInstall, JOB_SOURCE};
 
-use super::process::run_to_completion;
-use super::{maven, system};
+use super::{java, maven, system};
 
 /// The Flink release installed (the newest the JDBC connector is built for).
 pub const FLINK_VERSION: &str = "2.0.0";
@@ -31,15 +29,17 @@ pub fn install(tools: &Path) -> anyhow::Result<FlinkInstall> {
         maven::resolve(&root, &pom, "Apache Flink")?;
         std::fs::write(&complete, &pom)?;
     }
-    if system::which("javac").is_none() {
-        system::install_debian_packages(&["openjdk-17-jdk-headless"], "compiling the Flink job")?;
-    }
+    let javac = java::javac("compiling the Flink job")?;
     let java = system::which("java").ok_or_else(|| anyhow::anyhow!("java is not on PATH"))?;
-    let javac = system::which("javac")
-        .ok_or_else(|| anyhow::anyhow!("javac is still not on PATH after installing it"))?;
     let libs = root.join("libs");
-    let classes = compile_job(&root, &libs, &javac)?;
-    let job_jar = package_job(&classes, &javac)?;
+    let job = java::Source {
+        file: "FlinkJob.java",
+        text: JOB_SOURCE,
+        class_file: "FlinkJob.class",
+        what: "the Flink job",
+    };
+    let classes = java::compile(&root, "job", &job, &libs, &javac)?;
+    let job_jar = java::package(&classes, "streambench-flink-job.jar", &javac, job.what)?;
     let mut connector_jars = Vec::new();
     for entry in std::fs::read_dir(&libs)? {
         let path = entry?.path();
@@ -70,59 +70,6 @@ const CONNECTOR_JARS: &[&str] = &[
     "flink-connector-jdbc-",
     "postgresql-",
 ];
-
-/// The compiled job as a jar, what a cluster loads the job's functions from.
-fn package_job(classes: &Path, javac: &Path) -> anyhow::Result<PathBuf> {
-    let jar = classes.join("streambench-flink-job.jar");
-    if jar.exists() {
-        return Ok(jar);
-    }
-    // `jar` comes with `javac`, in the same JDK.
-    let tool = std::fs::canonicalize(javac)?.with_file_name("jar");
-    let partial = classes.with_extension("jar.partial");
-    run_to_completion(
-        Command::new(&tool)
-            .arg("--create")
-            .arg("--file")
-            .arg(&partial)
-            .arg("-C")
-            .arg(classes)
-            .arg("."),
-        "packaging the Flink job",
-    )?;
-    std::fs::rename(&partial, &jar)?;
-    Ok(jar)
-}
-
-/// Compiles the job's source once per version of it, into `root/job-<hash>`.
-fn compile_job(root: &Path, libs: &Path, javac: &Path) -> anyhow::Result<PathBuf> {
-    // FNV-1a: a name per source version, nothing more.
-    let hash = JOB_SOURCE.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let classes = root.join(format!("job-{hash:016x}"));
-    if classes.join("FlinkJob.class").exists() {
-        return Ok(classes);
-    }
-    let staging = root.join("job.partial");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    let source = staging.join("FlinkJob.java");
-    std::fs::write(&source, JOB_SOURCE)?;
-    run_to_completion(
-        Command::new(javac)
-            .arg("-nowarn")
-            .arg("-cp")
-            .arg(format!("{}/*", libs.display()))
-            .arg("-d")
-            .arg(&staging)
-            .arg(&source),
-        "compiling the Flink job",
-    )?;
-    let _ = std::fs::remove_dir_all(&classes);
-    std::fs::rename(&staging, &classes)?;
-    Ok(classes)
-}
 
 fn pom() -> String {
     let flink = |artifact: &str| {

@@ -4,6 +4,7 @@
 pub mod flink;
 pub mod flink_cluster;
 pub mod health;
+mod java;
 pub mod kafka;
 mod maven;
 pub mod postgres;
