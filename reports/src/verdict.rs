@@ -358,7 +358,7 @@ impl JobVerdict {
         if let Some(tightest) = met.first() {
             clauses.push(met_clause(tightest, self.engines.len()));
             if let Some(wider) = met.iter().find(|t| t.engines.len() > tightest.engines.len()) {
-                clauses.push(also_clause(wider, &tightest.engines));
+                clauses.push(also_clause(wider, tightest));
             }
         }
         let unmet = self
@@ -465,12 +465,13 @@ fn met_clause(t: &TargetVerdict, engines_judged: usize) -> String {
 
 /// "microbatch also meets 10 s (microbatch upsert, p99 3478 ms at 168,179
 /// events/s, #30)": the engines that met a looser target but not the
-/// tightest, each at its best.
-fn also_clause(t: &TargetVerdict, already: &[EngineName]) -> String {
+/// tightest, each at its best, and the cheaper setting there unless the
+/// tightest target's clause already named it.
+fn also_clause(t: &TargetVerdict, tightest: &TargetVerdict) -> String {
     let newcomers: Vec<&Point> = t
         .engine_bests
         .iter()
-        .filter(|p| !already.contains(&p.engine))
+        .filter(|p| !tightest.engines.contains(&p.engine))
         .collect();
     let engines: Vec<EngineName> = newcomers.iter().map(|p| p.engine).collect();
     let verb = if engines.len() == 1 {
@@ -479,12 +480,16 @@ fn also_clause(t: &TargetVerdict, already: &[EngineName]) -> String {
         "also meet"
     };
     let bests: Vec<String> = newcomers.iter().map(|p| point_words(p)).collect();
+    let cheaper = if t.cheaper == tightest.cheaper {
+        String::new()
+    } else {
+        cheaper_clause(t)
+    };
     format!(
-        "{} {verb} {} ({}){}",
+        "{} {verb} {} ({}){cheaper}",
         engine_list(&engines),
         target_name(t.target_ms),
         bests.join("; "),
-        cheaper_clause(t)
     )
 }
 

@@ -255,3 +255,13 @@ fn a_watermark_sweeps_steps_are_left_to_its_own_verdict_when_the_job_also_ran_un
     };
     assert_eq!(cited_of(verdict::verdicts(&only_swept)), cited_of(before));
 }
+
+#[test]
+fn the_also_clause_does_not_repeat_the_cheaper_setting_the_tightest_target_named() {
+    // Continuous and Flink meet 100 ms and, with them, 1 s, where Spark's
+    // real-time mode also does: the cheaper pair at 1 s is the one at 100 ms.
+    let results = fixture("five-engines-per-event-run");
+    let sentence = job_verdict(&results, "alerts").sentence();
+    assert!(sentence.contains("spark_realtime also meets 1 s"), "{sentence}");
+    assert_eq!(sentence.matches(", and at one rate").count(), 1, "{sentence}");
+}
