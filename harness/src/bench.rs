@@ -240,12 +240,7 @@ async fn measure_engine(
     let events = bench.generator.len();
     let dir = tempfile::tempdir()?;
     let job_file = dir.path().join("job.json");
-    JobFile {
-        job: bench.job.clone(),
-        workload_seed: bench.generator.spec().seed,
-        workload_keys: bench.generator.spec().keys,
-    }
-    .write(&job_file)?;
+    JobFile::new(bench.job.clone(), bench.generator.spec()).write(&job_file)?;
     let common = EngineArgs {
         job_file: Some(job_file),
         topic: topic.to_string(),

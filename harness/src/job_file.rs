@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use streambench_workloads::generator::WorkloadSpec;
 use streambench_workloads::job::JobSpec;
 
 /// A resolved job and the workload facts its enrichment table needs.
@@ -22,6 +23,15 @@ pub struct JobFile {
 }
 
 impl JobFile {
+    /// `job` on `workload`, whose seed and key count its enrichment table needs.
+    pub fn new(job: JobSpec, workload: &WorkloadSpec) -> JobFile {
+        JobFile {
+            job,
+            workload_seed: workload.seed,
+            workload_keys: workload.keys,
+        }
+    }
+
     /// Writes this job as JSON to `path`.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(self)?;

@@ -337,12 +337,7 @@ fn engine_args(
 ) -> anyhow::Result<(Vec<String>, crate::args::ChildEnv)> {
     // The scenario's job as run, a swept watermark delay included.
     let job_file = dir.join("job.json");
-    JobFile {
-        job: scenario.job.clone(),
-        workload_seed: scenario.workload.seed,
-        workload_keys: scenario.workload.keys,
-    }
-    .write(&job_file)?;
+    JobFile::new(scenario.job.clone(), &scenario.workload).write(&job_file)?;
     let common = EngineArgs {
         job_file: Some(job_file),
         topic: name.to_string(),
