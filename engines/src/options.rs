@@ -162,6 +162,7 @@ mod tests {
         });
         round_trip(MicrobatchOptions::default());
         round_trip(MicrobatchOptions {
+            parallelism: 2,
             trigger_interval_ms: Interval::OFF,
             max_offsets_per_trigger: Some(5),
             output_mode: OutputMode::Update,

@@ -45,12 +45,21 @@ async fn every_job_in_every_delivery_and_output_mode_equals_the_oracle() {
                 continue;
             }
             let table = unique_name(&format!("m_{}_{}_{}", &job[..3], &mode[..3], &output[..1]));
+            // Upsert reads with two tasks (two consumers over the three partitions), the rest with one.
+            let parallelism = if mode == "upsert" { "2" } else { "1" };
             let run = microbatch(
                 &services,
                 &input,
                 &table,
                 &dir.path().join(&table),
-                &["--delivery", mode, "--output-mode", output],
+                &[
+                    "--delivery",
+                    mode,
+                    "--output-mode",
+                    output,
+                    "--parallelism",
+                    parallelism,
+                ],
                 None,
             );
             let summary = finished(&run);
@@ -126,7 +135,16 @@ fn crash_and_recover(
         job: "tumbling",
         topic,
     };
-    let flags = ["--delivery", mode, "--output-mode", output];
+    // Transactional mode re-runs its batches with two reading tasks.
+    let parallelism = if mode == "transactional" { "2" } else { "1" };
+    let flags = [
+        "--delivery",
+        mode,
+        "--output-mode",
+        output,
+        "--parallelism",
+        parallelism,
+    ];
     let crashed = microbatch(services, &input, &table, dir.path(), &flags, Some(point));
     assert!(
         !crashed.ok && crashed.text.contains("crashing at"),

@@ -34,7 +34,14 @@ fn run(
             &[&flags[..], &["--parallelism", "2"]].concat(),
             crash_at,
         ),
-        _ => microbatch(services, input, table, dir, &flags, crash_at),
+        _ => microbatch(
+            services,
+            input,
+            table,
+            dir,
+            &[&flags[..], &["--parallelism", "2"]].concat(),
+            crash_at,
+        ),
     }
 }
 

@@ -45,6 +45,17 @@ impl Columns {
     pub fn is_empty(&self) -> bool {
         self.event_id.is_empty()
     }
+
+    /// Moves `other`'s events after these.
+    pub fn append(&mut self, mut other: Columns) {
+        self.event_id.append(&mut other.event_id);
+        self.event_time_ms.append(&mut other.event_time_ms);
+        self.source_key.append(&mut other.source_key);
+        self.value.append(&mut other.value);
+        self.event_type.append(&mut other.event_type);
+        self.partition.append(&mut other.partition);
+        self.offset.append(&mut other.offset);
+    }
 }
 
 fn event_type_code(event_type: AdEventType) -> i32 {
@@ -60,13 +71,13 @@ fn event_type_code(event_type: AdEventType) -> i32 {
 pub fn decode_batch(job: &JobSpec, records: &[OwnedRecord]) -> (Columns, Vec<DeadLetter>) {
     let mut decoder = BatchDecoder::new(job.input);
     for record in records {
-        decoder.push(record);
+        decoder.push(record.partition, record.offset, record.payload.as_deref());
     }
     decoder.finish()
 }
 
 /// [`decode_batch`] one record at a time, so that a batch is decoded while
-/// it is still being read.
+/// it is still being read, straight from the consumer's buffer.
 #[derive(Debug)]
 pub struct BatchDecoder {
     kind: EventKind,
@@ -84,12 +95,13 @@ impl BatchDecoder {
         }
     }
 
-    /// Decodes `record` into the columns, or keeps it as a dead letter.
-    pub fn push(&mut self, record: &OwnedRecord) {
-        let Some(payload) = record.payload.as_deref() else {
+    /// Decodes the record at `offset` of `partition` into the columns, or
+    /// keeps it as a dead letter.
+    pub fn push(&mut self, partition: i32, offset: i64, payload: Option<&[u8]>) {
+        let Some(payload) = payload else {
             self.dead.push(DeadLetter {
-                partition: record.partition,
-                offset: record.offset,
+                partition,
+                offset,
                 raw: Vec::new(),
                 error: "record has no value".into(),
             });
@@ -107,12 +119,12 @@ impl BatchDecoder {
                 columns.source_key.push(key);
                 columns.value.push(value);
                 columns.event_type.push(event_type);
-                columns.partition.push(record.partition);
-                columns.offset.push(record.offset);
+                columns.partition.push(partition);
+                columns.offset.push(offset);
             }
             Err(error) => self.dead.push(DeadLetter {
-                partition: record.partition,
-                offset: record.offset,
+                partition,
+                offset,
                 raw: payload.to_vec(),
                 error: error.to_string(),
             }),

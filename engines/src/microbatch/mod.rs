@@ -1,11 +1,11 @@
 //! The micro-batch engine: Spark Structured Streaming's model. A trigger
 //! starts a batch; its offset range and watermark go to the offset log
-//! before it runs; it is read, decoded while it is read ([`reader`]) into a polars DataFrame and
-//! aggregated there ([`frame`]) or, for a per-event job, evaluated against
-//! the rule's state ([`rule`]); the result merges into a state store
-//! versioned per batch ([`state`]); results are written, then the commit
-//! log. A batch planned but not committed is re-run with exactly the same
-//! offsets and watermark.
+//! before it runs; it is read by parallel tasks that decode as they read
+//! ([`reader`]) into a polars DataFrame and aggregated there ([`frame`])
+//! or, for a per-event job, evaluated against the rule's state
+//! ([`rule`]); the result merges into a state store versioned per batch
+//! ([`state`]); results are written, then the commit log. A batch planned
+//! but not committed is re-run with exactly the same offsets and watermark.
 
 pub mod frame;
 mod reader;
@@ -28,6 +28,11 @@ use crate::registry::Entry;
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MicrobatchOptions {
+    /// Tasks reading and decoding the topic's partitions in parallel, each
+    /// with its own consumer (Spark: one task per Kafka partition, as many
+    /// at once as the executor has cores); at most one per partition.
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: usize,
     /// Milliseconds between batch starts (a batch that overruns is followed
     /// at once), or `off` for batches back to back.
     #[arg(long, default_value = "1000")]
@@ -53,6 +58,7 @@ impl MicrobatchOptions {
     /// The runtime's settings.
     pub fn settings(&self) -> MicrobatchSettings {
         MicrobatchSettings {
+            parallelism: self.parallelism,
             trigger_interval: self.trigger_interval_ms.0.unwrap_or(Duration::ZERO),
             max_offsets_per_trigger: self.max_offsets_per_trigger,
             output_mode: self.output_mode,

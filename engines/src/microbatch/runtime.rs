@@ -50,6 +50,8 @@ pub enum OutputMode {
 /// How the micro-batch engine runs, beyond what every engine is given.
 #[derive(Debug, Clone)]
 pub struct MicrobatchSettings {
+    /// Tasks reading (and decoding) the topic's partitions in parallel.
+    pub parallelism: usize,
     /// Time between batch starts (a batch that overruns is followed at once).
     pub trigger_interval: Duration,
     /// At most this many records per batch, spread over partitions by lag.
@@ -63,6 +65,7 @@ pub struct MicrobatchSettings {
 impl Default for MicrobatchSettings {
     fn default() -> Self {
         MicrobatchSettings {
+            parallelism: 1,
             trigger_interval: Duration::from_secs(1),
             max_offsets_per_trigger: None,
             output_mode: OutputMode::Append,
@@ -170,6 +173,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     let commits_log = BatchLog::open(&job.checkpoint_dir, "commits")?;
     let state_store = StateStore::open(&job.checkpoint_dir)?;
     let source = job.connect_source().await?;
+    let reader = connect_reader(&job, &source, settings.parallelism).await?;
     let mut resume = resume_point(&job, &offsets_log, &commits_log)?;
     let committed_epoch = match job.delivery {
         DeliveryMode::Transactional => sink.committed_epoch().await?.map(|c| c.epoch),
@@ -208,7 +212,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         state_store,
         metrics: Arc::new(Metrics::new()),
         committed_epoch,
-        reader: BatchReader::new(source),
+        reader,
         event_time,
     };
     tracing::info!(batch = resume.batch, rerun = resume.rerun.is_some(), start = ?first_start, "micro-batch engine starting");
@@ -233,6 +237,14 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
         next_start,
         started,
     ))
+}
+
+/// The batch reader, its `parallelism` tasks' consumers connected.
+async fn connect_reader(job: &JobRun, source: &Arc<KafkaSource>, parallelism: usize) -> Result<BatchReader> {
+    let (source, config) = (source.clone(), job.source_config());
+    tokio::task::spawn_blocking(move || BatchReader::connect(source, &config, parallelism))
+        .await
+        .map_err(|e| Error::Internal(format!("source start-up failed: {e}")))?
 }
 
 /// Where the first batch starts (the logs' resume point, or `job.start`),
