@@ -1,7 +1,7 @@
-//! The continuous engine: Flink's model in one process. A source thread
-//! reads Kafka, decodes each record on arrival and routes it by key to one
-//! of N worker threads, each owning the window state of its keys
-//! ([`operator`]), or for per-event jobs the rule state ([`rule`]);
+//! The continuous engine: Flink's model in one process. N reader threads
+//! ([`reader`]) read Kafka's partitions and decode each record on arrival;
+//! a source thread routes it by key to one of N worker threads, each
+//! owning the window state of its keys ([`operator`]), or for per-event jobs the rule state ([`rule`]);
 //! watermarks and checkpoint barriers flow through the same channels as
 //! the events, so a barrier cuts every worker's state exactly
 //! at the source offsets it carries (Chandy-Lamport, as in Flink's
@@ -11,6 +11,7 @@
 //! checkpoint before the offsets it covers are committed anywhere.
 
 pub mod operator;
+mod reader;
 pub mod rule;
 mod runtime;
 
@@ -29,7 +30,8 @@ use crate::registry::Entry;
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContinuousOptions {
-    /// Keyed worker threads.
+    /// Reader threads (each with its own consumer, at most one per
+    /// partition) and keyed worker threads: Flink's parallelism.
     #[arg(long, default_value_t = 1)]
     pub parallelism: usize,
     /// Milliseconds between checkpoints, or `off`.

@@ -13,6 +13,7 @@ use streambench_workloads::window::{Keyed, WindowKey};
 use tokio::sync::mpsc;
 
 use super::operator::{Disposition, OperatorState, Slot};
+use super::reader::{ReadRecord, Readers};
 use super::rule::KeyedOperator;
 use crate::checkpoint::{CheckpointStore, DEFAULT_KEEP};
 use crate::crash;
@@ -20,7 +21,7 @@ use crate::engine::{JobRun, Observability, RunSummary};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::{DeadLetter, LateEvent, OutputBatch};
-use crate::record::{Interpreted, Interpreter};
+use crate::record::Interpreted;
 use crate::sink::PostgresSink;
 use crate::source::{KafkaSource, Offsets};
 use crate::start::StartPosition;
@@ -32,7 +33,8 @@ pub const ENGINE: &str = streambench_workloads::engine::EngineName::CONTINUOUS.a
 /// How the continuous engine runs, beyond what every engine is given.
 #[derive(Debug, Clone)]
 pub struct ContinuousSettings {
-    /// Keyed worker threads.
+    /// Reader threads (each with its own consumer, at most one per
+    /// partition) and keyed worker threads.
     pub parallelism: usize,
     /// How often a checkpoint is taken; `None`: never (no recovery, and no
     /// offsets committed).
@@ -216,8 +218,8 @@ fn first_epoch(
         .max(restored.map_or(0, |s| s.epoch)))
 }
 
-/// Assigns the source its start (the checkpoint's offsets, or `job.start`)
-/// and returns it, with the end to stop at when the run is bounded.
+/// Where the source starts (the checkpoint's offsets, or `job.start`), with
+/// the end to stop at when the run is bounded; its readers assign it.
 async fn assign_start(
     job: &JobRun,
     source: &Arc<KafkaSource>,
@@ -228,7 +230,6 @@ async fn assign_start(
     let from_checkpoint = restored.map(|s| s.offsets.clone());
     let (start, ends) = tokio::task::spawn_blocking(move || {
         let offsets = source.resolve(position, from_checkpoint.as_ref())?;
-        source.assign(&offsets)?;
         let ends = source.watermarks()?;
         Ok::<_, Error>((offsets, ends))
     })
@@ -409,24 +410,23 @@ impl SourceTask {
     }
 
     fn read_loop(&mut self) -> Result<()> {
-        let interpreter = self.job.interpreter();
+        let readers = Readers::start(
+            &self.source,
+            &self.job.source_config(),
+            &self.offsets,
+            self.settings.parallelism,
+            &self.job.interpreter(),
+        )?;
         let mut tracker = self.watermark_tracker();
         let workers = self.workers.len();
         let mut routed: Vec<Vec<Routed>> = (0..workers).map(|_| Vec::new()).collect();
         let mut dead = OutputBatch::default();
         let mut next_watermark = Instant::now() + self.settings.watermark_interval;
         let mut next_checkpoint = self.settings.checkpoint_interval.map(|i| Instant::now() + i);
-        let mut last_error_log: Option<Instant> = None;
         self.metrics.set_positions(&self.offsets);
         let mut last_positions = Instant::now();
         loop {
-            let read = self.read_burst(
-                &interpreter,
-                &mut tracker,
-                &mut routed,
-                &mut dead,
-                &mut last_error_log,
-            )?;
+            let read = self.read_burst(&readers, &mut tracker, &mut routed, &mut dead)?;
             Metrics::add(&self.metrics.records_read, read as u64);
             if read > 0 {
                 self.metrics.mark_first_record();
@@ -513,77 +513,75 @@ impl SourceTask {
         Ok(())
     }
 
-    /// Reads up to [`READ_BURST`] records, decoding each and routing it to
-    /// its worker's list (or the dead letters); returns how many it read.
+    /// Takes up to about [`READ_BURST`] records from the readers, routing
+    /// each to its worker's list (or the dead letters) and moving the
+    /// offsets past it; returns how many it took.
     fn read_burst(
         &mut self,
-        interpreter: &Interpreter,
+        readers: &Readers,
         tracker: &mut WatermarkTracker,
         routed: &mut [Vec<Routed>],
         dead: &mut OutputBatch,
-        last_error_log: &mut Option<Instant>,
     ) -> Result<usize> {
-        let workers = routed.len();
         let mut read = 0;
-        let mut wait = Duration::from_millis(20);
+        let mut wait = Some(Duration::from_millis(20));
         // One clock reading per burst: idleness is judged in seconds, and
         // reading the clock per record costs a measurable share of the source.
         let now = Instant::now();
         while read < READ_BURST {
-            let Some(message) = self.source.poll(wait) else {
+            let Some(chunk) = readers.next(wait)? else {
                 break;
             };
-            wait = Duration::ZERO;
-            let message = match message {
-                Ok(message) => message,
-                Err(error) if crate::source::is_fatal(&error) => {
-                    return Err(Error::DataLost {
-                        topic: self.job.topic.clone(),
-                        reason: error.to_string(),
-                    });
-                }
-                Err(error) => {
-                    // librdkafka reconnects by itself; say so now and then, do not stop.
-                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-                        tracing::warn!(%error, "Kafka read failed; the client keeps retrying");
-                        *last_error_log = Some(Instant::now());
-                    }
-                    break;
-                }
-            };
-            use rdkafka::Message;
-            let (partition, offset) = (message.partition(), message.offset());
-            if self
-                .end_offsets
-                .as_ref()
-                .is_some_and(|end| offset >= end.get(&partition).copied().unwrap_or(0))
-            {
-                continue;
-            }
-            read += 1;
-            self.offsets.insert(partition, offset + 1);
-            match interpreter.interpret(message.payload()) {
-                Interpreted::Kept(event) => {
-                    tracker.observe(partition, event.event_time_ms, now);
-                    routed[worker_of(event.key, workers)].push(Routed {
-                        event,
-                        partition,
-                        offset,
-                    });
-                }
-                Interpreted::Filtered => tracker.touch(partition, now),
-                Interpreted::Malformed(error) => {
-                    tracker.touch(partition, now);
-                    dead.dead_letters.push(DeadLetter {
-                        partition,
-                        offset,
-                        raw: message.payload().unwrap_or_default().to_vec(),
-                        error,
-                    });
-                }
+            wait = None;
+            for record in chunk {
+                read += usize::from(self.take(record, now, tracker, routed, dead));
             }
         }
         Ok(read)
+    }
+
+    /// Takes one record read at `now`: moves the offsets past it and routes
+    /// it to its worker's list (or the dead letters); false for a record
+    /// past the end of a bounded run, which is left alone.
+    fn take(
+        &mut self,
+        record: ReadRecord,
+        now: Instant,
+        tracker: &mut WatermarkTracker,
+        routed: &mut [Vec<Routed>],
+        dead: &mut OutputBatch,
+    ) -> bool {
+        let (partition, offset) = (record.partition, record.offset);
+        if self
+            .end_offsets
+            .as_ref()
+            .is_some_and(|end| offset >= end.get(&partition).copied().unwrap_or(0))
+        {
+            return false;
+        }
+        self.offsets.insert(partition, offset + 1);
+        match record.record {
+            Interpreted::Kept(event) => {
+                tracker.observe(partition, event.event_time_ms, now);
+                let worker = worker_of(event.key, routed.len());
+                routed[worker].push(Routed {
+                    event,
+                    partition,
+                    offset,
+                });
+            }
+            Interpreted::Filtered => tracker.touch(partition, now),
+            Interpreted::Malformed(error) => {
+                tracker.touch(partition, now);
+                dead.dead_letters.push(DeadLetter {
+                    partition,
+                    offset,
+                    raw: record.raw,
+                    error,
+                });
+            }
+        }
+        true
     }
 
     /// Hands routed events to their workers and dead letters to the coordinator.
