@@ -7,6 +7,7 @@
 //! engines are measured against is the machine's, not our client's.
 //! Absolute rates on a shared machine are noise; ratios taken together are not.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use streambench_workloads::generator::{Generator, key_bytes};
 use streambench_workloads::job::JobSpec;
+use streambench_workloads::scenario::Settings;
 
 use streambench_engines::start::StartPosition;
 use streambench_workloads::engine::EngineName;
@@ -99,6 +101,8 @@ pub struct Bench<'a> {
     pub generator: &'a Generator,
     /// The engines to measure, in this order.
     pub engines: &'a [EngineName],
+    /// Settings for some of them, as a suite's `[settings.ENGINE]` gives them.
+    pub settings: &'a BTreeMap<EngineName, Settings>,
     /// What its topics and tables are named after.
     pub name: &'a str,
 }
@@ -254,11 +258,15 @@ async fn measure_engine(
         brokers: Some(bench.services.brokers.clone()),
         postgres: Some(bench.services.postgres.clone()),
     };
+    let own = streambench_engines::registry::engine(engine)
+        .settings_flags(&bench.settings.get(&engine).cloned().unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("{} settings: {e}", engine.as_str()))?;
     let mut command = std::process::Command::new(bench.binary);
     command
         .args(["engine", engine.as_str()])
         .args(common.to_args())
         .args(endpoints.to_args())
+        .args(own)
         .envs(endpoints.to_env());
     // Engines run one at a time, so the CPU the bench's waited-for
     // children used meanwhile is this engine's (a JVM's with it).

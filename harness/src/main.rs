@@ -98,10 +98,34 @@ struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = engine_name,
           default_value = "continuous,microbatch,flink,spark")]
     engines: Vec<EngineName>,
+    /// An engine's setting, as a suite's `[settings.ENGINE]` would give it
+    /// (repeatable): `microbatch.parallelism=2`.
+    #[arg(long = "set", value_name = "ENGINE.NAME=VALUE", value_parser = engine_setting)]
+    settings: Vec<(EngineName, String, SettingValue)>,
     #[command(flatten)]
     workload: WorkloadArgs,
     #[command(flatten)]
     services: ServiceArgs,
+}
+
+/// `ENGINE.NAME=VALUE`: a whole number, a number, `true`/`false`, or text.
+fn engine_setting(text: &str) -> Result<(EngineName, String, SettingValue), String> {
+    let (place, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not ENGINE.NAME=VALUE"))?;
+    let (engine, name) = place
+        .split_once('.')
+        .ok_or_else(|| format!("{place:?} is not ENGINE.NAME"))?;
+    let value = if let Ok(n) = value.parse() {
+        SettingValue::Integer(n)
+    } else if let Ok(x) = value.parse() {
+        SettingValue::Number(x)
+    } else if let Ok(b) = value.parse() {
+        SettingValue::Switch(b)
+    } else {
+        SettingValue::Text(value.to_string())
+    };
+    Ok((engine_name(engine)?, name.to_string(), value))
 }
 
 /// `streambench run`.
@@ -583,6 +607,20 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 
 async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (job, mut workload) = args.workload.resolve()?;
+    let mut settings = std::collections::BTreeMap::<EngineName, Settings>::new();
+    for (engine, name, value) in args.settings {
+        anyhow::ensure!(
+            args.engines.contains(&engine),
+            "--set {}.{name}: that engine is not in --engines",
+            engine.as_str()
+        );
+        settings.entry(engine).or_default().insert(name, value);
+    }
+    for (engine, own) in &settings {
+        streambench_engines::registry::engine(*engine)
+            .settings_flags(own)
+            .map_err(|e| anyhow::anyhow!("--set: {} settings: {e}", engine.as_str()))?;
+    }
     if args.workload.events.is_none() {
         workload.events = Some(500_000);
     }
@@ -603,6 +641,7 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         job: &job,
         generator: &generator,
         engines: &args.engines,
+        settings: &settings,
         name: &name,
     })
     .await?;

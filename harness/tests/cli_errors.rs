@@ -263,3 +263,40 @@ fn an_engine_refuses_a_job_file_that_is_not_its_job_before_any_service() {
         );
     }
 }
+
+#[test]
+fn bench_refuses_a_setting_its_engine_does_not_have_before_any_service() {
+    let silent = [
+        "--brokers",
+        "127.0.0.1:1",
+        "--postgres",
+        "postgres://127.0.0.1:1/db",
+    ];
+    let unknown = fails(
+        &[
+            &["bench", "--engines", "continuous", "--set", "continuous.nope=1"],
+            &silent[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        unknown.contains("unknown field `nope`") && !unknown.contains("127.0.0.1:1"),
+        "{unknown}"
+    );
+    let elsewhere = fails(
+        &[
+            &[
+                "bench",
+                "--engines",
+                "continuous",
+                "--set",
+                "microbatch.parallelism=2",
+            ],
+            &silent[..],
+        ]
+        .concat(),
+    );
+    assert!(elsewhere.contains("not in --engines"), "{elsewhere}");
+    let shapeless = fails(&["bench", "--set", "parallelism"]);
+    assert!(shapeless.contains("ENGINE.NAME=VALUE"), "{shapeless}");
+}
