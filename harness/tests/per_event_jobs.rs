@@ -24,25 +24,13 @@ fn run(
     mode: &str,
     crash_at: Option<&str>,
 ) -> common::EngineRun {
-    let flags = ["--delivery", mode];
-    match engine {
-        "continuous" => continuous(
-            services,
-            input,
-            table,
-            dir,
-            &[&flags[..], &["--parallelism", "2"]].concat(),
-            crash_at,
-        ),
-        _ => microbatch(
-            services,
-            input,
-            table,
-            dir,
-            &[&flags[..], &["--parallelism", "2"]].concat(),
-            crash_at,
-        ),
-    }
+    let start = match engine {
+        "continuous" => continuous,
+        _ => microbatch,
+    };
+    // Both engines read with two readers.
+    let flags = ["--delivery", mode, "--parallelism", "2"];
+    start(services, input, table, dir, &flags, crash_at)
 }
 
 #[tokio::test]
