@@ -5,6 +5,7 @@
 //! high watermarks for lag.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
@@ -66,6 +67,29 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("socket.connection.setup.timeout.ms", "10000");
     config
+}
+
+/// `parallelism` consumers of `source`'s topic (at most one per partition),
+/// each with its share of the partitions, every `n`-th: how Flink's split
+/// readers and Spark's per-partition tasks read. The first is `source`
+/// itself; the others connect on `config`.
+pub fn readers(
+    source: &Arc<KafkaSource>,
+    config: &SourceConfig,
+    parallelism: usize,
+) -> Result<Vec<(Arc<KafkaSource>, Vec<i32>)>> {
+    let partitions = source.partitions();
+    let count = parallelism.clamp(1, partitions.len().max(1));
+    (0..count)
+        .map(|reader| {
+            let consumer = match reader {
+                0 => source.clone(),
+                _ => Arc::new(KafkaSource::connect(config.clone())?),
+            };
+            let share = partitions.iter().copied().skip(reader).step_by(count).collect();
+            Ok((consumer, share))
+        })
+        .collect()
 }
 
 /// A consumer of one topic, with every partition assigned to it.

@@ -62,23 +62,18 @@ impl Readers {
         parallelism: usize,
         interpreter: &Interpreter,
     ) -> Result<Readers> {
-        let partitions = source.partitions();
-        let count = parallelism.clamp(1, partitions.len().max(1));
         let (sender, chunks) = sync_channel(CHUNKS_AHEAD);
         let mut readers = Readers {
             chunks: Some(chunks),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         };
-        for reader in 0..count {
-            let consumer = match reader {
-                0 => source.clone(),
-                _ => Arc::new(KafkaSource::connect(config.clone())?),
-            };
+        for (reader, (consumer, partitions)) in crate::source::readers(source, config, parallelism)?
+            .into_iter()
+            .enumerate()
+        {
             let own: Offsets = partitions
                 .iter()
-                .skip(reader)
-                .step_by(count)
                 .map(|p| (*p, start.get(p).copied().unwrap_or(0)))
                 .collect();
             consumer.assign(&own)?;
