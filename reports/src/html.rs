@@ -103,6 +103,7 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
         let _ = writeln!(out, "<p>{}</p>", with_code(&fault.sentence()));
     }
     push_watermark_trade_off(&mut out, results, &mut number)?;
+    push_scaling(&mut out, results, &mut number)?;
     out.push_str("</section>\n");
     out.push_str("<section id=\"run\">\n<h2>Run</h2>\n");
     out.push_str(&context_table(results).render_html());
@@ -183,6 +184,27 @@ fn push_watermark_trade_off(
     Ok(())
 }
 
+/// The capacity curve, when the run searched at several parallelisms:
+/// what it measures, a sentence per setting, the table and a chart per job.
+fn push_scaling(out: &mut String, results: &Results, number: &mut usize) -> Result<(), ChartError> {
+    let curves = crate::scaling::curves(results);
+    if curves.is_empty() {
+        return Ok(());
+    }
+    out.push_str("<h3>Scaling</h3>\n");
+    let _ = writeln!(out, "<p>{}</p>", with_code(&crate::scaling::caveat(results)));
+    for curve in &curves {
+        let _ = writeln!(out, "<p>{}</p>", with_code(&curve.sentence()));
+    }
+    out.push_str(&crate::scaling::table(&curves).render_html());
+    for job in jobs(results) {
+        if let Some(figure) = crate::scaling::figure(results, &job) {
+            push_figure(out, &figure, number)?;
+        }
+    }
+    Ok(())
+}
+
 /// The titles of the charts `report` draws, in order: what a reader (or a
 /// test) should find in it.
 pub fn figure_titles(results: &Results) -> Vec<String> {
@@ -193,6 +215,11 @@ pub fn figure_titles(results: &Results) -> Vec<String> {
             jobs(results)
                 .iter()
                 .filter_map(|job| crate::watermark::figure(results, job)),
+        )
+        .chain(
+            jobs(results)
+                .iter()
+                .filter_map(|job| crate::scaling::figure(results, job)),
         )
         .chain(jobs(results).iter().flat_map(|job| job_figures(results, job)))
         .chain(run_figures(results))

@@ -18,7 +18,7 @@ fn ms(value: Option<f64>) -> String {
 }
 
 /// Events per CPU second (rate per core used), to three significant figures.
-fn per_core(value: Option<f64>) -> String {
+pub(crate) fn per_core(value: Option<f64>) -> String {
     match value {
         None => "-".to_string(),
         Some(v) if v >= 1000.0 => {
@@ -86,6 +86,7 @@ pub fn summary(results: &Results) -> String {
         out.push_str(&verdicts);
     }
     out.push_str(&crate::watermark::sentences(results));
+    out.push_str(&crate::scaling::sentences(results));
     let skipped = skipped_note(results);
     if !skipped.is_empty() {
         let _ = writeln!(out, "\n{skipped}");
@@ -324,7 +325,15 @@ pub fn report(results: &Results) -> String {
             "## Watermark trade-off\n\n{WATERMARK_CAVEAT}\n\n{watermark}\n"
         );
     }
-    if !verdict.is_empty() || !watermark.is_empty() || !faults.is_empty() {
+    let scaling = crate::scaling::markdown(results);
+    if !scaling.is_empty() {
+        let _ = write!(
+            out,
+            "## Scaling\n\n{}\n\n{scaling}\n",
+            crate::scaling::caveat(results)
+        );
+    }
+    if !verdict.is_empty() || !watermark.is_empty() || !faults.is_empty() || !scaling.is_empty() {
         out.push_str("## Run\n\n");
     }
     out.push_str(&context_table(results).render());
