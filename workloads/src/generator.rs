@@ -497,7 +497,8 @@ pub fn partition_of(key: u64, partitions: u32) -> u32 {
     hash % partitions
 }
 
-fn zipf_cdf(keys: u64, exponent: f64) -> Vec<f64> {
+/// Running shares of ranks 0 to `keys - 1` weighted 1 / (k + 1)^exponent.
+pub(crate) fn zipf_cdf(keys: u64, exponent: f64) -> Vec<f64> {
     let weights: Vec<f64> = (1..=keys).map(|k| 1.0 / (k as f64).powf(exponent)).collect();
     let total: f64 = weights.iter().sum();
     let mut running = 0.0;

@@ -5,6 +5,8 @@
 pub mod delivery;
 pub mod engine;
 pub mod event;
+pub mod event_writer;
+pub mod expr;
 pub mod generator;
 pub mod invalid;
 pub mod job;
@@ -14,6 +16,7 @@ pub mod per_event;
 pub mod rate;
 pub mod rng;
 pub mod scenario;
+pub mod schema;
 pub mod suite;
 pub mod untrusted;
 pub mod window;

@@ -1,0 +1,583 @@
+//! Writes events of an [`EventSchema`] as JSON: the schema compiled once
+//! into a plan per field (tables of weights built, constant text encoded),
+//! so that writing an event only draws numbers and copies bytes.
+
+use crate::generator::{WorkloadSpec, zipf_cdf};
+use crate::rng::EventRng;
+use crate::schema::{Draw, EventSchema, FieldType, Literal, SchemaError};
+
+/// The random stream of a schema's per-event draws (the built-in
+/// generator's `FIELDS` stream, so a built-in schema writes its bytes).
+const FIELDS_STREAM: u64 = 3;
+/// The first random stream of per-key draws (one per field after it).
+const PER_KEY_STREAM: u64 = 1_000;
+
+/// A schema ready to write events.
+#[derive(Debug, Clone)]
+pub struct EventWriter {
+    seed: u64,
+    fields: Vec<Compiled>,
+    kafka_key: usize,
+    padding: Vec<u8>,
+}
+
+/// One field: its name as written, and how its value is made.
+#[derive(Debug, Clone)]
+struct Compiled {
+    /// `"name":`, after a `{` or a `,`.
+    prefix: Vec<u8>,
+    plan: Plan,
+}
+
+/// How one field's value is made.
+#[derive(Debug, Clone)]
+enum Plan {
+    Time,
+    Sequence {
+        start: i64,
+        step: i64,
+    },
+    UniformInt {
+        min: i64,
+        span: u64,
+    },
+    UniformFloat {
+        min: f64,
+        width: f64,
+        decimals: Option<u32>,
+    },
+    Normal {
+        mean: f64,
+        sd: f64,
+        min: f64,
+        max: f64,
+        whole: bool,
+        decimals: Option<u32>,
+    },
+    Zipf {
+        cdf: Vec<f64>,
+    },
+    /// One of a fixed set of values, each already written out.
+    Choice {
+        values: Vec<Text>,
+        cdf: Option<Vec<f64>>,
+    },
+    Pattern {
+        before: Text,
+        after: Text,
+        of: Box<Plan>,
+    },
+    Key,
+    PerKey {
+        of: Box<Plan>,
+        stream: u64,
+    },
+}
+
+/// A value written out ahead: its JSON, and its raw text for a Kafka key.
+#[derive(Debug, Clone)]
+struct Text {
+    json: Vec<u8>,
+    raw: Vec<u8>,
+}
+
+/// One drawn value.
+enum Value<'p> {
+    Int(i64),
+    Float(f64),
+    Text(&'p Text),
+    Pattern(&'p Text, i64, &'p Text),
+}
+
+impl EventWriter {
+    /// Compiles `schema` for `spec`'s seed, keys and padding.
+    pub fn new(schema: &EventSchema, spec: &WorkloadSpec) -> Result<EventWriter, SchemaError> {
+        schema.validate()?;
+        let fields = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let opening = if i == 0 { "{" } else { "," };
+                let plan = match &field.draw {
+                    None => Plan::Time,
+                    Some(draw) => compile(
+                        draw,
+                        field.kind,
+                        &field.values,
+                        field.decimals,
+                        spec.seed,
+                        i as u64,
+                    ),
+                };
+                Compiled {
+                    prefix: format!("{opening}{}:", json_string(&field.name)).into_bytes(),
+                    plan,
+                }
+            })
+            .collect();
+        let kafka_key = schema
+            .fields
+            .iter()
+            .position(|f| f.name == schema.kafka_key)
+            .expect("validated: kafka_key names a field");
+        let padding = if spec.padding_bytes == 0 {
+            Vec::new()
+        } else {
+            format!(",\"pad\":\"{}\"", "x".repeat(spec.padding_bytes)).into_bytes()
+        };
+        Ok(EventWriter {
+            seed: spec.seed,
+            fields,
+            kafka_key,
+            padding,
+        })
+    }
+
+    /// Writes event `index` with key `key` and time `event_time_ms` into
+    /// `value` and its Kafka key into `kafka_key` (both cleared first).
+    pub fn write(
+        &self,
+        index: u64,
+        key: u64,
+        event_time_ms: i64,
+        value: &mut Vec<u8>,
+        kafka_key: &mut Vec<u8>,
+    ) {
+        value.clear();
+        kafka_key.clear();
+        let mut draws = Draws {
+            rng: EventRng::new(self.seed, index, FIELDS_STREAM),
+            seed: self.seed,
+            index,
+            key,
+            time: event_time_ms,
+        };
+        for (i, field) in self.fields.iter().enumerate() {
+            value.extend_from_slice(&field.prefix);
+            let drawn = draws.draw(&field.plan);
+            write_json(&drawn, value);
+            if i == self.kafka_key {
+                write_raw(&drawn, kafka_key);
+            }
+        }
+        value.extend_from_slice(&self.padding);
+        value.push(b'}');
+    }
+}
+
+/// What one event's draws depend on.
+struct Draws {
+    rng: EventRng,
+    seed: u64,
+    index: u64,
+    key: u64,
+    time: i64,
+}
+
+impl Draws {
+    fn draw<'p>(&mut self, plan: &'p Plan) -> Value<'p> {
+        let rng = &mut self.rng;
+        match plan {
+            Plan::Time => Value::Int(self.time),
+            Plan::Sequence { start, step } => {
+                Value::Int(start.wrapping_add((self.index as i64).wrapping_mul(*step)))
+            }
+            Plan::UniformInt { min, span } => Value::Int(min + rng.below(*span) as i64),
+            Plan::UniformFloat { min, width, decimals } => {
+                Value::Float(round(min + rng.unit() * width, *decimals))
+            }
+            Plan::Normal {
+                mean,
+                sd,
+                min,
+                max,
+                whole,
+                decimals,
+            } => {
+                let x = (mean + sd * standard_normal(rng)).clamp(*min, *max);
+                if *whole {
+                    Value::Int(x.round() as i64)
+                } else {
+                    Value::Float(round(x, *decimals))
+                }
+            }
+            Plan::Zipf { cdf } => Value::Int(pick(cdf, rng.unit()) as i64),
+            Plan::Choice { values, cdf } => {
+                let at = match cdf {
+                    None => rng.below(values.len() as u64) as usize,
+                    Some(cdf) => pick(cdf, rng.unit()),
+                };
+                Value::Text(&values[at])
+            }
+            Plan::Pattern { before, after, of } => match self.draw(of) {
+                Value::Int(n) => Value::Pattern(before, n, after),
+                _ => unreachable!("validated: a pattern's draw is a whole number"),
+            },
+            Plan::Key => Value::Int(self.key as i64),
+            Plan::PerKey { of, stream } => {
+                let mut per_key = Draws {
+                    rng: EventRng::new(self.seed, self.key, *stream),
+                    seed: self.seed,
+                    index: self.index,
+                    key: self.key,
+                    time: self.time,
+                };
+                per_key.draw(of)
+            }
+        }
+    }
+}
+
+fn compile(
+    draw: &Draw,
+    kind: FieldType,
+    values: &[String],
+    decimals: Option<u32>,
+    seed: u64,
+    field: u64,
+) -> Plan {
+    let whole = kind != FieldType::Float;
+    match draw {
+        Draw::Sequence { start, step } => Plan::Sequence {
+            start: *start,
+            step: *step,
+        },
+        Draw::Constant { value } => Plan::Choice {
+            values: vec![literal_text(value, kind)],
+            cdf: None,
+        },
+        Draw::Uniform { min, max } if whole => Plan::UniformInt {
+            min: *min as i64,
+            span: (*max as i64 - *min as i64) as u64 + 1,
+        },
+        Draw::Uniform { min, max } => Plan::UniformFloat {
+            min: *min,
+            width: max - min,
+            decimals,
+        },
+        Draw::Normal { mean, sd, min, max } => Plan::Normal {
+            mean: *mean,
+            sd: *sd,
+            min: min.unwrap_or(f64::NEG_INFINITY),
+            max: max.unwrap_or(f64::INFINITY),
+            whole,
+            decimals,
+        },
+        Draw::Zipf { n, exponent } => Plan::Zipf {
+            cdf: zipf_cdf(*n, *exponent),
+        },
+        Draw::Categorical { values: own, weights } => Plan::Choice {
+            values: if own.is_empty() {
+                values
+                    .iter()
+                    .map(|v| literal_text(&Literal::Text(v.clone()), kind))
+                    .collect()
+            } else {
+                own.iter().map(|v| literal_text(v, kind)).collect()
+            },
+            cdf: (!weights.is_empty()).then(|| cumulative(weights)),
+        },
+        Draw::Pattern { pattern, of } => {
+            let (before, after) = pattern.split_once("{}").expect("validated: one {}");
+            Plan::Pattern {
+                before: text_part(before),
+                after: text_part(after),
+                of: Box::new(compile(of, FieldType::Integer, &[], None, seed, field)),
+            }
+        }
+        Draw::Ipv4 { distinct } => Plan::Choice {
+            values: (0..*distinct)
+                .map(|i| {
+                    let mut rng = EventRng::new(seed, i, 99);
+                    let ip = format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256));
+                    literal_text(&Literal::Text(ip), FieldType::String)
+                })
+                .collect(),
+            cdf: None,
+        },
+        Draw::Key => Plan::Key,
+        Draw::PerKey { of } => Plan::PerKey {
+            of: Box::new(compile(of, kind, values, decimals, seed, field)),
+            stream: PER_KEY_STREAM + field,
+        },
+    }
+}
+
+/// A literal as the field of type `kind` writes it.
+fn literal_text(value: &Literal, kind: FieldType) -> Text {
+    let raw = match value {
+        Literal::Boolean(b) => b.to_string(),
+        Literal::Integer(n) if kind == FieldType::Float => format!("{}", *n as f64),
+        Literal::Integer(n) => n.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Text(t) => t.clone(),
+    };
+    let json = match value {
+        Literal::Text(t) => json_string(t),
+        _ => raw.clone(),
+    };
+    Text {
+        json: json.into_bytes(),
+        raw: raw.into_bytes(),
+    }
+}
+
+/// Part of a pattern: its JSON-escaped text without the quotes, and raw.
+fn text_part(part: &str) -> Text {
+    let quoted = json_string(part);
+    Text {
+        json: quoted.as_bytes()[1..quoted.len() - 1].to_vec(),
+        raw: part.as_bytes().to_vec(),
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string always serializes")
+}
+
+fn write_json(value: &Value<'_>, out: &mut Vec<u8>) {
+    match value {
+        Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Value::Float(x) => out.extend_from_slice(ryu::Buffer::new().format_finite(*x).as_bytes()),
+        Value::Text(text) => out.extend_from_slice(&text.json),
+        Value::Pattern(before, n, after) => {
+            out.push(b'"');
+            out.extend_from_slice(&before.json);
+            out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
+            out.extend_from_slice(&after.json);
+            out.push(b'"');
+        }
+    }
+}
+
+fn write_raw(value: &Value<'_>, out: &mut Vec<u8>) {
+    match value {
+        Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Value::Float(x) => out.extend_from_slice(ryu::Buffer::new().format_finite(*x).as_bytes()),
+        Value::Text(text) => out.extend_from_slice(&text.raw),
+        Value::Pattern(before, n, after) => {
+            out.extend_from_slice(&before.raw);
+            out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
+            out.extend_from_slice(&after.raw);
+        }
+    }
+}
+
+/// `x` rounded to `decimals` places (unchanged without).
+fn round(x: f64, decimals: Option<u32>) -> f64 {
+    match decimals {
+        None => x,
+        Some(d) => {
+            let scale = 10f64.powi(d as i32);
+            (x * scale).round() / scale
+        }
+    }
+}
+
+/// A standard normal draw (Box-Muller, one of its pair).
+fn standard_normal(rng: &mut EventRng) -> f64 {
+    let u = 1.0 - rng.unit();
+    let v = rng.unit();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// Running shares of `weights`, ending at 1.
+fn cumulative(weights: &[f64]) -> Vec<f64> {
+    let total: f64 = weights.iter().sum();
+    let mut running = 0.0;
+    weights
+        .iter()
+        .map(|w| {
+            running += w / total;
+            running
+        })
+        .collect()
+}
+
+/// The position a uniform draw `u` in [0, 1) falls at in `cdf`.
+fn pick(cdf: &[f64], u: f64) -> usize {
+    cdf.partition_point(|&c| c <= u).min(cdf.len() - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::generator::{EventClass, Generator, KeyDistribution, OutOfOrder};
+    use serde_json::Value as Json;
+
+    fn spec() -> WorkloadSpec {
+        WorkloadSpec {
+            events: Some(20_000),
+            keys: 500,
+            key_distribution: KeyDistribution::Zipf { exponent: 1.0 },
+            users: 700,
+            padding_bytes: 7,
+            out_of_order: OutOfOrder {
+                fraction: 0.2,
+                ..OutOfOrder::default()
+            },
+            ..WorkloadSpec::default()
+        }
+    }
+
+    #[test]
+    fn the_built_in_kinds_as_schemas_write_the_built_in_generators_bytes() {
+        let spec = spec();
+        for kind in [EventKind::Measurement, EventKind::Ad] {
+            let generator = Generator::new(spec.clone(), kind, 1_700_000_000_000).expect("valid");
+            let writer = EventWriter::new(&EventSchema::builtin(kind, &spec), &spec).expect("valid");
+            let (mut expected, mut value, mut key) = (Vec::new(), Vec::new(), Vec::new());
+            for index in 0..spec.events.unwrap() {
+                let generated = generator.write_record(index, &mut expected);
+                assert!(!matches!(generated.class, EventClass::Malformed(_)));
+                let drawn_key = match &generated.event {
+                    crate::event::Event::Ad(ad) => ad.ad_id,
+                    crate::event::Event::Measurement(m) => m.key,
+                };
+                writer.write(
+                    index,
+                    drawn_key,
+                    generated.event.event_time_ms(),
+                    &mut value,
+                    &mut key,
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&value),
+                    String::from_utf8_lossy(&expected),
+                    "{kind:?} event {index}"
+                );
+                assert_eq!(
+                    key,
+                    crate::generator::key_bytes(generated.key),
+                    "{kind:?} event {index}"
+                );
+            }
+        }
+    }
+
+    /// Card transactions: an id, the time, a card (the key) as text, a
+    /// merchant from a skewed set, an amount in cents-exact money, a country
+    /// fixed per card, a flag and a channel.
+    fn cards() -> EventSchema {
+        toml::from_str(
+            r#"
+            time = "at"
+            kafka_key = "card"
+            fields = [
+              { name = "id", type = "integer", draw = { kind = "sequence", start = 100, step = 2 } },
+              { name = "at", type = "timestamp" },
+              { name = "card", type = "string", draw = { kind = "pattern", pattern = "card-{}\"x", of = { kind = "key" } } },
+              { name = "merchant", type = "integer", draw = { kind = "zipf", n = 50, exponent = 1.2 } },
+              { name = "amount", type = "float", decimals = 2, draw = { kind = "normal", mean = 40.0, sd = 30.0, min = 0.5, max = 500.0 } },
+              { name = "country", type = "enum", values = ["DE", "FR", "US"], draw = { kind = "per_key", of = { kind = "categorical", weights = [1, 1, 2] } } },
+              { name = "online", type = "boolean", draw = { kind = "categorical", values = [true, false], weights = [3, 1] } },
+              { name = "channel", type = "string", draw = { kind = "constant", value = "pos" } },
+              { name = "items", type = "integer", draw = { kind = "uniform", min = 1, max = 3 } },
+              { name = "fee", type = "float", draw = { kind = "uniform", min = 0.0, max = 1.0 } },
+            ]
+            "#,
+        )
+        .expect("a schema")
+    }
+
+    #[test]
+    fn a_declared_schema_writes_every_field_as_declared_and_the_same_each_time() {
+        let spec = spec();
+        let writer = EventWriter::new(&cards(), &spec).expect("valid");
+        let (mut value, mut key, mut again, mut again_key) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut country_of_card = std::collections::HashMap::new();
+        let mut online = 0;
+        for index in 0..5_000u64 {
+            let card = index % 40;
+            writer.write(
+                index,
+                card,
+                1_700_000_000_000 + index as i64,
+                &mut value,
+                &mut key,
+            );
+            writer.write(
+                index,
+                card,
+                1_700_000_000_000 + index as i64,
+                &mut again,
+                &mut again_key,
+            );
+            assert_eq!(
+                (&value, &key),
+                (&again, &again_key),
+                "event {index} is a pure function"
+            );
+            let event: Json = serde_json::from_slice(&value).expect("JSON");
+            let names: Vec<&String> = event.as_object().unwrap().keys().collect();
+            assert_eq!(names.len(), 11, "ten fields and the padding: {event}");
+            assert_eq!(event["id"], 100 + 2 * index);
+            assert_eq!(event["at"], 1_700_000_000_000 + index);
+            assert_eq!(event["card"], format!("card-{card}\"x"));
+            assert_eq!(key, format!("card-{card}\"x").into_bytes());
+            assert!(event["merchant"].as_u64().unwrap() < 50);
+            let amount = event["amount"].as_f64().unwrap();
+            assert!((0.5..=500.0).contains(&amount), "{amount}");
+            assert_eq!((amount * 100.0).round() / 100.0, amount, "two decimals: {amount}");
+            let country = event["country"].as_str().unwrap().to_string();
+            assert!(["DE", "FR", "US"].contains(&country.as_str()));
+            assert_eq!(
+                country_of_card.entry(card).or_insert(country.clone()),
+                &country,
+                "fixed per card"
+            );
+            online += usize::from(event["online"] == true);
+            assert_eq!(event["channel"], "pos");
+            assert!((1..=3).contains(&event["items"].as_i64().unwrap()));
+            assert!((0.0..1.0).contains(&event["fee"].as_f64().unwrap()));
+        }
+        assert!((3_500..4_000).contains(&online), "3 in 4 online: {online}");
+        let countries: std::collections::HashSet<&String> = country_of_card.values().collect();
+        assert!(countries.len() > 1, "cards differ in country");
+    }
+
+    #[test]
+    fn a_bad_schema_is_refused_naming_the_field() {
+        let refused = |edit: &dyn Fn(&mut EventSchema)| {
+            let mut schema = cards();
+            edit(&mut schema);
+            EventWriter::new(&schema, &spec())
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(
+            refused(&|s| s.time = "when".into()),
+            "time = `when` names no field"
+        );
+        assert_eq!(
+            refused(&|s| s.time = "id".into()),
+            "time = `id` must name a timestamp field, not an integer one"
+        );
+        assert_eq!(
+            refused(&|s| s.kafka_key = "amount".into()),
+            "kafka_key = `amount` must name an integer, string or enum field, not a float one"
+        );
+        assert_eq!(
+            refused(&|s| s.fields[3].draw = Some(Draw::Ipv4 { distinct: 3 })),
+            "field `merchant`: an integer field cannot take draw `ipv4`"
+        );
+        assert_eq!(
+            refused(&|s| s.fields[8].draw = Some(Draw::Uniform { min: 1.5, max: 3.0 })),
+            "field `items`: `uniform` min must be a whole number for an integer field, not 1.5"
+        );
+        assert_eq!(
+            refused(&|s| s.fields.push(s.fields[0].clone())),
+            "field `id` is declared twice"
+        );
+        assert_eq!(
+            refused(&|s| s.fields[5].values.push("D E".into())),
+            "field `country`: `per_key` of: `categorical` has 4 values but 3 weights"
+        );
+        assert!(
+            refused(&|s| s.fields[6].name = "is online".into()).starts_with("field name `is online` must be")
+        );
+        assert!(refused(&|s| s.fields[6].name = "pad".into()).starts_with("field name `pad` is taken"));
+    }
+}
