@@ -1,6 +1,7 @@
-//! What streambench runs: the event model, the seeded event generator, the job
-//! catalogue, the oracle that computes every job's exact expected output, and
-//! the suite files that combine them.
+//! What streambench runs: the event model (with event schemas, of which the
+//! built-in kinds are two), the seeded event generator, the job catalogue and
+//! the expressions declared jobs filter with, the oracle that computes every
+//! job's exact expected output, and the suite files that combine them.
 
 pub mod delivery;
 pub mod engine;

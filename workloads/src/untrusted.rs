@@ -2,8 +2,12 @@
 //! (`workloads/fuzz`) and their regression test drive it: any input may be
 //! refused with an error, none may panic.
 
-use crate::event::decode;
+use crate::event::{EventKind, decode};
+use crate::event_writer::EventWriter;
+use crate::expr::parse;
+use crate::generator::WorkloadSpec;
 use crate::job::{CATALOGUE, CampaignTable, catalogue_job};
+use crate::schema::EventSchema;
 use crate::suite::Suite;
 
 /// Decodes `bytes` as each kind of event and runs what decodes through every
@@ -27,12 +31,78 @@ pub fn parse_as_suite(bytes: &[u8]) {
     }
 }
 
+/// Parses `bytes` as a job expression; what parses must print back to
+/// text that parses to the same expression, and type-check against the
+/// ad schema with a type or an error.
+pub fn parse_as_expression(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let Ok(expr) = parse(text) else { return };
+    let printed = expr.to_string();
+    assert_eq!(
+        parse(&printed).as_ref(),
+        Ok(&expr),
+        "{text:?} printed as {printed:?}"
+    );
+    let schema = EventSchema::builtin(EventKind::Ad, &WorkloadSpec::default());
+    let _ = expr.check(&schema, text);
+}
+
+/// Parses `bytes` as an event schema (TOML); one that validates must write
+/// events that are JSON objects.
+pub fn parse_as_schema(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let Ok(schema) = toml::from_str::<EventSchema>(text) else {
+        return;
+    };
+    let Ok(writer) = EventWriter::new(&schema, &WorkloadSpec::default()) else {
+        return;
+    };
+    let (mut value, mut key) = (Vec::new(), Vec::new());
+    for index in [0, 1, u64::MAX] {
+        writer.write(index, index % 7, 1_700_000_000_000, &mut value, Some(&mut key));
+        let written: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(&value);
+        assert!(
+            written.is_ok(),
+            "{text:?} wrote {:?}",
+            String::from_utf8_lossy(&value)
+        );
+    }
+}
+
 /// What a fuzz target feeds its bytes to.
 pub type Drive = fn(&[u8]);
 
 /// Each fuzz target by name, with the function it drives: what the
 /// regression test replays the kept inputs of each target through.
-pub const TARGETS: [(&str, Drive); 2] = [
+pub const TARGETS: [(&str, Drive); 4] = [
     ("decode_event", decode_as_every_job),
     ("parse_suite", parse_as_suite),
+    ("parse_expression", parse_as_expression),
+    ("parse_schema", parse_as_schema),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kept inputs seed the fuzzers, so they must reach past the
+    /// parsers: a schema that validates, an expression that type-checks.
+    #[test]
+    fn the_kept_schema_and_expression_reach_the_writer_and_the_checker() {
+        let kept = |path: &str| {
+            std::fs::read_to_string(format!("{}/fuzz/regressions/{path}", env!("CARGO_MANIFEST_DIR")))
+                .expect(path)
+        };
+        let schema: EventSchema = toml::from_str(&kept("parse_schema/every-draw.toml")).expect("a schema");
+        assert_eq!(EventWriter::new(&schema, &WorkloadSpec::default()).err(), None);
+        let text = kept("parse_expression/every-operator.txt");
+        assert_eq!(
+            parse(&text).expect("parses").check(&schema, &text),
+            Ok(crate::expr::Type::Bool)
+        );
+    }
+}
