@@ -78,7 +78,13 @@ fn declared_schema(c: &mut Criterion) {
         b.iter(|| {
             let mut bytes = 0;
             for i in 0..EVENTS {
-                writer.write(i, i % 1000, 1_700_000_000_000 + i as i64, &mut value, &mut key);
+                writer.write(
+                    i,
+                    i % 1000,
+                    1_700_000_000_000 + i as i64,
+                    &mut value,
+                    Some(&mut key),
+                );
                 bytes += value.len();
             }
             black_box(bytes)

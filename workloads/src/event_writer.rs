@@ -2,8 +2,8 @@
 //! into a plan per field (tables of weights built, constant text encoded),
 //! so that writing an event only draws numbers and copies bytes.
 
-use crate::generator::{WorkloadSpec, zipf_cdf};
-use crate::rng::EventRng;
+use crate::generator::WorkloadSpec;
+use crate::rng::{EventRng, cumulative, pick, zipf_cdf};
 use crate::schema::{Draw, EventSchema, FieldType, Literal, SchemaError};
 
 /// The random stream of a schema's per-event draws (the built-in
@@ -135,17 +135,20 @@ impl EventWriter {
     }
 
     /// Writes event `index` with key `key` and time `event_time_ms` into
-    /// `value` and its Kafka key into `kafka_key` (both cleared first).
+    /// `value`, and its Kafka key into `kafka_key` when given (both
+    /// cleared first).
     pub fn write(
         &self,
         index: u64,
         key: u64,
         event_time_ms: i64,
         value: &mut Vec<u8>,
-        kafka_key: &mut Vec<u8>,
+        mut kafka_key: Option<&mut Vec<u8>>,
     ) {
         value.clear();
-        kafka_key.clear();
+        if let Some(k) = kafka_key.as_deref_mut() {
+            k.clear();
+        }
         let mut draws = Draws {
             rng: EventRng::new(self.seed, index, FIELDS_STREAM),
             seed: self.seed,
@@ -157,8 +160,10 @@ impl EventWriter {
             value.extend_from_slice(&field.prefix);
             let drawn = draws.draw(&field.plan);
             write_json(&drawn, value);
-            if i == self.kafka_key {
-                write_raw(&drawn, kafka_key);
+            if i == self.kafka_key
+                && let Some(k) = kafka_key.as_deref_mut()
+            {
+                write_raw(&drawn, k);
             }
         }
         value.extend_from_slice(&self.padding);
@@ -288,11 +293,7 @@ fn compile(
         }
         Draw::Ipv4 { distinct } => Plan::Choice {
             values: (0..*distinct)
-                .map(|i| {
-                    let mut rng = EventRng::new(seed, i, 99);
-                    let ip = format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256));
-                    literal_text(&Literal::Text(ip), FieldType::String)
-                })
+                .map(|i| literal_text(&Literal::Text(ipv4(seed, i)), FieldType::String))
                 .collect(),
             cdf: None,
         },
@@ -302,6 +303,12 @@ fn compile(
             stream: PER_KEY_STREAM + field,
         },
     }
+}
+
+/// Address `i` of a workload's IPv4 addresses (in 10.0.0.0/8).
+pub(crate) fn ipv4(seed: u64, i: u64) -> String {
+    let mut rng = EventRng::new(seed, i, 99);
+    format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))
 }
 
 /// A literal as the field of type `kind` writes it.
@@ -382,24 +389,6 @@ fn standard_normal(rng: &mut EventRng) -> f64 {
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
-/// Running shares of `weights`, ending at 1.
-fn cumulative(weights: &[f64]) -> Vec<f64> {
-    let total: f64 = weights.iter().sum();
-    let mut running = 0.0;
-    weights
-        .iter()
-        .map(|w| {
-            running += w / total;
-            running
-        })
-        .collect()
-}
-
-/// The position a uniform draw `u` in [0, 1) falls at in `cdf`.
-fn pick(cdf: &[f64], u: f64) -> usize {
-    cdf.partition_point(|&c| c <= u).min(cdf.len() - 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,15 +412,21 @@ mod tests {
     }
 
     #[test]
-    fn the_built_in_kinds_as_schemas_write_the_built_in_generators_bytes() {
+    fn the_built_in_kinds_as_schemas_write_their_events_as_serde_does() {
         let spec = spec();
         for kind in [EventKind::Measurement, EventKind::Ad] {
             let generator = Generator::new(spec.clone(), kind, 1_700_000_000_000).expect("valid");
             let writer = EventWriter::new(&EventSchema::builtin(kind, &spec), &spec).expect("valid");
-            let (mut expected, mut value, mut key) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut expected, mut value, mut key, mut record) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for index in 0..spec.events.unwrap() {
-                let generated = generator.write_record(index, &mut expected);
+                // The reference: the generator's event struct, through serde.
+                let generated = generator.generate(index);
                 assert!(!matches!(generated.class, EventClass::Malformed(_)));
+                expected.clear();
+                generated.event.write_json(&mut expected);
+                generator.write_record(index, &mut record);
+                assert_eq!(record, expected, "{kind:?} event {index}: the generator's record");
                 let drawn_key = match &generated.event {
                     crate::event::Event::Ad(ad) => ad.ad_id,
                     crate::event::Event::Measurement(m) => m.key,
@@ -441,7 +436,7 @@ mod tests {
                     drawn_key,
                     generated.event.event_time_ms(),
                     &mut value,
-                    &mut key,
+                    Some(&mut key),
                 );
                 assert_eq!(
                     String::from_utf8_lossy(&value),
@@ -496,14 +491,14 @@ mod tests {
                 card,
                 1_700_000_000_000 + index as i64,
                 &mut value,
-                &mut key,
+                Some(&mut key),
             );
             writer.write(
                 index,
                 card,
                 1_700_000_000_000 + index as i64,
                 &mut again,
-                &mut again_key,
+                Some(&mut again_key),
             );
             assert_eq!(
                 (&value, &key),

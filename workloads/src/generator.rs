@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
+use crate::event_writer::{EventWriter, ipv4};
 use crate::rate::RateProfile;
-use crate::rng::EventRng;
+use crate::rng::{EventRng, pick, zipf_cdf};
+use crate::schema::EventSchema;
 
 /// Everything that shapes a workload's events (the *what*, as in the
 /// OpenMessaging Benchmark: rate, size, keys, partitions, disorder).
@@ -309,6 +311,8 @@ pub struct Generator {
     padding: String,
     oversized_padding: String,
     ips: Vec<String>,
+    /// Writes the records of well-formed events: the kind as a schema.
+    writer: EventWriter,
 }
 
 /// Separate random streams, so that one choice never shifts another.
@@ -328,13 +332,11 @@ impl Generator {
             KeyDistribution::Uniform => None,
             KeyDistribution::Zipf { exponent } => Some(zipf_cdf(spec.keys, exponent)),
         };
-        let ips = (0..256u64)
-            .map(|i| {
-                let mut rng = EventRng::new(spec.seed, i, 99);
-                format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))
-            })
-            .collect();
+        let ips = (0..256u64).map(|i| ipv4(spec.seed, i)).collect();
+        let writer = EventWriter::new(&EventSchema::builtin(kind, &spec), &spec)
+            .map_err(|e| invalid("kind", format!("the built-in {kind:?} schema: {e}")))?;
         Ok(Generator {
+            writer,
             count: spec.event_count(),
             padding: "x".repeat(spec.padding_bytes),
             oversized_padding: "x".repeat(MAX_EVENT_BYTES + 1),
@@ -447,7 +449,11 @@ impl Generator {
         out.clear();
         let generated = self.generate(index);
         match generated.class {
-            EventClass::OnTime | EventClass::OutOfOrder | EventClass::Late => generated.event.write_json(out),
+            EventClass::OnTime | EventClass::OutOfOrder | EventClass::Late => {
+                let event = &generated.event;
+                self.writer
+                    .write(index, drawn_key(event), event.event_time_ms(), out, None);
+            }
             EventClass::Malformed(kind) => write_malformed(&generated.event, kind, out),
         }
         generated
@@ -462,11 +468,17 @@ impl Generator {
     fn draw_key(&self, rng: &mut EventRng) -> u64 {
         match &self.key_cdf {
             None => rng.below(self.spec.keys),
-            Some(cdf) => {
-                let u = rng.unit();
-                cdf.partition_point(|&c| c <= u).min(cdf.len() - 1) as u64
-            }
+            Some(cdf) => pick(cdf, rng.unit()) as u64,
         }
+    }
+}
+
+/// The key the workload's key distribution drew for `event`: its ad, or
+/// its measurement's key.
+fn drawn_key(event: &Event<'_>) -> u64 {
+    match event {
+        Event::Ad(ad) => ad.ad_id,
+        Event::Measurement(m) => m.key,
     }
 }
 
@@ -495,20 +507,6 @@ pub fn partition_of(key: u64, partitions: u32) -> u32 {
         hash = hash.wrapping_mul(0x0100_0193);
     }
     hash % partitions
-}
-
-/// Running shares of ranks 0 to `keys - 1` weighted 1 / (k + 1)^exponent.
-pub(crate) fn zipf_cdf(keys: u64, exponent: f64) -> Vec<f64> {
-    let weights: Vec<f64> = (1..=keys).map(|k| 1.0 / (k as f64).powf(exponent)).collect();
-    let total: f64 = weights.iter().sum();
-    let mut running = 0.0;
-    weights
-        .iter()
-        .map(|w| {
-            running += w / total;
-            running
-        })
-        .collect()
 }
 
 fn write_malformed(event: &Event<'_>, kind: MalformedKind, out: &mut Vec<u8>) {

@@ -47,6 +47,31 @@ impl EventRng {
     }
 }
 
+/// Running shares of `weights`, ending at 1: a table to [`pick`] from.
+pub(crate) fn cumulative(weights: &[f64]) -> Vec<f64> {
+    let total: f64 = weights.iter().sum();
+    let mut running = 0.0;
+    weights
+        .iter()
+        .map(|w| {
+            running += w / total;
+            running
+        })
+        .collect()
+}
+
+/// Running shares of ranks 0 to `n - 1` weighted 1 / (k + 1)^exponent.
+pub(crate) fn zipf_cdf(n: u64, exponent: f64) -> Vec<f64> {
+    let weights: Vec<f64> = (1..=n).map(|k| 1.0 / (k as f64).powf(exponent)).collect();
+    cumulative(&weights)
+}
+
+/// The position a uniform draw `u` in [0, 1) falls at in a table of
+/// running shares.
+pub(crate) fn pick(cdf: &[f64], u: f64) -> usize {
+    cdf.partition_point(|&c| c <= u).min(cdf.len() - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::EventRng;
