@@ -140,8 +140,13 @@ pub enum Type {
     Bool,
 }
 
+/// Named values an expression may read, with their types: an event's
+/// fields, and those a job derives or joins.
+pub type Columns = Vec<(String, Type)>;
+
 impl Type {
-    fn of(kind: FieldType) -> Type {
+    /// The type of a field of type `kind` in expressions.
+    pub fn of(kind: FieldType) -> Type {
         match kind {
             FieldType::Integer | FieldType::Timestamp => Type::Int,
             FieldType::Float => Type::Float,
@@ -154,7 +159,8 @@ impl Type {
         matches!(self, Type::Int | Type::Float)
     }
 
-    fn name(self) -> &'static str {
+    /// How messages name it: `a whole number`, `text`.
+    pub fn name(self) -> &'static str {
         match self {
             Type::Int => "a whole number",
             Type::Float => "a number",
@@ -179,37 +185,48 @@ impl Expr {
     /// The type of its value over events of `schema`; an error names the
     /// first field or operation that does not fit.
     pub fn check(&self, schema: &EventSchema, expression: &str) -> Result<Type, ExprError> {
-        self.type_of(schema).map_err(|message| ExprError {
+        let columns: Columns = schema
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), Type::of(f.kind)))
+            .collect();
+        self.type_in(&columns).map_err(|message| ExprError {
             expression: expression.to_string(),
             column: 1,
             message,
         })
     }
 
-    fn type_of(&self, schema: &EventSchema) -> Result<Type, String> {
+    /// The type of its value over `columns`; an error names the first name
+    /// or operation that does not fit.
+    pub fn type_in(&self, columns: &Columns) -> Result<Type, String> {
         match self {
-            Expr::Field(name) => schema.field(name).map(|f| Type::of(f.kind)).ok_or_else(|| {
-                let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
-                format!("no field `{name}`; the event has {}", names.join(", "))
-            }),
+            Expr::Field(name) => columns
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| *t)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+                    format!("no field `{name}`; the event has {}", names.join(", "))
+                }),
             Expr::Int(_) => Ok(Type::Int),
             Expr::Float(_) => Ok(Type::Float),
             Expr::Text(_) => Ok(Type::Text),
             Expr::Bool(_) => Ok(Type::Bool),
-            Expr::Unary(Unary::Not, x) => expect(x, schema, Type::Bool, "`not`"),
+            Expr::Unary(Unary::Not, x) => expect(x, columns, Type::Bool, "`not`"),
             Expr::Unary(Unary::Neg, x) => {
-                let t = x.type_of(schema)?;
+                let t = x.type_in(columns)?;
                 if t.numeric() {
                     Ok(t)
                 } else {
                     Err(format!("`-` needs a number, not {} (`{x}`)", t.name()))
                 }
             }
-            Expr::Binary(op, x, y) => binary_type(*op, x, y, schema),
+            Expr::Binary(op, x, y) => binary_type(*op, x, y, columns),
             Expr::In { value, list, .. } => {
-                let t = value.type_of(schema)?;
+                let t = value.type_in(columns)?;
                 for item in list {
-                    let u = item.type_of(schema)?;
+                    let u = item.type_in(columns)?;
                     if !comparable(t, u) {
                         return Err(format!(
                             "`{value}` is {} but the list holds `{item}`, {}",
@@ -224,8 +241,8 @@ impl Expr {
     }
 }
 
-fn expect(x: &Expr, schema: &EventSchema, want: Type, what: &str) -> Result<Type, String> {
-    let t = x.type_of(schema)?;
+fn expect(x: &Expr, columns: &Columns, want: Type, what: &str) -> Result<Type, String> {
+    let t = x.type_in(columns)?;
     if t == want {
         Ok(want)
     } else {
@@ -233,15 +250,15 @@ fn expect(x: &Expr, schema: &EventSchema, want: Type, what: &str) -> Result<Type
     }
 }
 
-fn binary_type(op: Binary, x: &Expr, y: &Expr, schema: &EventSchema) -> Result<Type, String> {
+fn binary_type(op: Binary, x: &Expr, y: &Expr, columns: &Columns) -> Result<Type, String> {
     let what = format!("`{}`", op.symbol());
     match op {
         Binary::Or | Binary::And => {
-            expect(x, schema, Type::Bool, &what)?;
-            expect(y, schema, Type::Bool, &what)
+            expect(x, columns, Type::Bool, &what)?;
+            expect(y, columns, Type::Bool, &what)
         }
         Binary::Eq | Binary::Ne | Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge => {
-            let (t, u) = (x.type_of(schema)?, y.type_of(schema)?);
+            let (t, u) = (x.type_in(columns)?, y.type_in(columns)?);
             if comparable(t, u) {
                 Ok(Type::Bool)
             } else {
@@ -253,7 +270,7 @@ fn binary_type(op: Binary, x: &Expr, y: &Expr, schema: &EventSchema) -> Result<T
             }
         }
         Binary::Add | Binary::Sub | Binary::Mul | Binary::Div | Binary::Rem => {
-            let (t, u) = (x.type_of(schema)?, y.type_of(schema)?);
+            let (t, u) = (x.type_in(columns)?, y.type_in(columns)?);
             match (t, u) {
                 // Division gives a number with a fraction even of whole
                 // numbers, as in Spark SQL (Flink's integer division

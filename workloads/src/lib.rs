@@ -3,6 +3,7 @@
 //! the expressions declared jobs filter with, the oracle that computes every
 //! job's exact expected output, and the suite files that combine them.
 
+pub mod declared_job;
 pub mod delivery;
 pub mod engine;
 pub mod event;

@@ -530,7 +530,7 @@ impl Draw {
 
 /// Whether `name` is a letter or `_` followed by letters, digits or `_`:
 /// a name every engine's SQL and JSON path can use unquoted.
-fn is_name(name: &str) -> bool {
+pub(crate) fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
