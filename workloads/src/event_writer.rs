@@ -2,6 +2,7 @@
 //! into a plan per field (tables of weights built, constant text encoded),
 //! so that writing an event only draws numbers and copies bytes.
 
+use crate::expr::Val;
 use crate::generator::WorkloadSpec;
 use crate::rng::{EventRng, cumulative, pick, zipf_cdf};
 use crate::schema::{Draw, EventSchema, FieldType, Literal, SchemaError};
@@ -74,11 +75,13 @@ enum Plan {
     },
 }
 
-/// A value written out ahead: its JSON, and its raw text for a Kafka key.
+/// A value written out ahead: its JSON, its raw text for a Kafka key, and
+/// the value itself for the oracle.
 #[derive(Debug, Clone)]
 struct Text {
     json: Vec<u8>,
     raw: Vec<u8>,
+    value: Val,
 }
 
 /// One drawn value.
@@ -168,6 +171,39 @@ impl EventWriter {
         }
         value.extend_from_slice(&self.padding);
         value.push(b'}');
+    }
+}
+
+impl EventWriter {
+    /// The values of event `index` (key `key`, time `event_time_ms`), one
+    /// per field in the schema's order: what [`EventWriter::write`] writes.
+    pub fn values(&self, index: u64, key: u64, event_time_ms: i64) -> Vec<Val> {
+        let mut draws = Draws {
+            rng: EventRng::new(self.seed, index, FIELDS_STREAM),
+            seed: self.seed,
+            index,
+            key,
+            time: event_time_ms,
+        };
+        self.fields
+            .iter()
+            .map(|field| draws.draw(&field.plan).owned())
+            .collect()
+    }
+}
+
+impl Value<'_> {
+    fn owned(&self) -> Val {
+        match self {
+            Value::Int(n) => Val::Int(*n),
+            Value::Float(x) => Val::Float(*x),
+            Value::Text(text) => text.value.clone(),
+            Value::Pattern(before, n, after) => Val::Text(format!(
+                "{}{n}{}",
+                String::from_utf8_lossy(&before.raw),
+                String::from_utf8_lossy(&after.raw)
+            )),
+        }
     }
 }
 
@@ -324,9 +360,17 @@ fn literal_text(value: &Literal, kind: FieldType) -> Text {
         Literal::Text(t) => json_string(t),
         _ => raw.clone(),
     };
+    let value = match value {
+        Literal::Boolean(b) => Val::Bool(*b),
+        Literal::Integer(n) if kind == FieldType::Float => Val::Float(*n as f64),
+        Literal::Integer(n) => Val::Int(*n),
+        Literal::Float(f) => Val::Float(*f),
+        Literal::Text(t) => Val::Text(t.clone()),
+    };
     Text {
         json: json.into_bytes(),
         raw: raw.into_bytes(),
+        value,
     }
 }
 
@@ -336,6 +380,7 @@ fn text_part(part: &str) -> Text {
     Text {
         json: quoted.as_bytes()[1..quoted.len() - 1].to_vec(),
         raw: part.as_bytes().to_vec(),
+        value: Val::Text(part.to_string()),
     }
 }
 

@@ -140,6 +140,61 @@ pub enum Type {
     Bool,
 }
 
+/// A value an expression reads or gives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// A whole number.
+    Int(i64),
+    /// A number with a fraction.
+    Float(f64),
+    /// Text.
+    Text(String),
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+impl Val {
+    /// As a number with a fraction, if it is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Val::Int(n) => Some(*n as f64),
+            Val::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// Its place in the total order that keys and `min` / `max` use:
+    /// numbers by value (floats by `total_cmp`), then text, then booleans.
+    pub fn total_cmp(&self, other: &Val) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, other) {
+            (Val::Int(a), Val::Int(b)) => a.cmp(b),
+            (Val::Text(a), Val::Text(b)) => a.cmp(b),
+            (Val::Bool(a), Val::Bool(b)) => a.cmp(b),
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => matches!(a, Val::Bool(_)).cmp(&matches!(b, Val::Bool(_))),
+            },
+        }
+    }
+}
+
+impl Eq for Val {}
+
+impl PartialOrd for Val {
+    fn partial_cmp(&self, other: &Val) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Val {
+    fn cmp(&self, other: &Val) -> std::cmp::Ordering {
+        self.total_cmp(other)
+    }
+}
+
 /// Named values an expression may read, with their types: an event's
 /// fields, and those a job derives or joins.
 pub type Columns = Vec<(String, Type)>;
@@ -238,6 +293,102 @@ impl Expr {
                 Ok(Type::Bool)
             }
         }
+    }
+}
+
+impl Expr {
+    /// Its value over `row` (the values of `columns`, in their order, as
+    /// checked); none where SQL gives NULL: a division or remainder by 0,
+    /// whole-number overflow, a field not in the row. A filter keeps an
+    /// event only when it gives `true`.
+    pub fn eval(&self, columns: &Columns, row: &[Val]) -> Option<Val> {
+        match self {
+            Expr::Field(name) => columns
+                .iter()
+                .position(|(n, _)| n == name)
+                .and_then(|i| row.get(i))
+                .cloned(),
+            Expr::Int(n) => Some(Val::Int(*n)),
+            Expr::Float(x) => Some(Val::Float(*x)),
+            Expr::Text(t) => Some(Val::Text(t.clone())),
+            Expr::Bool(b) => Some(Val::Bool(*b)),
+            Expr::Unary(Unary::Not, x) => match x.eval(columns, row)? {
+                Val::Bool(b) => Some(Val::Bool(!b)),
+                _ => None,
+            },
+            Expr::Unary(Unary::Neg, x) => match x.eval(columns, row)? {
+                Val::Int(n) => n.checked_neg().map(Val::Int),
+                Val::Float(f) => Some(Val::Float(-f)),
+                _ => None,
+            },
+            Expr::Binary(op, x, y) => binary_value(*op, x, y, columns, row),
+            Expr::In { value, list, negated } => {
+                let v = value.eval(columns, row)?;
+                let found = list
+                    .iter()
+                    .any(|item| item.eval(columns, row).is_some_and(|i| equal(&v, &i)));
+                Some(Val::Bool(found != *negated))
+            }
+        }
+    }
+}
+
+/// Numbers compare by value (a whole number equals the same float).
+fn equal(a: &Val, b: &Val) -> bool {
+    a.total_cmp(b) == std::cmp::Ordering::Equal
+}
+
+fn binary_value(op: Binary, x: &Expr, y: &Expr, columns: &Columns, row: &[Val]) -> Option<Val> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    if let Binary::And | Binary::Or = op {
+        // Both sides are evaluated, as SQL does not promise to skip one.
+        let (a, b) = (x.eval(columns, row), y.eval(columns, row));
+        let truth = |v: &Option<Val>| match v {
+            Some(Val::Bool(b)) => Some(*b),
+            _ => None,
+        };
+        return match (op, truth(&a), truth(&b)) {
+            (Binary::And, Some(false), _) | (Binary::And, _, Some(false)) => Some(Val::Bool(false)),
+            (Binary::Or, Some(true), _) | (Binary::Or, _, Some(true)) => Some(Val::Bool(true)),
+            (_, Some(p), Some(q)) => Some(Val::Bool(if op == Binary::And { p && q } else { p || q })),
+            _ => None,
+        };
+    }
+    let (a, b) = (x.eval(columns, row)?, y.eval(columns, row)?);
+    let order = || a.total_cmp(&b);
+    let truth = |holds: bool| Some(Val::Bool(holds));
+    match op {
+        Binary::Eq => truth(order() == Equal),
+        Binary::Ne => truth(order() != Equal),
+        Binary::Lt => truth(order() == Less),
+        Binary::Le => truth(order() != Greater),
+        Binary::Gt => truth(order() == Greater),
+        Binary::Ge => truth(order() != Less),
+        Binary::Div => {
+            let (p, q) = (a.as_f64()?, b.as_f64()?);
+            (q != 0.0).then(|| Val::Float(p / q))
+        }
+        _ => arithmetic(op, &a, &b),
+    }
+}
+
+/// `+ - * %`: whole numbers stay whole (none on overflow), else floats.
+fn arithmetic(op: Binary, a: &Val, b: &Val) -> Option<Val> {
+    if let (Val::Int(p), Val::Int(q)) = (a, b) {
+        return match op {
+            Binary::Add => p.checked_add(*q),
+            Binary::Sub => p.checked_sub(*q),
+            Binary::Mul => p.checked_mul(*q),
+            _ => p.checked_rem(*q),
+        }
+        .map(Val::Int);
+    }
+    let (p, q) = (a.as_f64()?, b.as_f64()?);
+    match op {
+        Binary::Add => Some(Val::Float(p + q)),
+        Binary::Sub => Some(Val::Float(p - q)),
+        Binary::Mul => Some(Val::Float(p * q)),
+        _ => (q != 0.0).then(|| Val::Float(p % q)),
     }
 }
 
@@ -741,6 +892,54 @@ mod tests {
             message("items in [1, 'x']"),
             "`items` is a whole number but the list holds `'x'`, text"
         );
+    }
+
+    #[test]
+    fn expressions_evaluate_as_sql_does_with_none_for_null() {
+        let columns: Columns = vec![
+            ("amount".into(), Type::Float),
+            ("items".into(), Type::Int),
+            ("country".into(), Type::Text),
+            ("online".into(), Type::Bool),
+        ];
+        let row = [
+            Val::Float(120.5),
+            Val::Int(3),
+            Val::Text("FR".into()),
+            Val::Bool(false),
+        ];
+        let value = |text: &str| parse(text).expect(text).eval(&columns, &row);
+        assert_eq!(
+            value("amount > 100 and country not in ['DE', 'US']"),
+            Some(Val::Bool(true))
+        );
+        assert_eq!(value("items * 2 + 1"), Some(Val::Int(7)));
+        assert_eq!(
+            value("items / 2"),
+            Some(Val::Float(1.5)),
+            "division gives a fraction"
+        );
+        assert_eq!(
+            value("items % 2 = 1.0"),
+            Some(Val::Bool(true)),
+            "whole numbers equal floats"
+        );
+        assert_eq!(value("-items"), Some(Val::Int(-3)));
+        assert_eq!(value("items / 0"), None, "NULL");
+        assert_eq!(value("items % 0"), None);
+        assert_eq!(value("9223372036854775807 + items"), None, "overflow is NULL");
+        assert_eq!(value("items / 0 > 1"), None, "NULL compares to NULL");
+        assert_eq!(
+            value("items / 0 > 1 or not online"),
+            Some(Val::Bool(true)),
+            "NULL or true"
+        );
+        assert_eq!(
+            value("items / 0 > 1 and online"),
+            Some(Val::Bool(false)),
+            "NULL and false"
+        );
+        assert_eq!(value("country < 'GB' and country >= 'FR'"), Some(Val::Bool(true)));
     }
 
     fn leaf() -> impl Strategy<Value = Expr> {

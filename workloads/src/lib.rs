@@ -4,6 +4,7 @@
 //! job's exact expected output, and the suite files that combine them.
 
 pub mod declared_job;
+pub mod declared_oracle;
 pub mod delivery;
 pub mod engine;
 pub mod event;
