@@ -167,13 +167,24 @@ fn sustained(results: &Results, search: &SearchResult, n: u32) -> Option<Step> {
 
 /// What the curve measures and where it flattens on this machine.
 pub fn caveat(results: &Results) -> String {
-    format!(
+    let mut caveat = format!(
         "Each setting's highest sustained rate at each parallelism, from its rate search. Scaling \
          efficiency is the rate at N over N times the rate at 1: 1.00 is linear. This machine has {} \
          cores, shared with the broker, the database and the generator, so the curve flattens once \
          the engine's threads outnumber them; events/s per core shows what each step burned.",
         results.context.cores
-    )
+    );
+    if curves(results)
+        .iter()
+        .flat_map(|c| &c.steps)
+        .any(|s| s.generator_bound)
+    {
+        caveat.push_str(
+            " A rate given as \"at least\" is where the generator could not offer the next rate tried: \
+             the engine's own limit lies above it, and its efficiency is a lower bound.",
+        );
+    }
+    caveat
 }
 
 /// The curves as Markdown: a sentence per setting and one table; empty when

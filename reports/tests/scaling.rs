@@ -97,3 +97,18 @@ fn the_reports_show_the_curve_and_its_chart() {
     let markdown = streambench_reports::markdown::report(&results);
     assert!(markdown.contains("## Scaling"), "{markdown}");
 }
+
+#[test]
+fn a_step_the_generator_bounded_is_a_lower_bound() {
+    let mut results = curve();
+    results.searches[1].outcome.generator_bound = true;
+    let curves = scaling::curves(&results);
+    assert!(
+        curves[0].sentence().contains("at least 366,802 at 4 (0.46, #8)"),
+        "{}",
+        curves[0].sentence()
+    );
+    assert!(scaling::caveat(&results).contains("lower bound"));
+    assert!(!scaling::caveat(&curve()).contains("lower bound"));
+    assert!(scaling::markdown(&results).contains(">= 366,802"));
+}
