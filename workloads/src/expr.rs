@@ -228,7 +228,19 @@ impl Type {
 /// Parses `text` into an expression.
 pub fn parse(text: &str) -> Result<Expr, ExprError> {
     let tokens = tokenize(text)?;
-    let mut parser = Parser { text, tokens, at: 0 };
+    if tokens.len() > MAX_TOKENS {
+        return Err(ExprError {
+            expression: text.to_string(),
+            column: tokens[MAX_TOKENS].column,
+            message: format!("longer than {MAX_TOKENS} words and symbols"),
+        });
+    }
+    let mut parser = Parser {
+        text,
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let expr = parser.expression(0)?;
     match parser.peek() {
         None => Ok(expr),
@@ -619,7 +631,15 @@ struct Parser<'t> {
     text: &'t str,
     tokens: Vec<Token>,
     at: usize,
+    /// How many expressions the cursor is inside.
+    depth: usize,
 }
+
+/// The most words and symbols an expression may have, and how deeply it
+/// may nest: an expression is a line of a suite, and every pass over it
+/// (checking, evaluating, printing) recurses as deep as it nests.
+const MAX_TOKENS: usize = 1_000;
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
@@ -701,6 +721,18 @@ impl Parser<'_> {
 
     /// An expression whose operators all bind tighter than `floor`.
     fn expression(&mut self, floor: u8) -> Result<Expr, ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            let column = self.peek().map_or(self.end(), |t| t.column);
+            return Err(self.error_at(column, format!("nested more than {MAX_DEPTH} deep")));
+        }
+        let expr = self.operations(floor);
+        self.depth -= 1;
+        expr
+    }
+
+    /// [`Parser::expression`]'s work: a value, then operators tighter than `floor`.
+    fn operations(&mut self, floor: u8) -> Result<Expr, ExprError> {
         let mut left = self.prefix()?;
         while let Some((infix, width)) = self.infix() {
             let precedence = infix.precedence();
