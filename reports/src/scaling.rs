@@ -44,12 +44,43 @@ pub struct Curve {
     pub steps: Vec<Step>,
 }
 
+/// A scaling efficiency, exact or a bound: a rate the generator limited is
+/// a lower bound of the engine's, so a ratio with it above is a lower
+/// bound, with it below an upper one, and with both unknown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Efficiency {
+    /// The rate at N over N times the rate at 1, as measured.
+    pub ratio: f64,
+    /// Whether the true ratio may be higher (`Some(true)`), lower
+    /// (`Some(false)`), or is as measured (`None`).
+    pub bound: Option<bool>,
+}
+
+impl std::fmt::Display for Efficiency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bound {
+            None => write!(f, "{:.2}", self.ratio),
+            Some(true) => write!(f, "at least {:.2}", self.ratio),
+            Some(false) => write!(f, "at most {:.2}", self.ratio),
+        }
+    }
+}
+
 impl Curve {
     /// The rate at `step` over its parallelism times the rate at 1; none
-    /// without a step at 1.
-    pub fn efficiency(&self, step: &Step) -> Option<f64> {
+    /// without a step at 1, or when the generator bounded both rates.
+    pub fn efficiency(&self, step: &Step) -> Option<Efficiency> {
         let one = self.steps.iter().find(|s| s.parallelism == 1)?;
-        Some(step.sustained_per_s / (f64::from(step.parallelism) * one.sustained_per_s))
+        let bound = match (step.generator_bound, one.generator_bound) {
+            (true, true) if step.parallelism != 1 => return None,
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        };
+        Some(Efficiency {
+            ratio: step.sustained_per_s / (f64::from(step.parallelism) * one.sustained_per_s),
+            bound: if step.parallelism == 1 { None } else { bound },
+        })
     }
 
     /// The curve in words, every figure cited: "`tumbling` on continuous
@@ -66,7 +97,7 @@ impl Curve {
                 let efficiency = match self.efficiency(step) {
                     Some(e) if step.parallelism != 1 => {
                         let word = if i == 1 { "efficiency " } else { "" };
-                        format!("{word}{e:.2}, ")
+                        format!("{word}{e}, ")
                     }
                     _ => String::new(),
                 };
@@ -181,7 +212,8 @@ pub fn caveat(results: &Results) -> String {
     {
         caveat.push_str(
             " A rate given as \"at least\" is where the generator could not offer the next rate tried: \
-             the engine's own limit lies above it, and its efficiency is a lower bound.",
+             the engine's own limit lies above it, so an efficiency over it is an upper bound, one \
+             of it a lower bound, and one of two such rates unknown (-).",
         );
     }
     caveat
@@ -234,7 +266,7 @@ pub fn table(curves: &[Curve]) -> Table {
                     rate(step.sustained_per_s)
                 ),
                 crate::markdown::per_core(step.events_per_core_s),
-                curve.efficiency(step).map_or("-".into(), |e| format!("{e:.2}")),
+                curve.efficiency(step).map_or("-".into(), |e| e.to_string()),
                 cite(&[step.scenario]),
             ]);
         }

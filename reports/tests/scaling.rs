@@ -104,11 +104,25 @@ fn a_step_the_generator_bounded_is_a_lower_bound() {
     results.searches[1].outcome.generator_bound = true;
     let curves = scaling::curves(&results);
     assert!(
-        curves[0].sentence().contains("at least 366,802 at 4 (0.46, #8)"),
+        curves[0]
+            .sentence()
+            .contains("at least 366,802 at 4 (at least 0.46, #8)"),
         "{}",
         curves[0].sentence()
     );
     assert!(scaling::caveat(&results).contains("lower bound"));
     assert!(!scaling::caveat(&curve()).contains("lower bound"));
     assert!(scaling::markdown(&results).contains(">= 366,802"));
+    // The generator bounded the rate at 1: the others' efficiencies are upper bounds.
+    let mut base_bound = curve();
+    base_bound.searches[0].outcome.generator_bound = true;
+    let sentence = scaling::curves(&base_bound)[0].sentence();
+    assert!(
+        sentence.contains("336,359 at 2 (efficiency at most 0.84, #7)"),
+        "{sentence}"
+    );
+    base_bound.searches[1].outcome.generator_bound = true;
+    let curves = scaling::curves(&base_bound);
+    let at_four = &curves[0].steps[2];
+    assert_eq!(curves[0].efficiency(at_four), None, "both bounded: unknown");
 }
