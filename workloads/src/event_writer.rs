@@ -152,13 +152,7 @@ impl EventWriter {
         if let Some(k) = kafka_key.as_deref_mut() {
             k.clear();
         }
-        let mut draws = Draws {
-            rng: EventRng::new(self.seed, index, FIELDS_STREAM),
-            seed: self.seed,
-            index,
-            key,
-            time: event_time_ms,
-        };
+        let mut draws = Draws::new(self.seed, index, key, event_time_ms);
         for (i, field) in self.fields.iter().enumerate() {
             value.extend_from_slice(&field.prefix);
             let drawn = draws.draw(&field.plan);
@@ -172,19 +166,11 @@ impl EventWriter {
         value.extend_from_slice(&self.padding);
         value.push(b'}');
     }
-}
 
-impl EventWriter {
     /// The values of event `index` (key `key`, time `event_time_ms`), one
     /// per field in the schema's order: what [`EventWriter::write`] writes.
     pub fn values(&self, index: u64, key: u64, event_time_ms: i64) -> Vec<Val> {
-        let mut draws = Draws {
-            rng: EventRng::new(self.seed, index, FIELDS_STREAM),
-            seed: self.seed,
-            index,
-            key,
-            time: event_time_ms,
-        };
+        let mut draws = Draws::new(self.seed, index, key, event_time_ms);
         self.fields
             .iter()
             .map(|field| draws.draw(&field.plan).owned())
@@ -217,6 +203,17 @@ struct Draws {
 }
 
 impl Draws {
+    /// The draws of event `index` with key `key` at `time`.
+    fn new(seed: u64, index: u64, key: u64, time: i64) -> Draws {
+        Draws {
+            rng: EventRng::new(seed, index, FIELDS_STREAM),
+            seed,
+            index,
+            key,
+            time,
+        }
+    }
+
     fn draw<'p>(&mut self, plan: &'p Plan) -> Value<'p> {
         let rng = &mut self.rng;
         match plan {
