@@ -51,17 +51,27 @@ pub struct Curve {
 pub struct Efficiency {
     /// The rate at N over N times the rate at 1, as measured.
     pub ratio: f64,
-    /// Whether the true ratio may be higher (`Some(true)`), lower
-    /// (`Some(false)`), or is as measured (`None`).
-    pub bound: Option<bool>,
+    /// How the true ratio relates to the measured one.
+    pub bound: Bound,
+}
+
+/// How a true figure relates to the one measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// It is the figure measured.
+    Exact,
+    /// It may be higher.
+    AtLeast,
+    /// It may be lower.
+    AtMost,
 }
 
 impl std::fmt::Display for Efficiency {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.bound {
-            None => write!(f, "{:.2}", self.ratio),
-            Some(true) => write!(f, "at least {:.2}", self.ratio),
-            Some(false) => write!(f, "at most {:.2}", self.ratio),
+            Bound::Exact => write!(f, "{:.2}", self.ratio),
+            Bound::AtLeast => write!(f, "at least {:.2}", self.ratio),
+            Bound::AtMost => write!(f, "at most {:.2}", self.ratio),
         }
     }
 }
@@ -71,15 +81,16 @@ impl Curve {
     /// without a step at 1, or when the generator bounded both rates.
     pub fn efficiency(&self, step: &Step) -> Option<Efficiency> {
         let one = self.steps.iter().find(|s| s.parallelism == 1)?;
-        let bound = match (step.generator_bound, one.generator_bound) {
-            (true, true) if step.parallelism != 1 => return None,
-            (true, false) => Some(true),
-            (false, true) => Some(false),
-            _ => None,
+        let bound = match (step.parallelism == 1, step.generator_bound, one.generator_bound) {
+            (true, ..) => Bound::Exact,
+            (false, true, true) => return None,
+            (false, true, false) => Bound::AtLeast,
+            (false, false, true) => Bound::AtMost,
+            (false, false, false) => Bound::Exact,
         };
         Some(Efficiency {
             ratio: step.sustained_per_s / (f64::from(step.parallelism) * one.sustained_per_s),
-            bound: if step.parallelism == 1 { None } else { bound },
+            bound,
         })
     }
 
@@ -87,6 +98,7 @@ impl Curve {
     /// upsert sustains 150,000 events/s at parallelism 1 (#3), 240,000 at 2
     /// (efficiency 0.80, #9) and 250,000 at 4 (0.42, #15)."
     pub fn sentence(&self) -> String {
+        let mut named = false;
         let each: Vec<String> = self
             .steps
             .iter()
@@ -96,7 +108,9 @@ impl Curve {
                 let figure = format!("{at_least}{}", rate(step.sustained_per_s));
                 let efficiency = match self.efficiency(step) {
                     Some(e) if step.parallelism != 1 => {
-                        let word = if i == 1 { "efficiency " } else { "" };
+                        // The first efficiency given is named; the rest follow it.
+                        let word = if named { "" } else { "efficiency " };
+                        named = true;
                         format!("{word}{e}, ")
                     }
                     _ => String::new(),
