@@ -236,7 +236,7 @@ impl Enrich {
         }
         let mut added = Vec::new();
         for (name, value) in first {
-            let t = literal_type(value);
+            let t = value.value().kind();
             if *name == self.on {
                 if t != on_type {
                     return Err(format!(
@@ -258,7 +258,7 @@ impl Enrich {
             }
             if let Some((name, _)) = row
                 .iter()
-                .find(|(n, v)| literal_type(v) != literal_type(&first[*n]))
+                .find(|(n, v)| v.value().kind() != first[*n].value().kind())
             {
                 return Err(format!(
                     "row {}: column `{name}` holds another type than in row 1",
@@ -268,15 +268,6 @@ impl Enrich {
         }
         columns.extend(added);
         Ok(())
-    }
-}
-
-fn literal_type(value: &Literal) -> Type {
-    match value {
-        Literal::Boolean(_) => Type::Bool,
-        Literal::Integer(_) => Type::Int,
-        Literal::Float(_) => Type::Float,
-        Literal::Text(_) => Type::Text,
     }
 }
 

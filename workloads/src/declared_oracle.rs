@@ -86,11 +86,11 @@ impl JobPlan {
                     .collect();
                 let mut by_value = BTreeMap::new();
                 for row in &table.rows {
-                    let values = added.iter().map(|c| literal(&row[c])).collect();
-                    by_value.insert(literal(&row[&table.on]), values);
+                    let values = added.iter().map(|c| row[c].value()).collect();
+                    by_value.insert(row[&table.on].value(), values);
                 }
                 for name in &added {
-                    columns.push((name.clone(), literal_type(&table.rows[0][name])));
+                    columns.push((name.clone(), table.rows[0][name].value().kind()));
                 }
                 Some((on, by_value))
             }
@@ -153,7 +153,7 @@ impl JobPlan {
                 continue;
             }
             let time = generated.event.event_time_ms();
-            let key = drawn_key(&generated.event);
+            let key = generated.event.drawn_key();
             let Some(row) = self.row(writer.values(index, key, time)) else {
                 expected.filtered += 1;
                 continue;
@@ -182,33 +182,6 @@ impl JobPlan {
             .map(|(window, accs)| (window, accs.into_iter().map(Accumulator::finish).collect()))
             .collect();
         expected
-    }
-}
-
-/// The key the workload's key distribution drew for a built-in event.
-fn drawn_key(event: &crate::event::Event<'_>) -> u64 {
-    match event {
-        crate::event::Event::Ad(ad) => ad.ad_id,
-        crate::event::Event::Measurement(m) => m.key,
-    }
-}
-
-fn literal(value: &crate::schema::Literal) -> Val {
-    use crate::schema::Literal;
-    match value {
-        Literal::Boolean(b) => Val::Bool(*b),
-        Literal::Integer(n) => Val::Int(*n),
-        Literal::Float(x) => Val::Float(*x),
-        Literal::Text(t) => Val::Text(t.clone()),
-    }
-}
-
-fn literal_type(value: &crate::schema::Literal) -> Type {
-    match literal(value) {
-        Val::Int(_) => Type::Int,
-        Val::Float(_) => Type::Float,
-        Val::Text(_) => Type::Text,
-        Val::Bool(_) => Type::Bool,
     }
 }
 

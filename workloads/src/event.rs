@@ -94,6 +94,15 @@ impl Event<'_> {
         }
     }
 
+    /// The key the workload's key distribution drew for it: its ad, or
+    /// its measurement's key.
+    pub fn drawn_key(&self) -> u64 {
+        match self {
+            Event::Ad(e) => e.ad_id,
+            Event::Measurement(e) => e.key,
+        }
+    }
+
     /// The value the event is partitioned by on the topic.
     pub fn partition_key(&self) -> u64 {
         match self {

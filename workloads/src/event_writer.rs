@@ -469,10 +469,7 @@ mod tests {
                 generated.event.write_json(&mut expected);
                 generator.write_record(index, &mut record);
                 assert_eq!(record, expected, "{kind:?} event {index}: the generator's record");
-                let drawn_key = match &generated.event {
-                    crate::event::Event::Ad(ad) => ad.ad_id,
-                    crate::event::Event::Measurement(m) => m.key,
-                };
+                let drawn_key = generated.event.drawn_key();
                 writer.write(
                     index,
                     drawn_key,

@@ -154,6 +154,16 @@ pub enum Val {
 }
 
 impl Val {
+    /// Its type.
+    pub fn kind(&self) -> Type {
+        match self {
+            Val::Int(_) => Type::Int,
+            Val::Float(_) => Type::Float,
+            Val::Text(_) => Type::Text,
+            Val::Bool(_) => Type::Bool,
+        }
+    }
+
     /// As a number with a fraction, if it is a number.
     pub fn as_f64(&self) -> Option<f64> {
         match self {

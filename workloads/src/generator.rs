@@ -452,7 +452,7 @@ impl Generator {
             EventClass::OnTime | EventClass::OutOfOrder | EventClass::Late => {
                 let event = &generated.event;
                 self.writer
-                    .write(index, drawn_key(event), event.event_time_ms(), out, None);
+                    .write(index, event.drawn_key(), event.event_time_ms(), out, None);
             }
             EventClass::Malformed(kind) => write_malformed(&generated.event, kind, out),
         }
@@ -470,15 +470,6 @@ impl Generator {
             None => rng.below(self.spec.keys),
             Some(cdf) => pick(cdf, rng.unit()) as u64,
         }
-    }
-}
-
-/// The key the workload's key distribution drew for `event`: its ad, or
-/// its measurement's key.
-fn drawn_key(event: &Event<'_>) -> u64 {
-    match event {
-        Event::Ad(ad) => ad.ad_id,
-        Event::Measurement(m) => m.key,
     }
 }
 

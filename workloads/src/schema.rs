@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AD_TYPES, EventKind};
+use crate::expr::Val;
 use crate::generator::WorkloadSpec;
 
 /// The fields of one kind of event, in the order they are written.
@@ -99,6 +100,16 @@ pub enum Literal {
 }
 
 impl Literal {
+    /// As a value expressions read.
+    pub fn value(&self) -> Val {
+        match self {
+            Literal::Boolean(b) => Val::Bool(*b),
+            Literal::Integer(n) => Val::Int(*n),
+            Literal::Float(x) => Val::Float(*x),
+            Literal::Text(t) => Val::Text(t.clone()),
+        }
+    }
+
     /// Whether a field of type `kind` (with `values` if an enum) can hold it.
     fn fits(&self, kind: FieldType, values: &[String]) -> bool {
         match (self, kind) {
