@@ -5,6 +5,7 @@
 
 pub mod declared_job;
 pub mod declared_oracle;
+pub mod declared_run;
 pub mod delivery;
 pub mod engine;
 pub mod event;
@@ -20,6 +21,8 @@ pub mod rate;
 pub mod rng;
 pub mod scenario;
 pub mod schema;
+pub mod schema_decoder;
 pub mod suite;
+pub mod suite_jobs;
 pub mod untrusted;
 pub mod window;

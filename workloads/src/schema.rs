@@ -18,6 +18,12 @@ pub struct EventSchema {
     pub time: String,
     /// The field whose value keys (and so partitions) the Kafka record.
     pub kafka_key: String,
+    /// The field holding each event's id: an integer drawn as a `sequence`
+    /// from 0 by 1, so that an event's id is its index, which late-event
+    /// and dead-letter accounting name. Engines run jobs only over schemas
+    /// that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The fields, in the order each event writes them.
     pub fields: Vec<Field>,
 }
@@ -259,7 +265,23 @@ impl EventSchema {
             }
             Some(_) => {}
         }
-        Ok(())
+        self.check_id()
+    }
+
+    /// The id field, if named, is an integer counting events from 0 by 1.
+    fn check_id(&self) -> Result<(), SchemaError> {
+        let Some(id) = &self.id else { return Ok(()) };
+        match self.field(id) {
+            None => Err(SchemaError(format!("id = `{id}` names no field"))),
+            Some(Field {
+                kind: FieldType::Integer,
+                draw: Some(Draw::Sequence { start: 0, step: 1 }),
+                ..
+            }) => Ok(()),
+            Some(_) => Err(SchemaError(format!(
+                "id = `{id}` must name an integer field drawn as {{ kind = \"sequence\" }} from 0 by 1, so that an event's id is its index"
+            ))),
+        }
     }
 
     /// Each field's name is usable and unique, and its draw fits its type.
@@ -363,6 +385,7 @@ impl EventSchema {
         EventSchema {
             time: "event_time_ms".into(),
             kafka_key: kafka_key.into(),
+            id: Some("event_id".into()),
             fields,
         }
     }
