@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use streambench_engines::microbatch::frame::{OwnedRecord, aggregate, campaign_frame, decode_batch};
+use streambench_engines::microbatch::frame::{Decode, OwnedRecord, aggregate, campaign_frame, decode_batch};
 use streambench_workloads::generator::{Generator, WorkloadSpec};
 use streambench_workloads::job::{CampaignTable, catalogue_job};
 
@@ -38,7 +38,7 @@ fn batch(c: &mut Criterion) {
         let campaigns = campaign_frame(&CampaignTable::new(spec.seed, spec.keys)).expect("campaigns");
         group.bench_function(format!("decode_and_aggregate_{name}"), |b| {
             b.iter(|| {
-                let (columns, dead) = decode_batch(&job, &records);
+                let (columns, dead) = decode_batch(&Decode::Kind(job.input), &records);
                 let result = aggregate(&job, columns, &campaigns, None).expect("batch");
                 black_box((result.windows.len(), dead.len()))
             })

@@ -91,8 +91,9 @@ impl JobRun {
         })
     }
 
-    /// The record interpreter for the job.
-    pub fn interpreter(&self) -> Interpreter {
+    /// The record interpreter for the job; the error says why a declared
+    /// job cannot run.
+    pub fn interpreter(&self) -> Result<Interpreter> {
         Interpreter::new(self.job.clone(), self.workload_seed, self.workload_keys)
     }
 }

@@ -1,9 +1,14 @@
 //! From a Kafka record to what a job keeps of it: decoded, filtered, keyed;
 //! or the reason it is a dead letter.
 
+use std::sync::Arc;
+
+use streambench_workloads::declared_run::RecordPlan;
 use streambench_workloads::event::decode;
 use streambench_workloads::job::{CampaignTable, JobSpec};
 use streambench_workloads::window::Keyed;
+
+use crate::error::Error;
 
 /// What one record is to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +28,20 @@ pub enum Interpreted {
 pub struct Interpreter {
     job: JobSpec,
     campaigns: CampaignTable,
+    /// A declared job's plan, compiled once.
+    declared: Option<Arc<RecordPlan>>,
 }
 
 impl Interpreter {
-    /// The interpreter of `job` on a workload of `seed` with `keys` keys.
-    pub fn new(job: JobSpec, seed: u64, keys: u64) -> Interpreter {
-        Interpreter {
+    /// The interpreter of `job` on a workload of `seed` with `keys` keys;
+    /// the error says why a declared job cannot run.
+    pub fn new(job: JobSpec, seed: u64, keys: u64) -> Result<Interpreter, Error> {
+        let declared = declared_plan(&job)?;
+        Ok(Interpreter {
             job,
             campaigns: CampaignTable::new(seed, keys),
-        }
+            declared,
+        })
     }
 
     /// The job this interprets for.
@@ -45,6 +55,13 @@ impl Interpreter {
         let Some(bytes) = payload else {
             return Interpreted::Malformed("record has no value".into());
         };
+        if let Some(plan) = &self.declared {
+            return match plan.interpret(bytes) {
+                Ok(Some(kept)) => Interpreted::Kept(kept),
+                Ok(None) => Interpreted::Filtered,
+                Err(e) => Interpreted::Malformed(e.to_string()),
+            };
+        }
         match decode(self.job.input, bytes) {
             Ok(event) => match self.job.extract(&event, &self.campaigns) {
                 Some(kept) => Interpreted::Kept(kept),
@@ -53,6 +70,15 @@ impl Interpreter {
             Err(e) => Interpreted::Malformed(e.to_string()),
         }
     }
+}
+
+/// The compiled plan of `job`, if a suite declares it.
+pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
+    job.declared
+        .as_deref()
+        .map(|declared| RecordPlan::new(declared).map(Arc::new))
+        .transpose()
+        .map_err(|e| Error::Config(format!("job {}: {e}", job.name)))
 }
 
 #[cfg(test)]
@@ -71,7 +97,7 @@ mod tests {
         for name in ["ysb", "tumbling"] {
             let job = catalogue_job(name).expect("job");
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
-            let interpreter = Interpreter::new(job, spec.seed, spec.keys);
+            let interpreter = Interpreter::new(job, spec.seed, spec.keys).expect("a catalogue job");
             let (mut kept, mut malformed) = (0, 0);
             let mut bytes = Vec::new();
             for i in 0..generator.len() {
@@ -93,7 +119,8 @@ mod tests {
                 "{name}: {kept} kept, {malformed} malformed"
             );
         }
-        let interpreter = Interpreter::new(catalogue_job("tumbling").expect("job"), 1, 1);
+        let interpreter =
+            Interpreter::new(catalogue_job("tumbling").expect("job"), 1, 1).expect("a catalogue job");
         assert!(matches!(interpreter.interpret(None), Interpreted::Malformed(_)));
     }
 }

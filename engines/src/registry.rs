@@ -86,9 +86,21 @@ pub struct Entry<O> {
     pub install: fn(&dyn Tools) -> Result<()>,
 }
 
-/// [`Entry::cannot_run`] of an engine that runs every catalogue job.
-pub fn runs_every_job(_: &JobSpec) -> Option<String> {
-    None
+/// [`Entry::cannot_run`] of an engine that runs every catalogue job, and
+/// every job a suite declares that the record plan accepts (streambench's
+/// own engines compile the plan; see `streambench_workloads::declared_run`).
+pub fn runs_every_job(job: &JobSpec) -> Option<String> {
+    crate::record::declared_plan(job).err().map(|e| e.to_string())
+}
+
+/// [`Entry::cannot_run`] of an adapter that runs the catalogue's jobs and
+/// not yet those a suite declares.
+pub fn runs_catalogue_jobs(job: &JobSpec) -> Option<String> {
+    job.declared.as_ref().map(|_| {
+        "it runs the catalogue's jobs; its query for a job a suite declares is not generated yet \
+         (streambench's continuous and micro-batch engines run declared jobs)"
+            .to_string()
+    })
 }
 
 /// [`Entry::install`] of an engine that is part of streambench.

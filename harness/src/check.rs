@@ -17,7 +17,7 @@ pub async fn check_table(
     let tables = Tables::new(table)?;
     let client = streambench_engines::sink::connect(postgres).await?;
     let observed = read_observed(&client, &tables, job).await?;
-    let oracle = Oracle::compute(job, generator);
+    let oracle = Oracle::compute(job, generator)?;
     Ok(oracle.check(&observed))
 }
 

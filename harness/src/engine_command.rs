@@ -68,6 +68,9 @@ impl EngineCommand {
         let common = EngineArgs::from_arg_matches(&self.matches)?;
         let services = ServiceArgs::from_arg_matches(&self.matches)?;
         let job = common.job()?;
+        if let Some(reason) = self.engine.cannot_run(&job.job) {
+            anyhow::bail!("{} cannot run job {}: {reason}", self.engine.name(), job.job.name);
+        }
         let resolved = stack::resolve_answering(home, &services.endpoints(), stack::Needs::BOTH).await?;
         let job = common.job_run(job, home, self.engine.name().as_str(), &resolved);
         Ok(self.engine.run(job, &self.matches, &InstalledTools(home)).await?)

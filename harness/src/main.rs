@@ -361,7 +361,7 @@ async fn generate(home: &Home, args: GenerateArgs) -> anyhow::Result<ExitCode> {
         Some(ms) => ms,
         None => now_ms(),
     };
-    let generator = Generator::new(workload, job.input, start_time_ms)?;
+    let generator = Generator::for_job(workload, &job, start_time_ms)?;
     let resolved = stack::resolve_answering(home, &args.services.endpoints(), stack::Needs::KAFKA).await?;
     streambench_harness::produce::ensure_topic(&resolved.brokers, &args.topic, generator.spec().partitions)
         .await?;
@@ -411,7 +411,7 @@ async fn check(home: &Home, args: CheckArgs) -> anyhow::Result<ExitCode> {
         .workload
         .start_time_ms
         .context("--start-time-ms is needed: the value `generate` printed for this topic")?;
-    let generator = Generator::new(workload, job.input, start_time_ms)?;
+    let generator = Generator::for_job(workload, &job, start_time_ms)?;
     let resolved = stack::resolve_answering(home, &args.services.endpoints(), stack::Needs::POSTGRES).await?;
     let report =
         streambench_harness::check::check_table(&resolved.postgres, &args.table, &job, &generator).await?;
@@ -628,7 +628,7 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         // Far above what one machine sends: every side runs as fast as it can.
         workload.rate = streambench_workloads::rate::RateProfile::constant(10_000_000.0);
     }
-    let generator = Generator::new(workload, job.input, now_ms() - 3_600_000 / 2)?;
+    let generator = Generator::for_job(workload, &job, now_ms() - 3_600_000 / 2)?;
     let services = stack::up(home, &args.services.endpoints()).await?;
     let name = format!("bench_{}", now_ms() % 100_000_000);
     let binary = std::env::current_exe().context("cannot find the streambench binary")?;

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
 use crate::event_writer::{EventWriter, ipv4};
+use crate::expr::Val;
+use crate::job::JobSpec;
 use crate::rate::RateProfile;
 use crate::rng::{EventRng, pick, zipf_cdf};
 use crate::schema::EventSchema;
@@ -313,6 +315,9 @@ pub struct Generator {
     ips: Vec<String>,
     /// Writes the records of well-formed events: the kind as a schema.
     writer: EventWriter,
+    /// For a suite's own schema, its time field: malformed records are
+    /// damaged copies of the schema's record, not of a built-in event.
+    declared_time: Option<String>,
 }
 
 /// Separate random streams, so that one choice never shifts another.
@@ -345,7 +350,54 @@ impl Generator {
             start_time_ms,
             key_cdf,
             ips,
+            declared_time: None,
         })
+    }
+
+    /// A generator of events of a suite's own `schema`: each event's time
+    /// and key drawn as the built-in kinds' are, every field as the schema
+    /// says. Its Kafka key must be drawn as the workload's `key` (records
+    /// are partitioned by key) and it must name its `id` field.
+    pub fn with_schema(
+        spec: WorkloadSpec,
+        schema: &EventSchema,
+        start_time_ms: i64,
+    ) -> Result<Generator, SpecError> {
+        let mut generator = Generator::new(spec, EventKind::Measurement, start_time_ms)?;
+        generator.writer =
+            EventWriter::new(schema, &generator.spec).map_err(|e| invalid("schema", e.to_string()))?;
+        let key_draw = schema.field(&schema.kafka_key).and_then(|f| f.draw.as_ref());
+        if key_draw != Some(&crate::schema::Draw::Key) {
+            return Err(invalid(
+                "schema",
+                format!(
+                    "kafka_key = `{}` must name a field drawn as {{ kind = \"key\" }}: records are partitioned by the workload's key",
+                    schema.kafka_key
+                ),
+            ));
+        }
+        if schema.id.is_none() {
+            return Err(invalid("schema", "needs `id`, naming its event-id field"));
+        }
+        generator.declared_time = Some(schema.time.clone());
+        Ok(generator)
+    }
+
+    /// A generator of the events `job` reads: its declared schema's, or its
+    /// built-in kind's.
+    pub fn for_job(spec: WorkloadSpec, job: &JobSpec, start_time_ms: i64) -> Result<Generator, SpecError> {
+        match &job.declared {
+            Some(declared) => Generator::with_schema(spec, &declared.schema, start_time_ms),
+            None => Generator::new(spec, job.input, start_time_ms),
+        }
+    }
+
+    /// The field values of `generated` as its record holds them, in its
+    /// schema's order (for a malformed record: those it was damaged from).
+    pub fn values(&self, generated: &Generated<'_>) -> Vec<Val> {
+        let event = &generated.event;
+        self.writer
+            .values(generated.index, event.drawn_key(), event.event_time_ms())
     }
 
     /// The settings this generator follows.
@@ -454,9 +506,40 @@ impl Generator {
                 self.writer
                     .write(index, event.drawn_key(), event.event_time_ms(), out, None);
             }
-            EventClass::Malformed(kind) => write_malformed(&generated.event, kind, out),
+            EventClass::Malformed(kind) => match &self.declared_time {
+                Some(time) => self.write_damaged(&generated, kind, time, out),
+                None => write_malformed(&generated.event, kind, out),
+            },
         }
         generated
+    }
+
+    /// Writes a damaged copy of a declared schema's record: cut short, with
+    /// only its time, with its time as text, too big, or not UTF-8.
+    fn write_damaged(&self, generated: &Generated<'_>, kind: MalformedKind, time: &str, out: &mut Vec<u8>) {
+        let (index, event) = (generated.index, &generated.event);
+        let (key, t) = (event.drawn_key(), event.event_time_ms());
+        let mut record = Vec::new();
+        self.writer.write(index, key, t, &mut record, None);
+        let time_key = format!("\"{time}\":");
+        match kind {
+            MalformedKind::InvalidJson => out.extend_from_slice(&record[..record.len() / 2]),
+            MalformedKind::MissingField => out.extend_from_slice(format!("{{{time_key}{t}}}").as_bytes()),
+            MalformedKind::WrongType => {
+                let text = String::from_utf8_lossy(&record);
+                let typed = format!("{time_key}{t}");
+                out.extend_from_slice(text.replacen(&typed, &format!("{time_key}\"{t}\""), 1).as_bytes());
+            }
+            MalformedKind::Oversized => {
+                record.pop();
+                out.extend_from_slice(&record);
+                out.extend_from_slice(format!(",\"pad\":\"{}\"}}", self.oversized_padding).as_bytes());
+            }
+            MalformedKind::NotUtf8 => {
+                out.extend_from_slice(&[0xff, 0xfe, 0xfd]);
+                out.extend_from_slice(&record);
+            }
+        }
     }
 
     /// The indexes `offset`, `offset + step`, ...: one producer task's share
@@ -708,5 +791,41 @@ mod tests {
             ..spec()
         };
         assert!(Generator::new(bad, EventKind::Ad, 0).is_err());
+    }
+
+    #[test]
+    fn a_declared_schema_must_be_keyed_by_the_workloads_key_and_count_its_events() {
+        let schema = |key_draw: &str, id: &str| -> EventSchema {
+            toml::from_str(&format!(
+                r#"
+                time = "at"
+                kafka_key = "card"
+                {id}
+                fields = [
+                  {{ name = "id", type = "integer", draw = {{ kind = "sequence" }} }},
+                  {{ name = "at", type = "timestamp" }},
+                  {{ name = "card", type = "integer", draw = {key_draw} }},
+                ]
+                "#
+            ))
+            .expect("a schema")
+        };
+        let made = |s: EventSchema| {
+            Generator::with_schema(spec(), &s, 0)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(made(schema(r#"{ kind = "key" }"#, r#"id = "id""#)), Ok(()));
+        let error = made(schema(
+            r#"{ kind = "zipf", n = 9, exponent = 1.0 }"#,
+            r#"id = "id""#,
+        ))
+        .expect_err("refused");
+        assert!(
+            error.contains("kafka_key = `card` must name a field drawn as { kind = \"key\" }"),
+            "{error}"
+        );
+        let error = made(schema(r#"{ kind = "key" }"#, "")).expect_err("refused");
+        assert!(error.contains("needs `id`"), "{error}");
     }
 }

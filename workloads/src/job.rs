@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::declared_run::Declared;
 use crate::event::{AdEventType, Event, EventKind};
 use crate::invalid::Invalid;
 use crate::rng::EventRng;
@@ -35,6 +36,11 @@ pub struct JobSpec {
     /// How long after its end (by the watermark) a window still accepts
     /// events, each producing a new revision of its result.
     pub allowed_lateness_ms: i64,
+    /// For a job a suite declares: the declaration and its schema, from
+    /// which engines compile what each record gives (the fields above then
+    /// say only how to window and aggregate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<Box<Declared>>,
 }
 
 /// Which events a job keeps.
@@ -177,7 +183,10 @@ impl JobSpec {
     }
 
     /// The name of the job's input events, for messages.
-    pub fn input_name(&self) -> &'static str {
+    pub fn input_name(&self) -> &str {
+        if let Some(declared) = &self.declared {
+            return &declared.schema_name;
+        }
         match self.input {
             EventKind::Ad => "ad",
             EventKind::Measurement => "measurement",
@@ -227,6 +236,7 @@ pub fn catalogue_job(name: &str) -> Option<JobSpec> {
         aggregates: aggregates.to_vec(),
         watermark_delay_ms: 5_000,
         allowed_lateness_ms: 0,
+        declared: None,
     };
     Some(match name {
         "ysb" => job(

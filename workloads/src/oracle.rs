@@ -37,7 +37,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::declared_run::RecordPlan;
 use crate::generator::{EventClass, Generator};
+use crate::invalid::Invalid;
 use crate::job::{Aggregate, CampaignTable, JobSpec};
 use crate::per_event::EventRow;
 use crate::window::{Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
@@ -193,9 +195,11 @@ fn beyond_the_watermark(generated: &crate::generator::Generated<'_>, job: &JobSp
 }
 
 impl Oracle {
-    /// Computes `job`'s expected output for every event of `generator`.
-    pub fn compute(job: &JobSpec, generator: &Generator) -> Oracle {
+    /// Computes `job`'s expected output for every event of `generator`
+    /// (which must make the events `job` reads: [`Generator::for_job`]).
+    pub fn compute(job: &JobSpec, generator: &Generator) -> Result<Oracle, Invalid> {
         let campaigns = CampaignTable::new(generator.spec().seed, generator.spec().keys);
+        let declared = job.declared.as_deref().map(RecordPlan::new).transpose()?;
         let mut oracle = Oracle {
             job: job.clone(),
             on_time: Vec::new(),
@@ -211,7 +215,11 @@ impl Oracle {
                 oracle.malformed += 1;
                 continue;
             }
-            match job.extract(&generated.event, &campaigns) {
+            let kept = match &declared {
+                Some(plan) => plan.keyed(generator.values(&generated)),
+                None => job.extract(&generated.event, &campaigns),
+            };
+            match kept {
                 None => oracle.filtered += 1,
                 Some(kept)
                     if generated.class == EventClass::Late || beyond_the_watermark(&generated, job) =>
@@ -224,7 +232,7 @@ impl Oracle {
         if job.window.is_per_event() {
             oracle.per_event = Some(oracle.evaluate_per_event());
         }
-        oracle
+        Ok(oracle)
     }
 
     /// Evaluates the per-event rule over every kept event in generation
@@ -504,7 +512,7 @@ mod tests {
         for name in CATALOGUE {
             let job = catalogue_job(name).expect("job");
             let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
-            let oracle = Oracle::compute(&job, &generator);
+            let oracle = Oracle::compute(&job, &generator).expect("a catalogue job");
             let report = oracle.check(&perfect(&oracle));
             assert!(report.passed(false), "{name}: {report:#?}");
             assert!(report.expected_windows > 0, "{name}");
@@ -525,7 +533,7 @@ mod tests {
     fn accepting_late_events_instead_of_dropping_them_also_passes() {
         let job = catalogue_job("tumbling").expect("job");
         let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
-        let oracle = Oracle::compute(&job, &generator);
+        let oracle = Oracle::compute(&job, &generator).expect("a catalogue job");
         let late: Vec<u64> = oracle.late_event_ids().collect();
         let (accepted, dropped) = late.split_at(late.len() / 2);
         let accepted: BTreeSet<u64> = accepted.iter().copied().collect();
@@ -551,7 +559,7 @@ mod tests {
             ..workload()
         };
         let generator = Generator::new(spec, job.input, 1_700_000_000_000).expect("valid");
-        let oracle = Oracle::compute(&job, &generator);
+        let oracle = Oracle::compute(&job, &generator).expect("a catalogue job");
         let beyond: Vec<u64> = (0..generator.len())
             .map(|i| generator.generate(i))
             .filter(|g| g.class == EventClass::OutOfOrder && g.delay_ms >= 1_000)
@@ -605,7 +613,7 @@ mod tests {
     fn every_kind_of_fault_is_reported() {
         let job = catalogue_job("tumbling").expect("job");
         let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
-        let oracle = Oracle::compute(&job, &generator);
+        let oracle = Oracle::compute(&job, &generator).expect("a catalogue job");
         let mut observed = perfect(&oracle);
         // A window lost, a window off by one, a duplicate row, a made-up window,
         // a late event both dropped and counted, one dead letter missing.
@@ -636,7 +644,7 @@ mod tests {
     fn later_revisions_replace_earlier_ones_and_repeats_are_duplicates() {
         let job = catalogue_job("tumbling").expect("job");
         let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
-        let oracle = Oracle::compute(&job, &generator);
+        let oracle = Oracle::compute(&job, &generator).expect("a catalogue job");
         let mut observed = perfect(&oracle);
         let mut early = observed.rows[0].clone();
         early.count = Some(1);
@@ -654,7 +662,7 @@ mod tests {
     fn per_event_oracle(name: &str) -> Oracle {
         let job = catalogue_job(name).expect("job");
         let generator = Generator::new(workload(), job.input, 1_700_000_000_000).expect("valid");
-        Oracle::compute(&job, &generator)
+        Oracle::compute(&job, &generator).expect("a catalogue job")
     }
 
     #[test]

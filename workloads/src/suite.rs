@@ -10,9 +10,12 @@ use crate::delivery::DeliveryMode;
 use crate::engine::{EngineName, EngineProfile};
 use crate::generator::WorkloadSpec;
 use crate::invalid::Invalid;
-use crate::job::{CATALOGUE, JobSpec, catalogue_job};
+use crate::job::JobSpec;
 use crate::rate::RateProfile;
 use crate::scenario::{SettingValue, Settings};
+use crate::schema::EventSchema;
+pub use crate::suite_jobs::JobOverrides;
+use crate::suite_jobs::{check_declared, line_and_column, resolve};
 use crate::window::WindowSpec;
 
 /// A suite: what to generate, which jobs to run, and under which settings.
@@ -35,9 +38,13 @@ pub struct Suite {
     /// rate, or sweeps one job, this way without multiplying the rest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<toml::Table>,
-    /// Per-job changes to the catalogue's defaults.
+    /// Per job: changes to a catalogue job's defaults, or a job of the
+    /// suite's own over one of its schemas ([`crate::suite_jobs`]).
     #[serde(default)]
     pub jobs: BTreeMap<String, JobOverrides>,
+    /// The suite's own event schemas, by name, for its declared jobs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schemas: BTreeMap<String, EventSchema>,
     /// Per engine, its settings beyond the matrix's intervals, named as its
     /// flags are (`parallelism = 2` is `--parallelism 2`); a list is an axis
     /// of the matrix for that engine (`parallelism = [1, 2]`).
@@ -511,18 +518,6 @@ impl FaultPlan {
     }
 }
 
-/// Changes to one catalogue job's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobOverrides {
-    /// Another window.
-    pub window: Option<WindowSpec>,
-    /// Another watermark delay.
-    pub watermark_delay_ms: Option<i64>,
-    /// Another allowed lateness.
-    pub allowed_lateness_ms: Option<i64>,
-}
-
 /// How long to warm up before measuring.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -586,6 +581,10 @@ impl Suite {
             message: e.to_string(),
         })?;
         suite.setting_places = setting_places(&suite, text);
+        check_declared(text, &suite.jobs, &suite.schemas).map_err(|message| SuiteError::Invalid {
+            path: origin.to_string(),
+            message,
+        })?;
         suite.engines = engines.to_vec();
         suite
             .validate_engines(text)
@@ -648,16 +647,10 @@ impl Suite {
         m.jobs
             .iter()
             .map(|name| {
-                let mut job = catalogue_job(name).ok_or_else(|| {
-                    format!("unknown job {name:?}; the catalogue has {}", CATALOGUE.join(", "))
-                })?;
-                if let Some(o) = self.jobs.get(name) {
-                    job.window = o.window.unwrap_or(job.window);
-                    job.watermark_delay_ms = o.watermark_delay_ms.unwrap_or(job.watermark_delay_ms);
-                    job.allowed_lateness_ms = o.allowed_lateness_ms.unwrap_or(job.allowed_lateness_ms);
-                }
-                job.validate().map_err(|e| format!("job {name}: {e}"))?;
-                Ok(job)
+                resolve(name, &self.jobs, &self.schemas).map_err(|e| match e.starts_with("unknown job") {
+                    true => Invalid(e),
+                    false => Invalid(format!("job {name}: {e}")),
+                })
             })
             .collect()
     }
@@ -847,10 +840,14 @@ impl Suite {
             ));
         }
         self.workload.validate().map_err(|e| e.to_string())?;
-        for name in self.jobs.keys() {
+        for (name, overrides) in &self.jobs {
             if !parts.iter().any(|part| part.matrix.jobs.contains(name)) {
+                let what = match overrides.input {
+                    Some(_) => "declares a job",
+                    None => "overrides a job",
+                };
                 return Err(format!(
-                    "[jobs.{name}] overrides a job that is not in matrix.jobs or an [[also]] table's jobs"
+                    "[jobs.{name}] {what} that is not in matrix.jobs or an [[also]] table's jobs"
                 ));
             }
         }
@@ -984,14 +981,6 @@ fn setting_places(suite: &Suite, text: &str) -> BTreeMap<(EngineName, String), (
         }
     }
     places
-}
-
-/// Line and column (from 1) of byte `at` in `text`.
-fn line_and_column(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
 }
 
 fn window_reach(window: &WindowSpec) -> i64 {

@@ -170,7 +170,7 @@ pub static ENTRY: Entry<FlinkOptions> = Entry {
     },
     about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),
-    cannot_run: crate::registry::runs_every_job,
+    cannot_run: crate::registry::runs_catalogue_jobs,
     install: |tools| tools.flink().map(drop),
 };
 

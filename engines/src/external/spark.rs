@@ -163,7 +163,7 @@ pub static ENTRY: Entry<SparkOptions> = Entry {
     },
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
-    cannot_run: crate::registry::runs_every_job,
+    cannot_run: crate::registry::runs_catalogue_jobs,
     install: |tools| tools.spark().map(drop),
 };
 

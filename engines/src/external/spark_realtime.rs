@@ -113,6 +113,9 @@ impl SparkRealtimeOptions {
 
 /// Why real-time mode cannot run `job`, if it cannot.
 fn cannot_run(job: &JobSpec) -> Option<String> {
+    if let Some(reason) = crate::registry::runs_catalogue_jobs(job) {
+        return Some(reason);
+    }
     match job.window {
         WindowSpec::Each => None,
         _ => Some(

@@ -4,13 +4,16 @@
 //! aggregated, all as polars expressions.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
+use streambench_workloads::declared_run::RecordPlan;
 use streambench_workloads::event::{AdEventType, Event, EventKind, decode};
 use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
 use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
 
 use crate::output::{DeadLetter, LateEvent};
+use crate::record::declared_plan;
 
 /// A record as read from Kafka, owned so a batch outlives the poll that read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +69,33 @@ fn event_type_code(event_type: AdEventType) -> i32 {
     }
 }
 
+/// How a job's records become columns: decoded as a built-in kind of event,
+/// or through the record plan of a job a suite declares (decoded by its
+/// schema, filtered, derived, joined and keyed as it is read).
+#[derive(Debug, Clone)]
+pub enum Decode {
+    /// A built-in kind; the catalogue job's filter and key are applied to
+    /// the batch's frame.
+    Kind(EventKind),
+    /// A declared job's plan, compiled once.
+    Declared(Arc<RecordPlan>),
+}
+
+impl Decode {
+    /// How `job`'s records are decoded; the error says why a declared job
+    /// cannot run.
+    pub fn of(job: &JobSpec) -> crate::error::Result<Decode> {
+        Ok(match declared_plan(job)? {
+            Some(plan) => Decode::Declared(plan),
+            None => Decode::Kind(job.input),
+        })
+    }
+}
+
 /// Decodes `records` straight into columns (typed, borrowing decoding: no
 /// intermediate JSON values); records that are not events become dead letters.
-pub fn decode_batch(job: &JobSpec, records: &[OwnedRecord]) -> (Columns, Vec<DeadLetter>) {
-    let mut decoder = BatchDecoder::new(job.input);
+pub fn decode_batch(decode: &Decode, records: &[OwnedRecord]) -> (Columns, Vec<DeadLetter>) {
+    let mut decoder = BatchDecoder::new(decode.clone());
     for record in records {
         decoder.push(record.partition, record.offset, record.payload.as_deref());
     }
@@ -80,16 +106,16 @@ pub fn decode_batch(job: &JobSpec, records: &[OwnedRecord]) -> (Columns, Vec<Dea
 /// it is still being read, straight from the consumer's buffer.
 #[derive(Debug)]
 pub struct BatchDecoder {
-    kind: EventKind,
+    decode: Decode,
     columns: Columns,
     dead: Vec<DeadLetter>,
 }
 
 impl BatchDecoder {
-    /// A decoder of events of `kind`, with nothing decoded yet.
-    pub fn new(kind: EventKind) -> BatchDecoder {
+    /// A decoder of events as `decode` says, with nothing decoded yet.
+    pub fn new(decode: Decode) -> BatchDecoder {
         BatchDecoder {
-            kind,
+            decode,
             columns: Columns::default(),
             dead: Vec::new(),
         }
@@ -107,7 +133,14 @@ impl BatchDecoder {
             });
             return;
         };
-        match decode(self.kind, payload) {
+        let kind = match &self.decode {
+            Decode::Kind(kind) => *kind,
+            Decode::Declared(plan) => {
+                let plan = plan.clone();
+                return self.push_declared(&plan, partition, offset, payload);
+            }
+        };
+        match decode(kind, payload) {
             Ok(event) => {
                 let (key, value, event_type) = match &event {
                     Event::Ad(ad) => (ad.ad_id, 1, event_type_code(ad.event_type)),
@@ -122,6 +155,32 @@ impl BatchDecoder {
                 columns.partition.push(partition);
                 columns.offset.push(offset);
             }
+            Err(error) => self.dead.push(DeadLetter {
+                partition,
+                offset,
+                raw: payload.to_vec(),
+                error: error.to_string(),
+            }),
+        }
+    }
+
+    /// Decodes a declared job's record through its plan: what the plan
+    /// keeps goes into the columns already keyed, what it drops is counted
+    /// nowhere (as the catalogue's filter drops), what does not decode is a
+    /// dead letter.
+    fn push_declared(&mut self, plan: &RecordPlan, partition: i32, offset: i64, payload: &[u8]) {
+        match plan.interpret(payload) {
+            Ok(Some(kept)) => {
+                let columns = &mut self.columns;
+                columns.event_id.push(kept.event_id);
+                columns.event_time_ms.push(kept.event_time_ms);
+                columns.source_key.push(kept.key);
+                columns.value.push(kept.value);
+                columns.event_type.push(-1);
+                columns.partition.push(partition);
+                columns.offset.push(offset);
+            }
+            Ok(None) => {}
             Err(error) => self.dead.push(DeadLetter {
                 partition,
                 offset,
@@ -400,7 +459,8 @@ mod tests {
             let job = catalogue_job(name).expect("job");
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
             let campaigns = CampaignTable::new(spec.seed, spec.keys);
-            let (columns, dead) = decode_batch(&job, &records(&generator));
+            let (columns, dead) =
+                decode_batch(&Decode::of(&job).expect("a catalogue job"), &records(&generator));
             let malformed = (0..generator.len())
                 .filter(|&i| matches!(generator.generate(i).class, EventClass::Malformed(_)))
                 .count();
@@ -436,7 +496,10 @@ mod tests {
                 format!("{{\"event_id\":{id},\"event_time_ms\":{t},\"key\":1,\"value\":{id}}}").into_bytes(),
             ),
         };
-        let (columns, dead) = decode_batch(&job, &[event(1, 5), event(2, 15), event(3, 45)]);
+        let (columns, dead) = decode_batch(
+            &Decode::Kind(job.input),
+            &[event(1, 5), event(2, 15), event(3, 45)],
+        );
         assert!(dead.is_empty());
         let campaigns = campaign_frame(&CampaignTable::new(0, 0)).expect("frame");
         let result = aggregate(&job, columns, &campaigns, Some(30)).expect("batch");

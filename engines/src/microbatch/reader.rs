@@ -16,18 +16,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::Message;
-use streambench_workloads::event::EventKind;
 
-use super::frame::{BatchDecoder, Columns, OwnedRecord};
+use super::frame::{BatchDecoder, Columns, Decode, OwnedRecord};
 use crate::error::{Error, Result};
 use crate::output::DeadLetter;
 use crate::source::{KafkaSource, Offsets, SourceConfig, is_fatal};
 
 /// What a batch's records are collected into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Collect {
-    /// Events of this kind, decoded into columns; the rest dead letters.
-    Columns(EventKind),
+    /// Events decoded into columns as this says; the rest dead letters.
+    Columns(Decode),
     /// The records themselves, each partition's in offset order.
     Records,
 }
@@ -43,7 +42,7 @@ pub enum BatchInput {
 
 impl BatchInput {
     /// Nothing yet, collected as `collect` says.
-    fn empty(collect: Collect) -> BatchInput {
+    fn empty(collect: &Collect) -> BatchInput {
         match collect {
             Collect::Columns(_) => BatchInput::Columns(Columns::default(), Vec::new()),
             Collect::Records => BatchInput::Records(Vec::new()),
@@ -110,13 +109,14 @@ impl BatchReader {
             .into_iter()
             .map(|mut task| {
                 let (start, end) = (task.own(start), task.own(end));
+                let collect = collect.clone();
                 tokio::task::spawn_blocking(move || {
                     let read = task.read(&start, &end, collect);
                     (task, read)
                 })
             })
             .collect();
-        let mut input = BatchInput::empty(collect);
+        let mut input = BatchInput::empty(&collect);
         let mut count = 0;
         let mut failed = None;
         for running in running {
@@ -271,12 +271,12 @@ struct Decoding {
 }
 
 impl Decoding {
-    fn start(kind: EventKind) -> Result<Decoding> {
+    fn start(decode: Decode) -> Result<Decoding> {
         let (chunks, received) = sync_channel::<Vec<OwnedRecord>>(64);
         let thread = std::thread::Builder::new()
             .name("decode".into())
             .spawn(move || {
-                let mut decoder = BatchDecoder::new(kind);
+                let mut decoder = BatchDecoder::new(decode);
                 for chunk in received {
                     for r in &chunk {
                         decoder.push(r.partition, r.offset, r.payload.as_deref());
@@ -292,11 +292,11 @@ impl Decoding {
 impl Collector {
     fn new(collect: Collect, decode_apart: bool) -> Result<Collector> {
         Ok(match collect {
-            Collect::Columns(kind) if decode_apart => Collector::Handing {
+            Collect::Columns(decode) if decode_apart => Collector::Handing {
                 chunk: Vec::with_capacity(CHUNK_RECORDS),
-                decoding: Decoding::start(kind)?,
+                decoding: Decoding::start(decode)?,
             },
-            Collect::Columns(kind) => Collector::Columns(BatchDecoder::new(kind)),
+            Collect::Columns(decode) => Collector::Columns(BatchDecoder::new(decode)),
             Collect::Records => Collector::Records(Vec::new()),
         })
     }

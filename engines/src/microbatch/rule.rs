@@ -124,7 +124,7 @@ mod tests {
                 }
             })
             .collect();
-        let interpreter = Interpreter::new(job.clone(), spec.seed, spec.keys);
+        let interpreter = Interpreter::new(job.clone(), spec.seed, spec.keys).expect("a catalogue job");
         let mut whole = state_of(&job, &Windows::new());
         let one_pass = evaluate(&mut whole, &interpreter, &records);
 

@@ -15,7 +15,7 @@ use streambench_workloads::job::CampaignTable;
 use streambench_workloads::per_event::RuleState;
 use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
 
-use super::frame::{OwnedRecord, aggregate, campaign_frame};
+use super::frame::{Decode, OwnedRecord, aggregate, campaign_frame};
 use super::reader::{BatchInput, BatchReader, Collect};
 use super::rule;
 use super::state::{Delta, StateStore, WindowState, Windows, apply};
@@ -194,14 +194,18 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     );
     event_time.restore(&resume.max_event_times, resume.watermark_ms);
     let windows = state_store.load(resume.batch)?;
-    let rule = job.job.window.is_per_event().then(|| {
-        let interpreter = Interpreter::new(job.job.clone(), job.workload_seed, job.workload_keys);
-        (rule::state_of(&job.job, &windows), interpreter)
-    });
+    let interpreter = job.interpreter()?;
+    let decode = Decode::of(&job.job)?;
+    let rule = job
+        .job
+        .window
+        .is_per_event()
+        .then(|| (rule::state_of(&job.job, &windows), interpreter));
     let mut engine = BatchEngine {
         campaigns: campaign_frame(&CampaignTable::new(job.workload_seed, job.workload_keys))
             .map_err(|e| Error::Internal(format!("building the campaign table: {e}")))?,
         rule,
+        decode,
         job: &job,
         settings: &settings,
         source: source.clone(),
@@ -424,6 +428,8 @@ struct BatchEngine<'a> {
     /// Per-event jobs: the rule's state (kept equal to the stored windows)
     /// and the record interpreter its batches use instead of polars.
     rule: Option<(RuleState, Interpreter)>,
+    /// How a windowed job's records become the batch's columns.
+    decode: Decode,
     source: Arc<KafkaSource>,
     sink: &'a mut PostgresSink,
     offsets_log: BatchLog,
@@ -498,7 +504,7 @@ impl BatchEngine<'_> {
         }
         let collect = match self.rule {
             Some(_) => Collect::Records,
-            None => Collect::Columns(self.job.job.input),
+            None => Collect::Columns(self.decode.clone()),
         };
         let (input, input_rows) = self.reader.read(&entry.start, &entry.end, collect).await?;
         Metrics::add(&self.metrics.records_read, input_rows);

@@ -228,7 +228,7 @@ async fn run_scenario(
     report("generating");
     let start_time_ms = now_ms();
     let generator_started = Instant::now();
-    let generator = Generator::new(scenario.workload.clone(), scenario.job.input, start_time_ms)?;
+    let generator = Generator::for_job(scenario.workload.clone(), &scenario.job, start_time_ms)?;
     let sampler = Sampler::start(
         SamplerConfig {
             brokers: services.brokers.clone(),

@@ -1,0 +1,401 @@
+//! A declared job as the engines run it. The job is compiled once into a
+//! [`RecordPlan`] (the schema's decoder, then the job's filter, derived
+//! fields and table join, then its key and the field it aggregates), which
+//! turns each record into the same keyed event the catalogue's jobs give.
+//! The engines' window operators, rules, sinks and checks then run it as
+//! they run the catalogue: one code path from the keyed event on.
+//!
+//! What the engines' result tables hold bounds what a declared job may ask
+//! for: one whole-number key (or none), and aggregates over one whole-number
+//! field (`count`, `sum`, `min`, `max`, `mean`) or the event time (`min`,
+//! `max`). [`lower`] refuses anything else before a run, saying why.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::declared_job::{AggregateCall, DeclaredJob, Function};
+use crate::declared_oracle::JobPlan;
+use crate::event::{DecodeError, EventKind};
+use crate::expr::{Type, Val};
+use crate::job::{Aggregate, JobSpec, KeyBy};
+use crate::schema::EventSchema;
+use crate::schema_decoder::SchemaDecoder;
+use crate::window::Keyed;
+
+/// A declared job with the schema of its events: what a [`JobSpec`] of a
+/// declared job carries, so that an engine child runs exactly the suite's job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Declared {
+    /// The schema's name in the suite.
+    pub schema_name: String,
+    /// The schema.
+    pub schema: EventSchema,
+    /// The job, as the suite declares it.
+    pub job: DeclaredJob,
+}
+
+/// The job spec engines run for `job`, named `name`, over one of
+/// `schemas`; the error says which part of the job no engine can run.
+pub fn lower(
+    name: &str,
+    job: &DeclaredJob,
+    schemas: &BTreeMap<String, EventSchema>,
+) -> Result<JobSpec, String> {
+    let calls = job.check(schemas)?;
+    let schema = &schemas[&job.input];
+    let declared = Declared {
+        schema_name: job.input.clone(),
+        schema: schema.clone(),
+        job: job.clone(),
+    };
+    let plan = RecordPlan::new(&declared)?;
+    let aggregates = lower_aggregates(&calls, &plan.plan, &schema.time)?;
+    let spec = JobSpec {
+        name: name.to_string(),
+        input: EventKind::Measurement,
+        filter: None,
+        key: KeyBy::Key,
+        window: job.window,
+        aggregates,
+        watermark_delay_ms: job.watermark_delay_ms,
+        allowed_lateness_ms: job.allowed_lateness_ms,
+        declared: Some(Box::new(declared)),
+    };
+    spec.validate().map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
+/// The result-table aggregates of `calls`: over one whole-number field, or
+/// the event time (`time`).
+fn lower_aggregates(calls: &[AggregateCall], plan: &JobPlan, time: &str) -> Result<Vec<Aggregate>, String> {
+    let mut aggregates = Vec::new();
+    for call in calls {
+        let on_time = call.field.as_deref() == Some(time);
+        let aggregate = match (call.function, on_time) {
+            (Function::Count, _) => Aggregate::Count,
+            (Function::Min, true) => Aggregate::FirstEventTime,
+            (Function::Max, true) => Aggregate::LastEventTime,
+            (Function::Sum, _) => Aggregate::Sum,
+            (Function::Min, false) => Aggregate::Min,
+            (Function::Max, false) => Aggregate::Max,
+            (Function::Mean, _) => Aggregate::Mean,
+            (Function::CountDistinct | Function::First | Function::Last, _) => {
+                return Err(format!(
+                    "aggregates: `{}`: the engines' result tables hold count, sum, min, max and mean so far",
+                    call.column
+                ));
+            }
+        };
+        if aggregates.contains(&aggregate) {
+            return Err(format!("aggregates: `{}` is asked for twice", call.column));
+        }
+        aggregates.push(aggregate);
+    }
+    value_field(calls, plan, time)?;
+    Ok(aggregates)
+}
+
+/// The one whole-number field the job's aggregates read besides the event
+/// time, if any.
+fn value_field(calls: &[AggregateCall], plan: &JobPlan, time: &str) -> Result<Option<usize>, String> {
+    let mut read: Option<&str> = None;
+    for call in calls {
+        let Some(field) = call.field.as_deref() else {
+            continue;
+        };
+        if field == time && matches!(call.function, Function::Min | Function::Max) {
+            continue;
+        }
+        match read {
+            Some(other) if other != field => {
+                return Err(format!(
+                    "aggregates: they read `{other}` and `{field}`; the engines' result tables aggregate one field per job so far"
+                ));
+            }
+            _ => read = Some(field),
+        }
+    }
+    let Some(field) = read else { return Ok(None) };
+    match plan.column(field) {
+        Some((at, Type::Int)) => Ok(Some(at)),
+        Some((_, other)) => Err(format!(
+            "aggregates: `{field}` is {}; the engines' result tables aggregate whole numbers so far (amounts in cents, say)",
+            other.name()
+        )),
+        None => Err(format!("aggregates: no field `{field}`")),
+    }
+}
+
+/// A declared job compiled for one engine: from a record's bytes (or an
+/// event's values) to the keyed event the engine's operators take.
+#[derive(Debug, Clone)]
+pub struct RecordPlan {
+    decoder: SchemaDecoder,
+    plan: JobPlan,
+    id: usize,
+    time: usize,
+    key: Option<usize>,
+    value: Option<usize>,
+}
+
+impl RecordPlan {
+    /// Compiles `declared`; the error names what the engines cannot run.
+    pub fn new(declared: &Declared) -> Result<RecordPlan, String> {
+        let (schema, job) = (&declared.schema, &declared.job);
+        let plan = JobPlan::new(job, schema)?;
+        let Some(id) = &schema.id else {
+            return Err(format!(
+                "input `{}`: the schema needs `id`, naming its event-id field (an integer drawn as a sequence from 0), for engines to run its jobs",
+                declared.schema_name
+            ));
+        };
+        let at = |name: &str| {
+            plan.column(name)
+                .map(|(at, _)| at)
+                .ok_or(format!("no field `{name}`"))
+        };
+        let key = match job.key.as_slice() {
+            [] => None,
+            [field] => match plan.column(field) {
+                Some((at, Type::Int)) => Some(at),
+                Some((_, other)) => {
+                    return Err(format!(
+                        "key: `{field}` is {}; the engines' result tables key by one whole number so far",
+                        other.name()
+                    ));
+                }
+                None => return Err(format!("key: no field `{field}`")),
+            },
+            _ => return Err("key: the engines' result tables key by one field so far".into()),
+        };
+        let calls = job.check(&BTreeMap::from([(job.input.clone(), schema.clone())]))?;
+        let value = value_field(&calls, &plan, &schema.time)?;
+        Ok(RecordPlan {
+            decoder: SchemaDecoder::new(schema),
+            id: at(id)?,
+            time: at(&schema.time)?,
+            key,
+            value,
+            plan,
+        })
+    }
+
+    /// What the job keeps of the record `bytes`: none when its filter or
+    /// join drops it; an error when it is not a record of the schema.
+    pub fn interpret(&self, bytes: &[u8]) -> Result<Option<Keyed>, DecodeError> {
+        Ok(self.keyed(self.decoder.decode(bytes)?))
+    }
+
+    /// What the job keeps of an event whose fields are `values`, in the
+    /// schema's order.
+    pub fn keyed(&self, values: Vec<Val>) -> Option<Keyed> {
+        let row = self.plan.row(values)?;
+        let int = |at: usize| match row[at] {
+            Val::Int(n) => Some(n),
+            _ => None,
+        };
+        Some(Keyed {
+            event_id: int(self.id)? as u64,
+            key: self.key.map_or(Some(0), int)? as u64,
+            event_time_ms: int(self.time)?,
+            value: self.value.map_or(Some(1), int)?,
+            ad_id: 0,
+            user_id: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::event_writer::EventWriter;
+    use crate::generator::{EventClass, Generator, Late, OutOfOrder, WorkloadSpec};
+    use crate::oracle::Oracle;
+    use proptest::prelude::*;
+
+    fn payment() -> EventSchema {
+        toml::from_str(
+            r#"
+            time = "at"
+            kafka_key = "card"
+            id = "id"
+            fields = [
+              { name = "id", type = "integer", draw = { kind = "sequence" } },
+              { name = "at", type = "timestamp" },
+              { name = "card", type = "integer", draw = { kind = "key" } },
+              { name = "merchant", type = "integer", draw = { kind = "zipf", n = 9, exponent = 1.0 } },
+              { name = "amount_cents", type = "integer", draw = { kind = "normal", mean = 4000, sd = 6000, min = 50, max = 500000 } },
+              { name = "fee_cents", type = "integer", draw = { kind = "uniform", min = 0, max = 90 } },
+              { name = "rate", type = "float", draw = { kind = "uniform", min = 0, max = 1 } },
+              { name = "country", type = "enum", values = ["US", "DE", "FR"], draw = { kind = "per_key", of = { kind = "categorical" } } },
+            ]
+            "#,
+        )
+        .expect("a schema")
+    }
+
+    fn schemas() -> BTreeMap<String, EventSchema> {
+        BTreeMap::from([("payment".to_string(), payment())])
+    }
+
+    fn job(extra: &str) -> DeclaredJob {
+        toml::from_str(&format!(
+            r#"
+            input = "payment"
+            filter = "country in ['DE', 'FR'] or amount_cents >= 1000"
+            derive = [{{ name = "charged", expr = "amount_cents + fee_cents" }}]
+            enrich = {{ on = "merchant", rows = [{{ merchant = 0, category = 10 }}, {{ merchant = 1, category = 10 }}, {{ merchant = 2, category = 20 }}, {{ merchant = 3, category = 30 }}] }}
+            key = ["category"]
+            aggregates = ["count", "sum(charged)", "min(charged)", "max(charged)", "mean(charged)", "min(at)", "max(at)"]
+            watermark_delay_ms = 2000
+            {extra}
+            "#
+        ))
+        .expect("a job")
+    }
+
+    #[test]
+    fn what_no_result_table_holds_is_refused_before_a_run() {
+        let tumbling = r#"window = { kind = "tumbling", size_ms = 1000 }"#;
+        let refused = |change: &dyn Fn(&mut DeclaredJob)| {
+            let mut declared = job(tumbling);
+            change(&mut declared);
+            lower("j", &declared, &schemas()).expect_err("refused")
+        };
+        for (error, says) in [
+            (
+                refused(&|j| j.aggregates.push("count_distinct(charged)".into())),
+                "`count_distinct_charged`: the engines' result tables hold count, sum, min, max and mean",
+            ),
+            (
+                refused(&|j| j.aggregates.push("sum(fee_cents) as fees".into())),
+                "they read `charged` and `fee_cents`",
+            ),
+            (
+                refused(&|j| j.aggregates = vec!["sum(rate)".into()]),
+                "`rate` is a number; the engines' result tables aggregate whole numbers",
+            ),
+            (
+                refused(&|j| j.key = vec!["country".into()]),
+                "key: `country` is text",
+            ),
+            (
+                refused(&|j| j.key = vec!["card".into(), "merchant".into()]),
+                "key by one field so far",
+            ),
+            (
+                refused(&|j| j.aggregates = vec!["count".into(), "count as n".into()]),
+                "`n` is asked for twice",
+            ),
+        ] {
+            assert!(error.contains(says), "{error}");
+        }
+        let mut no_id = schemas();
+        no_id.get_mut("payment").expect("payment").id = None;
+        let error = lower("j", &job(tumbling), &no_id).expect_err("no id");
+        assert!(error.contains("the schema needs `id`"), "{error}");
+    }
+
+    #[test]
+    fn a_record_and_its_values_give_the_same_keyed_event() {
+        let spec = WorkloadSpec {
+            events: Some(3_000),
+            malformed_fraction: 0.05,
+            ..WorkloadSpec::default()
+        };
+        let mut each = job(r#"window = { kind = "each" }"#);
+        each.aggregates.clear();
+        let lowered = lower("j", &each, &schemas()).expect("runs");
+        let plan = RecordPlan::new(lowered.declared.as_deref().expect("declared")).expect("plan");
+        let generator = Generator::for_job(spec, &lowered, 1_700_000_000_000).expect("valid");
+        let (mut kept, mut dropped, mut bytes) = (0, 0, Vec::new());
+        for index in 0..generator.len() {
+            let generated = generator.write_record(index, &mut bytes);
+            let read = plan.interpret(&bytes);
+            if let EventClass::Malformed(kind) = generated.class {
+                assert!(read.is_err(), "{kind:?} {}", String::from_utf8_lossy(&bytes));
+                continue;
+            }
+            let keyed = plan.keyed(generator.values(&generated));
+            assert_eq!(read, Ok(keyed), "{}", String::from_utf8_lossy(&bytes));
+            match keyed {
+                Some(k) => {
+                    assert_eq!(
+                        (k.event_id, k.event_time_ms),
+                        (index, generated.event.event_time_ms())
+                    );
+                    kept += 1;
+                }
+                None => dropped += 1,
+            }
+        }
+        assert!(kept > 100 && dropped > 100, "{kept} kept, {dropped} dropped");
+    }
+
+    /// The catalogue oracle running the lowered job (keyed events from the
+    /// record plan, the catalogue's window aggregates) against the
+    /// declared oracle's own accumulators over the same events.
+    fn lowered_equals_declared(window: &str, spec: &WorkloadSpec) -> Result<(), TestCaseError> {
+        let declared = job(window);
+        let lowered = lower("j", &declared, &schemas()).map_err(TestCaseError::fail)?;
+        let generator = Generator::for_job(spec.clone(), &lowered, 1_700_000_000_000).expect("valid");
+        let writer = EventWriter::new(&payment(), spec).expect("valid");
+        let plan = JobPlan::new(&declared, &payment()).map_err(TestCaseError::fail)?;
+        let want = plan
+            .expected(&generator, &writer, declared.watermark_delay_ms)
+            .map_err(TestCaseError::fail)?;
+        let oracle = Oracle::compute(&lowered, &generator).map_err(|e| TestCaseError::fail(e.0))?;
+        let windows = oracle.expected(&BTreeSet::new());
+        prop_assert_eq!(windows.len(), want.windows.len());
+        for (window, aggregate) in &windows {
+            let row = (
+                vec![Val::Int(window.key as i64)],
+                window.window_start_ms,
+                window.window_end_ms,
+            );
+            let int = |n: i64| Some(Val::Int(n));
+            let got = vec![
+                int(aggregate.count),
+                int(aggregate.sum),
+                int(aggregate.min),
+                int(aggregate.max),
+                Some(Val::Float(aggregate.mean())),
+                int(aggregate.first_event_time_ms),
+                int(aggregate.last_event_time_ms),
+            ];
+            prop_assert_eq!(Some(&got), want.windows.get(&row), "{:?}", window);
+        }
+        prop_assert_eq!(oracle.late_event_ids().collect::<BTreeSet<u64>>(), want.late);
+        prop_assert_eq!(oracle.expected_dead_letters(), want.malformed);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10))]
+
+        #[test]
+        fn the_lowered_job_gives_the_declared_oracles_windows(
+            seed in 0u64..1_000,
+            keys in 1u64..60,
+            out_of_order in 0.0f64..0.4,
+            late in 0.0f64..0.1,
+        ) {
+            let spec = WorkloadSpec {
+                seed,
+                events: Some(3_000),
+                keys,
+                out_of_order: OutOfOrder { fraction: out_of_order, max_delay_ms: 1_500, ..OutOfOrder::default() },
+                late: Late { fraction: late, ..Late::default() },
+                malformed_fraction: 0.01,
+                rate: crate::rate::RateProfile::constant(200.0),
+                ..WorkloadSpec::default()
+            };
+            lowered_equals_declared(r#"window = { kind = "tumbling", size_ms = 1000 }"#, &spec)?;
+            lowered_equals_declared(r#"window = { kind = "sliding", size_ms = 3000, slide_ms = 1000 }"#, &spec)?;
+        }
+    }
+}
