@@ -1,0 +1,79 @@
+//! Jobs a suite declares over its own event schema, on both of
+//! streambench's engines against the real broker and database: equal to the
+//! oracle in every delivery mode, malformed records in the dead-letter
+//! table; and refused, with the reason, by the adapters that cannot run them.
+
+mod common;
+
+use common::{Input, check, count, exact, finished, generate, recent_start_ms, services, unique_name};
+
+const DECLARED_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/declared.toml");
+
+#[tokio::test]
+async fn declared_jobs_equal_the_oracle_on_both_engines_in_every_delivery_mode() {
+    let services = services().await;
+    let start = recent_start_ms();
+    let topic = unique_name("declared");
+    generate(&services, DECLARED_SUITE, &topic, "category_takings", start, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for job in ["category_takings", "big_foreign_online"] {
+        for engine in ["continuous", "microbatch"] {
+            for mode in ["insert", "upsert", "transactional"] {
+                let table = unique_name(&format!("d_{}_{}_{}", &job[..3], &engine[..3], &mode[..3]));
+                let input = Input {
+                    suite: DECLARED_SUITE,
+                    job,
+                    topic: &topic,
+                };
+                let (checkpoints, flags) = (dir.path().join(&table), ["--delivery", mode]);
+                let run = match engine {
+                    "continuous" => common::continuous(&services, &input, &table, &checkpoints, &flags, None),
+                    _ => common::microbatch(&services, &input, &table, &checkpoints, &flags, None),
+                };
+                let summary = finished(&run);
+                assert!(
+                    summary["dead_letters"].as_u64().is_some_and(|n| n > 100),
+                    "{job} on {engine}: the damaged records are dead letters: {summary}"
+                );
+                let report = check(&services, DECLARED_SUITE, job, &table, start);
+                assert!(
+                    exact(&report, false),
+                    "{job} on {engine} in {mode} mode: {report:#}"
+                );
+                assert!(count(&report, "matched") > 0, "{job} on {engine}: {report}");
+                assert!(
+                    count(&report, "filtered_events") > 0,
+                    "{job}: the filter drops: {report}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_adapter_that_cannot_run_a_declared_job_says_so_before_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, said) = common::run(common::streambench().args([
+        "engine",
+        "flink",
+        "--suite",
+        DECLARED_SUITE,
+        "--job",
+        "category_takings",
+        "--table",
+        "never_made",
+        "--topic",
+        "never_read",
+        "--checkpoint-dir",
+        &dir.path().display().to_string(),
+        "--brokers",
+        "127.0.0.1:1",
+        "--postgres",
+        "postgres://127.0.0.1:1/none",
+    ]));
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("flink cannot run job category_takings") && said.contains("catalogue"),
+        "{said}"
+    );
+}
