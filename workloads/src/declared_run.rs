@@ -215,31 +215,11 @@ mod tests {
     use crate::event_writer::EventWriter;
     use crate::generator::{EventClass, Generator, Late, OutOfOrder, WorkloadSpec};
     use crate::oracle::Oracle;
+    use crate::schema::payment_schema;
     use proptest::prelude::*;
 
-    fn payment() -> EventSchema {
-        toml::from_str(
-            r#"
-            time = "at"
-            kafka_key = "card"
-            id = "id"
-            fields = [
-              { name = "id", type = "integer", draw = { kind = "sequence" } },
-              { name = "at", type = "timestamp" },
-              { name = "card", type = "integer", draw = { kind = "key" } },
-              { name = "merchant", type = "integer", draw = { kind = "zipf", n = 9, exponent = 1.0 } },
-              { name = "amount_cents", type = "integer", draw = { kind = "normal", mean = 4000, sd = 6000, min = 50, max = 500000 } },
-              { name = "fee_cents", type = "integer", draw = { kind = "uniform", min = 0, max = 90 } },
-              { name = "rate", type = "float", draw = { kind = "uniform", min = 0, max = 1 } },
-              { name = "country", type = "enum", values = ["US", "DE", "FR"], draw = { kind = "per_key", of = { kind = "categorical" } } },
-            ]
-            "#,
-        )
-        .expect("a schema")
-    }
-
     fn schemas() -> BTreeMap<String, EventSchema> {
-        BTreeMap::from([("payment".to_string(), payment())])
+        BTreeMap::from([("payment".to_string(), payment_schema())])
     }
 
     fn job(extra: &str) -> DeclaredJob {
@@ -343,8 +323,8 @@ mod tests {
         let declared = job(window);
         let lowered = lower("j", &declared, &schemas()).map_err(TestCaseError::fail)?;
         let generator = Generator::for_job(spec.clone(), &lowered, 1_700_000_000_000).expect("valid");
-        let writer = EventWriter::new(&payment(), spec).expect("valid");
-        let plan = JobPlan::new(&declared, &payment()).map_err(TestCaseError::fail)?;
+        let writer = EventWriter::new(&payment_schema(), spec).expect("valid");
+        let plan = JobPlan::new(&declared, &payment_schema()).map_err(TestCaseError::fail)?;
         let want = plan
             .expected(&generator, &writer, declared.watermark_delay_ms)
             .map_err(TestCaseError::fail)?;

@@ -211,26 +211,7 @@ mod tests {
     use crate::event::EventKind;
     use crate::event_writer::EventWriter;
     use crate::generator::WorkloadSpec;
-
-    fn cards() -> EventSchema {
-        toml::from_str(
-            r#"
-            time = "at"
-            kafka_key = "card"
-            id = "id"
-            fields = [
-              { name = "id", type = "integer", draw = { kind = "sequence" } },
-              { name = "at", type = "timestamp" },
-              { name = "card", type = "integer", draw = { kind = "key" } },
-              { name = "amount", type = "float", decimals = 2, draw = { kind = "normal", mean = 40.0, sd = 30.0, min = 0.5 } },
-              { name = "country", type = "enum", values = ["DE", "FR", "US"], draw = { kind = "categorical" } },
-              { name = "online", type = "boolean", draw = { kind = "categorical", values = [true, false] } },
-              { name = "note", type = "string", draw = { kind = "pattern", pattern = "n\"{}\\", of = { kind = "key" } } },
-            ]
-            "#,
-        )
-        .expect("a schema")
-    }
+    use crate::schema::payment_schema;
 
     #[test]
     fn what_the_writer_writes_decodes_to_the_writers_values() {
@@ -239,7 +220,7 @@ mod tests {
             ..WorkloadSpec::default()
         };
         for schema in [
-            cards(),
+            payment_schema(),
             EventSchema::builtin(EventKind::Ad, &spec),
             EventSchema::builtin(EventKind::Measurement, &spec),
         ] {
@@ -266,14 +247,14 @@ mod tests {
 
     #[test]
     fn a_record_that_does_not_fit_the_schema_is_refused_with_the_reason() {
-        let decoder = SchemaDecoder::new(&cards());
-        let good = r#"{"id":1,"at":5,"card":2,"amount":3,"country":"DE","online":true,"note":"n"}"#;
+        let decoder = SchemaDecoder::new(&payment_schema());
+        let good = r#"{"id":1,"at":5,"card":2,"merchant":4,"amount_cents":3,"fee_cents":0,"rate":0.5,"country":"DE","online":true,"note":"n"}"#;
         assert!(decoder.decode(good.as_bytes()).is_ok());
         for (record, reason) in [
             (r#"{"id":1,"at":5}"#, "missing field `card`"),
             (
                 &good.replace("\"DE\"", "\"XX\""),
-                "not one of its values (DE, FR, US)",
+                "not one of its values (US, DE, FR)",
             ),
             (
                 &good.replace("\"at\":5", "\"at\":\"5\""),
