@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 use streambench_workloads::declared_run::RecordPlan;
-use streambench_workloads::event::{AdEventType, Event, EventKind, decode};
+use streambench_workloads::event::{AdEventType, DecodeError, Event, EventKind, decode};
 use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
-use streambench_workloads::window::{WindowAggregate, WindowKey, WindowSpec};
+use streambench_workloads::window::{Keyed, WindowAggregate, WindowKey, WindowSpec};
 
 use crate::output::{DeadLetter, LateEvent};
 use crate::record::declared_plan;
@@ -136,8 +136,8 @@ impl BatchDecoder {
         let kind = match &self.decode {
             Decode::Kind(kind) => *kind,
             Decode::Declared(plan) => {
-                let plan = plan.clone();
-                return self.push_declared(&plan, partition, offset, payload);
+                let read = plan.interpret(payload);
+                return self.push_declared(read, partition, offset, payload);
             }
         };
         match decode(kind, payload) {
@@ -164,12 +164,18 @@ impl BatchDecoder {
         }
     }
 
-    /// Decodes a declared job's record through its plan: what the plan
-    /// keeps goes into the columns already keyed, what it drops is counted
-    /// nowhere (as the catalogue's filter drops), what does not decode is a
+    /// Adds what a declared job's plan `read` from a record: what it kept
+    /// goes into the columns already keyed, what it dropped is counted
+    /// nowhere (as the catalogue's filter drops), what did not decode is a
     /// dead letter.
-    fn push_declared(&mut self, plan: &RecordPlan, partition: i32, offset: i64, payload: &[u8]) {
-        match plan.interpret(payload) {
+    fn push_declared(
+        &mut self,
+        read: Result<Option<Keyed>, DecodeError>,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+    ) {
+        match read {
             Ok(Some(kept)) => {
                 let columns = &mut self.columns;
                 columns.event_id.push(kept.event_id);
