@@ -2,12 +2,18 @@
 //! (`workloads/fuzz`) and their regression test drive it: any input may be
 //! refused with an error, none may panic.
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::declared_job::DeclaredJob;
+use crate::declared_run::{RecordPlan, lower};
 use crate::event::{EventKind, decode};
 use crate::event_writer::EventWriter;
-use crate::expr::parse;
+use crate::expr::{Type, parse};
 use crate::generator::WorkloadSpec;
 use crate::job::{CATALOGUE, CampaignTable, catalogue_job};
 use crate::schema::EventSchema;
+use crate::schema_decoder::SchemaDecoder;
 use crate::suite::Suite;
 
 /// Decodes `bytes` as each kind of event and runs what decodes through every
@@ -73,13 +79,70 @@ pub fn parse_as_schema(bytes: &[u8]) {
     }
 }
 
+/// The schema [`decode_as_declared`] reads records of: a field of every
+/// type.
+const DECLARED_SCHEMA: &str = r#"
+time = "at"
+kafka_key = "card"
+id = "id"
+fields = [
+  { name = "id", type = "integer", draw = { kind = "sequence" } },
+  { name = "at", type = "timestamp" },
+  { name = "card", type = "integer", draw = { kind = "key" } },
+  { name = "amount", type = "integer", draw = { kind = "uniform", min = 0, max = 9 } },
+  { name = "rate", type = "float", draw = { kind = "uniform", min = 0, max = 1 } },
+  { name = "country", type = "enum", values = ["US", "DE"], draw = { kind = "categorical" } },
+  { name = "online", type = "boolean", draw = { kind = "categorical", values = [true, false] } },
+  { name = "note", type = "string", draw = { kind = "constant", value = "n" } },
+]
+"#;
+
+/// The job [`decode_as_declared`] runs: a filter over every type, and
+/// arithmetic that may overflow or divide by zero.
+const DECLARED_JOB: &str = r#"
+input = "payment"
+filter = "(country = 'DE' or online) and note != 'x' and rate * amount >= 0 or not online"
+derive = [{ name = "spent", expr = "amount * amount - card % (amount + 1) + at" }]
+key = ["card"]
+window = { kind = "tumbling", size_ms = 1000 }
+aggregates = ["count", "sum(spent)"]
+"#;
+
+/// Decodes `bytes` as a record of a declared schema with a field of every
+/// type and runs it through a declared job's record plan; a record that
+/// decodes has a value of its field's type for every field.
+pub fn decode_as_declared(bytes: &[u8]) {
+    static COMPILED: OnceLock<(EventSchema, SchemaDecoder, RecordPlan)> = OnceLock::new();
+    let (schema, decoder, plan) = COMPILED.get_or_init(|| {
+        let schema: EventSchema = toml::from_str(DECLARED_SCHEMA).expect("the fuzz target's schema");
+        let job: DeclaredJob = toml::from_str(DECLARED_JOB).expect("the fuzz target's job");
+        let schemas = BTreeMap::from([("payment".to_string(), schema.clone())]);
+        let lowered = lower("fuzz", &job, &schemas).expect("the fuzz target's job runs");
+        let plan = RecordPlan::new(lowered.declared.as_deref().expect("declared")).expect("a plan");
+        (schema.clone(), SchemaDecoder::new(&schema), plan)
+    });
+    let Ok(values) = decoder.decode(bytes) else {
+        assert!(
+            plan.interpret(bytes).is_err(),
+            "the plan read what the decoder refused"
+        );
+        return;
+    };
+    for (value, field) in values.iter().zip(&schema.fields) {
+        assert_eq!(value.kind(), Type::of(field.kind), "field {}", field.name);
+    }
+    assert_eq!(values.len(), schema.fields.len());
+    assert_eq!(plan.interpret(bytes), Ok(plan.keyed(values)));
+}
+
 /// What a fuzz target feeds its bytes to.
 pub type Drive = fn(&[u8]);
 
 /// Each fuzz target by name, with the function it drives: what the
 /// regression test replays the kept inputs of each target through.
-pub const TARGETS: [(&str, Drive); 4] = [
+pub const TARGETS: [(&str, Drive); 5] = [
     ("decode_event", decode_as_every_job),
+    ("decode_declared", decode_as_declared),
     ("parse_suite", parse_as_suite),
     ("parse_expression", parse_as_expression),
     ("parse_schema", parse_as_schema),
@@ -92,13 +155,20 @@ mod tests {
     /// The kept inputs seed the fuzzers, so they must reach past the
     /// parsers: a schema that validates, an expression that type-checks.
     #[test]
-    fn the_kept_schema_and_expression_reach_the_writer_and_the_checker() {
+    fn the_kept_schema_expression_and_record_reach_past_their_parsers() {
         let kept = |path: &str| {
             std::fs::read_to_string(format!("{}/fuzz/regressions/{path}", env!("CARGO_MANIFEST_DIR")))
                 .expect(path)
         };
         let schema: EventSchema = toml::from_str(&kept("parse_schema/every-draw.toml")).expect("a schema");
         assert_eq!(EventWriter::new(&schema, &WorkloadSpec::default()).err(), None);
+        let record = kept("decode_declared/every-type.json");
+        let schema_of_record: EventSchema = toml::from_str(DECLARED_SCHEMA).expect("a schema");
+        assert!(
+            SchemaDecoder::new(&schema_of_record)
+                .decode(record.as_bytes())
+                .is_ok()
+        );
         let text = kept("parse_expression/every-operator.txt");
         assert_eq!(
             parse(&text).expect("parses").check(&schema, &text),
