@@ -129,6 +129,9 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
             "<section id=\"job-{i}\">\n<h2>Job <code>{}</code></h2>",
             escape_html(job)
         );
+        if let Some(declared) = crate::markdown::declaration(results, job) {
+            let _ = writeln!(out, "<p>Declared in the suite: {}.</p>", with_code(&declared));
+        }
         out.push_str(&job_table(results, job).render_html());
         for figure in job_figures(results, job) {
             push_figure(&mut out, &figure, &mut number)?;

@@ -341,6 +341,9 @@ pub fn report(results: &Results) -> String {
     out.push_str(&summary(results));
     for job in jobs(results) {
         let _ = write!(out, "\n## Job `{job}`\n\n");
+        if let Some(declared) = declaration(results, &job) {
+            let _ = write!(out, "Declared in the suite: {declared}.\n\n");
+        }
         out.push_str(&job_table(results, &job).render());
     }
     out.push_str("\n## Decision guide\n\n");
@@ -375,6 +378,18 @@ pub(crate) fn context_table(results: &Results) -> Table {
 }
 
 /// The jobs of a run, in first-run order.
+/// A declared job's description, from its first scenario; none for a
+/// catalogue job.
+pub(crate) fn declaration(results: &Results, job: &str) -> Option<String> {
+    let spec = &results
+        .scenarios
+        .iter()
+        .find(|r| r.scenario.job.name == job)?
+        .scenario
+        .job;
+    spec.declared.as_ref().map(|d| d.job.describe())
+}
+
 pub(crate) fn jobs(results: &Results) -> Vec<String> {
     let mut jobs: Vec<String> = Vec::new();
     for r in &results.scenarios {

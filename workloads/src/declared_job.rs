@@ -186,6 +186,48 @@ impl DeclaredJob {
     }
 }
 
+impl DeclaredJob {
+    /// The job in one line, as a report shows it: input, filter, derived
+    /// fields, join, key, window, aggregates and watermark.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("over `{}`", self.input)];
+        if let Some(filter) = &self.filter {
+            parts.push(format!("kept where `{filter}`"));
+        }
+        for derived in &self.derive {
+            parts.push(format!("`{}` = `{}`", derived.name, derived.expr));
+        }
+        if let Some(enrich) = &self.enrich {
+            parts.push(format!(
+                "joined on `{}` with a table of {} rows",
+                enrich.on,
+                enrich.rows.len()
+            ));
+        }
+        if !self.key.is_empty() {
+            parts.push(format!("keyed by {}", self.key.join(", ")));
+        }
+        parts.push(describe_window(&self.window));
+        if !self.aggregates.is_empty() {
+            parts.push(self.aggregates.join(", "));
+        }
+        parts.push(format!("watermark {} ms", self.watermark_delay_ms));
+        parts.join("; ")
+    }
+}
+
+fn describe_window(window: &WindowSpec) -> String {
+    match *window {
+        WindowSpec::Tumbling { size_ms } => format!("tumbling {size_ms} ms"),
+        WindowSpec::Sliding { size_ms, slide_ms } => format!("sliding {size_ms} ms every {slide_ms} ms"),
+        WindowSpec::Session { gap_ms } => format!("sessions with a {gap_ms} ms gap"),
+        WindowSpec::Each => "a row per kept event".to_string(),
+        WindowSpec::Burst { within_ms, at_least } => {
+            format!("a row per event that makes {at_least} or more within {within_ms} ms")
+        }
+    }
+}
+
 fn names(columns: &Columns) -> String {
     columns
         .iter()
@@ -446,6 +488,17 @@ mod tests {
         assert_eq!(
             refused(&|j| j.window = WindowSpec::Tumbling { size_ms: 0 }),
             "window: size_ms must be positive, not 0"
+        );
+    }
+
+    #[test]
+    fn a_declared_job_describes_itself_in_one_line() {
+        assert_eq!(
+            job().describe(),
+            "over `cards`; kept where `amount > 100 and country not in ['DE', 'FR']`; \
+             `fee_share` = `fee / amount`; `big` = `fee_share > 0.01`; \
+             joined on `merchant` with a table of 2 rows; keyed by merchant, category; tumbling 60000 ms; \
+             count, sum(amount), max(fee_share) as top_share, count_distinct(card), first(country); watermark 5000 ms"
         );
     }
 }
