@@ -570,28 +570,29 @@ pub(crate) fn is_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A declared schema of card payments with a field of every type, for the
-/// tests of the modules that read or run declared schemas.
+/// A declared schema of card payments with a field of every type: what the
+/// fuzz target for declared records reads (`crate::untrusted`), and what the
+/// tests of the modules that read or run declared schemas use.
+pub(crate) const PAYMENT_SCHEMA: &str = r#"
+time = "at"
+kafka_key = "card"
+id = "id"
+fields = [
+  { name = "id", type = "integer", draw = { kind = "sequence" } },
+  { name = "at", type = "timestamp" },
+  { name = "card", type = "integer", draw = { kind = "key" } },
+  { name = "merchant", type = "integer", draw = { kind = "zipf", n = 9, exponent = 1.0 } },
+  { name = "amount_cents", type = "integer", draw = { kind = "normal", mean = 4000, sd = 6000, min = 50, max = 500000 } },
+  { name = "fee_cents", type = "integer", draw = { kind = "uniform", min = 0, max = 90 } },
+  { name = "rate", type = "float", decimals = 2, draw = { kind = "uniform", min = 0, max = 1 } },
+  { name = "country", type = "enum", values = ["US", "DE", "FR"], draw = { kind = "per_key", of = { kind = "categorical" } } },
+  { name = "online", type = "boolean", draw = { kind = "categorical", values = [true, false] } },
+  { name = "note", type = "string", draw = { kind = "pattern", pattern = "n\"{}\\", of = { kind = "key" } } },
+]
+"#;
+
+/// [`PAYMENT_SCHEMA`], parsed.
 #[cfg(test)]
 pub(crate) fn payment_schema() -> EventSchema {
-    toml::from_str(
-        r#"
-        time = "at"
-        kafka_key = "card"
-        id = "id"
-        fields = [
-          { name = "id", type = "integer", draw = { kind = "sequence" } },
-          { name = "at", type = "timestamp" },
-          { name = "card", type = "integer", draw = { kind = "key" } },
-          { name = "merchant", type = "integer", draw = { kind = "zipf", n = 9, exponent = 1.0 } },
-          { name = "amount_cents", type = "integer", draw = { kind = "normal", mean = 4000, sd = 6000, min = 50, max = 500000 } },
-          { name = "fee_cents", type = "integer", draw = { kind = "uniform", min = 0, max = 90 } },
-          { name = "rate", type = "float", decimals = 2, draw = { kind = "uniform", min = 0, max = 1 } },
-          { name = "country", type = "enum", values = ["US", "DE", "FR"], draw = { kind = "per_key", of = { kind = "categorical" } } },
-          { name = "online", type = "boolean", draw = { kind = "categorical", values = [true, false] } },
-          { name = "note", type = "string", draw = { kind = "pattern", pattern = "n\"{}\\", of = { kind = "key" } } },
-        ]
-        "#,
-    )
-    .expect("a schema")
+    toml::from_str(PAYMENT_SCHEMA).expect("a schema")
 }

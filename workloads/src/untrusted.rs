@@ -12,7 +12,7 @@ use crate::event_writer::EventWriter;
 use crate::expr::{Type, parse};
 use crate::generator::WorkloadSpec;
 use crate::job::{CATALOGUE, CampaignTable, catalogue_job};
-use crate::schema::EventSchema;
+use crate::schema::{EventSchema, PAYMENT_SCHEMA};
 use crate::schema_decoder::SchemaDecoder;
 use crate::suite::Suite;
 
@@ -79,42 +79,24 @@ pub fn parse_as_schema(bytes: &[u8]) {
     }
 }
 
-/// The schema [`decode_as_declared`] reads records of: a field of every
-/// type.
-const DECLARED_SCHEMA: &str = r#"
-time = "at"
-kafka_key = "card"
-id = "id"
-fields = [
-  { name = "id", type = "integer", draw = { kind = "sequence" } },
-  { name = "at", type = "timestamp" },
-  { name = "card", type = "integer", draw = { kind = "key" } },
-  { name = "amount", type = "integer", draw = { kind = "uniform", min = 0, max = 9 } },
-  { name = "rate", type = "float", draw = { kind = "uniform", min = 0, max = 1 } },
-  { name = "country", type = "enum", values = ["US", "DE"], draw = { kind = "categorical" } },
-  { name = "online", type = "boolean", draw = { kind = "categorical", values = [true, false] } },
-  { name = "note", type = "string", draw = { kind = "constant", value = "n" } },
-]
-"#;
-
 /// The job [`decode_as_declared`] runs: a filter over every type, and
 /// arithmetic that may overflow or divide by zero.
 const DECLARED_JOB: &str = r#"
 input = "payment"
-filter = "(country = 'DE' or online) and note != 'x' and rate * amount >= 0 or not online"
-derive = [{ name = "spent", expr = "amount * amount - card % (amount + 1) + at" }]
+filter = "(country = 'DE' or online) and note != 'x' and rate * amount_cents >= 0 or not online"
+derive = [{ name = "spent", expr = "amount_cents * amount_cents - card % (amount_cents + fee_cents) + at" }]
 key = ["card"]
 window = { kind = "tumbling", size_ms = 1000 }
 aggregates = ["count", "sum(spent)"]
 "#;
 
-/// Decodes `bytes` as a record of a declared schema with a field of every
-/// type and runs it through a declared job's record plan; a record that
+/// Decodes `bytes` as a record of [`PAYMENT_SCHEMA`] (a field of every
+/// type) and runs it through a declared job's record plan; a record that
 /// decodes has a value of its field's type for every field.
 pub fn decode_as_declared(bytes: &[u8]) {
     static COMPILED: OnceLock<(EventSchema, SchemaDecoder, RecordPlan)> = OnceLock::new();
     let (schema, decoder, plan) = COMPILED.get_or_init(|| {
-        let schema: EventSchema = toml::from_str(DECLARED_SCHEMA).expect("the fuzz target's schema");
+        let schema: EventSchema = toml::from_str(PAYMENT_SCHEMA).expect("the fuzz target's schema");
         let job: DeclaredJob = toml::from_str(DECLARED_JOB).expect("the fuzz target's job");
         let schemas = BTreeMap::from([("payment".to_string(), schema.clone())]);
         let lowered = lower("fuzz", &job, &schemas).expect("the fuzz target's job runs");
@@ -163,7 +145,7 @@ mod tests {
         let schema: EventSchema = toml::from_str(&kept("parse_schema/every-draw.toml")).expect("a schema");
         assert_eq!(EventWriter::new(&schema, &WorkloadSpec::default()).err(), None);
         let record = kept("decode_declared/every-type.json");
-        let schema_of_record: EventSchema = toml::from_str(DECLARED_SCHEMA).expect("a schema");
+        let schema_of_record: EventSchema = toml::from_str(PAYMENT_SCHEMA).expect("a schema");
         assert!(
             SchemaDecoder::new(&schema_of_record)
                 .decode(record.as_bytes())
