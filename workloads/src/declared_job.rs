@@ -46,14 +46,15 @@ pub struct DeclaredJob {
     #[serde(default)]
     pub aggregates: Vec<String>,
     /// The watermark trails the largest event time seen by this much.
-    #[serde(default = "five_seconds")]
+    #[serde(default = "default_watermark_delay_ms")]
     pub watermark_delay_ms: i64,
     /// How long after its end a window still takes events.
     #[serde(default)]
     pub allowed_lateness_ms: i64,
 }
 
-fn five_seconds() -> i64 {
+/// The watermark delay of a job that gives none: 5 s, as the catalogue's.
+pub(crate) fn default_watermark_delay_ms() -> i64 {
     5_000
 }
 

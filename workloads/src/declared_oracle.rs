@@ -117,6 +117,11 @@ impl JobPlan {
         Some((at, self.columns[at].1))
     }
 
+    /// The job's aggregates, checked and parsed, in output order.
+    pub fn calls(&self) -> impl Iterator<Item = &AggregateCall> + '_ {
+        self.calls.iter().map(|(call, _)| call)
+    }
+
     /// The row the job goes on with from an event's `values`: derived and
     /// joined; none when the filter or the join drops it.
     pub fn row(&self, mut values: Vec<Val>) -> Option<Vec<Val>> {

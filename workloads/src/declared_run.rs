@@ -43,7 +43,9 @@ pub fn lower(
     job: &DeclaredJob,
     schemas: &BTreeMap<String, EventSchema>,
 ) -> Result<JobSpec, String> {
-    let calls = job.check(schemas)?;
+    // Checked against every schema of the suite, so that a wrong input is
+    // named with the schemas there are; the plan checks it again against its own.
+    job.check(schemas)?;
     let schema = &schemas[&job.input];
     let declared = Declared {
         schema_name: job.input.clone(),
@@ -51,7 +53,7 @@ pub fn lower(
         job: job.clone(),
     };
     let plan = RecordPlan::new(&declared)?;
-    let aggregates = lower_aggregates(&calls, &plan.plan, &schema.time)?;
+    let aggregates = lower_aggregates(plan.plan.calls(), &schema.time)?;
     let spec = JobSpec {
         name: name.to_string(),
         input: EventKind::Measurement,
@@ -67,9 +69,12 @@ pub fn lower(
     Ok(spec)
 }
 
-/// The result-table aggregates of `calls`: over one whole-number field, or
-/// the event time (`time`).
-fn lower_aggregates(calls: &[AggregateCall], plan: &JobPlan, time: &str) -> Result<Vec<Aggregate>, String> {
+/// The result-table aggregates of `calls` (whose one whole-number field
+/// [`RecordPlan::new`] has checked), or of the event time (`time`).
+fn lower_aggregates<'c>(
+    calls: impl Iterator<Item = &'c AggregateCall>,
+    time: &str,
+) -> Result<Vec<Aggregate>, String> {
     let mut aggregates = Vec::new();
     for call in calls {
         let on_time = call.field.as_deref() == Some(time);
@@ -93,15 +98,14 @@ fn lower_aggregates(calls: &[AggregateCall], plan: &JobPlan, time: &str) -> Resu
         }
         aggregates.push(aggregate);
     }
-    value_field(calls, plan, time)?;
     Ok(aggregates)
 }
 
 /// The one whole-number field the job's aggregates read besides the event
 /// time, if any.
-fn value_field(calls: &[AggregateCall], plan: &JobPlan, time: &str) -> Result<Option<usize>, String> {
+fn value_field(plan: &JobPlan, time: &str) -> Result<Option<usize>, String> {
     let mut read: Option<&str> = None;
-    for call in calls {
+    for call in plan.calls() {
         let Some(field) = call.field.as_deref() else {
             continue;
         };
@@ -170,8 +174,7 @@ impl RecordPlan {
             },
             _ => return Err("key: the engines' result tables key by one field so far".into()),
         };
-        let calls = job.check(&BTreeMap::from([(job.input.clone(), schema.clone())]))?;
-        let value = value_field(&calls, &plan, &schema.time)?;
+        let value = value_field(&plan, &schema.time)?;
         Ok(RecordPlan {
             decoder: SchemaDecoder::new(schema),
             id: at(id)?,

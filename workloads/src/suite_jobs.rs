@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::declared_job::{DeclaredJob, Derived, Enrich};
+use crate::declared_job::{DeclaredJob, Derived, Enrich, default_watermark_delay_ms};
 use crate::declared_run::lower;
 use crate::expr::parse;
 use crate::job::{CATALOGUE, JobSpec, catalogue_job};
@@ -88,7 +88,7 @@ impl JobOverrides {
             enrich: self.enrich.clone(),
             window,
             aggregates: self.aggregates.clone(),
-            watermark_delay_ms: self.watermark_delay_ms.unwrap_or(5_000),
+            watermark_delay_ms: self.watermark_delay_ms.unwrap_or_else(default_watermark_delay_ms),
             allowed_lateness_ms: self.allowed_lateness_ms.unwrap_or(0),
         }))
     }

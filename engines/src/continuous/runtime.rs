@@ -126,7 +126,6 @@ fn worker_of(key: u64, workers: usize) -> usize {
 pub async fn run(job: JobRun, settings: ContinuousSettings) -> Result<RunSummary> {
     let started = Instant::now();
     let parallelism = settings.parallelism.max(1);
-    job.interpreter()?;
     if job.delivery == DeliveryMode::Transactional && settings.checkpoint_interval.is_none() {
         return Err(Error::Config(
             "transactional delivery commits results per checkpoint: it needs a checkpoint interval".into(),

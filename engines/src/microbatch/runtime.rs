@@ -194,13 +194,11 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     );
     event_time.restore(&resume.max_event_times, resume.watermark_ms);
     let windows = state_store.load(resume.batch)?;
-    let interpreter = job.interpreter()?;
     let decode = Decode::of(&job.job)?;
-    let rule = job
-        .job
-        .window
-        .is_per_event()
-        .then(|| (rule::state_of(&job.job, &windows), interpreter));
+    let rule = match job.job.window.is_per_event() {
+        true => Some((rule::state_of(&job.job, &windows), job.interpreter()?)),
+        false => None,
+    };
     let mut engine = BatchEngine {
         campaigns: campaign_frame(&CampaignTable::new(job.workload_seed, job.workload_keys))
             .map_err(|e| Error::Internal(format!("building the campaign table: {e}")))?,
