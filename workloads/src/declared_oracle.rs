@@ -20,11 +20,12 @@ use crate::window::WindowSpec;
 /// every name resolved to a position in the row.
 #[derive(Debug, Clone)]
 pub struct JobPlan {
-    columns: Columns,
-    filter: Option<Expr>,
-    derive: Vec<Expr>,
+    /// The row's columns: the schema's fields, the derived ones, the joined ones.
+    pub(crate) columns: Columns,
+    pub(crate) filter: Option<Expr>,
+    pub(crate) derive: Vec<Expr>,
     /// The field joined on, and the table's other columns by its value.
-    enrich: Option<(usize, BTreeMap<Val, Vec<Val>>)>,
+    pub(crate) enrich: Option<(usize, BTreeMap<Val, Vec<Val>>)>,
     key: Vec<usize>,
     /// Each aggregate, with the position and type of the field it reads.
     calls: Vec<(AggregateCall, Option<(usize, Type)>)>,

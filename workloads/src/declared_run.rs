@@ -185,6 +185,17 @@ impl RecordPlan {
         })
     }
 
+    /// The job's plan: its columns, filter, derived fields and table.
+    pub(crate) fn job_plan(&self) -> &JobPlan {
+        &self.plan
+    }
+
+    /// Where in the plan's rows the event id, event time, key and
+    /// aggregated value are (the last two may be none).
+    pub(crate) fn positions(&self) -> (usize, usize, Option<usize>, Option<usize>) {
+        (self.id, self.time, self.key, self.value)
+    }
+
     /// What the job keeps of the record `bytes`: none when its filter or
     /// join drops it; an error when it is not a record of the schema.
     pub fn interpret(&self, bytes: &[u8]) -> Result<Option<Keyed>, DecodeError> {

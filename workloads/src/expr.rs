@@ -79,7 +79,7 @@ pub enum Binary {
 }
 
 impl Binary {
-    fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Binary::Or => "or",
             Binary::And => "and",
@@ -394,14 +394,16 @@ fn binary_value(op: Binary, x: &Expr, y: &Expr, columns: &Columns, row: &[Val]) 
     }
 }
 
-/// `+ - * %`: whole numbers stay whole (none on overflow), else floats.
+/// `+ - * %`: whole numbers stay whole (none on overflow or a zero
+/// divisor), else floats.
 fn arithmetic(op: Binary, a: &Val, b: &Val) -> Option<Val> {
     if let (Val::Int(p), Val::Int(q)) = (a, b) {
         return match op {
             Binary::Add => p.checked_add(*q),
             Binary::Sub => p.checked_sub(*q),
             Binary::Mul => p.checked_mul(*q),
-            _ => p.checked_rem(*q),
+            // As SQL's MOD (and Java's %): `MIN % -1` is 0, only a zero divisor gives NULL.
+            _ => (*q != 0).then(|| p.wrapping_rem(*q)),
         }
         .map(Val::Int);
     }

@@ -6,6 +6,7 @@
 pub mod declared_job;
 pub mod declared_oracle;
 pub mod declared_run;
+pub mod declared_sql;
 pub mod delivery;
 pub mod engine;
 pub mod event;
