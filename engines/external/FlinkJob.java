@@ -75,6 +75,28 @@ public class FlinkJob {
     }
 
     /**
+     * A Kafka record deserializer that tells, as a metric, when its subtask decoded its first
+     * record (ms since the epoch), for streambench's throughput. Its rows start with the record's
+     * partition, offset, bytes (when it is not an event), whether it is an event and its event time.
+     */
+    public abstract static class TimedRecords implements KafkaRecordDeserializationSchema<Row> {
+        private transient volatile long firstRecordMs = Long.MAX_VALUE;
+
+        @Override
+        public void open(DeserializationSchema.InitializationContext context) {
+            firstRecordMs = Long.MAX_VALUE;
+            context.getMetricGroup().gauge("streambenchFirstRecordMs", (Gauge<Long>) () -> firstRecordMs);
+        }
+
+        /** Notes that a record was read. */
+        void readOne() {
+            if (firstRecordMs == Long.MAX_VALUE) {
+                firstRecordMs = System.currentTimeMillis();
+            }
+        }
+    }
+
+    /**
      * The Kafka source's records, each decoded once as an event of the job's kind, as strictly as
      * streambench's own decoder: UTF-8 JSON of at most the size limit, one object with every field
      * present and of its type, nothing after it. Ads give their ad as source_key and 1 as value;
@@ -83,25 +105,17 @@ public class FlinkJob {
      * Flink user with a format of their own writes (Flink's `json` format is more lenient: it
      * reads a number written as a string).
      */
-    public static class EventRecords implements KafkaRecordDeserializationSchema<Row> {
+    public static class EventRecords extends TimedRecords {
         static final String[] FIELDS = {"partition", "offset", "raw", "ok", "event_time_ms", "source_key", "value",
             "event_type", "event_id", "user_id", "error"};
         private static final JsonFactory JSON = new JsonFactory();
         private static final java.util.Set<String> AD_TYPES = java.util.Set.of("view", "click", "purchase");
         private final boolean ads;
         private final int maxBytes;
-        /** When this subtask decoded its first record (ms since the epoch), for streambench's throughput. */
-        private transient volatile long firstRecordMs = Long.MAX_VALUE;
 
         public EventRecords(String kind, int maxBytes) {
             this.ads = kind.equals("ad");
             this.maxBytes = maxBytes;
-        }
-
-        @Override
-        public void open(DeserializationSchema.InitializationContext context) {
-            firstRecordMs = Long.MAX_VALUE;
-            context.getMetricGroup().gauge("streambenchFirstRecordMs", (Gauge<Long>) () -> firstRecordMs);
         }
 
         @Override
@@ -112,9 +126,7 @@ public class FlinkJob {
 
         @Override
         public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Row> out) {
-            if (firstRecordMs == Long.MAX_VALUE) {
-                firstRecordMs = System.currentTimeMillis();
-            }
+            readOne();
             byte[] payload = record.value();
             String error = null;
             Object[] event = null;
@@ -202,6 +214,234 @@ public class FlinkJob {
             }
             return json.getText();
         }
+    }
+
+    /**
+     * The records of a schema a suite declares, each decoded once as strictly as streambench's own
+     * decoder (`workloads/src/schema_decoder.rs`): UTF-8 JSON of at most the size limit, one
+     * object with each of the schema's fields once and of its type (a float may be written as a
+     * whole number; an enum's text one of its values), other keys skipped, nothing after it. Rows:
+     * partition, offset, bytes (of a record that is not an event), whether it is an event, its
+     * event time, the reason it is not an event, then the schema's fields in order.
+     */
+    public static class DeclaredRecords extends TimedRecords {
+        private static final JsonFactory JSON = new JsonFactory();
+        private final String[] names;
+        private final String[] types;
+        private final java.util.List<java.util.Set<String>> values = new java.util.ArrayList<>();
+        private final int time;
+        private final int maxBytes;
+
+        public DeclaredRecords(JsonNode declared, int maxBytes) {
+            JsonNode fields = declared.get("fields");
+            names = new String[fields.size()];
+            types = new String[fields.size()];
+            int at = -1;
+            for (int i = 0; i < names.length; i++) {
+                names[i] = fields.get(i).get("name").asText();
+                types[i] = fields.get(i).get("sql_type").asText();
+                java.util.Set<String> allowed = new java.util.HashSet<>();
+                fields.get(i).get("values").forEach(v -> allowed.add(v.asText()));
+                values.add(allowed);
+                if (names[i].equals(declared.get("time_field").asText())) {
+                    at = i;
+                }
+            }
+            this.time = at;
+            this.maxBytes = maxBytes;
+        }
+
+        @Override
+        public TypeInformation<Row> getProducedType() {
+            String[] columns = new String[names.length + 6];
+            TypeInformation<?>[] kinds = new TypeInformation<?>[names.length + 6];
+            String[] own = {"__partition", "__offset", "__raw", "__ok", "__time", "__error"};
+            TypeInformation<?>[] ownKinds = {Types.INT, Types.LONG, Types.PRIMITIVE_ARRAY(Types.BYTE), Types.BOOLEAN,
+                Types.LONG, Types.STRING};
+            System.arraycopy(own, 0, columns, 0, 6);
+            System.arraycopy(ownKinds, 0, kinds, 0, 6);
+            for (int i = 0; i < names.length; i++) {
+                columns[i + 6] = names[i];
+                kinds[i + 6] = switch (types[i]) {
+                    case "BIGINT" -> Types.LONG;
+                    case "DOUBLE" -> Types.DOUBLE;
+                    case "BOOLEAN" -> Types.BOOLEAN;
+                    default -> Types.STRING;
+                };
+            }
+            return Types.ROW_NAMED(columns, kinds);
+        }
+
+        @Override
+        public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Row> out) {
+            readOne();
+            byte[] payload = record.value();
+            Object[] row = new Object[names.length + 6];
+            row[0] = record.partition();
+            row[1] = record.offset();
+            Object[] fields = null;
+            if (payload == null) {
+                row[5] = "record has no value";
+            } else if (payload.length > maxBytes) {
+                row[5] = "record larger than the event size limit";
+            } else {
+                fields = decode(payload);
+                if (fields == null) {
+                    row[5] = "not a valid event: a field is missing, mistyped or the JSON is broken";
+                }
+            }
+            row[3] = fields != null;
+            if (fields == null) {
+                row[2] = payload == null ? new byte[0] : payload;
+            } else {
+                row[4] = fields[time];
+                System.arraycopy(fields, 0, row, 6, fields.length);
+            }
+            out.collect(Row.of(row));
+        }
+
+        /** The schema's fields of `payload`, in order, or null when it is not a record of the schema. */
+        Object[] decode(byte[] payload) {
+            Object[] fields = new Object[names.length];
+            try (JsonParser json = JSON.createParser(payload)) {
+                if (json.nextToken() != JsonToken.START_OBJECT) {
+                    return null;
+                }
+                while (json.nextToken() == JsonToken.FIELD_NAME) {
+                    int at = java.util.Arrays.asList(names).indexOf(json.currentName());
+                    JsonToken token = json.nextToken();
+                    if (at < 0) {
+                        json.skipChildren();
+                        continue;
+                    }
+                    if (fields[at] != null) {
+                        return null;
+                    }
+                    fields[at] = value(json, token, at);
+                    if (fields[at] == null) {
+                        return null;
+                    }
+                }
+                if (json.currentToken() != JsonToken.END_OBJECT || json.nextToken() != null) {
+                    return null;
+                }
+            } catch (Exception notJson) {
+                return null;
+            }
+            for (Object field : fields) {
+                if (field == null) {
+                    return null;
+                }
+            }
+            return fields;
+        }
+
+        /** Field `at`'s value of its type, or null. */
+        Object value(JsonParser json, JsonToken token, int at) throws java.io.IOException {
+            switch (types[at]) {
+                case "BIGINT":
+                    boolean fits = token == JsonToken.VALUE_NUMBER_INT
+                        && json.getNumberType() != JsonParser.NumberType.BIG_INTEGER;
+                    return fits ? json.getLongValue() : null;
+                case "DOUBLE":
+                    boolean number = token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT;
+                    return number ? json.getDoubleValue() : null;
+                case "BOOLEAN":
+                    return token == JsonToken.VALUE_TRUE ? Boolean.TRUE
+                        : token == JsonToken.VALUE_FALSE ? Boolean.FALSE : null;
+                default:
+                    if (token != JsonToken.VALUE_STRING) {
+                        return null;
+                    }
+                    String text = json.getText();
+                    return values.get(at).isEmpty() || values.get(at).contains(text) ? text : null;
+            }
+        }
+    }
+
+    /**
+     * Whole-number `+`, `-` or `*` that gives NULL on overflow, as streambench's plan does (Flink
+     * SQL's arithmetic wraps around); registered under the names `workloads/src/declared_sql.rs`
+     * writes (`SB_ADD`, `SB_SUB`, `SB_MUL`).
+     */
+    public static class CheckedArithmetic extends ScalarFunction {
+        private final char op;
+
+        public CheckedArithmetic(char op) {
+            this.op = op;
+        }
+
+        public Long eval(Long x, Long y) {
+            if (x == null || y == null) {
+                return null;
+            }
+            try {
+                return op == '+' ? Math.addExact(x, y) : op == '-' ? Math.subtractExact(x, y) : Math.multiplyExact(x, y);
+            } catch (ArithmeticException overflow) {
+                return null;
+            }
+        }
+    }
+
+    /** The remainder of floats, NULL by zero (`SB_FMOD`; Flink SQL's MOD takes whole numbers). */
+    public static class FloatRemainder extends ScalarFunction {
+        public Double eval(Double x, Double y) {
+            return x == null || y == null || y == 0.0 ? null : x % y;
+        }
+    }
+
+    /** Registers the functions a declared job's SQL calls. */
+    static void registerDeclaredFunctions(StreamTableEnvironment tables) {
+        tables.createTemporarySystemFunction("SB_ADD", new CheckedArithmetic('+'));
+        tables.createTemporarySystemFunction("SB_SUB", new CheckedArithmetic('-'));
+        tables.createTemporarySystemFunction("SB_MUL", new CheckedArithmetic('*'));
+        tables.createTemporarySystemFunction("SB_FMOD", new FloatRemainder());
+    }
+
+    /**
+     * A declared job's views: `parsed` (for the dead letters) and `events`, its kept events in the
+     * columns every job's query reads, through the job's filter, derived fields (an event whose
+     * derived value is NULL is dropped, as streambench's plan drops it) and table lookup, as
+     * streambench compiled them into Flink SQL. The lookup is a CASE per added column rather than
+     * a join, which would end the event time's role as a time attribute.
+     */
+    static void declaredViews(StreamTableEnvironment tables, JsonNode job) {
+        JsonNode declared = job.get("declared");
+        tables.executeSql("CREATE TEMPORARY VIEW parsed AS SELECT `__partition` AS `partition`, `__offset` AS `offset`,"
+            + " `__raw` AS `raw`, `__ok` AS ok, `__error` AS `error` FROM records");
+        StringBuilder fields = new StringBuilder();
+        for (JsonNode field : declared.get("fields")) {
+            fields.append(", ").append(quoted(field.get("name").asText()));
+        }
+        String kept = "`__ok` AND `__time` < " + job.get("end_of_input_ms").asLong();
+        if (declared.hasNonNull("filter")) {
+            kept += " AND " + declared.get("filter").asText();
+        }
+        tables.executeSql("CREATE TEMPORARY VIEW declared_0 AS SELECT rowtime AS `__ts`, `__partition`, `__offset`"
+            + fields + " FROM records WHERE " + kept);
+        int step = 0;
+        for (JsonNode column : declared.get("derive")) {
+            String sql = column.get("sql").asText();
+            tables.executeSql("CREATE TEMPORARY VIEW declared_" + (step + 1) + " AS SELECT *, " + sql + " AS "
+                + quoted(column.get("name").asText()) + " FROM declared_" + step + " WHERE " + sql + " IS NOT NULL");
+            step++;
+        }
+        if (declared.hasNonNull("enrich")) {
+            JsonNode table = declared.get("enrich");
+            StringBuilder added = new StringBuilder();
+            for (JsonNode column : table.get("columns")) {
+                added.append(", ").append(column.get("sql").asText()).append(" AS ")
+                    .append(quoted(column.get("name").asText()));
+            }
+            tables.executeSql("CREATE TEMPORARY VIEW declared_" + (step + 1) + " AS SELECT *" + added
+                + " FROM declared_" + step + " WHERE " + table.get("matches").asText());
+            step++;
+        }
+        tables.executeSql("CREATE TEMPORARY VIEW events AS SELECT `__ts` AS ts, `__partition` AS `partition`,"
+            + " `__offset` AS `offset`, " + declared.get("event_time").asText() + " AS event_time_ms, "
+            + declared.get("key").asText() + " AS group_key, " + declared.get("value").asText() + " AS `value`, "
+            + declared.get("event_id").asText() + " AS event_id, CAST(0 AS BIGINT) AS ad_id,"
+            + " CAST(0 AS BIGINT) AS user_id FROM declared_" + step);
     }
 
     /**
@@ -373,34 +613,21 @@ public class FlinkJob {
 
         String kind = job.get("input").asText();
         long delay = spec.get("watermark_delay_ms").asLong();
-        tables.createTemporaryView("records", tables.fromDataStream(records(env, job, kind, delay),
+        int maxBytes = job.get("max_event_bytes").asInt();
+        boolean declared = job.hasNonNull("declared");
+        TimedRecords decoder = declared ? new DeclaredRecords(job.get("declared"), maxBytes)
+            : new EventRecords(kind, maxBytes);
+        tables.createTemporaryView("records", tables.fromDataStream(records(env, job, decoder, delay),
             Schema.newBuilder()
                 .columnByMetadata("rowtime", "TIMESTAMP_LTZ(3)")
                 .watermark("rowtime", "SOURCE_WATERMARK()")
                 .build()));
-        tables.executeSql(
-            "CREATE TEMPORARY VIEW parsed AS SELECT `partition`, `offset`, `raw`, rowtime AS ts, ok, event_time_ms,"
-                + " source_key, `value`, event_type, event_id, user_id, `error` FROM records");
-
-        String events;
-        if (kind.equals("ad")) {
-            JsonNode filter = spec.get("filter");
-            String wanted = filter != null && filter.hasNonNull("ad_event_type")
-                ? " AND event_type = " + literal(filter.get("ad_event_type").asText())
-                : "";
-            // The job's key: the ad's campaign (the YSB enrichment), the user, or the ad.
-            String key = spec.get("key").asText();
-            String groupKey = key.equals("campaign") ? "campaign_of(source_key)"
-                : key.equals("user") ? "user_id" : "source_key";
-            events = "SELECT ts, `partition`, `offset`, event_time_ms, " + groupKey + " AS group_key, `value`,"
-                + " event_id, source_key AS ad_id, user_id FROM parsed WHERE ok" + wanted
-                + " AND " + groupKey + " IS NOT NULL";
+        if (declared) {
+            registerDeclaredFunctions(tables);
+            declaredViews(tables, job);
         } else {
-            events = "SELECT ts, event_time_ms, source_key AS group_key, `value` FROM parsed WHERE ok";
+            catalogueViews(tables, job, spec, kind);
         }
-        // End-of-input markers (dated 2100) only move the watermark.
-        events += " AND event_time_ms < " + job.get("end_of_input_ms").asLong();
-        tables.executeSql("CREATE TEMPORARY VIEW events AS " + events);
 
         String jdbc = "'connector' = 'jdbc', 'url' = " + literal(job.get("jdbc_url").asText())
             + ", 'username' = " + literal(job.get("jdbc_user").asText())
@@ -474,6 +701,32 @@ public class FlinkJob {
             }
         }
         System.exit(1);
+    }
+
+    /** A catalogue job's views: `parsed`, every record decoded, and `events`, the kept ones keyed. */
+    static void catalogueViews(StreamTableEnvironment tables, JsonNode job, JsonNode spec, String kind) {
+        tables.executeSql(
+            "CREATE TEMPORARY VIEW parsed AS SELECT `partition`, `offset`, `raw`, rowtime AS ts, ok, event_time_ms,"
+                + " source_key, `value`, event_type, event_id, user_id, `error` FROM records");
+        String events;
+        if (kind.equals("ad")) {
+            JsonNode filter = spec.get("filter");
+            String wanted = filter != null && filter.hasNonNull("ad_event_type")
+                ? " AND event_type = " + literal(filter.get("ad_event_type").asText())
+                : "";
+            // The job's key: the ad's campaign (the YSB enrichment), the user, or the ad.
+            String key = spec.get("key").asText();
+            String groupKey = key.equals("campaign") ? "campaign_of(source_key)"
+                : key.equals("user") ? "user_id" : "source_key";
+            events = "SELECT ts, `partition`, `offset`, event_time_ms, " + groupKey + " AS group_key, `value`,"
+                + " event_id, source_key AS ad_id, user_id FROM parsed WHERE ok" + wanted
+                + " AND " + groupKey + " IS NOT NULL";
+        } else {
+            events = "SELECT ts, event_time_ms, source_key AS group_key, `value` FROM parsed WHERE ok";
+        }
+        // End-of-input markers (dated 2100) only move the watermark.
+        events += " AND event_time_ms < " + job.get("end_of_input_ms").asLong();
+        tables.executeSql("CREATE TEMPORARY VIEW events AS " + events);
     }
 
     /**
@@ -565,7 +818,7 @@ public class FlinkJob {
      * is still on time), idle partitions left out after the idle timeout. Records that are not
      * events get the epoch as their time, which never moves a watermark.
      */
-    static DataStream<Row> records(StreamExecutionEnvironment env, JsonNode job, String kind, long delay) {
+    static DataStream<Row> records(StreamExecutionEnvironment env, JsonNode job, TimedRecords decoder, long delay) {
         JsonNode startNode = job.get("start");
         OffsetsInitializer start;
         if (startNode.isObject()) {
@@ -580,7 +833,7 @@ public class FlinkJob {
             .setTopics(job.get("topic").asText())
             .setGroupId(job.get("group").asText())
             .setStartingOffsets(start)
-            .setDeserializer(new EventRecords(kind, job.get("max_event_bytes").asInt()))
+            .setDeserializer(decoder)
             .setProperty("commit.offsets.on.checkpoint", "true");
         if (job.get("bounded").asBoolean()) {
             source.setBounded(OffsetsInitializer.latest());

@@ -95,19 +95,84 @@ def source(spark, job):
 
 
 def parsed(raw, job):
-    kind = job["input"]
     text = F.col("value").cast("string")
+    declared = job["declared"]
+    if declared is None:
+        schema, required, enums = EVENT_SCHEMAS[job["input"]], REQUIRED[job["input"]], []
+    else:
+        schema = ", ".join(f"`{f['name']}` {f['sql_type']}" for f in declared["fields"])
+        required = [f["name"] for f in declared["fields"]]
+        enums = [(f["name"], f["values"]) for f in declared["fields"] if f["values"]]
     events = raw.select(
         "partition",
         "offset",
         "value",
-        F.from_json(text, EVENT_SCHEMAS[kind], {"mode": "PERMISSIVE"}).alias("e"),
+        F.from_json(text, schema, {"mode": "PERMISSIVE"}).alias("e"),
     )
     complete = F.lit(True)
-    for field in REQUIRED[kind]:
-        complete = complete & F.col("e." + field).isNotNull()
+    for field in required:
+        complete = complete & F.col("e").getField(field).isNotNull()
+    for field, values in enums:
+        complete = complete & F.col("e").getField(field).isin(values)
     fits = F.length(F.col("value")) <= F.lit(job["max_event_bytes"])
     return events.withColumn("ok", F.coalesce(complete & fits & F.col("value").isNotNull(), F.lit(False)))
+
+
+def declared_events(spark, events, job):
+    """A declared job's kept events, from its decoded fields, in the columns
+    every job's rows are made of (event_id, event_time_ms, group_key,
+    value), with `partition`, `offset` and `ts` kept: the job's filter,
+    derived fields and table join as streambench compiled them into Spark SQL
+    (workloads/src/declared_sql.rs). An event whose derived value is NULL is
+    dropped, as streambench's plan drops it.
+
+    Spark pushes a filter that does not read the event time below the
+    watermark, where it would drop an end-of-input marker before the
+    watermark sees it; so each lets markers through, and they are dropped
+    after the join."""
+    declared = job["declared"]
+    end = F.col("__ts") >= F.timestamp_millis(F.lit(job["end_of_input_ms"]))
+    if declared["filter"] is not None:
+        events = events.where(F.expr(declared["filter"]) | end)
+    for column in declared["derive"]:
+        events = events.withColumn(column["name"], F.expr(column["sql"]))
+        events = events.where(F.col(column["name"]).isNotNull() | end)
+    if declared["enrich"] is not None:
+        table = spark.sql(declared["enrich"]["query"])
+        events = events.join(F.broadcast(table), declared["enrich"]["on"])
+    events = events.where(~end)
+    return events.select(
+        F.col("__partition").alias("partition"),
+        F.col("__offset").alias("offset"),
+        F.col("__ts").alias("ts"),
+        F.expr(declared["event_id"]).alias("event_id"),
+        F.expr(declared["event_time"]).alias("event_time_ms"),
+        F.expr(declared["key"]).alias("group_key"),
+        F.expr(declared["value"]).alias("value"),
+    )
+
+
+def decoded(spark, raw, job, watermark_ms=None):
+    """Each event's fields (a declared job: its kept events, see
+    declared_events), with `ts`, its event time as a timestamp, and the
+    watermark on it when given. The end-of-input markers advance the
+    watermark and are dropped after it."""
+    events = parsed(raw, job).where("ok")
+    declared = job["declared"]
+    if declared is not None:
+        # The job's own names may be any of ours: ours get out of their way.
+        events = events.select(F.col("partition").alias("__partition"), F.col("offset").alias("__offset"), "e.*")
+        ts, time = "__ts", F.expr(declared["event_time"])
+    else:
+        events = events.select("partition", "offset", "e.*")
+        ts, time = "ts", F.col("event_time_ms")
+    events = events.withColumn(ts, F.timestamp_millis(time))
+    if watermark_ms is not None:
+        events = events.withWatermark(ts, f"{watermark_ms} milliseconds")
+    if declared is not None:
+        return declared_events(spark, events, job)
+    # The filter names the event-time column so it stays above the watermark.
+    return events.where(F.col(ts) < F.timestamp_millis(F.lit(job["end_of_input_ms"])))
 
 
 def kept_ads(events, spec):
@@ -126,13 +191,15 @@ def with_campaigns(spark, events, job):
 def per_event(spark, raw, job):
     """A row per kept event, written by the batch that reads it: the
     stateless per-event job (`alerts`), with no window, watermark or state."""
-    events = parsed(raw, job).where("ok").select("e.*")
-    events = events.where(F.col("event_time_ms") < F.lit(job["end_of_input_ms"]))
-    events = with_campaigns(spark, kept_ads(events, job["job"]), job)
+    events = decoded(spark, raw, job)
+    if job["declared"] is None:
+        events = with_campaigns(spark, kept_ads(events, job["job"]), job).withColumnRenamed("campaign_id", "group_key")
+    else:
+        events = events.withColumn("ad_id", F.lit(0).cast("long")).withColumn("user_id", F.lit(0).cast("long"))
     return events.select(
         "event_id",
         "event_time_ms",
-        F.col("campaign_id").alias("key"),
+        F.col("group_key").alias("key"),
         "ad_id",
         "user_id",
         F.lit(1).cast("long").alias("event_count"),
@@ -201,12 +268,13 @@ def burst(spark, raw, job):
     """The per-key rule (`fraud`) with Spark's arbitrary stateful operator,
     `applyInPandasWithState`, its state in Spark's state store."""
     spec = job["job"]
-    events = parsed(raw, job).where("ok").select("partition", "offset", "e.*")
-    events = events.where(F.col("event_time_ms") < F.lit(job["end_of_input_ms"]))
-    events = kept_ads(events, spec)
-    if spec["key"] == "campaign":
-        events = with_campaigns(spark, events, job).withColumnRenamed("campaign_id", "group_key")
+    events = decoded(spark, raw, job)
+    if job["declared"] is not None:
+        events = events.withColumn("ad_id", F.lit(0).cast("long")).withColumn("user_id", F.lit(0).cast("long"))
+    elif spec["key"] == "campaign":
+        events = with_campaigns(spark, kept_ads(events, spec), job).withColumnRenamed("campaign_id", "group_key")
     else:
+        events = kept_ads(events, spec)
         events = events.withColumn("group_key", F.col("user_id" if spec["key"] == "user" else "ad_id"))
     window = spec["window"]
     rule = burst_rule(window["within_ms"], window["at_least"], spec["watermark_delay_ms"])
@@ -220,17 +288,12 @@ def burst(spark, raw, job):
 
 def windowed(spark, raw, job):
     spec = job["job"]
-    events = parsed(raw, job).where("ok").select("e.*")
-    events = events.withColumn("ts", F.timestamp_millis(F.col("event_time_ms")))
     delay_ms = spec["watermark_delay_ms"] + spec["allowed_lateness_ms"]
-    events = events.withWatermark("ts", f"{delay_ms} milliseconds")
-    # End-of-input markers advance the watermark and are dropped here; the
-    # filter names the event-time column so it stays above the watermark.
-    events = events.where(F.col("ts") < F.timestamp_millis(F.lit(job["end_of_input_ms"])))
-    if spec["input"] == "ad":
+    events = decoded(spark, raw, job, delay_ms)
+    if job["declared"] is None and spec["input"] == "ad":
         events = with_campaigns(spark, kept_ads(events, spec), job).withColumnRenamed("campaign_id", "group_key")
         events = events.withColumn("value", F.lit(1).cast("long"))
-    else:
+    elif job["declared"] is None:
         events = events.withColumnRenamed("key", "group_key")
     window = spec["window"]
     if window["kind"] == "tumbling":

@@ -93,16 +93,6 @@ pub fn runs_every_job(job: &JobSpec) -> Option<String> {
     crate::record::declared_plan(job).err().map(|e| e.to_string())
 }
 
-/// [`Entry::cannot_run`] of an adapter that runs the catalogue's jobs and
-/// not yet those a suite declares.
-pub fn runs_catalogue_jobs(job: &JobSpec) -> Option<String> {
-    job.declared.as_ref().map(|_| {
-        "it runs the catalogue's jobs; its query for a job a suite declares is not generated yet \
-         (streambench's continuous and micro-batch engines run declared jobs)"
-            .to_string()
-    })
-}
-
 /// [`Entry::install`] of an engine that is part of streambench.
 pub fn nothing_to_install(_: &dyn Tools) -> Result<()> {
     Ok(())

@@ -1,7 +1,8 @@
-//! Jobs a suite declares over its own event schema, on both of
-//! streambench's engines against the real broker and database: equal to the
-//! oracle in every delivery mode, malformed records in the dead-letter
-//! table; and refused, with the reason, by the adapters that cannot run them.
+//! Jobs a suite declares over its own event schema, on streambench's two
+//! engines, Flink, Spark and Spark's real-time mode against the real broker
+//! and database: equal to the oracle (in every delivery mode, on
+//! streambench's engines), malformed records in the dead-letter table; and
+//! refused, with the reason, where an engine cannot run one.
 
 mod common;
 
@@ -50,12 +51,54 @@ async fn declared_jobs_equal_the_oracle_on_both_engines_in_every_delivery_mode()
     }
 }
 
+#[tokio::test]
+async fn declared_jobs_equal_the_oracle_on_flink_and_spark() {
+    let services = services().await;
+    let start = recent_start_ms();
+    let topic = unique_name("declared_jvm");
+    generate(&services, DECLARED_SUITE, &topic, "category_takings", start, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = [
+        ("category_takings", "flink"),
+        ("category_takings", "spark"),
+        ("big_foreign_online", "flink"),
+        ("big_foreign_online", "spark"),
+        ("big_foreign_online", "spark_realtime"),
+    ];
+    for (job, engine) in runs {
+        let table = unique_name(&format!("d_{}_{engine}", &job[..3]));
+        let input = Input {
+            suite: DECLARED_SUITE,
+            job,
+            topic: &topic,
+        };
+        let flags = ["--delivery", "upsert"];
+        let run = common::engine(
+            &services,
+            engine,
+            &input,
+            &table,
+            &dir.path().join(&table),
+            &flags,
+            None,
+        );
+        finished(&run);
+        let report = check(&services, DECLARED_SUITE, job, &table, start);
+        assert!(exact(&report, false), "{job} on {engine}: {report:#}");
+        assert!(count(&report, "matched") > 0, "{job} on {engine}: {report}");
+        assert!(
+            count(&report, "dead_lettered") > 100,
+            "{job} on {engine}: the damaged records are dead letters: {report}"
+        );
+    }
+}
+
 #[test]
 fn an_adapter_that_cannot_run_a_declared_job_says_so_before_it_starts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ok, said) = common::run(common::streambench().args([
         "engine",
-        "flink",
+        "spark_realtime",
         "--suite",
         DECLARED_SUITE,
         "--job",
@@ -73,7 +116,8 @@ fn an_adapter_that_cannot_run_a_declared_job_says_so_before_it_starts() {
     ]));
     assert!(!ok, "{said}");
     assert!(
-        said.contains("flink cannot run job category_takings") && said.contains("catalogue"),
+        said.contains("spark_realtime cannot run job category_takings")
+            && said.contains("stateless queries only"),
         "{said}"
     );
 }

@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use streambench_workloads::declared_sql::{Dialect, SqlPlan, sql_plan};
 use streambench_workloads::event::MAX_EVENT_BYTES;
 use streambench_workloads::job::{CampaignTable, JobSpec};
 
@@ -236,6 +237,26 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         serde_json::Value::Object(map) => Ok(map),
         _ => unreachable!("a JSON object literal"),
     }
+}
+
+/// A declared job's query pieces in `dialect`, for `engine`'s job file
+/// (none for a catalogue job).
+pub fn declared_sql(job: &JobSpec, dialect: Dialect, engine: &'static str) -> Result<Option<SqlPlan>> {
+    job.declared
+        .as_deref()
+        .map(|declared| sql_plan(declared, dialect))
+        .transpose()
+        .map_err(|reason| failure(engine, format!("its job: {reason}")))
+}
+
+/// [`crate::registry::Entry::cannot_run`] of an adapter whose queries are
+/// SQL in `dialect`: it runs every catalogue job, and every declared job
+/// whose record plan streambench's engines accept (its query is that plan
+/// in SQL).
+pub fn cannot_run_in(job: &JobSpec, dialect: Dialect) -> Option<String> {
+    job.declared
+        .as_deref()
+        .and_then(|declared| sql_plan(declared, dialect).err())
 }
 
 /// The result table's columns an engine writes, in order (before the

@@ -17,16 +17,23 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
+use serde_json::json;
 use streambench_workloads::event::{AdEvent, AdEventType, Event, EventKind, Measurement};
+use streambench_workloads::job::JobSpec;
+use streambench_workloads::schema::{EventSchema, FieldType};
 
 use crate::error::{Error, Result};
 
 /// The event time of an end-of-input marker: 2100-01-01T00:00:00Z.
 pub const END_OF_INPUT_MS: i64 = 4_102_444_800_000;
 
-/// The marker for a job reading `kind` events: JSON that decodes as such an event.
-pub fn marker(kind: EventKind) -> Vec<u8> {
-    let event = match kind {
+/// The marker for `job`: JSON that decodes as an event of its input (a
+/// built-in kind, or the schema it declares).
+pub fn marker(job: &JobSpec) -> Vec<u8> {
+    if let Some(declared) = &job.declared {
+        return declared_marker(&declared.schema);
+    }
+    let event = match job.input {
         EventKind::Measurement => Event::Measurement(Measurement {
             event_id: 0,
             event_time_ms: END_OF_INPUT_MS,
@@ -49,6 +56,27 @@ pub fn marker(kind: EventKind) -> Vec<u8> {
     let mut bytes = Vec::new();
     event.write_json(&mut bytes);
     bytes
+}
+
+/// A record of `schema` dated [`END_OF_INPUT_MS`]: every other field 0, an
+/// empty text, `false`, or an enum's first value.
+fn declared_marker(schema: &EventSchema) -> Vec<u8> {
+    let fields: serde_json::Map<String, serde_json::Value> = schema
+        .fields
+        .iter()
+        .map(|field| {
+            let value = match field.kind {
+                _ if field.name == schema.time => json!(END_OF_INPUT_MS),
+                FieldType::Integer | FieldType::Timestamp => json!(0),
+                FieldType::Float => json!(0.0),
+                FieldType::String => json!(""),
+                FieldType::Boolean => json!(false),
+                FieldType::Enum => json!(field.values.first()),
+            };
+            (field.name.clone(), value)
+        })
+        .collect();
+    serde_json::to_vec(&fields).expect("a JSON object")
 }
 
 /// Where every marker topic's name starts: topics under it are streambench's.
@@ -88,9 +116,9 @@ impl MarkerTopic {
         Ok(MarkerTopic(name))
     }
 
-    /// Writes the marker for a job reading `kind` events.
-    pub async fn append(&self, brokers: &str, kind: EventKind) -> Result<()> {
-        append(brokers, &self.0, &[0], kind).await
+    /// Writes the marker for `job`.
+    pub async fn append(&self, brokers: &str, job: &JobSpec) -> Result<()> {
+        append(brokers, &self.0, &[0], job).await
     }
 }
 
@@ -117,7 +145,7 @@ async fn create_if_missing(brokers: &str, topic: &str) -> Result<()> {
 }
 
 /// Appends a marker to each of `partitions` of `topic`.
-async fn append(brokers: &str, topic: &str, partitions: &[i32], kind: EventKind) -> Result<()> {
+async fn append(brokers: &str, topic: &str, partitions: &[i32], job: &JobSpec) -> Result<()> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
@@ -125,7 +153,7 @@ async fn append(brokers: &str, topic: &str, partitions: &[i32], kind: EventKind)
         .map_err(Error::kafka(format!(
             "creating a producer for end-of-input markers on {brokers}"
         )))?;
-    let payload = marker(kind);
+    let payload = marker(job);
     for partition in partitions {
         producer
             .send(
@@ -145,14 +173,49 @@ async fn append(brokers: &str, topic: &str, partitions: &[i32], kind: EventKind)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+    use streambench_workloads::declared_job::DeclaredJob;
+    use streambench_workloads::declared_run::lower;
     use streambench_workloads::event::decode;
+    use streambench_workloads::expr::Val;
+    use streambench_workloads::job::catalogue_job;
+    use streambench_workloads::schema_decoder::SchemaDecoder;
 
     #[test]
-    fn markers_are_events_of_the_jobs_kind_dated_end_of_input() {
-        for kind in [EventKind::Measurement, EventKind::Ad] {
-            let bytes = marker(kind);
-            let event = decode(kind, &bytes).expect("a marker decodes");
+    fn markers_are_events_of_the_jobs_input_dated_end_of_input() {
+        for name in ["tumbling", "ysb"] {
+            let job = catalogue_job(name).expect(name);
+            let bytes = marker(&job);
+            let event = decode(job.input, &bytes).expect("a marker decodes");
             assert_eq!(event.event_time_ms(), END_OF_INPUT_MS);
         }
+        let schema: EventSchema = serde_json::from_value(json!({
+            "time": "at", "kafka_key": "card", "id": "id",
+            "fields": [
+                {"name": "id", "type": "integer", "draw": {"kind": "sequence"}},
+                {"name": "at", "type": "timestamp"},
+                {"name": "card", "type": "integer", "draw": {"kind": "key"}},
+                {"name": "rate", "type": "float", "draw": {"kind": "constant", "value": 0.5}},
+                {"name": "note", "type": "string", "draw": {"kind": "constant", "value": "x"}},
+                {"name": "online", "type": "boolean", "draw": {"kind": "constant", "value": true}},
+                {"name": "country", "type": "enum", "values": ["US", "DE"], "draw": {"kind": "constant", "value": "DE"}},
+            ]
+        }))
+        .expect("a schema");
+        let schemas = BTreeMap::from([("payment".to_string(), schema)]);
+        let declared: DeclaredJob = serde_json::from_value(json!({
+            "input": "payment", "window": {"kind": "tumbling", "size_ms": 1000}, "aggregates": ["count"]
+        }))
+        .expect("job");
+        let job = lower("sales", &declared, &schemas).expect("lowered");
+        let values = SchemaDecoder::new(&schemas["payment"])
+            .decode(&marker(&job))
+            .expect("a marker decodes");
+        let time = schemas["payment"]
+            .fields
+            .iter()
+            .position(|f| f.name == "at")
+            .expect("at");
+        assert_eq!(values[time], Val::Int(END_OF_INPUT_MS));
     }
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use streambench_workloads::declared_sql::Dialect;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::engine::{EngineName, EngineProfile};
 
@@ -170,7 +171,7 @@ pub static ENTRY: Entry<FlinkOptions> = Entry {
     },
     about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),
-    cannot_run: crate::registry::runs_catalogue_jobs,
+    cannot_run: |job| driver::cannot_run_in(job, Dialect::Flink),
     install: |tools| tools.flink().map(drop),
 };
 
@@ -372,6 +373,7 @@ fn write_job_file(
             "local": settings.cluster.is_none(),
             "ship_jars": std::iter::once(&install.job_jar).chain(&install.connector_jars).collect::<Vec<_>>(),
             "state_uri": state.uri,
+            "declared": driver::declared_sql(&job.job, Dialect::Flink, ENGINE)?,
         }),
     );
     let job_path = job.checkpoint_dir.join("job.json");

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
+use streambench_workloads::declared_sql::Dialect;
 use streambench_workloads::engine::{EngineName, EngineProfile};
 
 use super::driver::{self, Driver};
@@ -163,7 +164,7 @@ pub static ENTRY: Entry<SparkOptions> = Entry {
     },
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),
-    cannot_run: crate::registry::runs_catalogue_jobs,
+    cannot_run: |job| driver::cannot_run_in(job, Dialect::Spark),
     install: |tools| tools.spark().map(drop),
 };
 
@@ -354,6 +355,7 @@ fn job_file(
             "max_offsets_per_trigger": settings.max_offsets_per_trigger,
             "shuffle_partitions": settings.shuffle_partitions,
             "state_store": settings.state_store,
+            "declared": driver::declared_sql(&job.job, Dialect::Spark, settings.mode.engine())?,
         }),
     ))
 }
@@ -499,7 +501,7 @@ async fn watch(
                 // A marker read in a batch before the input's last records
                 // would make them late: written once Spark has planned them.
                 tracing::info!(topic = %markers.0, "Spark has read the input: writing the end-of-input marker");
-                markers.append(&job.brokers, job.job.input).await?;
+                markers.append(&job.brokers, &job.job).await?;
                 marker_sent = true;
             }
         }

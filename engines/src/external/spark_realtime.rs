@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use streambench_workloads::declared_sql::Dialect;
 use streambench_workloads::engine::{EngineName, EngineProfile};
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::window::WindowSpec;
@@ -113,7 +114,7 @@ impl SparkRealtimeOptions {
 
 /// Why real-time mode cannot run `job`, if it cannot.
 fn cannot_run(job: &JobSpec) -> Option<String> {
-    if let Some(reason) = crate::registry::runs_catalogue_jobs(job) {
+    if let Some(reason) = super::driver::cannot_run_in(job, Dialect::Spark) {
         return Some(reason);
     }
     match job.window {
