@@ -9,7 +9,10 @@
 // function with the job's aggregates, and the JDBC connector writing to
 // PostgreSQL, appending (`insert`) or upserting by the window's key (`upsert`). A second statement writes records that are not
 // events to the dead-letter table. Checkpoints are retained, so a restart
-// resumes from the latest.
+// resumes from the latest. A job a suite declares decodes its own schema and
+// runs the filter, derived fields and table lookup that streambench wrote for
+// it in Flink SQL (`declared` in the job file); from its events view on, it
+// is the same query.
 //
 // Protocol with streambench, one line each: it prints `streambench: session
 // ready`, waits for `start`, submits the job, prints `streambench: started`;

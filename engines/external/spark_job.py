@@ -9,6 +9,9 @@ stateless per-event job (`alerts`) is the same source and sink around a
 filter and the campaign join, with no watermark: a row per event; the
 per-key rule (`fraud`) is `applyInPandasWithState`. A second,
 stateless query writes records that are not events to the dead-letter table.
+A job a suite declares reads its own schema and runs the filter, derived
+fields and table that streambench wrote for it in Spark SQL (`declared` in
+the job file); from its keyed events on, it is the same query.
 With `real_time` (the `spark_realtime` engine) the results query runs in
 Spark's real-time mode instead: long-running batches whose duration is the
 checkpoint interval, each row written as it comes by a ForeachWriter in
