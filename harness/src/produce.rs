@@ -423,7 +423,7 @@ fn produce_unless_cancelled(
             "{failed} of {total} records to {topic} were not delivered (first error: {first}){hint}"
         );
     }
-    let schedule_s = generator.spec().rate.send_time_us(total.saturating_sub(1)) as f64 / 1e6;
+    let schedule_s = generator.send_time_us(total.saturating_sub(1)) as f64 / 1e6;
     Ok(ProduceReport {
         topic: topic.to_string(),
         events: total,

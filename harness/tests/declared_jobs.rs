@@ -2,13 +2,16 @@
 //! engines, Flink, Spark and Spark's real-time mode against the real broker
 //! and database: equal to the oracle (in every delivery mode, on
 //! streambench's engines), malformed records in the dead-letter table; and
-//! refused, with the reason, where an engine cannot run one.
+//! refused, with the reason, where an engine cannot run one. A team's own
+//! sample, replayed from a JSON-lines file, is judged the same way.
 
 mod common;
 
 use common::{Input, check, count, exact, finished, generate, recent_start_ms, services, unique_name};
 
 const DECLARED_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/declared.toml");
+/// `payments.jsonl` replayed: 1,000 lines, 6 of them not payments.
+const REPLAY_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/replay.toml");
 
 #[tokio::test]
 async fn declared_jobs_equal_the_oracle_on_both_engines_in_every_delivery_mode() {
@@ -90,6 +93,48 @@ async fn declared_jobs_equal_the_oracle_on_flink_and_spark() {
             count(&report, "dead_lettered") > 100,
             "{job} on {engine}: the damaged records are dead letters: {report}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_sample_equals_the_oracle_with_its_bad_lines_dead_lettered() {
+    let services = services().await;
+    let start = recent_start_ms();
+    let topic = unique_name("replay");
+    generate(&services, REPLAY_SUITE, &topic, "merchant_sales", start, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for job in ["merchant_sales", "big_foreign_online"] {
+        for engine in ["continuous", "microbatch", "flink", "spark"] {
+            let table = unique_name(&format!("r_{}_{engine}", &job[..3]));
+            let input = Input {
+                suite: REPLAY_SUITE,
+                job,
+                topic: &topic,
+            };
+            let checkpoints = dir.path().join(&table);
+            let flags = ["--delivery", "upsert"];
+            finished(&common::engine(
+                &services,
+                engine,
+                &input,
+                &table,
+                &checkpoints,
+                &flags,
+                None,
+            ));
+            let report = check(&services, REPLAY_SUITE, job, &table, start);
+            assert!(exact(&report, false), "{job} on {engine}: {report:#}");
+            assert!(count(&report, "matched") > 0, "{job} on {engine}: {report}");
+            assert_eq!(
+                (
+                    count(&report, "generated_events"),
+                    count(&report, "malformed_events")
+                ),
+                (1000, 6),
+                "every line is sent, and the 6 bad ones are the oracle's malformed records: {report}"
+            );
+            assert_eq!(count(&report, "dead_lettered"), 6, "{job} on {engine}: {report}");
+        }
     }
 }
 

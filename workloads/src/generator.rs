@@ -2,6 +2,8 @@
 //! workload settings, start time), so every run and every process that makes
 //! event *i* makes the same bytes.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
@@ -9,6 +11,7 @@ use crate::event_writer::{EventWriter, ipv4};
 use crate::expr::Val;
 use crate::job::JobSpec;
 use crate::rate::RateProfile;
+use crate::replay::{Content, FileSource, Replay};
 use crate::rng::{EventRng, pick, zipf_cdf};
 use crate::schema::EventSchema;
 
@@ -44,6 +47,11 @@ pub struct WorkloadSpec {
     pub late: Late,
     /// Fraction of records that are not valid events at all.
     pub malformed_fraction: f64,
+    /// A file of events to replay instead of generating them: its lines,
+    /// not the settings above, give the events, their disorder and their
+    /// bad records (only `rate` and `partitions` apply).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<FileSource>,
 }
 
 impl Default for WorkloadSpec {
@@ -61,6 +69,7 @@ impl Default for WorkloadSpec {
             out_of_order: OutOfOrder::default(),
             late: Late::default(),
             malformed_fraction: 0.0,
+            source: None,
         }
     }
 }
@@ -183,7 +192,14 @@ pub enum MalformedKind {
     Oversized,
     /// Starts with bytes that are not UTF-8.
     NotUtf8,
+    /// A line of a replayed file that is not an event of its schema.
+    Rejected,
 }
+
+/// Why the damage functions never see [`MalformedKind::Rejected`]: the
+/// generator draws only the other kinds.
+const REJECTED_ARE_SENT_AS_READ: &str =
+    "only a replayed file's lines are rejected, and they are sent as read";
 
 const MALFORMED_KINDS: [MalformedKind; 5] = [
     MalformedKind::InvalidJson,
@@ -271,7 +287,30 @@ impl WorkloadSpec {
         if self.late.delay_ms < 1 {
             return Err(invalid("late.delay_ms", "must be at least 1"));
         }
-        Ok(())
+        self.validate_replay()
+    }
+
+    /// A replayed file gives the events, their disorder and their bad
+    /// records itself: settings that would make them are refused.
+    fn validate_replay(&self) -> Result<(), SpecError> {
+        if self.source.is_none() {
+            return Ok(());
+        }
+        let made = [
+            ("events", self.events.is_some()),
+            ("padding_bytes", self.padding_bytes > 0),
+            ("out_of_order", self.out_of_order.fraction > 0.0),
+            ("late", self.late.fraction > 0.0),
+            ("malformed_fraction", self.malformed_fraction > 0.0),
+        ];
+        match made.iter().find(|(_, set)| *set) {
+            Some((setting, _)) => Err(invalid(
+                setting,
+                "a replayed file (`source`) gives its own events, disorder and bad records; \
+                 leave this out (`rate` and `partitions` still apply)",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// How many events the workload sends.
@@ -318,6 +357,8 @@ pub struct Generator {
     /// For a suite's own schema, its time field: malformed records are
     /// damaged copies of the schema's record, not of a built-in event.
     declared_time: Option<String>,
+    /// For a workload replayed from a file: its lines, in place of draws.
+    replay: Option<Arc<Replay>>,
 }
 
 /// Separate random streams, so that one choice never shifts another.
@@ -351,6 +392,7 @@ impl Generator {
             key_cdf,
             ips,
             declared_time: None,
+            replay: None,
         })
     }
 
@@ -363,6 +405,10 @@ impl Generator {
         schema: &EventSchema,
         start_time_ms: i64,
     ) -> Result<Generator, SpecError> {
+        if let Some(source) = &spec.source {
+            let source = source.clone();
+            return Generator::replaying(spec, &source, schema, start_time_ms);
+        }
         let mut generator = Generator::new(spec, EventKind::Measurement, start_time_ms)?;
         generator.writer =
             EventWriter::new(schema, &generator.spec).map_err(|e| invalid("schema", e.to_string()))?;
@@ -383,11 +429,79 @@ impl Generator {
         Ok(generator)
     }
 
+    /// A generator that sends the lines of `source`, events of `schema`,
+    /// on `spec`'s rate (or the file's own pace) from `start_time_ms`.
+    fn replaying(
+        spec: WorkloadSpec,
+        source: &FileSource,
+        schema: &EventSchema,
+        start_time_ms: i64,
+    ) -> Result<Generator, SpecError> {
+        schema
+            .validate_replayed()
+            .map_err(|e| invalid("source", format!("the schema of the replayed events: {e}")))?;
+        let replay = Replay::load(source, schema).map_err(|e| invalid("source", e))?;
+        let mut generator = Generator::new(spec, EventKind::Measurement, start_time_ms)?;
+        generator.count = replay.len() as u64;
+        generator.declared_time = Some(schema.time.clone());
+        generator.replay = Some(Arc::new(replay));
+        Ok(generator)
+    }
+
+    /// When record `index` is due, in microseconds after the run starts.
+    pub fn send_time_us(&self, index: u64) -> u64 {
+        match &self.replay {
+            Some(replay) => replay.send_time_us(index, &self.spec.rate),
+            None => self.spec.rate.send_time_us(index),
+        }
+    }
+
+    /// Seconds between `t_s` into the run and the moment the record at
+    /// `position` was due: how far a reader at `position` is behind (0
+    /// once it has read every record).
+    pub fn seconds_behind(&self, t_s: f64, position: i64) -> f64 {
+        let position = position.max(0) as u64;
+        if position >= self.count {
+            return 0.0;
+        }
+        (t_s - self.send_time_us(position) as f64 / 1e6).max(0.0)
+    }
+
+    /// How many records are due within the first `t_s` seconds.
+    pub fn due_within(&self, t_s: f64) -> u64 {
+        if self.replay.is_none() {
+            return self.spec.rate.events_within(t_s.max(0.0)).min(self.count);
+        }
+        let t_us = (t_s.max(0.0) * 1e6) as u64;
+        let (mut low, mut high) = (0, self.count);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.send_time_us(middle) <= t_us {
+                true => low = middle + 1,
+                false => high = middle,
+            }
+        }
+        low
+    }
+
+    /// The replayed file, for a workload that replays one.
+    pub fn replay(&self) -> Option<&Replay> {
+        self.replay.as_deref()
+    }
+
     /// A generator of the events `job` reads: its declared schema's, or its
     /// built-in kind's.
     pub fn for_job(spec: WorkloadSpec, job: &JobSpec, start_time_ms: i64) -> Result<Generator, SpecError> {
         match &job.declared {
             Some(declared) => Generator::with_schema(spec, &declared.schema, start_time_ms),
+            None if spec.source.is_some() => Err(invalid(
+                "source",
+                format!(
+                    "job `{}` reads the built-in {} events; a replayed file is read by jobs over a schema the suite declares",
+                    job.name,
+                    job.input_name()
+                ),
+            )),
             None => Generator::new(spec, job.input, start_time_ms),
         }
     }
@@ -396,6 +510,11 @@ impl Generator {
     /// schema's order (for a malformed record: those it was damaged from).
     pub fn values(&self, generated: &Generated<'_>) -> Vec<Val> {
         let event = &generated.event;
+        if let Some(replay) = &self.replay {
+            return replay
+                .values(generated.index, event.event_time_ms())
+                .unwrap_or_default();
+        }
         self.writer
             .values(generated.index, event.drawn_key(), event.event_time_ms())
     }
@@ -427,8 +546,11 @@ impl Generator {
 
     /// Event `index`: the same in every run and process.
     pub fn generate(&self, index: u64) -> Generated<'_> {
+        if let Some(replay) = &self.replay {
+            return self.replayed(replay, index);
+        }
         let seed = self.spec.seed;
-        let send_time_us = self.spec.rate.send_time_us(index);
+        let send_time_us = self.send_time_us(index);
         let scheduled_ms = self.start_time_ms + (send_time_us / 1000) as i64;
 
         let mut class_rng = EventRng::new(seed, index, stream::CLASS);
@@ -495,11 +617,48 @@ impl Generator {
         }
     }
 
+    /// Line `index` of `replay` as sent: at its time on the schedule, its
+    /// event time that moment less its lag in the file.
+    fn replayed(&self, replay: &Replay, index: u64) -> Generated<'_> {
+        let send_time_us = self.send_time_us(index);
+        let scheduled_ms = self.start_time_ms + (send_time_us / 1000) as i64;
+        let (key, lag_ms, class) = match replay.line(index).content {
+            Content::Event { key, lag_ms, .. } => {
+                let class = if lag_ms == 0 {
+                    EventClass::OnTime
+                } else {
+                    EventClass::OutOfOrder
+                };
+                (key, lag_ms, class)
+            }
+            Content::Rejected { .. } => (index, 0, EventClass::Malformed(MalformedKind::Rejected)),
+        };
+        Generated {
+            index,
+            send_time_us,
+            partition: partition_of(key, self.spec.partitions),
+            key,
+            class,
+            delay_ms: lag_ms,
+            event: Event::Measurement(Measurement {
+                event_id: index,
+                event_time_ms: scheduled_ms - lag_ms,
+                key,
+                value: 0,
+                pad: "",
+            }),
+        }
+    }
+
     /// Writes record `index`'s Kafka value into `out` (cleared first) and
     /// returns the generated event. Malformed records are damaged here.
     pub fn write_record(&self, index: u64, out: &mut Vec<u8>) -> Generated<'_> {
         out.clear();
         let generated = self.generate(index);
+        if let Some(replay) = &self.replay {
+            replay.write(index, generated.event.event_time_ms(), out);
+            return generated;
+        }
         match generated.class {
             EventClass::OnTime | EventClass::OutOfOrder | EventClass::Late => {
                 let event = &generated.event;
@@ -539,6 +698,7 @@ impl Generator {
                 out.extend_from_slice(&[0xff, 0xfe, 0xfd]);
                 out.extend_from_slice(&record);
             }
+            MalformedKind::Rejected => unreachable!("{REJECTED_ARE_SENT_AS_READ}"),
         }
     }
 
@@ -612,6 +772,7 @@ fn write_malformed(event: &Event<'_>, kind: MalformedKind, out: &mut Vec<u8>) {
             event.write_json(out);
             Ok(())
         }
+        MalformedKind::Rejected => unreachable!("{REJECTED_ARE_SENT_AS_READ}"),
     };
 }
 
@@ -635,6 +796,24 @@ mod tests {
             malformed_fraction: 0.01,
             ..WorkloadSpec::default()
         }
+    }
+
+    #[test]
+    fn seconds_behind_follows_the_schedule() {
+        let spec = WorkloadSpec {
+            rate: RateProfile::constant(1000.0),
+            events: Some(20_000),
+            ..WorkloadSpec::default()
+        };
+        let g = Generator::new(spec.clone(), EventKind::Measurement, 0).expect("valid");
+        // At 10 s, having read 4000 records: record 4000 was due at 4 s.
+        assert!((g.seconds_behind(10.0, 4_000) - 6.0).abs() < 1e-6);
+        // Caught up, or ahead of a schedule that has not sent more yet.
+        assert_eq!(g.seconds_behind(10.0, 10_500), 0.0);
+        // Read everything.
+        assert_eq!(g.seconds_behind(30.0, 20_000), 0.0);
+        assert_eq!(g.due_within(4.0), spec.rate.events_within(4.0));
+        assert_eq!(g.due_within(60.0), 20_000, "never more than the workload has");
     }
 
     #[test]

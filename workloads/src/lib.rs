@@ -19,6 +19,7 @@ pub mod names;
 pub mod oracle;
 pub mod per_event;
 pub mod rate;
+pub mod replay;
 pub mod rng;
 pub mod scenario;
 pub mod schema;

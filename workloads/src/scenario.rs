@@ -86,6 +86,13 @@ impl Scenario {
     /// more (as the oracle judges them).
     pub fn may_have_late_events(&self) -> bool {
         let w = &self.workload;
+        if w.source.is_some() {
+            // A replayed file's disorder is its own: as far as its lines lag.
+            return crate::generator::Generator::for_job(w.clone(), &self.job, 0)
+                .ok()
+                .and_then(|g| g.replay().map(|r| r.largest_lag_ms()))
+                .is_none_or(|lag| lag >= self.job.watermark_delay_ms);
+        }
         w.late.fraction > 0.0
             || (w.out_of_order.fraction > 0.0 && w.out_of_order.max_delay_ms >= self.job.watermark_delay_ms)
     }

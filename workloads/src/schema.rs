@@ -43,7 +43,8 @@ pub struct Field {
     /// A `float` field's decimal places (rounded when written): money has 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimals: Option<u32>,
-    /// How the generator draws it; every field but the time field needs one.
+    /// How the generator draws it; every field but the time field needs one,
+    /// unless the workload replays a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draw: Option<Draw>,
 }
@@ -229,15 +230,25 @@ impl EventSchema {
     /// Checks names, types and draws, so that a bad schema fails before
     /// anything runs.
     pub fn validate(&self) -> Result<(), SchemaError> {
+        self.check(true)
+    }
+
+    /// Checks names and types for a schema whose events are replayed from
+    /// a file: its fields need no draws, and its id field any whole numbers.
+    pub fn validate_replayed(&self) -> Result<(), SchemaError> {
+        self.check(false)
+    }
+
+    fn check(&self, drawn: bool) -> Result<(), SchemaError> {
         if self.fields.is_empty() {
             return Err(SchemaError("a schema needs at least one field".into()));
         }
-        self.check_roles()?;
-        self.check_fields()
+        self.check_roles(drawn)?;
+        self.check_fields(drawn)
     }
 
     /// The time and Kafka key name fields of the types they need.
-    fn check_roles(&self) -> Result<(), SchemaError> {
+    fn check_roles(&self, drawn: bool) -> Result<(), SchemaError> {
         match self.field(&self.time) {
             None => return Err(SchemaError(format!("time = `{}` names no field", self.time))),
             Some(f) if f.kind != FieldType::Timestamp => {
@@ -265,14 +276,20 @@ impl EventSchema {
             }
             Some(_) => {}
         }
-        self.check_id()
+        self.check_id(drawn)
     }
 
-    /// The id field, if named, is an integer counting events from 0 by 1.
-    fn check_id(&self) -> Result<(), SchemaError> {
+    /// The id field, if named, is an integer counting events from 0 by 1
+    /// (any integer in replayed events).
+    fn check_id(&self, drawn: bool) -> Result<(), SchemaError> {
         let Some(id) = &self.id else { return Ok(()) };
         match self.field(id) {
             None => Err(SchemaError(format!("id = `{id}` names no field"))),
+            Some(Field {
+                kind: FieldType::Integer,
+                ..
+            }) if !drawn => Ok(()),
+            Some(_) if !drawn => Err(SchemaError(format!("id = `{id}` must name an integer field"))),
             Some(Field {
                 kind: FieldType::Integer,
                 draw: Some(Draw::Sequence { start: 0, step: 1 }),
@@ -285,7 +302,7 @@ impl EventSchema {
     }
 
     /// Each field's name is usable and unique, and its draw fits its type.
-    fn check_fields(&self) -> Result<(), SchemaError> {
+    fn check_fields(&self, drawn: bool) -> Result<(), SchemaError> {
         for (i, field) in self.fields.iter().enumerate() {
             if !is_name(&field.name) {
                 return Err(SchemaError(format!(
@@ -302,7 +319,7 @@ impl EventSchema {
                 return Err(SchemaError(format!("field `{}` is declared twice", field.name)));
             }
             field
-                .validate(field.name == self.time)
+                .validate(field.name == self.time, drawn)
                 .map_err(|e| SchemaError(format!("field `{}`: {e}", field.name)))?;
         }
         Ok(())
@@ -392,7 +409,7 @@ impl EventSchema {
 }
 
 impl Field {
-    fn validate(&self, is_time: bool) -> Result<(), String> {
+    fn validate(&self, is_time: bool, drawn: bool) -> Result<(), String> {
         match (self.kind, self.values.is_empty()) {
             (FieldType::Enum, true) => return Err("an enum field needs `values`".into()),
             (FieldType::Enum, false) => {}
@@ -408,7 +425,8 @@ impl Field {
         match (&self.draw, is_time) {
             (Some(_), true) => Err("the time field is set from the schedule and takes no `draw`".into()),
             (None, true) => Ok(()),
-            (None, false) => Err("needs a `draw`".into()),
+            (None, false) if drawn => Err("needs a `draw`".into()),
+            (None, false) => Ok(()),
             (Some(draw), false) => draw.validate(self.kind, &self.values),
         }
     }

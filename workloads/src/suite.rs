@@ -570,7 +570,26 @@ impl Suite {
             path: shown.clone(),
             error,
         })?;
-        Suite::parse(&text, &shown, engines)
+        let mut suite = Suite::parse(&text, &shown, engines)?;
+        suite
+            .check_source(path.parent().unwrap_or(Path::new(".")))
+            .map_err(|message| SuiteError::Invalid { path: shown, message })?;
+        Ok(suite)
+    }
+
+    /// Takes a replayed file's path from `folder` (the suite's) and reads
+    /// the file as each job's events, so that a file that is missing, not
+    /// JSON lines or of another schema fails before anything runs.
+    fn check_source(&mut self, folder: &Path) -> Result<(), String> {
+        let Some(source) = &mut self.workload.source else {
+            return Ok(());
+        };
+        source.file = folder.join(&source.file);
+        for job in self.job_specs()? {
+            crate::generator::Generator::for_job(self.workload.clone(), &job, 0)
+                .map_err(|e| format!("[workload] {e} (job {})", job.name))?;
+        }
+        Ok(())
     }
 
     /// Parses suite text and checks it against `engines`; `origin` names it
@@ -581,9 +600,12 @@ impl Suite {
             message: e.to_string(),
         })?;
         suite.setting_places = setting_places(&suite, text);
-        check_declared(text, &suite.jobs, &suite.schemas).map_err(|message| SuiteError::Invalid {
-            path: origin.to_string(),
-            message,
+        let replayed = suite.workload.source.is_some();
+        check_declared(text, &suite.jobs, &suite.schemas, replayed).map_err(|message| {
+            SuiteError::Invalid {
+                path: origin.to_string(),
+                message,
+            }
         })?;
         suite.engines = engines.to_vec();
         suite
@@ -1119,6 +1141,65 @@ engines = ["continuous"]
             }
         }
         assert!(parsed >= 7, "only {parsed} suites");
+    }
+
+    #[test]
+    fn a_replayed_file_is_read_from_the_suites_folder_before_anything_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let suite = |jobs: &str, file: &str| {
+            let text = format!(
+                r#"
+name = "replay"
+[workload]
+source = {{ file = "{file}" }}
+[schemas.reading]
+time = "t"
+kafka_key = "sensor"
+id = "n"
+fields = [{{ name = "n", type = "integer" }}, {{ name = "t", type = "timestamp" }}, {{ name = "sensor", type = "string" }}]
+[jobs.per_sensor]
+input = "reading"
+window = {{ kind = "tumbling", size_ms = 1000 }}
+aggregates = ["count"]
+[matrix]
+jobs = [{jobs}]
+engines = ["continuous"]
+"#
+            );
+            let path = dir.path().join("suite.toml");
+            std::fs::write(&path, text).expect("write");
+            Suite::from_file(&path, &crate::engine::examples()).map_err(|e| e.to_string())
+        };
+        let lines = "{\"n\":0,\"t\":5,\"sensor\":\"a\"}\n{\"n\":1,\"t\":2,\"sensor\":\"b\"}\n";
+        std::fs::write(dir.path().join("readings.jsonl"), lines).expect("write");
+        let read = suite("\"per_sensor\"", "readings.jsonl").expect("a suite");
+        let scenarios = crate::scenario::expand(&read).expect("scenarios");
+        assert!(
+            !scenarios[0].may_have_late_events(),
+            "its largest lag, 3 ms, is within 5 s"
+        );
+        let mut strict = scenarios[0].clone();
+        strict.job.watermark_delay_ms = 3;
+        assert!(
+            strict.may_have_late_events(),
+            "a lag of 3 ms reaches a 3 ms watermark delay"
+        );
+        let source = read.workload.source.expect("a source");
+        assert_eq!(
+            source.file,
+            dir.path().join("readings.jsonl"),
+            "taken from the suite's folder"
+        );
+        let missing = suite("\"per_sensor\"", "gone.jsonl").expect_err("refused");
+        assert!(
+            missing.contains("[workload] workload setting `source`: cannot read"),
+            "{missing}"
+        );
+        let built_in = suite("\"per_sensor\", \"tumbling\"", "readings.jsonl").expect_err("refused");
+        assert!(
+            built_in.contains("job `tumbling` reads the built-in measurement events"),
+            "{built_in}"
+        );
     }
 
     #[test]

@@ -132,15 +132,21 @@ pub fn resolve(
     Ok(job)
 }
 
-/// Checks every schema and declared job of a suite whose text is `text`;
-/// each error names its place in the file.
+/// Checks every schema and declared job of a suite whose text is `text`
+/// (whose events are `replayed` from a file, so need no draws); each error
+/// names its place in the file.
 pub fn check_declared(
     text: &str,
     jobs: &BTreeMap<String, JobOverrides>,
     schemas: &BTreeMap<String, EventSchema>,
+    replayed: bool,
 ) -> Result<(), String> {
     for (name, schema) in schemas {
-        schema.validate().map_err(|e| {
+        let checked = match replayed {
+            true => schema.validate_replayed(),
+            false => schema.validate(),
+        };
+        checked.map_err(|e| {
             let (line, column) = table_place(text, "schemas", name);
             format!("[schemas.{name}] (line {line}, column {column}): {e}")
         })?;

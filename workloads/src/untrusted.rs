@@ -11,6 +11,7 @@ use crate::event::{EventKind, decode};
 use crate::event_writer::EventWriter;
 use crate::expr::{Type, parse};
 use crate::generator::WorkloadSpec;
+use crate::replay::{Replay, Timing};
 use crate::job::{CATALOGUE, CampaignTable, catalogue_job};
 use crate::schema::{EventSchema, PAYMENT_SCHEMA};
 use crate::schema_decoder::SchemaDecoder;
@@ -117,17 +118,42 @@ pub fn decode_as_declared(bytes: &[u8]) {
     assert_eq!(plan.interpret(bytes), Ok(plan.keyed(values)));
 }
 
+/// Reads `bytes` as a JSON-lines file of [`PAYMENT_SCHEMA`] events to
+/// replay; each event line, written back as the generator sends it with
+/// its time moved, decodes to the values the oracle reads.
+pub fn replay_as_payments(bytes: &[u8]) {
+    static SCHEMA: OnceLock<(EventSchema, SchemaDecoder)> = OnceLock::new();
+    let (schema, decoder) = SCHEMA.get_or_init(|| {
+        let schema: EventSchema = toml::from_str(PAYMENT_SCHEMA).expect("the fuzz target's schema");
+        (schema.clone(), SchemaDecoder::new(&schema))
+    });
+    let Ok(replay) = Replay::parse(bytes, "fuzz.jsonl", schema, Timing::Recorded) else {
+        return;
+    };
+    let mut written = Vec::new();
+    for index in 0..replay.len() as u64 {
+        let moved = 1_700_000_000_000 - index as i64;
+        replay.write(index, moved, &mut written);
+        match replay.values(index, moved) {
+            Some(values) => assert_eq!(decoder.decode(&written), Ok(values), "line {index}"),
+            None => assert!(decoder.decode(&written).is_err(), "a rejected line {index} decodes"),
+        }
+        let _ = replay.send_time_us(index, &crate::rate::RateProfile::constant(1.0));
+    }
+}
+
 /// What a fuzz target feeds its bytes to.
 pub type Drive = fn(&[u8]);
 
 /// Each fuzz target by name, with the function it drives: what the
 /// regression test replays the kept inputs of each target through.
-pub const TARGETS: [(&str, Drive); 5] = [
+pub const TARGETS: [(&str, Drive); 6] = [
     ("decode_event", decode_as_every_job),
     ("decode_declared", decode_as_declared),
     ("parse_suite", parse_as_suite),
     ("parse_expression", parse_as_expression),
     ("parse_schema", parse_as_schema),
+    ("replay_lines", replay_as_payments),
 ];
 
 #[cfg(test)]
@@ -135,7 +161,8 @@ mod tests {
     use super::*;
 
     /// The kept inputs seed the fuzzers, so they must reach past the
-    /// parsers: a schema that validates, an expression that type-checks.
+    /// parsers: a schema that validates, an expression that type-checks,
+    /// lines that are events.
     #[test]
     fn the_kept_schema_expression_and_record_reach_past_their_parsers() {
         let kept = |path: &str| {
@@ -151,6 +178,9 @@ mod tests {
                 .decode(record.as_bytes())
                 .is_ok()
         );
+        let lines = kept("replay_lines/mixed.jsonl");
+        let replay = Replay::parse(lines.as_bytes(), "mixed", &schema_of_record, Timing::Rate).expect("read");
+        assert_eq!((replay.len(), replay.events()), (5, 3));
         let text = kept("parse_expression/every-operator.txt");
         assert_eq!(
             parse(&text).expect("parses").check(&schema, &text),

@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use nix::sys::signal::Signal;
 use streambench_engines::metrics::MetricsSnapshot;
+use streambench_workloads::generator::Generator;
 use streambench_workloads::scenario::Scenario;
 use streambench_workloads::suite::{FaultCondition, FaultPlan};
 
 use super::engine_process::{EngineProcess, Waited};
 use super::runner::RunConfig;
-use super::sampler::{Sampler, seconds_behind};
+use super::sampler::Sampler;
 use crate::produce::BackgroundProduce;
 
 /// A metrics line older than this is no evidence of how far behind the
@@ -46,6 +47,8 @@ pub struct FaultTarget<'a> {
     pub generator_started_ms: i64,
     /// The lag sampler, told of restarts.
     pub sampler: &'a Sampler,
+    /// The generator, for when each record is due.
+    pub schedule: &'a Generator,
 }
 
 impl FaultTarget<'_> {
@@ -144,7 +147,7 @@ impl FaultTarget<'_> {
                         s.checkpoints,
                         s.records_read,
                         s.read_position,
-                        self.scenario.workload.event_count()
+                        self.schedule.len()
                     )
                 });
                 anyhow::bail!(
@@ -162,11 +165,10 @@ impl FaultTarget<'_> {
     fn holds(&self, condition: &FaultCondition, line: &MetricsSnapshot) -> bool {
         let caught_up = condition.behind_at_most_s.is_none_or(|most| {
             let line_s = (line.at_ms - self.generator_started_ms) as f64 / 1000.0;
-            let workload = &self.scenario.workload;
             // Before the generator starts, nothing is due: that is not reading live.
             line_s > 0.0
                 && self.now_s() - line_s <= FRESH_LINE_S
-                && seconds_behind(&workload.rate, workload.event_count(), line_s, line.read_position) <= most
+                && self.schedule.seconds_behind(line_s, line.read_position) <= most
         });
         line.checkpoints >= condition.checkpoints && line.records_read >= condition.records_read && caught_up
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use streambench_engines::metrics::MetricsSnapshot;
 use streambench_engines::sink::tables::Tables;
+use streambench_workloads::generator::Generator;
 use streambench_workloads::scenario::Scenario;
 
 use super::latency::{LatencyRecorder, LatencySeries};
@@ -32,6 +33,8 @@ pub struct Finished<'a> {
     pub warm_up_s: f64,
     /// What the generator sent.
     pub produced: &'a ProduceReport,
+    /// The generator, for when its last record was due.
+    pub schedule: &'a Generator,
     /// CPU the engine (and the harness) used.
     pub cpu: CpuTimes,
     /// Lag and memory, sampled while it ran.
@@ -52,7 +55,7 @@ pub async fn measure(finished: Finished<'_>) -> anyhow::Result<ScenarioResult> {
     } = finished;
     let events = produced.events;
     let last_event_ms =
-        start_time_ms + (scenario.workload.rate.send_time_us(events.saturating_sub(1)) / 1000) as i64;
+        start_time_ms + (finished.schedule.send_time_us(events.saturating_sub(1)) / 1000) as i64;
     let measure_from_ms = start_time_ms + (warm_up_s * 1000.0) as i64;
     let wait_ms = scenario.job.result_wait_ms();
     let latency = measure_latency(

@@ -235,8 +235,7 @@ async fn run_scenario(
             topic: name.to_string(),
             partitions: scenario.workload.partitions,
             metrics_file,
-            rate: scenario.workload.rate.clone(),
-            total_events: generator.len(),
+            schedule: generator.clone(),
             started: generator_started,
             started_ms: start_time_ms,
         },
@@ -249,6 +248,7 @@ async fn run_scenario(
         generator_started,
         generator_started_ms: start_time_ms,
         sampler: &sampler,
+        schedule: &generator,
     };
     let Interruptions { restarts, moments } = faults.strike_all(&mut engine, &mut produce, report).await?;
     let produced = produce.finish().await.context("the generator failed")?;
@@ -275,6 +275,7 @@ async fn run_scenario(
         start_time_ms,
         warm_up_s,
         produced: &produced,
+        schedule: &generator,
         cpu,
         sampled,
         interruptions: &moments,

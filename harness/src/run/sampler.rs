@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use streambench_engines::metrics::MetricsSnapshot;
 pub use streambench_reports::results::{LagSample, RssSample};
-use streambench_workloads::rate::RateProfile;
+use streambench_workloads::generator::Generator;
 
 /// What to sample.
 #[derive(Debug, Clone)]
@@ -25,10 +25,8 @@ pub struct SamplerConfig {
     pub partitions: u32,
     /// The engine's metrics file.
     pub metrics_file: PathBuf,
-    /// The generator's schedule.
-    pub rate: RateProfile,
-    /// How many events it sends.
-    pub total_events: u64,
+    /// The generator, for its schedule: when each record is due.
+    pub schedule: Generator,
     /// When it started.
     pub started: Instant,
     /// The same moment, in ms since the Unix epoch (the clock of the
@@ -160,11 +158,11 @@ impl Sampling<'_> {
         }
         match high_watermarks(self.consumer, &config.topic, config.partitions) {
             Ok(high) => {
-                let scheduled = config.rate.events_within(t_s.max(0.0)).min(config.total_events) as i64;
+                let scheduled = config.schedule.due_within(t_s) as i64;
                 self.sampled.lag.push(LagSample {
                     t_s,
                     lag_records: (high.min(scheduled) - position).max(0),
-                    lag_s: seconds_behind(&config.rate, config.total_events, t_s, position),
+                    lag_s: config.schedule.seconds_behind(t_s, position),
                 });
             }
             Err(e) if !self.warned => {
@@ -203,17 +201,6 @@ fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> any
         sum += high;
     }
     Ok(sum)
-}
-
-/// Seconds between now (`t_s` into the run) and the moment the schedule
-/// sent the record at `position`: how far the engine is behind. Exact for
-/// one partition; with several, partitions read unevenly blur it a little.
-pub fn seconds_behind(rate: &RateProfile, total_events: u64, t_s: f64, position: i64) -> f64 {
-    let position = position.max(0) as u64;
-    if position >= total_events {
-        return 0.0;
-    }
-    (t_s - rate.send_time_us(position) as f64 / 1e6).max(0.0)
 }
 
 /// A memory figure of a process's status (`VmHWM:` peak resident set,
@@ -265,17 +252,6 @@ fn descendants(pid: u32) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seconds_behind_follows_the_schedule() {
-        let rate = RateProfile::constant(1000.0);
-        // At 10 s, having read 4000 records: record 4000 was due at 4 s.
-        assert!((seconds_behind(&rate, 20_000, 10.0, 4_000) - 6.0).abs() < 1e-6);
-        // Caught up, or ahead of a schedule that has not sent more yet.
-        assert_eq!(seconds_behind(&rate, 20_000, 10.0, 10_500), 0.0);
-        // Read everything.
-        assert_eq!(seconds_behind(&rate, 20_000, 30.0, 20_000), 0.0);
-    }
 
     #[test]
     fn a_restarted_engine_has_no_lag_until_it_has_a_position() {
