@@ -16,6 +16,8 @@ use crate::schema::{EventSchema, FieldType};
 #[derive(Debug, Clone)]
 pub struct SchemaDecoder {
     fields: Vec<FieldCheck>,
+    /// The room each row is made with.
+    row_len: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -23,21 +25,36 @@ struct FieldCheck {
     name: String,
     kind: FieldType,
     values: Vec<String>,
+    /// Whether its value is kept; one nobody reads is checked, and a
+    /// stand-in (`false`) takes its place.
+    keep: bool,
 }
 
 impl SchemaDecoder {
     /// The decoder of `schema`'s records.
     pub fn new(schema: &EventSchema) -> SchemaDecoder {
+        SchemaDecoder::keeping(schema, &vec![true; schema.fields.len()], schema.fields.len())
+    }
+
+    /// The decoder of `schema`'s records for a plan that reads field *i*
+    /// only where `keep[i]` (every field is still checked), and makes rows
+    /// of `row_len` columns: each row's room is made once.
+    pub fn keeping(schema: &EventSchema, keep: &[bool], row_len: usize) -> SchemaDecoder {
         let fields = schema
             .fields
             .iter()
-            .map(|f| FieldCheck {
+            .zip(keep)
+            .map(|(f, &keep)| FieldCheck {
                 name: f.name.clone(),
                 kind: f.kind,
                 values: f.values.clone(),
+                keep,
             })
             .collect();
-        SchemaDecoder { fields }
+        SchemaDecoder {
+            fields,
+            row_len: row_len.max(schema.fields.len()),
+        }
     }
 
     /// The values of the record `bytes`, one per field in the schema's
@@ -49,46 +66,103 @@ impl SchemaDecoder {
                 limit: MAX_EVENT_BYTES,
             });
         }
-        let mut reader = serde_json::Deserializer::from_slice(bytes);
-        let values = reader
-            .deserialize_map(RecordVisitor(self))
-            .and_then(|values| reader.end().map(|()| values))
-            .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        let mut values = Vec::with_capacity(self.row_len);
+        self.decode_into(bytes, &mut values)?;
         Ok(values)
+    }
+
+    /// [`SchemaDecoder::decode`] into `values` (cleared first), so that a
+    /// reader of many records makes room for a row once.
+    pub fn decode_into(&self, bytes: &[u8], values: &mut Vec<Val>) -> Result<(), DecodeError> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(DecodeError::Oversized {
+                size: bytes.len(),
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        let mut reader = serde_json::Deserializer::from_slice(bytes);
+        reader
+            .deserialize_map(RecordVisitor(self, values))
+            .and_then(|()| reader.end())
+            .map_err(|e| DecodeError::Invalid(e.to_string()))
     }
 }
 
-struct RecordVisitor<'s>(&'s SchemaDecoder);
+struct RecordVisitor<'s>(&'s SchemaDecoder, &'s mut Vec<Val>);
 
 impl<'de> Visitor<'de> for RecordVisitor<'_> {
-    type Value = Vec<Val>;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Val>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let fields = &self.0.fields;
-        let mut values: Vec<Option<Val>> = vec![None; fields.len()];
-        while let Some(at) = map.next_key_seed(KeySeed(fields))? {
+        // The values, with a stand-in until each field is read, and which
+        // fields were read beside them (no allocation of its own).
+        let values = self.1;
+        values.clear();
+        values.resize(fields.len(), Val::Bool(false));
+        let mut given = Given::new(fields.len());
+        // Producers write fields in one order: the next key is tried first.
+        let mut next = 0;
+        while let Some(at) = map.next_key_seed(KeySeed { fields, next })? {
             let Some(at) = at else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
             let field = &fields[at];
-            if values[at].is_some() {
+            if !given.insert(at) {
                 return Err(de::Error::custom(format_args!(
                     "field `{}` is given twice",
                     field.name
                 )));
             }
-            values[at] = Some(map.next_value_seed(ValueSeed(field))?);
+            values[at] = map.next_value_seed(ValueSeed(field))?;
+            next = at + 1;
         }
-        values
-            .into_iter()
-            .zip(fields)
-            .map(|(value, field)| value.ok_or_else(|| missing_field::<A::Error>(&field.name)))
-            .collect()
+        match given.first_missing(fields.len()) {
+            Some(at) => Err(missing_field(&fields[at].name)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which of a schema's fields a record has given: a bit per field, on the
+/// stack for up to 128 fields.
+enum Given {
+    Few(u128),
+    Many(Vec<bool>),
+}
+
+impl Given {
+    fn new(fields: usize) -> Given {
+        match fields <= 128 {
+            true => Given::Few(0),
+            false => Given::Many(vec![false; fields]),
+        }
+    }
+
+    /// Marks field `at` given; false if it already was.
+    fn insert(&mut self, at: usize) -> bool {
+        match self {
+            Given::Few(bits) => {
+                let bit = 1u128 << at;
+                let new = *bits & bit == 0;
+                *bits |= bit;
+                new
+            }
+            Given::Many(given) => !std::mem::replace(&mut given[at], true),
+        }
+    }
+
+    /// The first of `fields` fields not given, if any.
+    fn first_missing(&self, fields: usize) -> Option<usize> {
+        match self {
+            Given::Few(bits) => Some(bits.trailing_ones() as usize).filter(|&at| at < fields),
+            Given::Many(given) => given.iter().position(|g| !g),
+        }
     }
 }
 
@@ -97,14 +171,20 @@ fn missing_field<E: de::Error>(name: &str) -> E {
     E::custom(format_args!("missing field `{name}`"))
 }
 
-/// Reads a key as the position of the field it names, if any.
-struct KeySeed<'s>(&'s [FieldCheck]);
+/// Reads a key as the position of the field it names, if any; field
+/// `next` is tried first.
+struct KeySeed<'s> {
+    fields: &'s [FieldCheck],
+    next: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<usize>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
+        // As bytes (unescaped): a key equal to a field's name is valid
+        // UTF-8 already, so only one that names no field is checked.
+        deserializer.deserialize_bytes(self)
     }
 }
 
@@ -115,8 +195,20 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a field name")
     }
 
+    fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Option<usize>, E> {
+        let named = |f: &FieldCheck| f.name.as_bytes() == key;
+        if self.fields.get(self.next).is_some_and(named) {
+            return Ok(Some(self.next));
+        }
+        if let Some(at) = self.fields.iter().position(named) {
+            return Ok(Some(at));
+        }
+        std::str::from_utf8(key).map_err(|e| E::custom(format_args!("a key is not UTF-8: {e}")))?;
+        Ok(None)
+    }
+
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|f| f.name == key))
+        self.visit_bytes(key.as_bytes())
     }
 }
 
@@ -127,7 +219,12 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Val;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Val, D::Error> {
-        deserializer.deserialize_any(self)
+        match self.0.kind {
+            // Straight to the number: the commonest field, read without
+            // asking what the value is first.
+            FieldType::Integer | FieldType::Timestamp => deserializer.deserialize_i64(self),
+            _ => deserializer.deserialize_any(self),
+        }
     }
 }
 
@@ -173,9 +270,13 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Val, E> {
+        let kept = || match self.0.keep {
+            true => Val::Text(text.to_string()),
+            false => Val::Bool(false),
+        };
         match self.0.kind {
-            FieldType::String => Ok(Val::Text(text.to_string())),
-            FieldType::Enum if self.0.values.iter().any(|v| v == text) => Ok(Val::Text(text.to_string())),
+            FieldType::String => Ok(kept()),
+            FieldType::Enum if self.0.values.iter().any(|v| v == text) => Ok(kept()),
             FieldType::Enum => Err(E::custom(format_args!(
                 "field `{}` is {text:?}, not one of its values ({})",
                 self.0.name,
@@ -246,6 +347,57 @@ mod tests {
     }
 
     #[test]
+    fn a_float_reads_as_the_nearest_number_to_its_text() {
+        // As Java's Double.parseDouble reads it in Flink and Spark: serde_json
+        // without `float_roundtrip` reads "1e-30" one step below.
+        let schema: EventSchema = toml::from_str(
+            r#"
+            time = "t"
+            kafka_key = "k"
+            fields = [{ name = "t", type = "timestamp" }, { name = "k", type = "integer", draw = { kind = "key" } }, { name = "x", type = "float", draw = { kind = "uniform", min = 0, max = 1 } }]
+            "#,
+        )
+        .expect("a schema");
+        let decoder = SchemaDecoder::new(&schema);
+        for text in [
+            "1e-30",
+            "0.1",
+            "2.2250738585072014e-308",
+            "9.999999999999999e-31",
+            "123456.789e3",
+        ] {
+            let record = format!(r#"{{"t":1,"k":2,"x":{text}}}"#);
+            let values = decoder.decode(record.as_bytes()).expect("decodes");
+            let exact: f64 = text.parse().expect("Rust's parse is exact");
+            assert_eq!(values[2], Val::Float(exact), "{text}");
+        }
+    }
+
+    #[test]
+    fn keys_are_read_unescaped_in_any_order_and_one_naming_no_field_must_be_utf8() {
+        let schema: EventSchema = toml::from_str(
+            r#"
+            time = "t"
+            kafka_key = "k"
+            fields = [{ name = "t", type = "timestamp" }, { name = "k", type = "integer", draw = { kind = "key" } }]
+            "#,
+        )
+        .expect("a schema");
+        let decoder = SchemaDecoder::new(&schema);
+        let read = |record: &[u8]| decoder.decode(record);
+        let want = Ok(vec![Val::Int(1), Val::Int(2)]);
+        assert_eq!(read(br#"{"t":1,"k":2}"#), want);
+        assert_eq!(read(br#"{"k":2,"other":[1],"t":1}"#), want);
+        assert_eq!(read(br#"{"t":1,"k":2}"#), want, "an escaped name is its field");
+        let not_utf8 = read(b"{\"t\":1,\"k\":2,\"\xff\":3}").expect_err("refused");
+        assert!(not_utf8.to_string().contains("a key is not UTF-8"), "{not_utf8}");
+        let twice = read(br#"{"t":1,"k":2,"t":3}"#).expect_err("refused");
+        assert!(twice.to_string().contains("field `t` is given twice"), "{twice}");
+        let missing = read(br#"{"k":2}"#).expect_err("refused");
+        assert!(missing.to_string().contains("missing field `t`"), "{missing}");
+    }
+
+    #[test]
     fn a_record_that_does_not_fit_the_schema_is_refused_with_the_reason() {
         let decoder = SchemaDecoder::new(&payment_schema());
         let good = r#"{"id":1,"at":5,"card":2,"merchant":4,"amount_cents":3,"fee_cents":0,"rate":0.5,"country":"DE","online":true,"note":"n"}"#;
@@ -258,7 +410,7 @@ mod tests {
             ),
             (
                 &good.replace("\"at\":5", "\"at\":\"5\""),
-                "field `at` must be a timestamp, not text",
+                "invalid type: string \"5\", expected field `at` as a timestamp",
             ),
             (
                 &good.replace("\"card\":2", "\"card\":2.5"),
