@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use streambench_workloads::declared_run::RecordPlan;
+use streambench_workloads::catalogue_declared::declared_form;
+use streambench_workloads::declared_run::{Declared, RecordPlan};
 use streambench_workloads::event::decode;
 use streambench_workloads::job::{CampaignTable, JobSpec};
 use streambench_workloads::window::Keyed;
@@ -36,7 +37,7 @@ impl Interpreter {
     /// The interpreter of `job` on a workload of `seed` with `keys` keys;
     /// the error says why a declared job cannot run.
     pub fn new(job: JobSpec, seed: u64, keys: u64) -> Result<Interpreter, Error> {
-        let declared = declared_plan(&job)?;
+        let declared = record_plan(&job, seed, keys)?;
         Ok(Interpreter {
             job,
             campaigns: CampaignTable::new(seed, keys),
@@ -74,8 +75,23 @@ impl Interpreter {
 
 /// The compiled plan of `job`, if a suite declares it.
 pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
-    job.declared
-        .as_deref()
+    compile(job, job.declared.as_deref())
+}
+
+/// The compiled plan records of `job` go through on a workload of `seed`
+/// with `keys` keys: a declared job's own, or a windowed catalogue job's
+/// declared form, so that the catalogue's windowed jobs take the path a
+/// suite's own jobs take (and the oracle's catalogue extraction judges
+/// it); none for the per-event jobs, whose rows carry the ad and the user.
+pub fn record_plan(job: &JobSpec, seed: u64, keys: u64) -> Result<Option<Arc<RecordPlan>>, Error> {
+    match &job.declared {
+        Some(declared) => compile(job, Some(declared)),
+        None => compile(job, declared_form(job, seed, keys).as_ref()),
+    }
+}
+
+fn compile(job: &JobSpec, declared: Option<&Declared>) -> Result<Option<Arc<RecordPlan>>, Error> {
+    declared
         .map(|declared| RecordPlan::new(declared).map(Arc::new))
         .transpose()
         .map_err(|e| Error::Config(format!("job {}: {e}", job.name)))

@@ -17,9 +17,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
+use streambench_workloads::event::EventKind;
 use streambench_workloads::generator::{Generator, key_bytes};
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::scenario::Settings;
+use streambench_workloads::schema_decoder::SchemaDecoder;
 
 use streambench_engines::start::StartPosition;
 use streambench_workloads::engine::EngineName;
@@ -162,9 +164,11 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
         tokio::task::spawn_blocking(move || bare_produce(&workload, &brokers, &bare_topic)).await??;
 
     // A bare consumer that reads (and decodes) the generated topic ...
+    let decoder = Decoder::of(job);
     let consume_bare = |decode: Decode| {
-        let (brokers, read_topic, input) = (services.brokers.clone(), topic.clone(), job.input);
-        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, input, events, decode))
+        let (brokers, read_topic) = (services.brokers.clone(), topic.clone());
+        let decoder = (decode == Decode::Yes).then(|| decoder.clone());
+        tokio::task::spawn_blocking(move || bare_consume(&brokers, &read_topic, events, decoder))
     };
     // ... reading only, against Kafka's own tool, each twice, interleaved ...
     let (mut bare_reads, mut tool_reads) = (Vec::new(), Vec::new());
@@ -320,6 +324,30 @@ enum Decode {
     No,
 }
 
+/// How the bare consumer decodes a record: as the engines decode the job's
+/// events, a built-in kind's or a declared schema's.
+#[derive(Debug, Clone)]
+enum Decoder {
+    Builtin(EventKind),
+    Schema(SchemaDecoder),
+}
+
+impl Decoder {
+    fn of(job: &JobSpec) -> Decoder {
+        match &job.declared {
+            Some(declared) => Decoder::Schema(SchemaDecoder::new(&declared.schema)),
+            None => Decoder::Builtin(job.input),
+        }
+    }
+
+    fn decodes(&self, bytes: &[u8]) -> bool {
+        match self {
+            Decoder::Builtin(kind) => streambench_workloads::event::decode(*kind, bytes).is_ok(),
+            Decoder::Schema(decoder) => decoder.decode(bytes).is_ok(),
+        }
+    }
+}
+
 /// Sends `generator`'s records, serialised beforehand, as fast as the
 /// producer takes them, with `generate`'s settings.
 fn bare_produce(generator: &Generator, brokers: &str, topic: &str) -> anyhow::Result<Rate> {
@@ -363,14 +391,8 @@ fn bare_produce(generator: &Generator, brokers: &str, topic: &str) -> anyhow::Re
 }
 
 /// Reads `events` records of `topic` from the start, with the engines'
-/// consumer settings, and decodes each unless told not to.
-fn bare_consume(
-    brokers: &str,
-    topic: &str,
-    kind: streambench_workloads::event::EventKind,
-    events: u64,
-    decode: Decode,
-) -> anyhow::Result<Rate> {
+/// consumer settings, and decodes each with `decoder` if given.
+fn bare_consume(brokers: &str, topic: &str, events: u64, decoder: Option<Decoder>) -> anyhow::Result<Rate> {
     let consumer: BaseConsumer =
         streambench_engines::source::consumer_config(brokers, &format!("{topic}_bare")).create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
@@ -399,7 +421,7 @@ fn bare_consume(
             started.get_or_insert_with(Instant::now);
             read += 1;
             if let Some(bytes) = message.payload()
-                && (decode == Decode::No || streambench_workloads::event::decode(kind, bytes).is_ok())
+                && decoder.as_ref().is_none_or(|d| d.decodes(bytes))
             {
                 decoded += 1;
             }
@@ -411,9 +433,9 @@ fn bare_consume(
     );
     std::hint::black_box(decoded);
     let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    let what = match decode {
-        Decode::Yes => "bare consumer (read + decode)",
-        Decode::No => "bare consumer (read only)",
+    let what = match decoder {
+        Some(_) => "bare consumer (read + decode)",
+        None => "bare consumer (read only)",
     };
     Ok(Rate::new(what, read, seconds))
 }

@@ -306,7 +306,8 @@ mod tests {
     use proptest::prelude::*;
 
     /// A catalogue job written as a declared job over its kind's built-in
-    /// schema: the form the catalogue will move to.
+    /// schema, asking for every aggregate (`catalogue_declared` writes the
+    /// job's own, as the engines run it).
     fn declared(name: &str, spec: &WorkloadSpec) -> DeclaredJob {
         let job = catalogue_job(name).expect("a catalogue job");
         let mut declared: DeclaredJob = toml::from_str(&format!(

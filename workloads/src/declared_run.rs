@@ -10,10 +10,12 @@
 //! field (`count`, `sum`, `min`, `max`, `mean`) or the event time (`min`,
 //! `max`). [`lower`] refuses anything else before a run, saying why.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compiled_row::CompiledRow;
 use crate::declared_job::{AggregateCall, DeclaredJob, Function};
 use crate::declared_oracle::JobPlan;
 use crate::event::{DecodeError, EventKind};
@@ -137,7 +139,10 @@ fn value_field(plan: &JobPlan, time: &str) -> Result<Option<usize>, String> {
 #[derive(Debug, Clone)]
 pub struct RecordPlan {
     decoder: SchemaDecoder,
+    /// The plan as the oracle runs it ([`Expr::eval`](crate::expr::Expr::eval)).
     plan: JobPlan,
+    /// The same, compiled, as engines run it on each record.
+    compiled: CompiledRow,
     id: usize,
     time: usize,
     key: Option<usize>,
@@ -175,12 +180,24 @@ impl RecordPlan {
             _ => return Err("key: the engines' result tables key by one field so far".into()),
         };
         let value = value_field(&plan, &schema.time)?;
+        let (id, time) = (at(id)?, at(&schema.time)?);
+        let compiled = CompiledRow::new(&plan)?;
+        // Only what the plan reads is kept of each record (all is checked).
+        let fields = schema.fields.len();
+        let mut read = vec![false; fields];
+        compiled.reads(fields, &mut read);
+        for at in [Some(id), Some(time), key, value].into_iter().flatten() {
+            if at < fields {
+                read[at] = true;
+            }
+        }
         Ok(RecordPlan {
-            decoder: SchemaDecoder::new(schema),
-            id: at(id)?,
-            time: at(&schema.time)?,
+            decoder: SchemaDecoder::keeping(schema, &read, plan.columns.len()),
+            id,
+            time,
             key,
             value,
+            compiled,
             plan,
         })
     }
@@ -199,13 +216,28 @@ impl RecordPlan {
     /// What the job keeps of the record `bytes`: none when its filter or
     /// join drops it; an error when it is not a record of the schema.
     pub fn interpret(&self, bytes: &[u8]) -> Result<Option<Keyed>, DecodeError> {
-        Ok(self.keyed(self.decoder.decode(bytes)?))
+        thread_local! {
+            // One row per thread, reused record after record.
+            static ROW: RefCell<Vec<Val>> = const { RefCell::new(Vec::new()) };
+        }
+        ROW.with_borrow_mut(|row| {
+            self.decoder.decode_into(bytes, row)?;
+            Ok(match self.compiled.fill(row) {
+                true => self.keyed_row(row),
+                false => None,
+            })
+        })
     }
 
     /// What the job keeps of an event whose fields are `values`, in the
-    /// schema's order.
+    /// schema's order, as the oracle finds it: through the plain
+    /// interpreter, which judges the compiled plan [`RecordPlan::interpret`] runs.
     pub fn keyed(&self, values: Vec<Val>) -> Option<Keyed> {
-        let row = self.plan.row(values)?;
+        self.keyed_row(&self.plan.row(values)?)
+    }
+
+    /// The keyed event of a plan's `row`.
+    fn keyed_row(&self, row: &[Val]) -> Option<Keyed> {
         let int = |at: usize| match row[at] {
             Val::Int(n) => Some(n),
             _ => None,

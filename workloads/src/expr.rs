@@ -356,12 +356,11 @@ impl Expr {
 }
 
 /// Numbers compare by value (a whole number equals the same float).
-fn equal(a: &Val, b: &Val) -> bool {
+pub(crate) fn equal(a: &Val, b: &Val) -> bool {
     a.total_cmp(b) == std::cmp::Ordering::Equal
 }
 
 fn binary_value(op: Binary, x: &Expr, y: &Expr, columns: &Columns, row: &[Val]) -> Option<Val> {
-    use std::cmp::Ordering::{Equal, Greater, Less};
     if let Binary::And | Binary::Or = op {
         // Both sides are evaluated, as SQL does not promise to skip one.
         let (a, b) = (x.eval(columns, row), y.eval(columns, row));
@@ -377,7 +376,14 @@ fn binary_value(op: Binary, x: &Expr, y: &Expr, columns: &Columns, row: &[Val]) 
         };
     }
     let (a, b) = (x.eval(columns, row)?, y.eval(columns, row)?);
-    let order = || a.total_cmp(&b);
+    apply(op, &a, &b)
+}
+
+/// `a op b` for an operator other than `and` and `or`: a comparison, a
+/// division, or [`arithmetic`]; none where SQL gives NULL.
+pub(crate) fn apply(op: Binary, a: &Val, b: &Val) -> Option<Val> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let order = || a.total_cmp(b);
     let truth = |holds: bool| Some(Val::Bool(holds));
     match op {
         Binary::Eq => truth(order() == Equal),
@@ -390,7 +396,7 @@ fn binary_value(op: Binary, x: &Expr, y: &Expr, columns: &Columns, row: &[Val]) 
             let (p, q) = (a.as_f64()?, b.as_f64()?);
             (q != 0.0).then(|| Val::Float(p / q))
         }
-        _ => arithmetic(op, &a, &b),
+        _ => arithmetic(op, a, b),
     }
 }
 

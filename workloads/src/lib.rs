@@ -3,6 +3,9 @@
 //! the expressions declared jobs filter with, the oracle that computes every
 //! job's exact expected output, and the suite files that combine them.
 
+pub mod catalogue_declared;
+pub mod compiled_expr;
+pub mod compiled_row;
 pub mod declared_job;
 pub mod declared_oracle;
 pub mod declared_run;

@@ -11,8 +11,8 @@ use crate::event::{EventKind, decode};
 use crate::event_writer::EventWriter;
 use crate::expr::{Type, parse};
 use crate::generator::WorkloadSpec;
-use crate::replay::{Replay, Timing};
 use crate::job::{CATALOGUE, CampaignTable, catalogue_job};
+use crate::replay::{Replay, Timing};
 use crate::schema::{EventSchema, PAYMENT_SCHEMA};
 use crate::schema_decoder::SchemaDecoder;
 use crate::suite::Suite;
@@ -136,7 +136,10 @@ pub fn replay_as_payments(bytes: &[u8]) {
         replay.write(index, moved, &mut written);
         match replay.values(index, moved) {
             Some(values) => assert_eq!(decoder.decode(&written), Ok(values), "line {index}"),
-            None => assert!(decoder.decode(&written).is_err(), "a rejected line {index} decodes"),
+            None => assert!(
+                decoder.decode(&written).is_err(),
+                "a rejected line {index} decodes"
+            ),
         }
         let _ = replay.send_time_us(index, &crate::rate::RateProfile::constant(1.0));
     }

@@ -13,7 +13,7 @@ use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
 use streambench_workloads::window::{Keyed, WindowAggregate, WindowKey, WindowSpec};
 
 use crate::output::{DeadLetter, LateEvent};
-use crate::record::declared_plan;
+use crate::record::record_plan;
 
 /// A record as read from Kafka, owned so a batch outlives the poll that read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,10 +82,17 @@ pub enum Decode {
 }
 
 impl Decode {
-    /// How `job`'s records are decoded; the error says why a declared job
-    /// cannot run.
-    pub fn of(job: &JobSpec) -> crate::error::Result<Decode> {
-        Ok(match declared_plan(job)? {
+    /// How `job`'s records are decoded on a workload of `seed` with `keys`
+    /// keys; the error says why a declared job cannot run. A catalogue job
+    /// with a filter or a table (`ysb`) is decoded as its kind and filtered
+    /// and joined on the batch's frame, as Spark does; the others go
+    /// through their record plan, as a suite's own jobs do.
+    pub fn of(job: &JobSpec, seed: u64, keys: u64) -> crate::error::Result<Decode> {
+        let frame_work = job.declared.is_none() && (job.filter.is_some() || job.key != KeyBy::Key);
+        if frame_work {
+            return Ok(Decode::Kind(job.input));
+        }
+        Ok(match record_plan(job, seed, keys)? {
             Some(plan) => Decode::Declared(plan),
             None => Decode::Kind(job.input),
         })
@@ -465,8 +472,10 @@ mod tests {
             let job = catalogue_job(name).expect("job");
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
             let campaigns = CampaignTable::new(spec.seed, spec.keys);
-            let (columns, dead) =
-                decode_batch(&Decode::of(&job).expect("a catalogue job"), &records(&generator));
+            let (columns, dead) = decode_batch(
+                &Decode::of(&job, spec.seed, spec.keys).expect("a catalogue job"),
+                &records(&generator),
+            );
             let malformed = (0..generator.len())
                 .filter(|&i| matches!(generator.generate(i).class, EventClass::Malformed(_)))
                 .count();
@@ -479,11 +488,36 @@ mod tests {
                 .filter_map(|g| job.extract(&g.event, &campaigns))
                 .collect();
             assert_eq!(result.kept, kept.len(), "{name}");
-            let expected = windows_of(&job.window, &kept);
-            let got: BTreeMap<_, _> = result.windows.into_iter().collect();
+            // Compared on the job's aggregates, as the check compares rows
+            // (a session's plan carries no value: it aggregates none).
+            let on_its_columns = |windows: BTreeMap<_, WindowAggregate>| -> BTreeMap<_, Vec<f64>> {
+                windows
+                    .into_iter()
+                    .map(|(key, aggregate)| (key, job_columns(&job, &aggregate)))
+                    .collect()
+            };
+            let expected = on_its_columns(windows_of(&job.window, &kept));
+            let got = on_its_columns(result.windows.into_iter().collect());
             assert_eq!(got.len(), expected.len(), "{name}");
             assert_eq!(got, expected, "{name}");
         }
+    }
+
+    /// The values of `job`'s result columns for `aggregate`.
+    fn job_columns(job: &JobSpec, aggregate: &WindowAggregate) -> Vec<f64> {
+        use streambench_workloads::job::Aggregate::*;
+        job.aggregates
+            .iter()
+            .map(|column| match column {
+                Count => aggregate.count as f64,
+                Sum => aggregate.sum as f64,
+                Min => aggregate.min as f64,
+                Max => aggregate.max as f64,
+                Mean => aggregate.mean(),
+                FirstEventTime => aggregate.first_event_time_ms as f64,
+                LastEventTime => aggregate.last_event_time_ms as f64,
+            })
+            .collect()
     }
 
     #[test]
