@@ -243,7 +243,8 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
         Some(from) => eprintln!("streambench flink: restoring from {from}"),
         None => eprintln!("streambench flink: no checkpoint to restore; starting from --start"),
     }
-    let command = java_command(&install, &settings, &job_path, &job.checkpoint_dir);
+    let jvm_temp = jvm_temp_dir(&job)?;
+    let command = java_command(&install, &settings, &job_path, &job.checkpoint_dir, &jvm_temp);
     let mut driver = Driver::start(ENGINE, command, &job.checkpoint_dir.join("flink.log"))?;
     let job_id = driver::begin(&mut driver, || create_tables(&job)).await?;
     tracing::info!("Flink is running the job");
@@ -263,6 +264,12 @@ pub async fn run(job: JobRun, settings: FlinkSettings, install: FlinkInstall) ->
     };
     let outcome = watch(&job, &mut driver, &mut positions, &metrics, &source).await;
     observability.stop();
+    if let Err(e) = std::fs::remove_dir_all(&jvm_temp) {
+        tracing::warn!(
+            "cannot remove Flink's temporary folder {}: {e}",
+            jvm_temp.display()
+        );
+    }
     outcome?;
     Ok(RunSummary::from_metrics(
         ENGINE,
@@ -382,10 +389,31 @@ fn write_job_file(
     Ok(job_path)
 }
 
-/// The JVM that runs `FlinkJob` on the job file at `job_path`.
-fn java_command(install: &FlinkInstall, settings: &FlinkSettings, job_path: &Path, dir: &Path) -> Command {
+/// The JVM's temporary folder, in the run's own folder: Flink's local
+/// runtime unpacks its RPC and planner jars (about 60 MB) into
+/// `java.io.tmpdir` at every start and leaves them there when it is killed,
+/// which filled a shared `/tmp`. Emptied at each start, removed at the end.
+fn jvm_temp_dir(job: &JobRun) -> Result<PathBuf> {
+    let dir = job.checkpoint_dir.join("jvm-tmp");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(Error::checkpoint_write(&dir))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(Error::checkpoint_write(&dir))?;
+    Ok(dir)
+}
+
+/// The JVM that runs `FlinkJob` on the job file at `job_path`, in `dir`,
+/// with its temporary files in `temp`.
+fn java_command(
+    install: &FlinkInstall,
+    settings: &FlinkSettings,
+    job_path: &Path,
+    dir: &Path,
+    temp: &Path,
+) -> Command {
     let mut command = Command::new(&install.java);
     command.arg(format!("-Xmx{}m", settings.heap_mb));
+    command.arg(format!("-Djava.io.tmpdir={}", temp.display()));
     for open in JVM_OPENS {
         command.arg(format!("--add-opens={open}=ALL-UNNAMED"));
     }
