@@ -35,14 +35,7 @@ fn interpret(c: &mut Criterion) {
         events: Some(EVENTS),
         ..WorkloadSpec::default()
     };
-    let generator = Generator::new(spec.clone(), EventKind::Measurement, 1_700_000_000_000).expect("valid");
-    let mut record = Vec::new();
-    let records: Vec<Vec<u8>> = (0..EVENTS)
-        .map(|i| {
-            generator.write_record(i, &mut record);
-            record.clone()
-        })
-        .collect();
+    let records = records(&spec, EventKind::Measurement);
     let schemas = BTreeMap::from([(
         "measurement".to_string(),
         EventSchema::builtin(EventKind::Measurement, &spec),
@@ -85,14 +78,7 @@ fn ysb(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTim
         events: Some(EVENTS),
         ..WorkloadSpec::default()
     };
-    let generator = Generator::new(spec.clone(), EventKind::Ad, 1_700_000_000_000).expect("valid");
-    let mut record = Vec::new();
-    let records: Vec<Vec<u8>> = (0..EVENTS)
-        .map(|i| {
-            generator.write_record(i, &mut record);
-            record.clone()
-        })
-        .collect();
+    let records = records(&spec, EventKind::Ad);
     let catalogue = catalogue_job("ysb").expect("ysb");
     let campaigns = CampaignTable::new(spec.seed, spec.keys);
     let declared = declared_form(&catalogue, spec.seed, spec.keys).expect("windowed");
@@ -116,6 +102,18 @@ fn ysb(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTim
             black_box(kept)
         })
     });
+}
+
+/// Every record of `spec`'s workload of `kind` events, as sent.
+fn records(spec: &WorkloadSpec, kind: EventKind) -> Vec<Vec<u8>> {
+    let generator = Generator::new(spec.clone(), kind, 1_700_000_000_000).expect("valid");
+    let mut record = Vec::new();
+    (0..generator.len())
+        .map(|i| {
+            generator.write_record(i, &mut record);
+            record.clone()
+        })
+        .collect()
 }
 
 criterion_group!(benches, interpret);

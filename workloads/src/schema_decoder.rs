@@ -346,19 +346,30 @@ mod tests {
         }
     }
 
+    /// A schema of a time `t`, a key `k`, then `more` fields (TOML).
+    fn time_and_key_then(more: &str) -> EventSchema {
+        let more = if more.is_empty() {
+            String::new()
+        } else {
+            format!(", {more}")
+        };
+        toml::from_str(&format!(
+            r#"
+            time = "t"
+            kafka_key = "k"
+            fields = [{{ name = "t", type = "timestamp" }}, {{ name = "k", type = "integer", draw = {{ kind = "key" }} }}{more}]
+            "#
+        ))
+        .expect("a schema")
+    }
+
     #[test]
     fn a_float_reads_as_the_nearest_number_to_its_text() {
         // As Java's Double.parseDouble reads it in Flink and Spark: serde_json
         // without `float_roundtrip` reads "1e-30" one step below.
-        let schema: EventSchema = toml::from_str(
-            r#"
-            time = "t"
-            kafka_key = "k"
-            fields = [{ name = "t", type = "timestamp" }, { name = "k", type = "integer", draw = { kind = "key" } }, { name = "x", type = "float", draw = { kind = "uniform", min = 0, max = 1 } }]
-            "#,
-        )
-        .expect("a schema");
-        let decoder = SchemaDecoder::new(&schema);
+        let decoder = SchemaDecoder::new(&time_and_key_then(
+            r#"{ name = "x", type = "float", draw = { kind = "uniform", min = 0, max = 1 } }"#,
+        ));
         for text in [
             "1e-30",
             "0.1",
@@ -375,15 +386,7 @@ mod tests {
 
     #[test]
     fn keys_are_read_unescaped_in_any_order_and_one_naming_no_field_must_be_utf8() {
-        let schema: EventSchema = toml::from_str(
-            r#"
-            time = "t"
-            kafka_key = "k"
-            fields = [{ name = "t", type = "timestamp" }, { name = "k", type = "integer", draw = { kind = "key" } }]
-            "#,
-        )
-        .expect("a schema");
-        let decoder = SchemaDecoder::new(&schema);
+        let decoder = SchemaDecoder::new(&time_and_key_then(""));
         let read = |record: &[u8]| decoder.decode(record);
         let want = Ok(vec![Val::Int(1), Val::Int(2)]);
         assert_eq!(read(br#"{"t":1,"k":2}"#), want);
