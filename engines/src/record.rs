@@ -29,19 +29,20 @@ pub enum Interpreted {
 pub struct Interpreter {
     job: JobSpec,
     campaigns: CampaignTable,
-    /// A declared job's plan, compiled once.
-    declared: Option<Arc<RecordPlan>>,
+    /// The record plan, compiled once: a declared job's, or a windowed
+    /// catalogue job's declared form ([`record_plan`]).
+    plan: Option<Arc<RecordPlan>>,
 }
 
 impl Interpreter {
     /// The interpreter of `job` on a workload of `seed` with `keys` keys;
     /// the error says why a declared job cannot run.
     pub fn new(job: JobSpec, seed: u64, keys: u64) -> Result<Interpreter, Error> {
-        let declared = record_plan(&job, seed, keys)?;
+        let plan = record_plan(&job, seed, keys)?;
         Ok(Interpreter {
             job,
             campaigns: CampaignTable::new(seed, keys),
-            declared,
+            plan,
         })
     }
 
@@ -56,7 +57,7 @@ impl Interpreter {
         let Some(bytes) = payload else {
             return Interpreted::Malformed("record has no value".into());
         };
-        if let Some(plan) = &self.declared {
+        if let Some(plan) = &self.plan {
             return match plan.interpret(bytes) {
                 Ok(Some(kept)) => Interpreted::Kept(kept),
                 Ok(None) => Interpreted::Filtered,

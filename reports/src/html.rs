@@ -82,8 +82,11 @@ pub fn report(results: &Results) -> Result<String, ChartError> {
     out.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
     let verdicts = crate::verdict::verdicts(results);
     let faults = crate::resilience::verdicts(results);
-    if verdicts.is_empty() && faults.is_empty() {
-        out.push_str("<p>No run of this suite could be judged: none finished exact, without a fault, keeping up.</p>\n");
+    if verdicts.is_empty()
+        && faults.is_empty()
+        && let Some(why) = crate::verdict::unjudged(results)
+    {
+        let _ = writeln!(out, "<p>{}</p>", escape_html(&why));
     }
     for verdict in &verdicts {
         let _ = writeln!(out, "<p>{}</p>", with_code(&verdict.sentence()));

@@ -305,8 +305,12 @@ pub fn report(results: &Results) -> String {
     let mut out = format!("# streambench: {}\n\n", c.suite_name);
     let verdict = crate::verdict::markdown(results);
     let faults = crate::resilience::markdown(results);
-    if !verdict.is_empty() || !faults.is_empty() {
+    let unjudged = crate::verdict::unjudged(results).filter(|_| verdict.is_empty() && faults.is_empty());
+    if !verdict.is_empty() || !faults.is_empty() || unjudged.is_some() {
         out.push_str("## Verdict\n\n");
+    }
+    if let Some(why) = unjudged {
+        let _ = write!(out, "{why}\n\n");
     }
     if !verdict.is_empty() {
         out.push_str(&verdict);
@@ -355,9 +359,13 @@ pub fn report(results: &Results) -> String {
 pub(crate) fn context_table(results: &Results) -> Table {
     let c = &results.context;
     let mut context = Table::new(&["", ""]);
+    let events = match &c.replayed_from {
+        Some(file) => ("events", format!("replayed from {file}")),
+        None => ("seed", c.seed.to_string()),
+    };
     for (what, value) in [
         ("suite", format!("{} (hash {})", c.suite_file, c.suite_hash)),
-        ("seed", c.seed.to_string()),
+        events,
         ("started", c.started_at.clone()),
         (
             "streambench",

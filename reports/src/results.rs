@@ -109,6 +109,10 @@ pub struct RunContext {
     pub suite_name: String,
     /// The workload's seed.
     pub seed: u64,
+    /// The file the events were replayed from, with its timing, when they
+    /// were not generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_from: Option<String>,
     /// The operating system (`uname -sr`).
     pub os: String,
     /// The CPU model.

@@ -210,6 +210,43 @@ fn judged(results: &Results, r: &ScenarioResult) -> bool {
         && r.engine_delay.at(99.0).is_some()
 }
 
+/// Why no run of `results` could be judged, counting the runs each reason
+/// leaves out; none when some run was judged (or none ran).
+pub fn unjudged(results: &Results) -> Option<String> {
+    let runs = &results.scenarios;
+    if runs.is_empty() || runs.iter().any(|r| judged(results, r)) {
+        return None;
+    }
+    let count = |leaves_out: &dyn Fn(&ScenarioResult) -> bool| runs.iter().filter(|r| leaves_out(r)).count();
+    let reasons = [
+        (
+            count(&|r| !r.passed || r.error.is_some()),
+            "did not equal the oracle or failed",
+        ),
+        (count(&|r| r.scenario.fault != FaultPlan::None), "had a fault"),
+        (count(&|r| !results.kept_up(r.scenario.number)), "fell behind"),
+        (
+            count(&|r| r.scenario.constant_rate().is_none()),
+            "ran at a changing rate",
+        ),
+        (
+            count(&|r| r.engine_delay.at(99.0).is_none()),
+            "measured no latency after the warm-up (their events ended within it: \
+             send more events, or at a lower rate)",
+        ),
+    ];
+    let said: Vec<String> = reasons
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
+    Some(format!(
+        "No run of this suite could be judged: of its {} runs, {}.",
+        runs.len(),
+        said.join("; ")
+    ))
+}
+
 /// Whether `r` runs its job at the job's own watermark delay: it is not a
 /// step of a watermark sweep, or its suite ran the job only in sweeps. A
 /// sweep's steps trade completeness for latency and have their own verdict
@@ -526,10 +563,14 @@ pub fn markdown(results: &Results) -> String {
 
 /// What `run` prints last: one sentence per job.
 pub fn sentences(results: &Results) -> String {
-    verdicts(results)
+    let said: String = verdicts(results)
         .iter()
         .map(|v| format!("verdict: {}\n", v.sentence()))
-        .collect()
+        .collect();
+    match unjudged(results) {
+        Some(why) if said.is_empty() => format!("verdict: {why}\n"),
+        _ => said,
+    }
 }
 
 /// The points no other point beats on both counts (a higher or equal rate

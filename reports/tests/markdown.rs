@@ -184,3 +184,20 @@ fn every_row_carries_events_per_core_the_inverse_of_cpu_per_event() {
         Some(250_000.0)
     );
 }
+
+#[test]
+fn a_replayed_run_names_its_file_in_place_of_the_seed() {
+    let mut results = fixture();
+    let generated = markdown::report(&results);
+    assert!(generated.contains("| seed "), "a generated run shows its seed");
+    results.context.replayed_from = Some("samples/payments.jsonl, sent at the suite's rate".into());
+    let replayed = markdown::report(&results);
+    assert!(
+        replayed.contains("| events      | replayed from samples/payments.jsonl, sent at the suite's rate"),
+        "{replayed}"
+    );
+    assert!(
+        !replayed.contains("| seed "),
+        "the seed draws nothing in a replay"
+    );
+}

@@ -265,3 +265,29 @@ fn the_also_clause_does_not_repeat_the_cheaper_setting_the_tightest_target_named
     assert!(sentence.contains("spark_realtime also meets 1 s"), "{sentence}");
     assert_eq!(sentence.matches(", and at one rate").count(), 1, "{sentence}");
 }
+
+#[test]
+fn a_suite_none_of_whose_runs_can_be_judged_says_why() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-run.json");
+    let mut results: streambench_reports::results::Results =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("results");
+    assert_eq!(
+        streambench_reports::verdict::unjudged(&results),
+        None,
+        "its runs are judged"
+    );
+    for run in &mut results.scenarios {
+        run.engine_delay = Default::default();
+    }
+    let why = streambench_reports::verdict::unjudged(&results).expect("nothing judged");
+    let runs = results.scenarios.len();
+    assert!(
+        why.starts_with(&format!(
+            "No run of this suite could be judged: of its {runs} runs,"
+        )) && why.contains(&format!("{runs} measured no latency after the warm-up")),
+        "{why}"
+    );
+    let printed = streambench_reports::verdict::sentences(&results);
+    assert_eq!(printed, format!("verdict: {why}\n"), "`run` prints it last");
+    assert!(streambench_reports::markdown::report(&results).contains(&why));
+}

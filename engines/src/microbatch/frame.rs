@@ -77,7 +77,8 @@ pub enum Decode {
     /// A built-in kind; the catalogue job's filter and key are applied to
     /// the batch's frame.
     Kind(EventKind),
-    /// A declared job's plan, compiled once.
+    /// A record plan, compiled once: a declared job's, or a catalogue
+    /// job's declared form.
     Declared(Arc<RecordPlan>),
 }
 

@@ -14,6 +14,7 @@ use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::engine::EngineName;
 use streambench_workloads::generator::{Generator, WorkloadSpec};
 use streambench_workloads::rate::RateProfile;
+use streambench_workloads::replay::Timing;
 use streambench_workloads::scenario::{Scenario, SettingValue, Settings};
 use streambench_workloads::suite::Suite;
 
@@ -430,6 +431,13 @@ async fn run_context(config: &RunConfig, suite: &Suite) -> RunContext {
         suite_hash: format!("{hash:016x}"),
         suite_name: suite.name.clone(),
         seed: suite.workload.seed,
+        replayed_from: suite.workload.source.as_ref().map(|source| {
+            let timing = match source.timing {
+                Timing::Rate => "sent at the suite's rate",
+                Timing::Recorded => "sent at its own pace",
+            };
+            format!("{}, {timing}", source.file.display())
+        }),
         os: command_output("uname", &["-sr"]).unwrap_or_default(),
         cpu_model,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
