@@ -621,7 +621,8 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
             .settings_flags(own)
             .map_err(|e| anyhow::anyhow!("--set: {} settings: {e}", engine.as_str()))?;
     }
-    if args.workload.events.is_none() {
+    // A replayed file sends its own lines, as many as it has.
+    if args.workload.events.is_none() && workload.source.is_none() {
         workload.events = Some(500_000);
     }
     if args.workload.rate.is_none() {
