@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::declared_job::{DeclaredJob, Enrich};
 use crate::declared_run::Declared;
-use crate::event::{AdEventType, EventKind};
+use crate::event::EventKind;
 use crate::generator::WorkloadSpec;
 use crate::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy};
 use crate::schema::{EventSchema, Literal};
@@ -36,7 +36,7 @@ pub fn declared_form(job: &JobSpec, seed: u64, keys: u64) -> Option<Declared> {
         input: schema_name.clone(),
         filter: job
             .filter
-            .map(|Filter::AdEventType(wanted)| format!("event_type = '{}'", event_type_name(wanted))),
+            .map(|Filter::AdEventType(wanted)| format!("event_type = '{}'", wanted.name())),
         // An ad event's value is 1, as the catalogue's extraction gives it.
         derive: match ad && reads_value {
             true => vec![derived("value", "1")],
@@ -54,16 +54,6 @@ pub fn declared_form(job: &JobSpec, seed: u64, keys: u64) -> Option<Declared> {
         schema,
         job: declared,
     })
-}
-
-impl Aggregate {
-    /// Whether it reads the event's value (not only its count or time).
-    fn reads_value(&self) -> bool {
-        matches!(
-            self,
-            Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::Mean
-        )
-    }
 }
 
 /// The aggregate as a declared job writes it.
@@ -87,14 +77,6 @@ fn key_field(key: KeyBy, input: EventKind) -> &'static str {
         (KeyBy::Key, EventKind::Ad) => "ad_id",
         (KeyBy::Campaign, _) => "campaign",
         (KeyBy::User, _) => "user_id",
-    }
-}
-
-fn event_type_name(event_type: AdEventType) -> &'static str {
-    match event_type {
-        AdEventType::View => "view",
-        AdEventType::Click => "click",
-        AdEventType::Purchase => "purchase",
     }
 }
 

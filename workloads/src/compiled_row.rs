@@ -13,7 +13,8 @@ use crate::declared_oracle::JobPlan;
 use crate::expr::{Type, Val};
 
 /// A job's filter, derived fields and table, compiled once: fields at their
-/// positions, the table in a hash map when it is joined on whole numbers.
+/// positions, the table in a dense vector or a hash map when it is joined
+/// on whole numbers.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRow {
     filter: Option<Compiled>,

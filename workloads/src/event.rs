@@ -24,6 +24,20 @@ pub enum AdEventType {
     Purchase,
 }
 
+impl AdEventType {
+    /// Every type, in the order the generator draws them.
+    pub const ALL: [AdEventType; 3] = [AdEventType::View, AdEventType::Click, AdEventType::Purchase];
+
+    /// Its name in an event's JSON (and in a built-in schema's enum).
+    pub fn name(self) -> &'static str {
+        match self {
+            AdEventType::View => "view",
+            AdEventType::Click => "click",
+            AdEventType::Purchase => "purchase",
+        }
+    }
+}
+
 /// The kinds of ad, as in the Yahoo Streaming Benchmark.
 pub const AD_TYPES: [&str; 5] = ["banner", "modal", "sponsored-search", "mail", "mobile"];
 
@@ -159,6 +173,14 @@ pub fn decode(kind: EventKind, bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_event_types_name_is_how_its_json_writes_it() {
+        for event_type in AdEventType::ALL {
+            let written = serde_json::to_string(&event_type).expect("serializes");
+            assert_eq!(written, format!("\"{}\"", event_type.name()));
+        }
+    }
 
     #[test]
     fn events_round_trip_through_json() {

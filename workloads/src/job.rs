@@ -85,6 +85,14 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// Whether it reads the event's value (not only its count or time).
+    pub fn reads_value(&self) -> bool {
+        matches!(
+            self,
+            Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::Mean
+        )
+    }
+
     /// The result table's column for this aggregate.
     pub fn column(&self) -> &'static str {
         match self {

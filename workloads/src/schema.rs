@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{AD_TYPES, EventKind};
+use crate::event::{AD_TYPES, AdEventType, EventKind};
 use crate::expr::Val;
 use crate::generator::WorkloadSpec;
 
@@ -385,7 +385,7 @@ impl EventSchema {
                     Field {
                         name: "event_type".into(),
                         kind: FieldType::Enum,
-                        values: ["view", "click", "purchase"].map(String::from).to_vec(),
+                        values: AdEventType::ALL.map(|t| t.name().to_string()).to_vec(),
                         decimals: None,
                         draw: Some(unweighted()),
                     },
