@@ -442,9 +442,42 @@ public class FlinkJob {
         }
         tables.executeSql("CREATE TEMPORARY VIEW events AS SELECT `__ts` AS ts, `__partition` AS `partition`,"
             + " `__offset` AS `offset`, " + declared.get("event_time").asText() + " AS event_time_ms, "
-            + declared.get("key").asText() + " AS group_key, " + declared.get("value").asText() + " AS `value`, "
+            + keyColumns(declared) + declared.get("value").asText() + " AS `value`, "
             + declared.get("event_id").asText() + " AS event_id, CAST(0 AS BIGINT) AS ad_id,"
             + " CAST(0 AS BIGINT) AS user_id FROM declared_" + step);
+    }
+
+    /**
+     * A declared job's key columns in its events view: each as `__key_<i>`, the first also as
+     * `group_key` (the per-event jobs' one key), each followed by a comma.
+     */
+    static String keyColumns(JsonNode declared) {
+        StringBuilder columns = new StringBuilder();
+        JsonNode keys = declared.get("keys");
+        for (int i = 0; i < keys.size(); i++) {
+            columns.append(keys.get(i).get("sql").asText()).append(" AS `__key_").append(i).append("`, ");
+        }
+        return columns.append(keys.get(0).get("sql").asText()).append(" AS group_key, ").toString();
+    }
+
+    /**
+     * The columns a windowed job groups by, and their definitions in its result table: a declared
+     * job's key columns (one whole-number `key`, or the fields of a key of text or of several
+     * fields), else `group_key` as `key`.
+     */
+    static String[] groupKeys(JsonNode job) {
+        if (!job.hasNonNull("declared")) {
+            return new String[] {"group_key", "`key` BIGINT"};
+        }
+        JsonNode keys = job.get("declared").get("keys");
+        StringBuilder group = new StringBuilder();
+        StringBuilder columns = new StringBuilder();
+        for (int i = 0; i < keys.size(); i++) {
+            group.append(i == 0 ? "" : ", ").append("`__key_").append(i).append('`');
+            columns.append(i == 0 ? "" : ", ").append(quoted(keys.get(i).get("name").asText())).append(' ')
+                .append(keys.get(i).get("sql_type").asText());
+        }
+        return new String[] {group.toString(), columns.toString()};
     }
 
     /**
@@ -738,6 +771,7 @@ public class FlinkJob {
      */
     static String[] windowed(JsonNode spec, JsonNode job) {
         JsonNode window = spec.get("window");
+        String[] keys = groupKeys(job);
         String tvf;
         switch (window.get("kind").asText()) {
             case "tumbling":
@@ -748,7 +782,8 @@ public class FlinkJob {
                     + ", " + interval(window.get("size_ms").asLong()) + ")";
                 break;
             default:
-                tvf = "SESSION(TABLE events PARTITION BY group_key, DESCRIPTOR(ts), "
+                String partition = keys[0].contains(",") ? "(" + keys[0] + ")" : keys[0];
+                tvf = "SESSION(TABLE events PARTITION BY " + partition + ", DESCRIPTOR(ts), "
                     + interval(window.get("gap_ms").asLong()) + ")";
         }
         Map<String, String> aggregates = Map.of(
@@ -760,8 +795,8 @@ public class FlinkJob {
             "first_event_time", "MIN(event_time_ms)",
             "last_event_time", "MAX(event_time_ms)");
         StringBuilder select = new StringBuilder(
-            "SELECT group_key, epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
-        StringBuilder columns = new StringBuilder("`key` BIGINT, window_start_ms BIGINT, window_end_ms BIGINT");
+            "SELECT " + keys[0] + ", epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
+        StringBuilder columns = new StringBuilder(keys[1] + ", window_start_ms BIGINT, window_end_ms BIGINT");
         for (JsonNode aggregate : job.get("aggregates")) {
             String column = aggregate.get("column").asText();
             String expression = aggregates.get(aggregate.get("kind").asText());
@@ -770,7 +805,7 @@ public class FlinkJob {
             columns.append(", ").append(quoted(column)).append(mean ? " DOUBLE" : " BIGINT");
         }
         select.append(", CAST(0 AS BIGINT), ").append(literal(job.get("engine").asText()))
-            .append(" FROM TABLE(").append(tvf).append(") GROUP BY group_key, window_start, window_end");
+            .append(" FROM TABLE(").append(tvf).append(") GROUP BY ").append(keys[0]).append(", window_start, window_end");
         columns.append(", revision BIGINT, engine STRING");
         return new String[] {select.toString(), columns.toString()};
     }

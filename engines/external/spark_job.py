@@ -150,9 +150,9 @@ def declared_events(spark, events, job):
         F.col("__ts").alias("ts"),
         F.expr(declared["event_id"]).alias("event_id"),
         F.expr(declared["event_time"]).alias("event_time_ms"),
-        F.expr(declared["key"]).alias("group_key"),
+        *[F.expr(key["sql"]).alias(f"__key_{i}") for i, key in enumerate(declared["keys"])],
         F.expr(declared["value"]).alias("value"),
-    )
+    ).withColumn("group_key", F.col("__key_0"))
 
 
 def decoded(spark, raw, job, watermark_ms=None):
@@ -289,6 +289,15 @@ def burst(spark, raw, job):
     )
 
 
+def key_columns(job):
+    """The columns a windowed job groups by, each with its name in the result
+    table: a declared job's key columns (one whole-number `key`, or the
+    fields of a key of text or of several fields), else `key`."""
+    if job["declared"] is None:
+        return [("group_key", "key")]
+    return [(f"__key_{i}", key["name"]) for i, key in enumerate(job["declared"]["keys"])]
+
+
 def windowed(spark, raw, job):
     spec = job["job"]
     delay_ms = spec["watermark_delay_ms"] + spec["allowed_lateness_ms"]
@@ -315,9 +324,10 @@ def windowed(spark, raw, job):
         "last_event_time": F.max("event_time_ms"),
     }
     columns = [aggregates[a["kind"]].alias(a["column"]) for a in job["aggregates"]]
-    grouped = events.groupBy(F.col("group_key"), group.alias("w")).agg(*columns)
+    keys = key_columns(job)
+    grouped = events.groupBy(*[F.col(column) for column, _ in keys], group.alias("w")).agg(*columns)
     return grouped.select(
-        F.col("group_key").alias("key"),
+        *[F.col(column).alias(name) for column, name in keys],
         F.unix_millis(F.col("w.start")).alias("window_start_ms"),
         F.unix_millis(F.col("w.end")).alias("window_end_ms"),
         *[F.col(a["column"]) for a in job["aggregates"]],
@@ -379,13 +389,14 @@ def insert_statement(job, written):
     """The statement that writes one result row of `written` columns in the
     job's delivery mode: a plain insert, or an upsert on the result key."""
     marks = ", ".join(["%s"] * len(written))
-    insert = f"INSERT INTO {quoted(job['results_table'])} ({', '.join(written)}) VALUES ({marks})"
+    names = ", ".join(quoted(c) for c in written)
+    insert = f"INSERT INTO {quoted(job['results_table'])} ({names}) VALUES ({marks})"
     if job["delivery"] == "upsert":
         key = job["result_key"]
         updates = ", ".join(
-            f"{c} = EXCLUDED.{c}" for c in written if c not in key
+            f"{quoted(c)} = EXCLUDED.{quoted(c)}" for c in written if c not in key
         ) + ", inserted_at = clock_timestamp()"
-        insert += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        insert += f" ON CONFLICT ({', '.join(quoted(c) for c in key)}) DO UPDATE SET {updates}"
     return insert
 
 

@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::JobSpec;
+use streambench_workloads::key_names::KeyNames;
 
 use crate::error::Result;
 use crate::record::Interpreter;
@@ -57,6 +58,9 @@ pub struct JobRun {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Set (by a signal) to stop: the engine commits what it has and exits.
     pub stop: Arc<AtomicBool>,
+    /// The values of the keys a declared job carries by id (text, booleans
+    /// or several fields), shared by its record plans, sink and checkpoints.
+    pub key_names: Arc<KeyNames>,
 }
 
 impl JobRun {
@@ -88,13 +92,19 @@ impl JobRun {
             engine: engine.to_string(),
             topic: self.topic.clone(),
             group: self.group.clone(),
+            key_names: self.key_names.clone(),
         })
     }
 
     /// The record interpreter for the job; the error says why a declared
     /// job cannot run.
     pub fn interpreter(&self) -> Result<Interpreter> {
-        Interpreter::new(self.job.clone(), self.workload_seed, self.workload_keys)
+        Interpreter::sharing(
+            self.job.clone(),
+            self.workload_seed,
+            self.workload_keys,
+            &self.key_names,
+        )
     }
 }
 

@@ -7,6 +7,7 @@ use streambench_workloads::catalogue_declared::declared_form;
 use streambench_workloads::declared_run::{Declared, RecordPlan};
 use streambench_workloads::event::decode;
 use streambench_workloads::job::{CampaignTable, JobSpec};
+use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::Keyed;
 
 use crate::error::Error;
@@ -38,7 +39,12 @@ impl Interpreter {
     /// The interpreter of `job` on a workload of `seed` with `keys` keys;
     /// the error says why a declared job cannot run.
     pub fn new(job: JobSpec, seed: u64, keys: u64) -> Result<Interpreter, Error> {
-        let plan = record_plan(&job, seed, keys)?;
+        Interpreter::sharing(job, seed, keys, &KeyNames::shared())
+    }
+
+    /// [`Interpreter::new`], noting the keys it carries by id in `names`.
+    pub fn sharing(job: JobSpec, seed: u64, keys: u64, names: &Arc<KeyNames>) -> Result<Interpreter, Error> {
+        let plan = record_plan(&job, seed, keys, names)?;
         Ok(Interpreter {
             job,
             campaigns: CampaignTable::new(seed, keys),
@@ -76,7 +82,7 @@ impl Interpreter {
 
 /// The compiled plan of `job`, if a suite declares it.
 pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
-    compile(job, job.declared.as_deref())
+    compile(job, job.declared.as_deref(), &KeyNames::shared())
 }
 
 /// The compiled plan records of `job` go through on a workload of `seed`
@@ -84,16 +90,26 @@ pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
 /// declared form, so that the catalogue's windowed jobs take the path a
 /// suite's own jobs take (and the oracle's catalogue extraction judges
 /// it); none for the per-event jobs, whose rows carry the ad and the user.
-pub fn record_plan(job: &JobSpec, seed: u64, keys: u64) -> Result<Option<Arc<RecordPlan>>, Error> {
+/// The keys it carries by id are noted in `names`.
+pub fn record_plan(
+    job: &JobSpec,
+    seed: u64,
+    keys: u64,
+    names: &Arc<KeyNames>,
+) -> Result<Option<Arc<RecordPlan>>, Error> {
     match &job.declared {
-        Some(declared) => compile(job, Some(declared)),
-        None => compile(job, declared_form(job, seed, keys).as_ref()),
+        Some(declared) => compile(job, Some(declared), names),
+        None => compile(job, declared_form(job, seed, keys).as_ref(), names),
     }
 }
 
-fn compile(job: &JobSpec, declared: Option<&Declared>) -> Result<Option<Arc<RecordPlan>>, Error> {
+fn compile(
+    job: &JobSpec,
+    declared: Option<&Declared>,
+    names: &Arc<KeyNames>,
+) -> Result<Option<Arc<RecordPlan>>, Error> {
     declared
-        .map(|declared| RecordPlan::new(declared).map(Arc::new))
+        .map(|declared| RecordPlan::new(declared).map(|plan| Arc::new(plan.with_key_names(names.clone()))))
         .transpose()
         .map_err(|e| Error::Config(format!("job {}: {e}", job.name)))
 }

@@ -14,6 +14,7 @@ use streambench_engines::start::StartPosition;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::generator::WorkloadSpec;
 use streambench_workloads::job::{JobSpec, catalogue_job};
+use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::rate::RateProfile;
 use streambench_workloads::suite::Suite;
 
@@ -328,6 +329,7 @@ impl EngineArgs {
             metrics_file: self.metrics_file.clone(),
             metrics_addr: self.metrics_addr.0,
             stop,
+            key_names: KeyNames::shared(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! extraction) against a declared job's record plan (the schema's decoder,
 //! then filter, derived fields, table, key and value), on the same
 //! measurement records for `tumbling` and its declared twin. Target: the
-//! declared path within 10% of the catalogue's.
+//! declared path within 10% of the catalogue's. And what a key carried by
+//! id costs: ad events counted per ad, against per ad and event type.
 
 // criterion_group! generates a public function that cannot carry a doc comment.
 #![allow(missing_docs)]
@@ -49,6 +50,7 @@ fn interpret(c: &mut Criterion) {
     let mut group = c.benchmark_group("record_paths");
     group.throughput(Throughput::Elements(EVENTS));
     ysb(&mut group);
+    keys(&mut group);
     group.bench_function("catalogue tumbling", |b| {
         b.iter(|| {
             let mut sum = 0i64;
@@ -102,6 +104,37 @@ fn ysb(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTim
             black_box(kept)
         })
     });
+}
+
+/// Ad events counted per ad (a whole-number key), and per ad and event
+/// type (a key carried by id: hashed, its values noted once per key).
+fn keys(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let spec = WorkloadSpec {
+        events: Some(EVENTS),
+        ..WorkloadSpec::default()
+    };
+    let records = records(&spec, EventKind::Ad);
+    let schemas = BTreeMap::from([("ad".to_string(), EventSchema::builtin(EventKind::Ad, &spec))]);
+    for (name, key) in [
+        ("declared ads per ad", r#"["ad_id"]"#),
+        ("declared ads per ad and event type", r#"["ad_id", "event_type"]"#),
+    ] {
+        let job = format!(
+            "input = \"ad\"\nkey = {key}\nwindow = {{ kind = \"tumbling\", size_ms = 10000 }}\naggregates = [\"count\"]"
+        );
+        let declared: DeclaredJob = toml::from_str(&job).expect("a job");
+        let lowered = lower("ads", &declared, &schemas).expect("runs");
+        let plan = RecordPlan::new(lowered.declared.as_deref().expect("declared")).expect("a plan");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut keys = 0u64;
+                for bytes in &records {
+                    keys ^= plan.interpret(bytes).expect("an event").map_or(0, |k| k.key);
+                }
+                black_box(keys)
+            })
+        });
+    }
 }
 
 /// Every record of `spec`'s workload of `kind` events, as sent.

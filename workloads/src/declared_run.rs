@@ -6,12 +6,17 @@
 //! they run the catalogue: one code path from the keyed event on.
 //!
 //! What the engines' result tables hold bounds what a declared job may ask
-//! for: one whole-number key (or none), and aggregates over one whole-number
-//! field (`count`, `sum`, `min`, `max`, `mean`) or the event time (`min`,
-//! `max`). [`lower`] refuses anything else before a run, saying why.
+//! for: a key of any fields but floats (or none), and aggregates over one
+//! whole-number field (`count`, `sum`, `min`, `max`, `mean`) or the event
+//! time (`min`, `max`). A key of one whole number is the key itself; one of
+//! text, a boolean or several fields is carried by id through the engines
+//! and written as its own columns ([`crate::key_names`]); per-event jobs
+//! key by one whole number so far. [`lower`] refuses anything else before a
+//! run, saying why.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +26,10 @@ use crate::declared_oracle::JobPlan;
 use crate::event::{DecodeError, EventKind};
 use crate::expr::{Type, Val};
 use crate::job::{Aggregate, JobSpec, KeyBy};
+use crate::key_names::{KeyNames, key_id};
 use crate::schema::EventSchema;
 use crate::schema_decoder::SchemaDecoder;
-use crate::window::Keyed;
+use crate::window::{Keyed, WindowSpec};
 
 /// A declared job with the schema of its events: what a [`JobSpec`] of a
 /// declared job carries, so that an engine child runs exactly the suite's job.
@@ -36,6 +42,51 @@ pub struct Declared {
     pub schema: EventSchema,
     /// The job, as the suite declares it.
     pub job: DeclaredJob,
+}
+
+/// A column of a result table's key: its name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyColumn {
+    /// The column's name: the key field's.
+    pub name: String,
+    /// Its type (whole number, text or boolean).
+    pub kind: Type,
+}
+
+/// The columns every windowed result table has besides its key and its
+/// aggregates, which a key field may not be named.
+const WINDOW_COLUMNS: [&str; 6] = [
+    "window_start_ms",
+    "window_end_ms",
+    "revision",
+    "engine",
+    "inserted_at",
+    "emitted_at",
+];
+
+impl Declared {
+    /// The key columns of the job's result table when its key is carried by
+    /// id (text, a boolean or several fields); none when it is one whole
+    /// number (the `key` column) or there is none.
+    pub fn named_key(&self) -> Option<Vec<KeyColumn>> {
+        let plan = JobPlan::new(&self.job, &self.schema).ok()?;
+        match KeyPlan::new(&plan, &self.job.key, self.job.window).ok()? {
+            KeyPlan::Named(_) => Some(
+                self.job
+                    .key
+                    .iter()
+                    .filter_map(|name| {
+                        let (_, kind) = plan.column(name)?;
+                        Some(KeyColumn {
+                            name: name.clone(),
+                            kind,
+                        })
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The job spec engines run for `job`, named `name`, over one of
@@ -145,8 +196,71 @@ pub struct RecordPlan {
     compiled: CompiledRow,
     id: usize,
     time: usize,
-    key: Option<usize>,
+    key: KeyPlan,
     value: Option<usize>,
+    /// The values of the keys seen, for keys carried by id.
+    names: Arc<KeyNames>,
+}
+
+/// Where a job's key comes from.
+#[derive(Debug, Clone, PartialEq)]
+enum KeyPlan {
+    /// No key: every event under key 0.
+    None,
+    /// One whole-number field: the key is its value.
+    Whole(usize),
+    /// Text, a boolean or several fields: the key is their [`key_id`], and
+    /// their values are noted in the plan's [`KeyNames`].
+    Named(Vec<usize>),
+}
+
+impl KeyPlan {
+    /// The key of `job`'s rows, whose key fields are `key`.
+    fn new(plan: &JobPlan, key: &[String], window: WindowSpec) -> Result<KeyPlan, String> {
+        let mut fields = Vec::new();
+        for field in key {
+            match plan.column(field) {
+                Some((_, Type::Float)) => {
+                    return Err(format!(
+                        "key: `{field}` is a float; key by whole numbers, text or booleans (a float is rarely the same twice)"
+                    ));
+                }
+                Some((at, kind)) => fields.push((at, kind)),
+                None => return Err(format!("key: no field `{field}`")),
+            }
+        }
+        let taken = |name: &String| {
+            WINDOW_COLUMNS.contains(&name.as_str())
+                || Aggregate::ALL.iter().any(|a| a.column() == name)
+                || key.iter().filter(|k| *k == name).count() > 1
+        };
+        let named = fields.len() > 1 || fields.iter().any(|(_, kind)| *kind != Type::Int);
+        if let Some(name) = key.iter().find(|name| named && taken(name)) {
+            return Err(format!(
+                "key: `{name}` is named twice or named as one of the result table's own columns ({}, and the aggregates' columns); derive a field of another name",
+                WINDOW_COLUMNS.join(", ")
+            ));
+        }
+        Ok(match fields.as_slice() {
+            [] => KeyPlan::None,
+            [(at, Type::Int)] => KeyPlan::Whole(*at),
+            _ if window.is_per_event() => {
+                return Err(
+                    "key: per-event jobs key by one whole-number field so far (their rows have a whole-number key column)".into(),
+                );
+            }
+            _ => KeyPlan::Named(fields.iter().map(|(at, _)| *at).collect()),
+        })
+    }
+
+    /// The fields the key reads.
+    fn fields(&self) -> &[usize] {
+        match self {
+            KeyPlan::None => &[],
+            KeyPlan::Whole(at) => std::slice::from_ref(at),
+            KeyPlan::Named(fields) => fields,
+        }
+    }
 }
 
 impl RecordPlan {
@@ -165,20 +279,7 @@ impl RecordPlan {
                 .map(|(at, _)| at)
                 .ok_or(format!("no field `{name}`"))
         };
-        let key = match job.key.as_slice() {
-            [] => None,
-            [field] => match plan.column(field) {
-                Some((at, Type::Int)) => Some(at),
-                Some((_, other)) => {
-                    return Err(format!(
-                        "key: `{field}` is {}; the engines' result tables key by one whole number so far",
-                        other.name()
-                    ));
-                }
-                None => return Err(format!("key: no field `{field}`")),
-            },
-            _ => return Err("key: the engines' result tables key by one field so far".into()),
-        };
+        let key = KeyPlan::new(&plan, &job.key, job.window)?;
         let value = value_field(&plan, &schema.time)?;
         let (id, time) = (at(id)?, at(&schema.time)?);
         let compiled = CompiledRow::new(&plan)?;
@@ -186,9 +287,9 @@ impl RecordPlan {
         let fields = schema.fields.len();
         let mut read = vec![false; fields];
         compiled.reads(fields, &mut read);
-        for at in [Some(id), Some(time), key, value].into_iter().flatten() {
-            if at < fields {
-                read[at] = true;
+        for at in [id, time].iter().chain(key.fields()).chain(value.iter()) {
+            if *at < fields {
+                read[*at] = true;
             }
         }
         Ok(RecordPlan {
@@ -199,7 +300,15 @@ impl RecordPlan {
             value,
             compiled,
             plan,
+            names: KeyNames::shared(),
         })
+    }
+
+    /// The same plan, noting its keys' values in `names` (shared with the
+    /// engine's sink and checkpoints).
+    pub fn with_key_names(mut self, names: Arc<KeyNames>) -> RecordPlan {
+        self.names = names;
+        self
     }
 
     /// The job's plan: its columns, filter, derived fields and table.
@@ -207,10 +316,15 @@ impl RecordPlan {
         &self.plan
     }
 
-    /// Where in the plan's rows the event id, event time, key and
+    /// Where in the plan's rows the event id, event time, key fields and
     /// aggregated value are (the last two may be none).
-    pub(crate) fn positions(&self) -> (usize, usize, Option<usize>, Option<usize>) {
-        (self.id, self.time, self.key, self.value)
+    pub(crate) fn positions(&self) -> (usize, usize, &[usize], Option<usize>) {
+        (self.id, self.time, self.key.fields(), self.value)
+    }
+
+    /// The values of every key seen so far, by id (empty for whole-number keys).
+    pub fn key_names(&self) -> &Arc<KeyNames> {
+        &self.names
     }
 
     /// What the job keeps of the record `bytes`: none when its filter or
@@ -222,10 +336,16 @@ impl RecordPlan {
         }
         ROW.with_borrow_mut(|row| {
             self.decoder.decode_into(bytes, row)?;
-            Ok(match self.compiled.fill(row) {
-                true => self.keyed_row(row),
-                false => None,
-            })
+            if !self.compiled.fill(row) {
+                return Ok(None);
+            }
+            if let KeyPlan::Named(fields) = &self.key {
+                let key = fields.iter().map(|at| &row[*at]);
+                self.names
+                    .note(key_id_of(row, fields), key)
+                    .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+            }
+            Ok(self.keyed_row(row))
         })
     }
 
@@ -242,15 +362,25 @@ impl RecordPlan {
             Val::Int(n) => Some(n),
             _ => None,
         };
+        let key = match &self.key {
+            KeyPlan::None => 0,
+            KeyPlan::Whole(at) => int(*at)? as u64,
+            KeyPlan::Named(fields) => key_id_of(row, fields),
+        };
         Some(Keyed {
             event_id: int(self.id)? as u64,
-            key: self.key.map_or(Some(0), int)? as u64,
+            key,
             event_time_ms: int(self.time)?,
             value: self.value.map_or(Some(1), int)?,
             ad_id: 0,
             user_id: 0,
         })
     }
+}
+
+/// The [`key_id`] of the key `fields` of `row` (without copying text).
+fn key_id_of(row: &[Val], fields: &[usize]) -> u64 {
+    key_id(fields.iter().map(|at| &row[*at]))
 }
 
 #[cfg(test)]
@@ -306,12 +436,25 @@ mod tests {
                 "`rate` is a number; the engines' result tables aggregate whole numbers",
             ),
             (
-                refused(&|j| j.key = vec!["country".into()]),
-                "key: `country` is text",
+                refused(&|j| j.key = vec!["rate".into()]),
+                "key: `rate` is a float",
             ),
             (
-                refused(&|j| j.key = vec!["card".into(), "merchant".into()]),
-                "key by one field so far",
+                refused(&|j| {
+                    j.window = WindowSpec::Each;
+                    j.key = vec!["country".into()];
+                }),
+                "per-event jobs key by one whole-number field so far",
+            ),
+            (
+                refused(&|j| {
+                    j.derive.push(crate::declared_job::Derived {
+                        name: "revision".into(),
+                        expr: "country".into(),
+                    });
+                    j.key = vec!["revision".into()];
+                }),
+                "`revision` is named twice or named as one of the result table's own columns",
             ),
             (
                 refused(&|j| j.aggregates = vec!["count".into(), "count as n".into()]),
@@ -365,8 +508,9 @@ mod tests {
     /// The catalogue oracle running the lowered job (keyed events from the
     /// record plan, the catalogue's window aggregates) against the
     /// declared oracle's own accumulators over the same events.
-    fn lowered_equals_declared(window: &str, spec: &WorkloadSpec) -> Result<(), TestCaseError> {
-        let declared = job(window);
+    fn lowered_equals_declared(window: &str, key: &[&str], spec: &WorkloadSpec) -> Result<(), TestCaseError> {
+        let mut declared = job(window);
+        declared.key = key.iter().map(|k| k.to_string()).collect();
         let lowered = lower("j", &declared, &schemas()).map_err(TestCaseError::fail)?;
         let generator = Generator::for_job(spec.clone(), &lowered, 1_700_000_000_000).expect("valid");
         let writer = EventWriter::new(&payment_schema(), spec).expect("valid");
@@ -377,12 +521,22 @@ mod tests {
         let oracle = Oracle::compute(&lowered, &generator).map_err(|e| TestCaseError::fail(e.0))?;
         let windows = oracle.expected(&BTreeSet::new());
         prop_assert_eq!(windows.len(), want.windows.len());
+        // The declared oracle's windows by the id the engines carry the key as.
+        let named = lowered.named_key().is_some();
+        let by_id: BTreeMap<(u64, i64, i64), &Vec<Option<Val>>> = want
+            .windows
+            .iter()
+            .map(|((key, start, end), aggregates)| {
+                let id = match (named, key.as_slice()) {
+                    (false, [Val::Int(n)]) => *n as u64,
+                    _ => key_id(key),
+                };
+                ((id, *start, *end), aggregates)
+            })
+            .collect();
+        prop_assert_eq!(windows.len(), by_id.len(), "two keys under one id");
         for (window, aggregate) in &windows {
-            let row = (
-                vec![Val::Int(window.key as i64)],
-                window.window_start_ms,
-                window.window_end_ms,
-            );
+            let row = (window.key, window.window_start_ms, window.window_end_ms);
             let int = |n: i64| Some(Val::Int(n));
             let got = vec![
                 int(aggregate.count),
@@ -393,7 +547,7 @@ mod tests {
                 int(aggregate.first_event_time_ms),
                 int(aggregate.last_event_time_ms),
             ];
-            prop_assert_eq!(Some(&got), want.windows.get(&row), "{:?}", window);
+            prop_assert_eq!(Some(&&got), by_id.get(&row), "{:?}", window);
         }
         prop_assert_eq!(oracle.late_event_ids().collect::<BTreeSet<u64>>(), want.late);
         prop_assert_eq!(oracle.expected_dead_letters(), want.malformed);
@@ -420,8 +574,11 @@ mod tests {
                 rate: crate::rate::RateProfile::constant(200.0),
                 ..WorkloadSpec::default()
             };
-            lowered_equals_declared(r#"window = { kind = "tumbling", size_ms = 1000 }"#, &spec)?;
-            lowered_equals_declared(r#"window = { kind = "sliding", size_ms = 3000, slide_ms = 1000 }"#, &spec)?;
+            let tumbling = r#"window = { kind = "tumbling", size_ms = 1000 }"#;
+            lowered_equals_declared(tumbling, &["category"], &spec)?;
+            lowered_equals_declared(r#"window = { kind = "sliding", size_ms = 3000, slide_ms = 1000 }"#, &["category"], &spec)?;
+            lowered_equals_declared(tumbling, &["country"], &spec)?;
+            lowered_equals_declared(tumbling, &["category", "country", "online"], &spec)?;
         }
     }
 }

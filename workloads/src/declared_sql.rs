@@ -16,7 +16,6 @@ use serde::Serialize;
 
 use crate::declared_run::{Declared, RecordPlan};
 use crate::expr::{Binary, Columns, Expr, Type, Unary, Val};
-use crate::schema::FieldType;
 
 /// Whose SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +55,10 @@ pub struct SqlPlan {
     pub event_id: String,
     /// Its event time (ms).
     pub event_time: String,
-    /// Its key (0 when the job has none).
-    pub key: String,
+    /// Its key's columns in the result table, each named as there: `key`
+    /// (0 when the job has none) for a whole-number key, or the key fields
+    /// themselves when the key is text, a boolean or several fields.
+    pub keys: Vec<SqlKey>,
     /// The whole number it aggregates (1 when its aggregates read none).
     pub value: String,
 }
@@ -71,6 +72,17 @@ pub struct SqlField {
     pub sql_type: &'static str,
     /// An enum field's values.
     pub values: Vec<String>,
+}
+
+/// A column of the result table's key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SqlKey {
+    /// Its name in the result table.
+    pub name: String,
+    /// Its SQL expression over the joined row.
+    pub sql: String,
+    /// Its SQL type (`BIGINT`, `STRING` or `BOOLEAN`).
+    pub sql_type: &'static str,
 }
 
 /// A named column computed by an expression.
@@ -133,22 +145,43 @@ pub fn sql_plan(declared: &Declared, dialect: Dialect) -> Result<SqlPlan, String
         time_field: declared.schema.time.clone(),
         event_id: name(id),
         event_time: name(time),
-        key: key.map_or_else(|| literal(&Val::Int(0), dialect), name),
+        keys: match declared.named_key() {
+            Some(columns) => columns
+                .into_iter()
+                .zip(key)
+                .map(|(column, at)| SqlKey {
+                    name: column.name,
+                    sql: name(*at),
+                    sql_type: sql_type(column.kind),
+                })
+                .collect(),
+            None => vec![SqlKey {
+                name: "key".into(),
+                sql_type: "BIGINT",
+                sql: key
+                    .first()
+                    .map_or_else(|| literal(&Val::Int(0), dialect), |at| name(*at)),
+            }],
+        },
         value: value.map_or_else(|| literal(&Val::Int(1), dialect), name),
     })
 }
 
 fn sql_field(field: &crate::schema::Field) -> SqlField {
-    let sql_type = match field.kind {
-        FieldType::Integer | FieldType::Timestamp => "BIGINT",
-        FieldType::Float => "DOUBLE",
-        FieldType::String | FieldType::Enum => "STRING",
-        FieldType::Boolean => "BOOLEAN",
-    };
     SqlField {
         name: field.name.clone(),
-        sql_type,
+        sql_type: sql_type(Type::of(field.kind)),
         values: field.values.clone(),
+    }
+}
+
+/// The SQL type (in both dialects) of values of type `kind`.
+fn sql_type(kind: Type) -> &'static str {
+    match kind {
+        Type::Int => "BIGINT",
+        Type::Float => "DOUBLE",
+        Type::Text => "STRING",
+        Type::Bool => "BOOLEAN",
     }
 }
 
@@ -350,7 +383,7 @@ mod tests {
             )
         );
         assert_eq!(
-            (spark.key.as_str(), spark.value.as_str()),
+            (spark.keys[0].sql.as_str(), spark.value.as_str()),
             ("`merchant`", "`amount_cents`")
         );
         let table = spark.enrich.as_ref().expect("table");
@@ -400,7 +433,7 @@ mod tests {
         let country = plan.fields.iter().find(|f| f.name == "country").expect("country");
         assert_eq!((country.sql_type, country.values.len()), ("STRING", 3));
         assert_eq!(
-            (plan.key.as_str(), plan.value.as_str()),
+            (plan.keys[0].sql.as_str(), plan.value.as_str()),
             ("CAST(0 AS BIGINT)", "CAST(1 AS BIGINT)")
         );
     }

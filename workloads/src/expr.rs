@@ -128,7 +128,7 @@ pub struct ExprError {
 }
 
 /// The type of an expression's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Type {
     /// Whole numbers (and timestamps).
     Int,
@@ -141,7 +141,7 @@ pub enum Type {
 }
 
 /// A value an expression reads or gives.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Val {
     /// A whole number.
     Int(i64),

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::declared_run::Declared;
+use crate::declared_run::{Declared, KeyColumn};
 use crate::event::{AdEventType, Event, EventKind};
+use crate::expr::Type;
 use crate::invalid::Invalid;
 use crate::rng::EventRng;
 use crate::window::{Keyed, WindowSpec};
@@ -93,6 +94,17 @@ impl Aggregate {
         )
     }
 
+    /// Every aggregate, in the order of their columns in a catalogue table.
+    pub const ALL: [Aggregate; 7] = [
+        Aggregate::Count,
+        Aggregate::Sum,
+        Aggregate::Min,
+        Aggregate::Max,
+        Aggregate::Mean,
+        Aggregate::FirstEventTime,
+        Aggregate::LastEventTime,
+    ];
+
     /// The result table's column for this aggregate.
     pub fn column(&self) -> &'static str {
         match self {
@@ -144,6 +156,24 @@ impl CampaignTable {
 }
 
 impl JobSpec {
+    /// The key columns of the job's result table: a declared job's key
+    /// fields when its key is carried by id (see [`crate::key_names`]),
+    /// otherwise the one whole-number column `key`.
+    pub fn key_columns(&self) -> Vec<KeyColumn> {
+        self.named_key().unwrap_or_else(|| {
+            vec![KeyColumn {
+                name: "key".into(),
+                kind: Type::Int,
+            }]
+        })
+    }
+
+    /// The key columns when the key is carried by id (text, a boolean or
+    /// several fields of a declared job).
+    pub fn named_key(&self) -> Option<Vec<KeyColumn>> {
+        self.declared.as_deref().and_then(Declared::named_key)
+    }
+
     /// Why the job cannot run, if it cannot.
     pub fn validate(&self) -> Result<(), Invalid> {
         self.window.validate()?;

@@ -18,6 +18,7 @@ pub mod expr;
 pub mod generator;
 pub mod invalid;
 pub mod job;
+pub mod key_names;
 pub mod names;
 pub mod oracle;
 pub mod per_event;

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::expr::Val;
+use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::{Keyed, WindowKey};
 use tokio::sync::mpsc;
 
@@ -70,6 +72,18 @@ struct Snapshot {
     /// after this checkpoint is durable (and re-committed on restore if the
     /// crash came in between, as Flink's two-phase commit sinks do).
     pending: OutputBatch,
+    /// The values of the keys carried by id among the windows and pending
+    /// results (a declared job keyed by text or several fields).
+    #[serde(default)]
+    key_names: Vec<(u64, Vec<Val>)>,
+}
+
+impl Snapshot {
+    /// Gives the snapshot's key values back to `names`, and the snapshot.
+    fn restoring_keys(self, names: &KeyNames) -> Snapshot {
+        names.restore(&self.key_names);
+        self
+    }
 }
 
 /// An event on its way to a worker, with where it was read.
@@ -290,9 +304,13 @@ async fn restore(
         return Ok(None);
     }
     if job.delivery != DeliveryMode::Transactional {
-        return Ok(store.latest::<Snapshot>(None)?.map(|(_, s)| s));
+        return Ok(store
+            .latest::<Snapshot>(None)?
+            .map(|(_, s)| s.restoring_keys(&job.key_names)));
     }
-    let candidate = store.latest::<Snapshot>(Some(committed.map_or(1, |c| c + 1)))?;
+    let candidate = store
+        .latest::<Snapshot>(Some(committed.map_or(1, |c| c + 1)))?
+        .map(|(epoch, s)| (epoch, s.restoring_keys(&job.key_names)));
     match (candidate, committed) {
         (None, None) => Ok(None),
         (Some((epoch, snapshot)), Some(c)) if epoch == c => Ok(Some(snapshot)),
@@ -756,13 +774,21 @@ impl Coordinator<'_> {
             parts.states.values().map(|s| s.windows.len() as u64).sum(),
             Ordering::Relaxed,
         );
+        let windows: Vec<(WindowKey, Slot)> = parts.states.into_values().flat_map(|s| s.windows).collect();
+        let pending = self.pending.remove(&epoch).unwrap_or_default();
+        let keys = windows.iter().map(|(w, _)| w.key);
+        let key_names = self
+            .job
+            .key_names
+            .of(keys.chain(pending.results.iter().map(|r| r.window.key)));
         let snapshot = Snapshot {
             epoch,
             offsets: source.offsets,
             max_event_times: source.max_event_times,
             watermark_ms: source.watermark_ms,
-            windows: parts.states.into_values().flat_map(|s| s.windows).collect(),
-            pending: self.pending.remove(&epoch).unwrap_or_default(),
+            windows,
+            pending,
+            key_names,
         };
         if self.job.delivery != DeliveryMode::Transactional {
             self.write_unwritten().await?;

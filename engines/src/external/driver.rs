@@ -262,13 +262,15 @@ pub fn cannot_run_in(job: &JobSpec, dialect: Dialect) -> Option<String> {
 /// The result table's columns an engine writes, in order (before the
 /// bookkeeping ones: a window's `revision`, then `engine`), and the upsert
 /// key among them: one row per event, or one per key and window.
-fn result_columns(job: &JobSpec) -> (Vec<&'static str>, Vec<&'static str>) {
+fn result_columns(job: &JobSpec) -> (Vec<String>, Vec<String>) {
+    let names = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<String>>();
     if job.window.is_per_event() {
-        return (EVENT_ROW_COLUMNS.to_vec(), vec!["event_id"]);
+        return (names(&EVENT_ROW_COLUMNS), names(&["event_id"]));
     }
-    let key = vec!["key", "window_start_ms", "window_end_ms"];
+    let mut key: Vec<String> = job.key_columns().into_iter().map(|c| c.name).collect();
+    key.extend(names(&["window_start_ms", "window_end_ms"]));
     let mut columns = key.clone();
-    columns.extend(job.aggregates.iter().map(|a| a.column()));
+    columns.extend(job.aggregates.iter().map(|a| a.column().to_string()));
     (columns, key)
 }
 

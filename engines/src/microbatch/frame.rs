@@ -10,6 +10,7 @@ use polars::prelude::*;
 use streambench_workloads::declared_run::RecordPlan;
 use streambench_workloads::event::{AdEventType, DecodeError, Event, EventKind, decode};
 use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
+use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::{Keyed, WindowAggregate, WindowKey, WindowSpec};
 
 use crate::output::{DeadLetter, LateEvent};
@@ -88,12 +89,13 @@ impl Decode {
     /// with a filter or a table (`ysb`) is decoded as its kind and filtered
     /// and joined on the batch's frame, as Spark does; the others go
     /// through their record plan, as a suite's own jobs do.
-    pub fn of(job: &JobSpec, seed: u64, keys: u64) -> crate::error::Result<Decode> {
+    /// Keys carried by id are noted in `names`.
+    pub fn of(job: &JobSpec, seed: u64, keys: u64, names: &Arc<KeyNames>) -> crate::error::Result<Decode> {
         let frame_work = job.declared.is_none() && (job.filter.is_some() || job.key != KeyBy::Key);
         if frame_work {
             return Ok(Decode::Kind(job.input));
         }
-        Ok(match record_plan(job, seed, keys)? {
+        Ok(match record_plan(job, seed, keys, names)? {
             Some(plan) => Decode::Declared(plan),
             None => Decode::Kind(job.input),
         })
@@ -474,7 +476,7 @@ mod tests {
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
             let campaigns = CampaignTable::new(spec.seed, spec.keys);
             let (columns, dead) = decode_batch(
-                &Decode::of(&job, spec.seed, spec.keys).expect("a catalogue job"),
+                &Decode::of(&job, spec.seed, spec.keys, &KeyNames::shared()).expect("a catalogue job"),
                 &records(&generator),
             );
             let malformed = (0..generator.len())

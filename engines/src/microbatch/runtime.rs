@@ -171,7 +171,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     let mut sink = PostgresSink::connect(job.sink_config(ENGINE)?).await?;
     let offsets_log = BatchLog::open(&job.checkpoint_dir, "offsets")?;
     let commits_log = BatchLog::open(&job.checkpoint_dir, "commits")?;
-    let state_store = StateStore::open(&job.checkpoint_dir)?;
+    let state_store = StateStore::open(&job.checkpoint_dir)?.with_key_names(job.key_names.clone());
     let source = job.connect_source().await?;
     let reader = connect_reader(&job, &source, settings.parallelism).await?;
     let mut resume = resume_point(&job, &offsets_log, &commits_log)?;
@@ -194,7 +194,7 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     );
     event_time.restore(&resume.max_event_times, resume.watermark_ms);
     let windows = state_store.load(resume.batch)?;
-    let decode = Decode::of(&job.job, job.workload_seed, job.workload_keys)?;
+    let decode = Decode::of(&job.job, job.workload_seed, job.workload_keys, &job.key_names)?;
     let rule = match job.job.window.is_per_event() {
         true => Some((rule::state_of(&job.job, &windows), job.interpreter()?)),
         false => None,

@@ -8,8 +8,11 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use streambench_workloads::expr::Val;
+use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::{WindowAggregate, WindowKey};
 
 use crate::durable::{read_verified, write_atomically};
@@ -37,17 +40,25 @@ pub struct Delta {
     pub upserts: Vec<(WindowKey, WindowState)>,
     /// Windows removed.
     pub removes: Vec<WindowKey>,
+    /// The values of the upserted windows' keys, when carried by id.
+    #[serde(default)]
+    pub keys: Vec<(u64, Vec<Val>)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Snapshot {
     windows: Vec<(WindowKey, WindowState)>,
+    /// The values of the windows' keys, when carried by id.
+    #[serde(default)]
+    keys: Vec<(u64, Vec<Val>)>,
 }
 
-/// The versioned store in `<checkpoint>/state`.
+/// The versioned store in `<checkpoint>/state`, which also keeps the values
+/// of its windows' keys when they are carried by id.
 #[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
+    names: Arc<KeyNames>,
 }
 
 /// What writing a version cost.
@@ -64,7 +75,24 @@ impl StateStore {
     pub fn open(root: &Path) -> Result<StateStore> {
         let dir = root.join("state");
         fs::create_dir_all(&dir).map_err(Error::checkpoint(&dir))?;
-        Ok(StateStore { dir })
+        Ok(StateStore {
+            dir,
+            names: KeyNames::shared(),
+        })
+    }
+
+    /// The same store, keeping (and restoring) key values in `names`.
+    pub fn with_key_names(mut self, names: Arc<KeyNames>) -> StateStore {
+        self.names = names;
+        self
+    }
+
+    /// `windows` as a full snapshot, with their keys' values.
+    fn snapshot_of(&self, windows: &Windows) -> Snapshot {
+        Snapshot {
+            windows: windows.iter().map(|(k, v)| (*k, *v)).collect(),
+            keys: self.names.of(windows.keys().map(|w| w.key)),
+        }
     }
 
     fn path(&self, version: u64, kind: &str) -> PathBuf {
@@ -76,12 +104,14 @@ impl StateStore {
     pub fn write(&self, version: u64, delta: &Delta, windows: &Windows) -> Result<VersionStats> {
         let snapshot = version.is_multiple_of(SNAPSHOT_EVERY);
         let (path, payload) = if snapshot {
-            let full = Snapshot {
-                windows: windows.iter().map(|(k, v)| (*k, *v)).collect(),
-            };
+            let full = self.snapshot_of(windows);
             (self.path(version, "snapshot"), serde_json::to_vec(&full))
         } else {
-            (self.path(version, "delta"), serde_json::to_vec(delta))
+            let delta = Delta {
+                keys: self.names.of(delta.upserts.iter().map(|(w, _)| w.key)),
+                ..delta.clone()
+            };
+            (self.path(version, "delta"), serde_json::to_vec(&delta))
         };
         let payload = payload.map_err(|e| Error::Checkpoint {
             path: path.clone(),
@@ -101,9 +131,7 @@ impl StateStore {
     /// fresh run at a batch number above earlier runs'.
     pub fn write_snapshot(&self, version: u64, windows: &Windows) -> Result<()> {
         let path = self.path(version, "snapshot");
-        let full = Snapshot {
-            windows: windows.iter().map(|(k, v)| (*k, *v)).collect(),
-        };
+        let full = self.snapshot_of(windows);
         let payload = serde_json::to_vec(&full).map_err(|e| Error::Checkpoint {
             path: path.clone(),
             reason: e.to_string(),
@@ -135,6 +163,7 @@ impl StateStore {
                 reason: e.to_string(),
             })?;
             windows.extend(snapshot.windows);
+            self.names.restore(&snapshot.keys);
         }
         for v in base + 1..=version {
             let path = self.path(v, "delta");
@@ -147,6 +176,7 @@ impl StateStore {
                 reason: e.to_string(),
             })?;
             apply(&mut windows, &delta);
+            self.names.restore(&delta.keys);
         }
         Ok(windows)
     }
@@ -210,7 +240,13 @@ mod tests {
     #[test]
     fn every_version_loads_as_it_was_written_across_snapshots_and_deltas() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = StateStore::open(dir.path()).expect("open");
+        // Keys carried by id: their values are noted as records are read.
+        let names = KeyNames::shared();
+        let key = |k: u64| vec![Val::Text(format!("k{k}"))];
+        for k in 0..7 {
+            names.note(window(k).key, key(k).iter()).expect("new");
+        }
+        let store = StateStore::open(dir.path()).expect("open").with_key_names(names);
         let mut windows = Windows::new();
         let mut history = vec![windows.clone()];
         for version in 1..=35u64 {
@@ -221,17 +257,27 @@ mod tests {
                 } else {
                     vec![]
                 },
+                ..Delta::default()
             };
             apply(&mut windows, &delta);
             store.write(version, &delta, &windows).expect("write");
             history.push(windows.clone());
         }
         for version in [0, 20, 21, 29, 30, 35] {
-            assert_eq!(
-                store.load(version).expect("load"),
-                history[version as usize],
-                "version {version}"
-            );
+            // A fresh process: only the store knows the keys' values.
+            let names = KeyNames::shared();
+            let restarted = StateStore::open(dir.path())
+                .expect("open")
+                .with_key_names(names.clone());
+            let windows = restarted.load(version).expect("load");
+            assert_eq!(windows, history[version as usize], "version {version}");
+            for w in windows.keys() {
+                assert_eq!(
+                    names.get(w.key).as_deref(),
+                    Some(&key(w.key)[..]),
+                    "version {version}"
+                );
+            }
         }
         for purged in [5, 10, 19] {
             assert!(
@@ -249,7 +295,7 @@ mod tests {
         for version in 1..=3 {
             let delta = Delta {
                 upserts: vec![(window(version), state(1))],
-                removes: vec![],
+                ..Delta::default()
             };
             apply(&mut windows, &delta);
             store.write(version, &delta, &windows).expect("write");

@@ -11,10 +11,13 @@ pub mod readback;
 pub mod tables;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use streambench_workloads::declared_run::KeyColumn;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::JobSpec;
+use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::per_event::EventRow;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls};
@@ -46,6 +49,8 @@ pub struct SinkConfig {
     pub topic: String,
     /// The consumer group, for the offsets table.
     pub group: String,
+    /// The values of keys carried by id, for their columns.
+    pub key_names: Arc<KeyNames>,
 }
 
 /// What the transactional offsets table holds for a group: the epoch last
@@ -62,7 +67,15 @@ pub struct CommittedEpoch {
 pub struct PostgresSink {
     config: SinkConfig,
     client: Client,
-    results_sql: String,
+    results: ResultsStatement,
+}
+
+/// The statement writing the result table, and what its key columns are.
+#[derive(Debug, Clone)]
+struct ResultsStatement {
+    sql: String,
+    /// The key's own columns, when the key is carried by id.
+    named_key: Option<Vec<KeyColumn>>,
 }
 
 impl PostgresSink {
@@ -82,7 +95,10 @@ impl PostgresSink {
             );
         }
         let mut sink = PostgresSink {
-            results_sql: results_sql(&config),
+            results: ResultsStatement {
+                sql: results_sql(&config),
+                named_key: config.job.named_key(),
+            },
             config,
             client,
         };
@@ -131,7 +147,7 @@ impl PostgresSink {
             .transaction()
             .await
             .map_err(Error::postgres("starting a write"))?;
-        write_batch(&transaction, &self.config, &self.results_sql, batch).await?;
+        write_batch(&transaction, &self.config, &self.results, batch).await?;
         transaction
             .commit()
             .await
@@ -164,7 +180,7 @@ impl PostgresSink {
             .transaction()
             .await
             .map_err(Error::postgres("starting an epoch transaction"))?;
-        write_batch(&transaction, &self.config, &self.results_sql, batch).await?;
+        write_batch(&transaction, &self.config, &self.results, batch).await?;
         crash::point("sink.transaction.after_rows");
         let (partitions, next): (Vec<i32>, Vec<i64>) = offsets.iter().map(|(p, o)| (*p, *o)).unzip();
         let epoch_param = epoch as i64;
@@ -317,35 +333,43 @@ fn results_sql(config: &SinkConfig) -> String {
     if config.job.window.is_per_event() {
         return event_rows_sql(config);
     }
-    let aggregates = &config.job.aggregates;
-    let mut columns = vec!["key", "window_start_ms", "window_end_ms", "revision"];
-    columns.extend(aggregates.iter().map(|a| a.column()));
-    let mut arrays = vec!["$1::int8[]", "$2::int8[]", "$3::int8[]", "$4::int8[]"];
-    let placeholders: Vec<String> = aggregates
+    let job = &config.job;
+    let keys: Vec<String> = job.key_columns().iter().map(|c| quoted(&c.name)).collect();
+    let mut columns = keys.clone();
+    let mut types: Vec<&str> = job
+        .key_columns()
+        .iter()
+        .map(|c| tables::sql_type(c.kind))
+        .collect();
+    for column in ["window_start_ms", "window_end_ms", "revision"] {
+        columns.push(column.into());
+        types.push("bigint");
+    }
+    for aggregate in &job.aggregates {
+        columns.push(aggregate.column().into());
+        types.push(tables::column_type(*aggregate));
+    }
+    // `$1` is the engine; the columns' arrays follow.
+    let arrays: Vec<String> = types
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            format!(
-                "${}::{}[]",
-                i + 6,
-                tables::column_type(*a).replace("double precision", "float8")
-            )
-        })
+        .map(|(i, t)| format!("${}::{}[]", i + 2, t.replace("double precision", "float8")))
         .collect();
-    arrays.extend(placeholders.iter().map(String::as_str));
     let table = quoted(&config.tables.results);
     let mut sql = format!(
-        "INSERT INTO {table} ({}, engine) SELECT u.*, $5 FROM UNNEST({}) AS u",
+        "INSERT INTO {table} ({}, engine) SELECT u.*, $1 FROM UNNEST({}) AS u",
         columns.join(", "),
         arrays.join(", ")
     );
     if config.mode == DeliveryMode::Upsert {
         // An older revision never overwrites a newer one, whatever order
         // retries and restarts deliver them in.
+        let updated: Vec<&str> = columns[keys.len() + 2..].iter().map(String::as_str).collect();
         sql.push_str(&format!(
-            " ON CONFLICT (key, window_start_ms, window_end_ms) DO UPDATE SET {} \
+            " ON CONFLICT ({}, window_start_ms, window_end_ms) DO UPDATE SET {} \
              WHERE {table}.revision <= EXCLUDED.revision",
-            overwrite(&columns[3..])
+            keys.join(", "),
+            overwrite(&updated)
         ));
     }
     sql
@@ -388,14 +412,14 @@ fn event_rows_sql(config: &SinkConfig) -> String {
 async fn write_batch(
     client: &impl GenericClient,
     config: &SinkConfig,
-    results_sql: &str,
+    results: &ResultsStatement,
     batch: &OutputBatch,
 ) -> Result<()> {
     if !batch.results.is_empty() {
-        write_results(client, config, results_sql, &batch.results).await?;
+        write_results(client, config, results, &batch.results).await?;
     }
     if !batch.rows.is_empty() {
-        write_event_rows(client, config, results_sql, &batch.rows).await?;
+        write_event_rows(client, config, &results.sql, &batch.rows).await?;
     }
     if !batch.late.is_empty() {
         let late = &batch.late;
@@ -473,7 +497,7 @@ async fn write_event_rows(
 async fn write_results(
     client: &impl GenericClient,
     config: &SinkConfig,
-    sql: &str,
+    statement: &ResultsStatement,
     results: &[WindowResult],
 ) -> Result<()> {
     // One statement may not upsert a row twice: keep each window's latest.
@@ -489,7 +513,7 @@ async fn write_results(
     } else {
         results.iter().collect()
     };
-    let keys: Vec<i64> = rows.iter().map(|r| r.window.key as i64).collect();
+    let keys = key_arrays(statement.named_key.as_deref(), &config.key_names, &rows)?;
     let starts: Vec<i64> = rows.iter().map(|r| r.window.window_start_ms).collect();
     let ends: Vec<i64> = rows.iter().map(|r| r.window.window_end_ms).collect();
     let revisions: Vec<i64> = rows.iter().map(|r| r.revision).collect();
@@ -499,14 +523,39 @@ async fn write_results(
         .iter()
         .map(|a| column_array(*a, rows.iter().map(|r| &r.aggregate)))
         .collect();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys, &starts, &ends, &revisions, &config.engine];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&config.engine];
+    params.extend(keys.iter().map(|column| column.as_ref()));
+    params.extend([&starts as &(dyn ToSql + Sync), &ends, &revisions]);
     params.extend(aggregates.iter().map(|column| column.as_ref()));
     client
-        .execute(sql, &params)
+        .execute(&statement.sql, &params)
         .await
         .map_err(Error::postgres(format!(
             "writing results to {}",
             config.tables.results
         )))?;
     Ok(())
+}
+
+/// The key columns of `rows`, as the arrays they are written from: the
+/// whole-number `key`, or each column of a key carried by id, from `names`.
+fn key_arrays(
+    named: Option<&[KeyColumn]>,
+    names: &KeyNames,
+    rows: &[&WindowResult],
+) -> Result<Vec<Box<dyn ToSql + Sync>>> {
+    let Some(columns) = named else {
+        let keys: Vec<i64> = rows.iter().map(|r| r.window.key as i64).collect();
+        return Ok(vec![Box::new(keys)]);
+    };
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let values = names
+            .get(row.window.key)
+            .ok_or_else(|| Error::Internal(format!("no values noted for key id {}", row.window.key)))?;
+        keys.push(values);
+    }
+    Ok((0..columns.len())
+        .map(|i| tables::value_array(columns[i].kind, keys.iter().map(|k| &k[i])))
+        .collect())
 }

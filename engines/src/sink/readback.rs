@@ -1,13 +1,16 @@
 //! Reading a run's tables back: for the oracle check, for latency, and for
 //! tests. This is how the harness sees what an engine did.
 
+use streambench_workloads::declared_run::KeyColumn;
+use streambench_workloads::expr::{Type, Val};
 use streambench_workloads::job::{Aggregate, JobSpec};
+use streambench_workloads::key_names::key_id;
 use streambench_workloads::oracle::{Observed, ResultRow};
 use streambench_workloads::per_event::EventRow;
 use streambench_workloads::window::WindowKey;
 use tokio_postgres::Client;
 
-use super::tables::{EVENT_ROW_COLUMNS, Tables, quoted};
+use super::tables::{EVENT_ROW_COLUMNS, Tables, key_list, quoted};
 use crate::error::{Error, Result};
 
 /// Every row of a per-event job's result table.
@@ -27,20 +30,28 @@ pub async fn read_event_rows(client: &Client, tables: &Tables) -> Result<Vec<Eve
 }
 
 /// Every row of a windowed job's result table, as the oracle check reads them.
+/// A key carried by id is read from its own columns and hashed as the
+/// engines hash it ([`key_id`]).
 pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Vec<ResultRow>> {
-    let mut columns = vec!["key", "window_start_ms", "window_end_ms", "revision"];
-    columns.extend(job.aggregates.iter().map(|a| a.column()));
+    let named = job.named_key();
+    let keys = named.as_ref().map_or(1, Vec::len);
+    let mut columns = vec![key_list(job), "window_start_ms, window_end_ms, revision".into()];
+    columns.extend(job.aggregates.iter().map(|a| a.column().to_string()));
     let rows = select_results(client, tables, &columns.join(", ")).await?;
     Ok(rows
         .iter()
         .map(|row| {
+            let key = match &named {
+                None => row.get::<_, i64>(0) as u64,
+                Some(columns) => key_id(&key_values(row, columns)),
+            };
             let mut result = ResultRow {
                 window: WindowKey {
-                    key: row.get::<_, i64>(0) as u64,
-                    window_start_ms: row.get(1),
-                    window_end_ms: row.get(2),
+                    key,
+                    window_start_ms: row.get(keys),
+                    window_end_ms: row.get(keys + 1),
                 },
-                revision: row.get(3),
+                revision: row.get(keys + 2),
                 count: None,
                 sum: None,
                 min: None,
@@ -50,7 +61,7 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
                 last_event_time_ms: None,
             };
             for (i, aggregate) in job.aggregates.iter().enumerate() {
-                let at = 4 + i;
+                let at = keys + 3 + i;
                 match aggregate {
                     Aggregate::Count => result.count = row.get(at),
                     Aggregate::Sum => result.sum = row.get(at),
@@ -64,6 +75,20 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
             result
         })
         .collect())
+}
+
+/// The values of a row's first `columns`, the key's.
+fn key_values(row: &tokio_postgres::Row, columns: &[KeyColumn]) -> Vec<Val> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(at, column)| match column.kind {
+            Type::Int => Val::Int(row.get(at)),
+            Type::Float => Val::Float(row.get(at)),
+            Type::Text => Val::Text(row.get(at)),
+            Type::Bool => Val::Bool(row.get(at)),
+        })
+        .collect()
 }
 
 /// Every row of the result table, `columns` of each.

@@ -3,6 +3,7 @@
 //! flag can reach SQL as code.
 
 use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::expr::{Type, Val};
 use streambench_workloads::job::{Aggregate, JobSpec};
 use streambench_workloads::names::is_identifier;
 use streambench_workloads::window::WindowAggregate;
@@ -58,11 +59,12 @@ impl Tables {
                 quoted(&self.emitted_view)
             );
         }
+        let window = format!("{}, window_start_ms, window_end_ms", key_list(job));
         format!(
-            "SELECT DISTINCT ON (key, window_start_ms, window_end_ms) window_end_ms, \
+            "SELECT DISTINCT ON ({window}) window_end_ms, \
              (extract(epoch FROM emitted_at) * 1000000)::bigint \
              FROM {} WHERE window_end_ms >= $1 AND window_end_ms <= $2 \
-             ORDER BY key, window_start_ms, window_end_ms, revision DESC, emitted_at",
+             ORDER BY {window}, revision DESC, emitted_at",
             quoted(&self.emitted_view)
         )
     }
@@ -72,6 +74,51 @@ impl Tables {
 /// quotes keep them from ever being read as keywords.
 pub fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The key columns of `job`'s result table, quoted, comma-separated.
+pub fn key_list(job: &JobSpec) -> String {
+    let keys: Vec<String> = job.key_columns().iter().map(|c| quoted(&c.name)).collect();
+    keys.join(", ")
+}
+
+/// The SQL type of a key column of type `kind` (never a float).
+pub fn sql_type(kind: Type) -> &'static str {
+    match kind {
+        Type::Int => "bigint",
+        Type::Float => "double precision",
+        Type::Text => "text",
+        Type::Bool => "boolean",
+    }
+}
+
+/// `values`, all of type `kind`, as the SQL array a column of that type is
+/// written from.
+pub fn value_array<'a>(kind: Type, values: impl Iterator<Item = &'a Val>) -> Box<dyn ToSql + Sync> {
+    fn typed<'a, T: ToSql + Sync + 'static>(
+        values: impl Iterator<Item = &'a Val>,
+        cell: fn(&Val) -> Option<T>,
+    ) -> Box<dyn ToSql + Sync> {
+        Box::new(values.map(cell).collect::<Vec<Option<T>>>())
+    }
+    match kind {
+        Type::Int => typed(values, |v| match v {
+            Val::Int(n) => Some(*n),
+            _ => None,
+        }),
+        Type::Float => typed(values, |v| match v {
+            Val::Float(f) => Some(*f),
+            _ => None,
+        }),
+        Type::Text => typed(values, |v| match v {
+            Val::Text(t) => Some(t.clone()),
+            _ => None,
+        }),
+        Type::Bool => typed(values, |v| match v {
+            Val::Bool(b) => Some(*b),
+            _ => None,
+        }),
+    }
 }
 
 /// The SQL type of an aggregate's column.
@@ -197,11 +244,13 @@ pub const EVENT_ROW_COLUMNS: [&str; 6] = [
 
 /// The columns of a windowed job's result table; keyed by window in upsert mode.
 fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
-    let mut columns = vec![
-        "key bigint NOT NULL".to_string(),
-        "window_start_ms bigint NOT NULL".to_string(),
-        "window_end_ms bigint NOT NULL".to_string(),
-    ];
+    let mut columns: Vec<String> = job
+        .key_columns()
+        .iter()
+        .map(|c| format!("{} {} NOT NULL", quoted(&c.name), sql_type(c.kind)))
+        .collect();
+    columns.push("window_start_ms bigint NOT NULL".into());
+    columns.push("window_end_ms bigint NOT NULL".into());
     for aggregate in &job.aggregates {
         columns.push(format!(
             "{} {} NOT NULL",
@@ -210,7 +259,8 @@ fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
         ));
     }
     columns.push("revision bigint NOT NULL".into());
-    with_bookkeeping(columns, mode, "key, window_start_ms, window_end_ms")
+    let key = format!("{}, window_start_ms, window_end_ms", key_list(job));
+    with_bookkeeping(columns, mode, &key)
 }
 
 #[cfg(test)]
