@@ -444,7 +444,9 @@ public class FlinkJob {
             + " `__offset` AS `offset`, " + declared.get("event_time").asText() + " AS event_time_ms, "
             + keyColumns(declared) + declared.get("value").asText() + " AS `value`, "
             + declared.get("event_id").asText() + " AS event_id, CAST(0 AS BIGINT) AS ad_id,"
-            + " CAST(0 AS BIGINT) AS user_id FROM declared_" + step);
+            + " CAST(0 AS BIGINT) AS user_id FROM declared_" + step
+            // A float too large for its units has none, and is dropped as streambench's plan drops it.
+            + " WHERE " + declared.get("value").asText() + " IS NOT NULL");
     }
 
     /**
@@ -798,16 +800,33 @@ public class FlinkJob {
             "SELECT " + keys[0] + ", epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
         StringBuilder columns = new StringBuilder(keys[1] + ", window_start_ms BIGINT, window_end_ms BIGINT");
         for (JsonNode aggregate : job.get("aggregates")) {
-            String column = aggregate.get("column").asText();
-            String expression = aggregates.get(aggregate.get("kind").asText());
-            boolean mean = aggregate.get("kind").asText().equals("mean");
-            select.append(", ").append(mean ? expression : "CAST(" + expression + " AS BIGINT)");
-            columns.append(", ").append(quoted(column)).append(mean ? " DOUBLE" : " BIGINT");
+            String[] column = aggregateColumn(aggregate.get("kind").asText(), aggregates, job.get("value_decimals"));
+            select.append(", ").append(column[0]);
+            columns.append(", ").append(quoted(aggregate.get("column").asText())).append(column[1]);
         }
         select.append(", CAST(0 AS BIGINT), ").append(literal(job.get("engine").asText()))
             .append(" FROM TABLE(").append(tvf).append(") GROUP BY ").append(keys[0]).append(", window_start, window_end");
         columns.append(", revision BIGINT, engine STRING");
         return new String[] {select.toString(), columns.toString()};
+    }
+
+    /**
+     * One aggregate's expression and its column's type: a whole number, or a float for the mean
+     * and, when the job aggregates a float in units of its `decimals`, for the sum, minimum and
+     * maximum too, divided back by 10^decimals (streambench's engines write the same division).
+     */
+    static String[] aggregateColumn(String kind, Map<String, String> aggregates, JsonNode decimals) {
+        String expression = aggregates.get(kind);
+        boolean ofValue = kind.equals("sum") || kind.equals("min") || kind.equals("max");
+        String scale = decimals == null || decimals.isNull() ? null
+            : "CAST(" + java.math.BigInteger.TEN.pow(decimals.asInt()) + " AS DOUBLE)";
+        if (kind.equals("mean")) {
+            return new String[] {scale == null ? expression : expression + " / " + scale, " DOUBLE"};
+        }
+        if (ofValue && scale != null) {
+            return new String[] {"CAST(" + expression + " AS DOUBLE) / " + scale, " DOUBLE"};
+        }
+        return new String[] {"CAST(" + expression + " AS BIGINT)", " BIGINT"};
     }
 
     /**

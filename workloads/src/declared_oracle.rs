@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::decimals::{from_units, scale, to_units};
 use crate::declared_job::{AggregateCall, DeclaredJob, Function};
 use crate::event_writer::EventWriter;
 use crate::expr::{Columns, Expr, Type, Val, parse};
@@ -29,6 +30,9 @@ pub struct JobPlan {
     key: Vec<usize>,
     /// Each aggregate, with the position and type of the field it reads.
     calls: Vec<(AggregateCall, Option<(usize, Type)>)>,
+    /// The decimals of each schema field that has them (a float aggregated
+    /// exactly, see [`crate::decimals`]), by position.
+    decimals: Vec<Option<u32>>,
     window: WindowSpec,
 }
 
@@ -107,6 +111,7 @@ impl JobPlan {
             enrich,
             key,
             calls,
+            decimals: schema.fields.iter().map(|f| f.decimals).collect(),
             window: job.window,
         })
     }
@@ -116,6 +121,12 @@ impl JobPlan {
     pub fn column(&self, name: &str) -> Option<(usize, Type)> {
         let at = self.columns.iter().position(|(n, _)| n == name)?;
         Some((at, self.columns[at].1))
+    }
+
+    /// The decimals of the float at position `at`, if it is a schema field
+    /// that has them.
+    pub fn decimals(&self, at: usize) -> Option<u32> {
+        self.decimals.get(at).copied().flatten()
     }
 
     /// The job's aggregates, checked and parsed, in output order.
@@ -176,24 +187,72 @@ impl JobPlan {
                 expected.late.insert(index);
                 continue;
             }
+            // A float too large for its units is dropped, as the engines' plan drops it.
+            let values: Option<Vec<Option<Val>>> = self
+                .calls
+                .iter()
+                .map(|(_, at)| match at {
+                    Some((i, _)) => self.value_in_units(&row[*i], *i).map(Some),
+                    None => Some(None),
+                })
+                .collect();
+            let Some(values) = values else {
+                expected.filtered += 1;
+                continue;
+            };
             let key: Vec<Val> = self.key.iter().map(|&i| row[i].clone()).collect();
             for (start, end) in self.window.fixed_windows(time) {
                 let accumulators = windows.entry((key.clone(), start, end)).or_insert_with(|| {
                     self.calls
                         .iter()
-                        .map(|(c, at)| Accumulator::new(c.function, *at))
+                        .map(|(c, at)| Accumulator::new(c.function, self.in_units(*at)))
                         .collect()
                 });
-                for (acc, (_, at)) in accumulators.iter_mut().zip(&self.calls) {
-                    acc.add(at.map(|(i, _)| &row[i]), time, index);
+                for (acc, value) in accumulators.iter_mut().zip(&values) {
+                    acc.add(value.as_ref(), time, index);
                 }
             }
         }
         expected.windows = windows
             .into_iter()
-            .map(|(window, accs)| (window, accs.into_iter().map(Accumulator::finish).collect()))
+            .map(|(window, accs)| {
+                let values = accs.into_iter().zip(&self.calls).map(|(acc, (call, at))| {
+                    let decimals = at.and_then(|(i, _)| self.decimals(i));
+                    from_units_of(call.function, decimals, acc.finish())
+                });
+                (window, values.collect())
+            })
             .collect();
         Ok(expected)
+    }
+
+    /// The field `at` as its aggregates take it: a float with decimals as
+    /// whole units.
+    fn in_units(&self, at: Option<(usize, Type)>) -> Option<(usize, Type)> {
+        at.map(|(i, t)| match (t, self.decimals(i)) {
+            (Type::Float, Some(_)) => (i, Type::Int),
+            _ => (i, t),
+        })
+    }
+
+    /// `value`, of the field at position `at`, as its aggregates take it;
+    /// none when a float does not fit its units.
+    fn value_in_units(&self, value: &Val, at: usize) -> Option<Val> {
+        match (value, self.decimals(at)) {
+            (Val::Float(x), Some(d)) => to_units(*x, d).map(Val::Int),
+            _ => Some(value.clone()),
+        }
+    }
+}
+
+/// An aggregate of `function` over units of `decimals` back in the field's
+/// own terms (a count of them stays a count).
+fn from_units_of(function: Function, decimals: Option<u32>, value: Option<Val>) -> Option<Val> {
+    match (function, decimals, value) {
+        (Function::Count | Function::CountDistinct, _, value) | (_, None, value) => value,
+        (_, Some(d), Some(Val::Int(units))) => Some(Val::Float(from_units(units, d))),
+        (_, Some(d), Some(Val::Float(mean))) => Some(Val::Float(mean / scale(d))),
+        (_, _, value) => value,
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! What the engines' result tables hold bounds what a declared job may ask
 //! for: a key of any fields but floats (or none), and aggregates over one
-//! whole-number field (`count`, `sum`, `min`, `max`, `mean`) or the event
+//! number field (`count`, `sum`, `min`, `max`, `mean`; a float only with
+//! `decimals`, aggregated in their units, [`crate::decimals`]) or the event
 //! time (`min`, `max`). A key of one whole number is the key itself; one of
 //! text, a boolean or several fields is carried by id through the engines
 //! and written as its own columns ([`crate::key_names`]); per-event jobs
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::compiled_row::CompiledRow;
+use crate::decimals::to_units;
 use crate::declared_job::{AggregateCall, DeclaredJob, Function};
 use crate::declared_oracle::JobPlan;
 use crate::event::{DecodeError, EventKind};
@@ -54,7 +56,7 @@ pub struct KeyColumn {
 }
 
 /// The columns every windowed result table has besides its key and its
-/// aggregates, which a key field may not be named.
+/// aggregates, which neither may be named.
 const WINDOW_COLUMNS: [&str; 6] = [
     "window_start_ms",
     "window_end_ms",
@@ -65,27 +67,77 @@ const WINDOW_COLUMNS: [&str; 6] = [
 ];
 
 impl Declared {
+    /// The key columns of the job's windowed result table: its key fields
+    /// (`key`, always 0, when it has none).
+    pub fn key_columns(&self) -> Vec<KeyColumn> {
+        let Ok(plan) = JobPlan::new(&self.job, &self.schema) else {
+            return Vec::new();
+        };
+        let columns: Vec<KeyColumn> = self
+            .job
+            .key
+            .iter()
+            .filter_map(|name| {
+                let (_, kind) = plan.column(name)?;
+                Some(KeyColumn {
+                    name: name.clone(),
+                    kind,
+                })
+            })
+            .collect();
+        match columns.is_empty() {
+            true => vec![KeyColumn {
+                name: "key".into(),
+                kind: Type::Int,
+            }],
+            false => columns,
+        }
+    }
+
+    /// The aggregates' columns in the job's result table, in order: each
+    /// one's `as` name, else `function_field` (`count`).
+    pub fn aggregate_columns(&self) -> Vec<String> {
+        JobPlan::new(&self.job, &self.schema)
+            .map(|plan| plan.calls().map(|c| c.column.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The decimals of the float the job aggregates, if it aggregates one
+    /// ([`crate::decimals`]).
+    pub fn value_decimals(&self) -> Option<u32> {
+        let plan = JobPlan::new(&self.job, &self.schema).ok()?;
+        value_field(&plan, &self.schema.time).ok()??.decimals
+    }
+
     /// The key columns of the job's result table when its key is carried by
     /// id (text, a boolean or several fields); none when it is one whole
     /// number (the `key` column) or there is none.
     pub fn named_key(&self) -> Option<Vec<KeyColumn>> {
         let plan = JobPlan::new(&self.job, &self.schema).ok()?;
         match KeyPlan::new(&plan, &self.job.key, self.job.window).ok()? {
-            KeyPlan::Named(_) => Some(
-                self.job
-                    .key
-                    .iter()
-                    .filter_map(|name| {
-                        let (_, kind) = plan.column(name)?;
-                        Some(KeyColumn {
-                            name: name.clone(),
-                            kind,
-                        })
-                    })
-                    .collect(),
-            ),
+            KeyPlan::Named(_) => Some(self.key_columns()),
             _ => None,
         }
+    }
+
+    /// Why the result table's columns clash, if they do: a name given
+    /// twice, or one of the table's own columns.
+    fn check_columns(&self) -> Result<(), String> {
+        if self.job.window.is_per_event() {
+            return Ok(());
+        }
+        let keys = self.key_columns().into_iter().map(|c| c.name);
+        let mut seen: Vec<String> = WINDOW_COLUMNS.iter().map(|c| c.to_string()).collect();
+        for name in keys.chain(self.aggregate_columns()) {
+            if seen.contains(&name) {
+                return Err(format!(
+                    "the result table would have two columns `{name}` (its own columns are {}, then the key fields and the aggregates); name the aggregate with `as`, or derive the key field under another name",
+                    WINDOW_COLUMNS.join(", ")
+                ));
+            }
+            seen.push(name);
+        }
+        Ok(())
     }
 }
 
@@ -106,6 +158,7 @@ pub fn lower(
         job: job.clone(),
     };
     let plan = RecordPlan::new(&declared)?;
+    declared.check_columns()?;
     let aggregates = lower_aggregates(plan.plan.calls(), &schema.time)?;
     let spec = JobSpec {
         name: name.to_string(),
@@ -154,9 +207,9 @@ fn lower_aggregates<'c>(
     Ok(aggregates)
 }
 
-/// The one whole-number field the job's aggregates read besides the event
-/// time, if any.
-fn value_field(plan: &JobPlan, time: &str) -> Result<Option<usize>, String> {
+/// The one field the job's aggregates read besides the event time, if
+/// any: a whole number, or a float with decimals (aggregated in its units).
+fn value_field(plan: &JobPlan, time: &str) -> Result<Option<ValueField>, String> {
     let mut read: Option<&str> = None;
     for call in plan.calls() {
         let Some(field) = call.field.as_deref() else {
@@ -176,13 +229,29 @@ fn value_field(plan: &JobPlan, time: &str) -> Result<Option<usize>, String> {
     }
     let Some(field) = read else { return Ok(None) };
     match plan.column(field) {
-        Some((at, Type::Int)) => Ok(Some(at)),
+        Some((at, Type::Int)) => Ok(Some(ValueField { at, decimals: None })),
+        Some((at, Type::Float)) => match plan.decimals(at) {
+            Some(d) => Ok(Some(ValueField {
+                at,
+                decimals: Some(d),
+            })),
+            None => Err(format!(
+                "aggregates: `{field}` is a float without `decimals`; aggregate a schema field that has them (`decimals = 2` for money): its values are then aggregated exactly, as SQL's DECIMAL is"
+            )),
+        },
         Some((_, other)) => Err(format!(
-            "aggregates: `{field}` is {}; the engines' result tables aggregate whole numbers so far (amounts in cents, say)",
+            "aggregates: `{field}` is {}; the engines' result tables aggregate numbers",
             other.name()
         )),
         None => Err(format!("aggregates: no field `{field}`")),
     }
+}
+
+/// The field a job's aggregates read, and for a float its decimals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ValueField {
+    at: usize,
+    decimals: Option<u32>,
 }
 
 /// A declared job compiled for one engine: from a record's bytes (or an
@@ -197,7 +266,7 @@ pub struct RecordPlan {
     id: usize,
     time: usize,
     key: KeyPlan,
-    value: Option<usize>,
+    value: Option<ValueField>,
     /// The values of the keys seen, for keys carried by id.
     names: Arc<KeyNames>,
 }
@@ -228,18 +297,6 @@ impl KeyPlan {
                 Some((at, kind)) => fields.push((at, kind)),
                 None => return Err(format!("key: no field `{field}`")),
             }
-        }
-        let taken = |name: &String| {
-            WINDOW_COLUMNS.contains(&name.as_str())
-                || Aggregate::ALL.iter().any(|a| a.column() == name)
-                || key.iter().filter(|k| *k == name).count() > 1
-        };
-        let named = fields.len() > 1 || fields.iter().any(|(_, kind)| *kind != Type::Int);
-        if let Some(name) = key.iter().find(|name| named && taken(name)) {
-            return Err(format!(
-                "key: `{name}` is named twice or named as one of the result table's own columns ({}, and the aggregates' columns); derive a field of another name",
-                WINDOW_COLUMNS.join(", ")
-            ));
         }
         Ok(match fields.as_slice() {
             [] => KeyPlan::None,
@@ -287,7 +344,8 @@ impl RecordPlan {
         let fields = schema.fields.len();
         let mut read = vec![false; fields];
         compiled.reads(fields, &mut read);
-        for at in [id, time].iter().chain(key.fields()).chain(value.iter()) {
+        let value_at = value.map(|v| v.at);
+        for at in [id, time].iter().chain(key.fields()).chain(value_at.iter()) {
             if *at < fields {
                 read[*at] = true;
             }
@@ -319,7 +377,13 @@ impl RecordPlan {
     /// Where in the plan's rows the event id, event time, key fields and
     /// aggregated value are (the last two may be none).
     pub(crate) fn positions(&self) -> (usize, usize, &[usize], Option<usize>) {
-        (self.id, self.time, self.key.fields(), self.value)
+        (self.id, self.time, self.key.fields(), self.value.map(|v| v.at))
+    }
+
+    /// The decimals of the float the job aggregates, if it aggregates one:
+    /// its values are aggregated in their units ([`crate::decimals`]).
+    pub fn value_decimals(&self) -> Option<u32> {
+        self.value.and_then(|v| v.decimals)
     }
 
     /// The values of every key seen so far, by id (empty for whole-number keys).
@@ -371,7 +435,17 @@ impl RecordPlan {
             event_id: int(self.id)? as u64,
             key,
             event_time_ms: int(self.time)?,
-            value: self.value.map_or(Some(1), int)?,
+            value: match self.value {
+                None => 1,
+                Some(ValueField { at, decimals: None }) => int(at)?,
+                Some(ValueField {
+                    at,
+                    decimals: Some(d),
+                }) => match row[at] {
+                    Val::Float(x) => to_units(x, d)?,
+                    _ => return None,
+                },
+            },
             ad_id: 0,
             user_id: 0,
         })
@@ -388,6 +462,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::decimals::{from_units, scale};
     use crate::event_writer::EventWriter;
     use crate::generator::{EventClass, Generator, Late, OutOfOrder, WorkloadSpec};
     use crate::oracle::Oracle;
@@ -432,8 +507,18 @@ mod tests {
                 "they read `charged` and `fee_cents`",
             ),
             (
-                refused(&|j| j.aggregates = vec!["sum(rate)".into()]),
-                "`rate` is a number; the engines' result tables aggregate whole numbers",
+                refused(&|j| {
+                    j.derive.push(crate::declared_job::Derived {
+                        name: "half".into(),
+                        expr: "charged / 2".into(),
+                    });
+                    j.aggregates = vec!["sum(half)".into()];
+                }),
+                "`half` is a float without `decimals`",
+            ),
+            (
+                refused(&|j| j.aggregates = vec!["max(note)".into()]),
+                "`note` is text; the engines' result tables aggregate numbers",
             ),
             (
                 refused(&|j| j.key = vec!["rate".into()]),
@@ -454,11 +539,15 @@ mod tests {
                     });
                     j.key = vec!["revision".into()];
                 }),
-                "`revision` is named twice or named as one of the result table's own columns",
+                "the result table would have two columns `revision`",
             ),
             (
                 refused(&|j| j.aggregates = vec!["count".into(), "count as n".into()]),
                 "`n` is asked for twice",
+            ),
+            (
+                refused(&|j| j.aggregates = vec!["count as category".into()]),
+                "the result table would have two columns `category`",
             ),
         ] {
             assert!(error.contains(says), "{error}");
@@ -467,6 +556,38 @@ mod tests {
         no_id.get_mut("payment").expect("payment").id = None;
         let error = lower("j", &job(tumbling), &no_id).expect_err("no id");
         assert!(error.contains("the schema needs `id`"), "{error}");
+    }
+
+    #[test]
+    fn the_result_table_is_named_as_the_job_declares() {
+        let mut declared = job(r#"window = { kind = "tumbling", size_ms = 1000 }"#);
+        declared.aggregates = vec!["count".into(), "sum(charged) as takings".into(), "max(at)".into()];
+        let columns = |declared: &DeclaredJob| {
+            let lowered = lower("j", declared, &schemas()).expect("runs");
+            let keys: Vec<(String, Type)> = lowered
+                .key_columns()
+                .into_iter()
+                .map(|c| (c.name, c.kind))
+                .collect();
+            (keys, lowered.aggregate_columns(), lowered.named_key().is_some())
+        };
+        assert_eq!(
+            columns(&declared),
+            (
+                vec![("category".into(), Type::Int)],
+                vec!["count".into(), "takings".into(), "max_at".into()],
+                false
+            )
+        );
+        declared.key = vec!["country".into(), "online".into()];
+        let (keys, _, named) = columns(&declared);
+        assert_eq!(
+            keys,
+            vec![("country".into(), Type::Text), ("online".into(), Type::Bool)]
+        );
+        assert!(named, "carried by id");
+        declared.key.clear();
+        assert_eq!(columns(&declared).0, vec![("key".into(), Type::Int)]);
     }
 
     #[test]
@@ -508,13 +629,11 @@ mod tests {
     /// The catalogue oracle running the lowered job (keyed events from the
     /// record plan, the catalogue's window aggregates) against the
     /// declared oracle's own accumulators over the same events.
-    fn lowered_equals_declared(window: &str, key: &[&str], spec: &WorkloadSpec) -> Result<(), TestCaseError> {
-        let mut declared = job(window);
-        declared.key = key.iter().map(|k| k.to_string()).collect();
-        let lowered = lower("j", &declared, &schemas()).map_err(TestCaseError::fail)?;
+    fn lowered_equals_declared(declared: &DeclaredJob, spec: &WorkloadSpec) -> Result<(), TestCaseError> {
+        let lowered = lower("j", declared, &schemas()).map_err(TestCaseError::fail)?;
         let generator = Generator::for_job(spec.clone(), &lowered, 1_700_000_000_000).expect("valid");
         let writer = EventWriter::new(&payment_schema(), spec).expect("valid");
-        let plan = JobPlan::new(&declared, &payment_schema()).map_err(TestCaseError::fail)?;
+        let plan = JobPlan::new(declared, &payment_schema()).map_err(TestCaseError::fail)?;
         let want = plan
             .expected(&generator, &writer, declared.watermark_delay_ms)
             .map_err(TestCaseError::fail)?;
@@ -537,13 +656,20 @@ mod tests {
         prop_assert_eq!(windows.len(), by_id.len(), "two keys under one id");
         for (window, aggregate) in &windows {
             let row = (window.key, window.window_start_ms, window.window_end_ms);
+            // A float with decimals is aggregated in its units: the declared
+            // oracle gives it back in the field's terms.
+            let value = |n: i64| match lowered.value_decimals() {
+                None => Some(Val::Int(n)),
+                Some(d) => Some(Val::Float(from_units(n, d))),
+            };
+            let unit = lowered.value_decimals().map_or(1.0, scale);
             let int = |n: i64| Some(Val::Int(n));
             let got = vec![
                 int(aggregate.count),
-                int(aggregate.sum),
-                int(aggregate.min),
-                int(aggregate.max),
-                Some(Val::Float(aggregate.mean())),
+                value(aggregate.sum),
+                value(aggregate.min),
+                value(aggregate.max),
+                Some(Val::Float(aggregate.mean() / unit)),
                 int(aggregate.first_event_time_ms),
                 int(aggregate.last_event_time_ms),
             ];
@@ -574,11 +700,21 @@ mod tests {
                 rate: crate::rate::RateProfile::constant(200.0),
                 ..WorkloadSpec::default()
             };
+            let keyed = |window: &str, key: &[&str]| {
+                let mut declared = job(window);
+                declared.key = key.iter().map(|k| k.to_string()).collect();
+                declared
+            };
             let tumbling = r#"window = { kind = "tumbling", size_ms = 1000 }"#;
-            lowered_equals_declared(tumbling, &["category"], &spec)?;
-            lowered_equals_declared(r#"window = { kind = "sliding", size_ms = 3000, slide_ms = 1000 }"#, &["category"], &spec)?;
-            lowered_equals_declared(tumbling, &["country"], &spec)?;
-            lowered_equals_declared(tumbling, &["category", "country", "online"], &spec)?;
+            lowered_equals_declared(&keyed(tumbling, &["category"]), &spec)?;
+            lowered_equals_declared(&keyed(r#"window = { kind = "sliding", size_ms = 3000, slide_ms = 1000 }"#, &["category"]), &spec)?;
+            lowered_equals_declared(&keyed(tumbling, &["country"]), &spec)?;
+            let mut rates = keyed(tumbling, &["category", "country", "online"]);
+            lowered_equals_declared(&rates, &spec)?;
+            rates.aggregates = ["count", "sum(rate)", "min(rate)", "max(rate)", "mean(rate)", "min(at)", "max(at)"]
+                .map(String::from)
+                .to_vec();
+            lowered_equals_declared(&rates, &spec)?;
         }
     }
 }

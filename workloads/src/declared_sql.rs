@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+#[cfg(doc)]
+use crate::decimals::to_units;
 use crate::declared_run::{Declared, RecordPlan};
 use crate::expr::{Binary, Columns, Expr, Type, Unary, Val};
 
@@ -55,11 +57,11 @@ pub struct SqlPlan {
     pub event_id: String,
     /// Its event time (ms).
     pub event_time: String,
-    /// Its key's columns in the result table, each named as there: `key`
-    /// (0 when the job has none) for a whole-number key, or the key fields
-    /// themselves when the key is text, a boolean or several fields.
+    /// Its key's columns in the result table, each named as there: the key
+    /// fields (or `key`, always 0, when the job has none).
     pub keys: Vec<SqlKey>,
-    /// The whole number it aggregates (1 when its aggregates read none).
+    /// The whole number it aggregates (1 when its aggregates read none; a
+    /// float's units, NULL when they do not fit, and the event is dropped).
     pub value: String,
 }
 
@@ -145,26 +147,34 @@ pub fn sql_plan(declared: &Declared, dialect: Dialect) -> Result<SqlPlan, String
         time_field: declared.schema.time.clone(),
         event_id: name(id),
         event_time: name(time),
-        keys: match declared.named_key() {
-            Some(columns) => columns
-                .into_iter()
-                .zip(key)
-                .map(|(column, at)| SqlKey {
-                    name: column.name,
-                    sql: name(*at),
-                    sql_type: sql_type(column.kind),
-                })
-                .collect(),
-            None => vec![SqlKey {
-                name: "key".into(),
-                sql_type: "BIGINT",
+        keys: declared
+            .key_columns()
+            .into_iter()
+            .enumerate()
+            .map(|(i, column)| SqlKey {
+                name: column.name,
+                // A job without a key has one column, `key`, always 0.
                 sql: key
-                    .first()
+                    .get(i)
                     .map_or_else(|| literal(&Val::Int(0), dialect), |at| name(*at)),
-            }],
+                sql_type: sql_type(column.kind),
+            })
+            .collect(),
+        value: match (value, record.value_decimals()) {
+            (None, _) => literal(&Val::Int(1), dialect),
+            (Some(at), None) => name(at),
+            (Some(at), Some(decimals)) => in_units(&name(at), decimals),
         },
-        value: value.map_or_else(|| literal(&Val::Int(1), dialect), name),
     })
+}
+
+/// The float `x` in whole units of its `decimals`, as [`to_units`] gives
+/// it: rounded half away from zero (both dialects' `ROUND` of a `DOUBLE`),
+/// NULL when it does not fit a `BIGINT` (and the event is dropped).
+fn in_units(x: &str, decimals: u32) -> String {
+    let units = format!("ROUND({x} * CAST({} AS DOUBLE), 0)", 10i64.pow(decimals));
+    // 2^63, exact as a double: what does not fit a BIGINT.
+    format!("CASE WHEN ABS({units}) < 9.223372036854775807E18 THEN CAST({units} AS BIGINT) END")
 }
 
 fn sql_field(field: &crate::schema::Field) -> SqlField {

@@ -94,17 +94,6 @@ impl Aggregate {
         )
     }
 
-    /// Every aggregate, in the order of their columns in a catalogue table.
-    pub const ALL: [Aggregate; 7] = [
-        Aggregate::Count,
-        Aggregate::Sum,
-        Aggregate::Min,
-        Aggregate::Max,
-        Aggregate::Mean,
-        Aggregate::FirstEventTime,
-        Aggregate::LastEventTime,
-    ];
-
     /// The result table's column for this aggregate.
     pub fn column(&self) -> &'static str {
         match self {
@@ -156,16 +145,33 @@ impl CampaignTable {
 }
 
 impl JobSpec {
-    /// The key columns of the job's result table: a declared job's key
-    /// fields when its key is carried by id (see [`crate::key_names`]),
-    /// otherwise the one whole-number column `key`.
+    /// The key columns of the job's windowed result table: a declared
+    /// job's key fields, a catalogue job's whole-number `key`.
     pub fn key_columns(&self) -> Vec<KeyColumn> {
-        self.named_key().unwrap_or_else(|| {
-            vec![KeyColumn {
+        match &self.declared {
+            Some(declared) => declared.key_columns(),
+            None => vec![KeyColumn {
                 name: "key".into(),
                 kind: Type::Int,
-            }]
-        })
+            }],
+        }
+    }
+
+    /// The aggregates' columns in the job's result table, in the order of
+    /// [`JobSpec::aggregates`]: a declared job's names (`as`, else
+    /// `function_field`), a catalogue job's ([`Aggregate::column`]).
+    pub fn aggregate_columns(&self) -> Vec<String> {
+        match &self.declared {
+            Some(declared) => declared.aggregate_columns(),
+            None => self.aggregates.iter().map(|a| a.column().to_string()).collect(),
+        }
+    }
+
+    /// The decimals of the float a declared job aggregates, if it aggregates
+    /// one: its sums, minima and maxima are then whole units of them, written
+    /// divided back ([`crate::decimals`]).
+    pub fn value_decimals(&self) -> Option<u32> {
+        self.declared.as_deref().and_then(Declared::value_decimals)
     }
 
     /// The key columns when the key is carried by id (text, a boolean or

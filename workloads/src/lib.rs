@@ -6,6 +6,7 @@
 pub mod catalogue_declared;
 pub mod compiled_expr;
 pub mod compiled_row;
+pub mod decimals;
 pub mod declared_job;
 pub mod declared_oracle;
 pub mod declared_run;

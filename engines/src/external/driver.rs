@@ -208,7 +208,8 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         .job
         .aggregates
         .iter()
-        .map(|a| json!({"kind": a, "column": a.column()}))
+        .zip(job.job.aggregate_columns())
+        .map(|(a, column)| json!({"kind": a, "column": column}))
         .collect();
     let (result_columns, result_key) = result_columns(&job.job);
     let file = json!({
@@ -225,6 +226,9 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         "input": job.job.input,
         "job": job.job,
         "aggregates": aggregates,
+        // A float aggregated in units of its decimals: sums, minima and
+        // maxima are divided back by 10^decimals, as streambench's sink does.
+        "value_decimals": job.job.value_decimals(),
         "per_event": job.job.window.is_per_event(),
         "result_columns": result_columns,
         "result_key": result_key,
@@ -270,7 +274,7 @@ fn result_columns(job: &JobSpec) -> (Vec<String>, Vec<String>) {
     let mut key: Vec<String> = job.key_columns().into_iter().map(|c| c.name).collect();
     key.extend(names(&["window_start_ms", "window_end_ms"]));
     let mut columns = key.clone();
-    columns.extend(job.aggregates.iter().map(|a| a.column().to_string()));
+    columns.extend(job.aggregate_columns());
     (columns, key)
 }
 

@@ -76,6 +76,8 @@ struct ResultsStatement {
     sql: String,
     /// The key's own columns, when the key is carried by id.
     named_key: Option<Vec<KeyColumn>>,
+    /// The decimals of a float aggregated in their units.
+    value_decimals: Option<u32>,
 }
 
 impl PostgresSink {
@@ -98,6 +100,7 @@ impl PostgresSink {
             results: ResultsStatement {
                 sql: results_sql(&config),
                 named_key: config.job.named_key(),
+                value_decimals: config.job.value_decimals(),
             },
             config,
             client,
@@ -345,9 +348,10 @@ fn results_sql(config: &SinkConfig) -> String {
         columns.push(column.into());
         types.push("bigint");
     }
-    for aggregate in &job.aggregates {
-        columns.push(aggregate.column().into());
-        types.push(tables::column_type(*aggregate));
+    let decimals = job.value_decimals();
+    for (aggregate, column) in job.aggregates.iter().zip(job.aggregate_columns()) {
+        columns.push(quoted(&column));
+        types.push(tables::column_type(*aggregate, decimals));
     }
     // `$1` is the engine; the columns' arrays follow.
     let arrays: Vec<String> = types
@@ -521,7 +525,7 @@ async fn write_results(
         .job
         .aggregates
         .iter()
-        .map(|a| column_array(*a, rows.iter().map(|r| &r.aggregate)))
+        .map(|a| column_array(*a, statement.value_decimals, rows.iter().map(|r| &r.aggregate)))
         .collect();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&config.engine];
     params.extend(keys.iter().map(|column| column.as_ref()));

@@ -1,6 +1,7 @@
 //! Reading a run's tables back: for the oracle check, for latency, and for
 //! tests. This is how the harness sees what an engine did.
 
+use streambench_workloads::decimals::{scale, units_of};
 use streambench_workloads::declared_run::KeyColumn;
 use streambench_workloads::expr::{Type, Val};
 use streambench_workloads::job::{Aggregate, JobSpec};
@@ -31,13 +32,15 @@ pub async fn read_event_rows(client: &Client, tables: &Tables) -> Result<Vec<Eve
 
 /// Every row of a windowed job's result table, as the oracle check reads them.
 /// A key carried by id is read from its own columns and hashed as the
-/// engines hash it ([`key_id`]).
+/// engines hash it ([`key_id`]); a float aggregated in units is read back
+/// in them.
 pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Vec<ResultRow>> {
     let named = job.named_key();
     let keys = named.as_ref().map_or(1, Vec::len);
     let mut columns = vec![key_list(job), "window_start_ms, window_end_ms, revision".into()];
-    columns.extend(job.aggregates.iter().map(|a| a.column().to_string()));
+    columns.extend(job.aggregate_columns().iter().map(|c| quoted(c)));
     let rows = select_results(client, tables, &columns.join(", ")).await?;
+    let decimals = job.value_decimals();
     Ok(rows
         .iter()
         .map(|row| {
@@ -60,14 +63,18 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
                 first_event_time_ms: None,
                 last_event_time_ms: None,
             };
+            let value = |at: usize| value_in_units(row, at, decimals);
             for (i, aggregate) in job.aggregates.iter().enumerate() {
                 let at = keys + 3 + i;
                 match aggregate {
                     Aggregate::Count => result.count = row.get(at),
-                    Aggregate::Sum => result.sum = row.get(at),
-                    Aggregate::Min => result.min = row.get(at),
-                    Aggregate::Max => result.max = row.get(at),
-                    Aggregate::Mean => result.mean = row.get(at),
+                    Aggregate::Sum => result.sum = value(at),
+                    Aggregate::Min => result.min = value(at),
+                    Aggregate::Max => result.max = value(at),
+                    Aggregate::Mean => {
+                        let mean: Option<f64> = row.get(at);
+                        result.mean = mean.map(|m| m * decimals.map_or(1.0, scale));
+                    }
                     Aggregate::FirstEventTime => result.first_event_time_ms = row.get(at),
                     Aggregate::LastEventTime => result.last_event_time_ms = row.get(at),
                 }
@@ -75,6 +82,16 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
             result
         })
         .collect())
+}
+
+/// A sum, minimum or maximum in the units the engines aggregate in: the
+/// column itself, or for a float with `decimals` its units again
+/// ([`streambench_workloads::decimals`]).
+fn value_in_units(row: &tokio_postgres::Row, at: usize, decimals: Option<u32>) -> Option<i64> {
+    match decimals {
+        None => row.get(at),
+        Some(d) => row.get::<_, Option<f64>>(at).map(|x| units_of(x, d)),
+    }
 }
 
 /// The values of a row's first `columns`, the key's.

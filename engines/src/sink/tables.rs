@@ -2,6 +2,7 @@
 //! checked to be a plain identifier and quoted, so nothing from a suite or a
 //! flag can reach SQL as code.
 
+use streambench_workloads::decimals::{from_units, scale};
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::expr::{Type, Val};
 use streambench_workloads::job::{Aggregate, JobSpec};
@@ -121,34 +122,46 @@ pub fn value_array<'a>(kind: Type, values: impl Iterator<Item = &'a Val>) -> Box
     }
 }
 
-/// The SQL type of an aggregate's column.
-pub fn column_type(aggregate: Aggregate) -> &'static str {
-    match aggregate {
-        Aggregate::Mean => "double precision",
+/// The SQL type of an aggregate's column: a float for the mean, and for
+/// the sum, minimum and maximum of a float aggregated in units of its
+/// `decimals` ([`streambench_workloads::decimals`]).
+pub fn column_type(aggregate: Aggregate, decimals: Option<u32>) -> &'static str {
+    match (aggregate, decimals) {
+        (Aggregate::Mean, _) => "double precision",
+        (Aggregate::Sum | Aggregate::Min | Aggregate::Max, Some(_)) => "double precision",
         _ => "bigint",
     }
 }
 
 /// The values `aggregate` takes over `windows`, as the SQL array its column
-/// is written from (`int8[]`, or `float8[]` for the mean).
+/// is written from (`int8[]`, or `float8[]` for a float column).
 pub fn column_array<'a>(
     aggregate: Aggregate,
+    decimals: Option<u32>,
     windows: impl Iterator<Item = &'a WindowAggregate>,
 ) -> Box<dyn ToSql + Sync> {
     fn integers<'a>(
         windows: impl Iterator<Item = &'a WindowAggregate>,
         field: fn(&WindowAggregate) -> i64,
+        decimals: Option<u32>,
     ) -> Box<dyn ToSql + Sync> {
-        Box::new(windows.map(field).collect::<Vec<i64>>())
+        match decimals {
+            None => Box::new(windows.map(field).collect::<Vec<i64>>()),
+            Some(d) => Box::new(windows.map(|w| from_units(field(w), d)).collect::<Vec<f64>>()),
+        }
     }
+    let value = decimals;
     match aggregate {
-        Aggregate::Count => integers(windows, |w| w.count),
-        Aggregate::Sum => integers(windows, |w| w.sum),
-        Aggregate::Min => integers(windows, |w| w.min),
-        Aggregate::Max => integers(windows, |w| w.max),
-        Aggregate::FirstEventTime => integers(windows, |w| w.first_event_time_ms),
-        Aggregate::LastEventTime => integers(windows, |w| w.last_event_time_ms),
-        Aggregate::Mean => Box::new(windows.map(WindowAggregate::mean).collect::<Vec<f64>>()),
+        Aggregate::Count => integers(windows, |w| w.count, None),
+        Aggregate::Sum => integers(windows, |w| w.sum, value),
+        Aggregate::Min => integers(windows, |w| w.min, value),
+        Aggregate::Max => integers(windows, |w| w.max, value),
+        Aggregate::FirstEventTime => integers(windows, |w| w.first_event_time_ms, None),
+        Aggregate::LastEventTime => integers(windows, |w| w.last_event_time_ms, None),
+        Aggregate::Mean => {
+            let unit = decimals.map_or(1.0, scale);
+            Box::new(windows.map(|w| w.mean() / unit).collect::<Vec<f64>>())
+        }
     }
 }
 
@@ -251,11 +264,12 @@ fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
         .collect();
     columns.push("window_start_ms bigint NOT NULL".into());
     columns.push("window_end_ms bigint NOT NULL".into());
-    for aggregate in &job.aggregates {
+    let decimals = job.value_decimals();
+    for (aggregate, column) in job.aggregates.iter().zip(job.aggregate_columns()) {
         columns.push(format!(
             "{} {} NOT NULL",
-            aggregate.column(),
-            column_type(*aggregate)
+            quoted(&column),
+            column_type(*aggregate, decimals)
         ));
     }
     columns.push("revision bigint NOT NULL".into());
