@@ -140,7 +140,8 @@ pub fn column_array<'a>(
     decimals: Option<u32>,
     windows: impl Iterator<Item = &'a WindowAggregate>,
 ) -> Box<dyn ToSql + Sync> {
-    fn integers<'a>(
+    /// A column of whole numbers, or of floats when they are units of `decimals`.
+    fn numbers<'a>(
         windows: impl Iterator<Item = &'a WindowAggregate>,
         field: fn(&WindowAggregate) -> i64,
         decimals: Option<u32>,
@@ -150,14 +151,13 @@ pub fn column_array<'a>(
             Some(d) => Box::new(windows.map(|w| from_units(field(w), d)).collect::<Vec<f64>>()),
         }
     }
-    let value = decimals;
     match aggregate {
-        Aggregate::Count => integers(windows, |w| w.count, None),
-        Aggregate::Sum => integers(windows, |w| w.sum, value),
-        Aggregate::Min => integers(windows, |w| w.min, value),
-        Aggregate::Max => integers(windows, |w| w.max, value),
-        Aggregate::FirstEventTime => integers(windows, |w| w.first_event_time_ms, None),
-        Aggregate::LastEventTime => integers(windows, |w| w.last_event_time_ms, None),
+        Aggregate::Count => numbers(windows, |w| w.count, None),
+        Aggregate::Sum => numbers(windows, |w| w.sum, decimals),
+        Aggregate::Min => numbers(windows, |w| w.min, decimals),
+        Aggregate::Max => numbers(windows, |w| w.max, decimals),
+        Aggregate::FirstEventTime => numbers(windows, |w| w.first_event_time_ms, None),
+        Aggregate::LastEventTime => numbers(windows, |w| w.last_event_time_ms, None),
         Aggregate::Mean => {
             let unit = decimals.map_or(1.0, scale);
             Box::new(windows.map(|w| w.mean() / unit).collect::<Vec<f64>>())
