@@ -84,6 +84,7 @@ fn derived(name: &str, expr: &str) -> crate::declared_job::Derived {
     crate::declared_job::Derived {
         name: name.into(),
         expr: expr.into(),
+        decimals: None,
     }
 }
 

@@ -7,7 +7,7 @@
 //! ```toml
 //! input = "cards"
 //! filter = "amount > 100 and country not in ['DE', 'FR']"
-//! derive = [{ name = "fee_share", expr = "fee / amount" }]
+//! derive = [{ name = "total", expr = "amount + fee", decimals = 2 }]
 //! key = ["merchant"]
 //! enrich = { on = "merchant", rows = [{ merchant = 1, category = "food" }] }
 //! window = { kind = "tumbling", size_ms = 60000 }
@@ -66,6 +66,10 @@ pub struct Derived {
     pub name: String,
     /// How it is computed.
     pub expr: String,
+    /// For a float, the decimals it is aggregated in, as a schema field's
+    /// ([`crate::decimals`]): `decimals = 2` for money.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
 }
 
 /// A static table joined on one field: an event whose value is not in the
@@ -253,6 +257,13 @@ fn add_derived(derived: &Derived, columns: &mut Columns) -> Result<(), String> {
         ));
     }
     let t = typed(&derived.expr, columns).map_err(|e| format!("{at}: {e}"))?;
+    match derived.decimals {
+        Some(_) if t != Type::Float => {
+            return Err(format!("{at}: it is {}; only a float takes `decimals`", t.name()));
+        }
+        Some(d) if d > 9 => return Err(format!("{at}: `decimals` must be at most 9")),
+        _ => {}
+    }
     columns.push((derived.name.clone(), t));
     Ok(())
 }
@@ -447,6 +458,14 @@ mod tests {
         assert_eq!(
             refused(&|j| j.derive[0].expr = "fee / country".into()),
             "derive `fee_share`: `/` needs numbers, not `fee` (a number) and `country` (text)"
+        );
+        assert_eq!(
+            refused(&|j| j.derive[1].decimals = Some(2)),
+            "derive `big`: it is true or false; only a float takes `decimals`"
+        );
+        assert_eq!(
+            refused(&|j| j.derive[0].decimals = Some(10)),
+            "derive `fee_share`: `decimals` must be at most 9"
         );
         assert_eq!(
             refused(&|j| j.derive[1].name = "fee".into()),

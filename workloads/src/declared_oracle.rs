@@ -30,8 +30,8 @@ pub struct JobPlan {
     key: Vec<usize>,
     /// Each aggregate, with the position and type of the field it reads.
     calls: Vec<(AggregateCall, Option<(usize, Type)>)>,
-    /// The decimals of each schema field that has them (a float aggregated
-    /// exactly, see [`crate::decimals`]), by position.
+    /// The decimals of each schema field and derived field that has them (a
+    /// float aggregated exactly, see [`crate::decimals`]), by position.
     decimals: Vec<Option<u32>>,
     window: WindowSpec,
 }
@@ -111,7 +111,9 @@ impl JobPlan {
             enrich,
             key,
             calls,
-            decimals: schema.fields.iter().map(|f| f.decimals).collect(),
+            decimals: (schema.fields.iter().map(|f| f.decimals))
+                .chain(job.derive.iter().map(|d| d.decimals))
+                .collect(),
             window: job.window,
         })
     }
@@ -124,7 +126,7 @@ impl JobPlan {
     }
 
     /// The decimals of the float at position `at`, if it is a schema field
-    /// that has them.
+    /// or a derived field that has them.
     pub fn decimals(&self, at: usize) -> Option<u32> {
         self.decimals.get(at).copied().flatten()
     }

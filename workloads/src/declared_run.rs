@@ -236,7 +236,7 @@ fn value_field(plan: &JobPlan, time: &str) -> Result<Option<ValueField>, String>
                 decimals: Some(d),
             })),
             None => Err(format!(
-                "aggregates: `{field}` is a float without `decimals`; aggregate a schema field that has them (`decimals = 2` for money): its values are then aggregated exactly, as SQL's DECIMAL is"
+                "aggregates: `{field}` is a float without `decimals`; give it them in the schema or its `derive` (`decimals = 2` for money): its values are then aggregated exactly, as SQL's DECIMAL is"
             )),
         },
         Some((_, other)) => Err(format!(
@@ -511,6 +511,7 @@ mod tests {
                     j.derive.push(crate::declared_job::Derived {
                         name: "half".into(),
                         expr: "charged / 2".into(),
+                        decimals: None,
                     });
                     j.aggregates = vec!["sum(half)".into()];
                 }),
@@ -536,6 +537,7 @@ mod tests {
                     j.derive.push(crate::declared_job::Derived {
                         name: "revision".into(),
                         expr: "country".into(),
+                        decimals: None,
                     });
                     j.key = vec!["revision".into()];
                 }),
@@ -712,6 +714,16 @@ mod tests {
             let mut rates = keyed(tumbling, &["category", "country", "online"]);
             lowered_equals_declared(&rates, &spec)?;
             rates.aggregates = ["count", "sum(rate)", "min(rate)", "max(rate)", "mean(rate)", "min(at)", "max(at)"]
+                .map(String::from)
+                .to_vec();
+            lowered_equals_declared(&rates, &spec)?;
+            // A derived float with decimals is aggregated in its units too.
+            rates.derive.push(crate::declared_job::Derived {
+                name: "doubled".into(),
+                expr: "rate * 2 + 0.005".into(),
+                decimals: Some(2),
+            });
+            rates.aggregates = ["count", "sum(doubled)", "min(doubled)", "max(doubled)", "mean(doubled)", "min(at)", "max(at)"]
                 .map(String::from)
                 .to_vec();
             lowered_equals_declared(&rates, &spec)?;
