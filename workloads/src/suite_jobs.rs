@@ -249,17 +249,17 @@ mod tests {
 
     #[test]
     fn a_bad_expression_is_placed_at_its_line_and_column_in_the_file() {
-        let text = cards().replace("amount_cents > 15000 and", "amount_cents > > 15000 and");
+        let text = cards().replace("amount > 150 and", "amount > > 150 and");
         let error = refused(&text);
         let line = text
             .lines()
-            .position(|l| l.starts_with("filter = \"amount_cents > >"))
+            .position(|l| l.starts_with("filter = \"amount > >"))
             .expect("the filter")
             + 1;
-        let column = "filter = \"amount_cents > >".len();
+        let column = "filter = \"amount > >".len();
         assert!(
             error.contains(&format!(
-                "[jobs.big_foreign_online] line {line}, column {column}: in `amount_cents > > 15000"
+                "[jobs.big_foreign_online] line {line}, column {column}: in `amount > > 150"
             )),
             "{error}"
         );
