@@ -831,14 +831,27 @@ public class FlinkJob {
 
     /**
      * The stateless per-event query over the `events` view (`alerts`: a row per kept event, the
-     * filter and the campaign lookup only, no window or state) and its result table's columns.
+     * filter and the campaign lookup only, no window or state) and its result table's columns. A
+     * declared key of text, a boolean or several fields is written as its own columns, in place of
+     * the whole-number `key`.
      */
     static String[] perEvent(JsonNode job) {
-        String select = "SELECT event_id, event_time_ms, group_key, ad_id, user_id, CAST(1 AS BIGINT), "
-            + literal(job.get("engine").asText()) + " FROM events";
+        Map<String, String> keyTypes = new HashMap<>();
+        boolean named = job.hasNonNull("declared");
+        for (JsonNode column : job.get("result_columns")) {
+            named &= !column.asText().equals("key");
+        }
+        if (named) {
+            for (JsonNode key : job.get("declared").get("keys")) {
+                keyTypes.put(key.get("name").asText(), key.get("sql_type").asText());
+            }
+        }
+        String select = "SELECT event_id, event_time_ms, " + (named ? groupKeys(job)[0] : "group_key")
+            + ", ad_id, user_id, CAST(1 AS BIGINT), " + literal(job.get("engine").asText()) + " FROM events";
         StringBuilder columns = new StringBuilder();
         for (JsonNode column : job.get("result_columns")) {
-            columns.append(quoted(column.asText())).append(" BIGINT, ");
+            columns.append(quoted(column.asText())).append(' ')
+                .append(keyTypes.getOrDefault(column.asText(), "BIGINT")).append(", ");
         }
         return new String[] {select, columns.append("engine STRING").toString()};
     }

@@ -195,16 +195,21 @@ def with_campaigns(spark, events, job):
 
 def per_event(spark, raw, job):
     """A row per kept event, written by the batch that reads it: the
-    stateless per-event job (`alerts`), with no window, watermark or state."""
+    stateless per-event job (`alerts`), with no window, watermark or state.
+    A declared key of text, a boolean or several fields is written as its
+    own columns, in place of the whole-number `key`."""
     events = decoded(spark, raw, job)
     if job["declared"] is None:
         events = with_campaigns(spark, kept_ads(events, job["job"]), job).withColumnRenamed("campaign_id", "group_key")
     else:
         events = events.withColumn("ad_id", F.lit(0).cast("long")).withColumn("user_id", F.lit(0).cast("long"))
+    keys = [F.col("group_key").alias("key")]
+    if "key" not in job["result_columns"]:
+        keys = [F.col(column).alias(name) for column, name in key_columns(job)]
     return events.select(
         "event_id",
         "event_time_ms",
-        F.col("group_key").alias("key"),
+        *keys,
         "ad_id",
         "user_id",
         F.lit(1).cast("long").alias("event_count"),

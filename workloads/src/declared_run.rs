@@ -11,9 +11,9 @@
 //! `decimals`, aggregated in their units, [`crate::decimals`]) or the event
 //! time (`min`, `max`). A key of one whole number is the key itself; one of
 //! text, a boolean or several fields is carried by id through the engines
-//! and written as its own columns ([`crate::key_names`]); per-event jobs
-//! key by one whole number so far. [`lower`] refuses anything else before a
-//! run, saying why.
+//! and written as its own columns ([`crate::key_names`]), in windowed and
+//! per-event (`each`) tables alike; a burst rule keys by one whole number so
+//! far. [`lower`] refuses anything else before a run, saying why.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -61,6 +61,19 @@ const WINDOW_COLUMNS: [&str; 6] = [
     "window_start_ms",
     "window_end_ms",
     "revision",
+    "engine",
+    "inserted_at",
+    "emitted_at",
+];
+
+/// The columns every per-event result table has besides its key, which a
+/// key field may not be named.
+const EVENT_COLUMNS: [&str; 8] = [
+    "event_id",
+    "event_time_ms",
+    "ad_id",
+    "user_id",
+    "event_count",
     "engine",
     "inserted_at",
     "emitted_at",
@@ -123,16 +136,28 @@ impl Declared {
     /// Why the result table's columns clash, if they do: a name given
     /// twice, or one of the table's own columns.
     fn check_columns(&self) -> Result<(), String> {
-        if self.job.window.is_per_event() {
-            return Ok(());
-        }
-        let keys = self.key_columns().into_iter().map(|c| c.name);
-        let mut seen: Vec<String> = WINDOW_COLUMNS.iter().map(|c| c.to_string()).collect();
-        for name in keys.chain(self.aggregate_columns()) {
+        let (own, mut columns): (&[&str], Vec<String>) = match self.job.window.is_per_event() {
+            // A per-event table's key is one `key` column unless it is named.
+            true => (
+                &EVENT_COLUMNS,
+                self.named_key()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect(),
+            ),
+            false => (
+                &WINDOW_COLUMNS,
+                self.key_columns().into_iter().map(|c| c.name).collect(),
+            ),
+        };
+        columns.extend(self.aggregate_columns());
+        let mut seen: Vec<String> = own.iter().map(|c| c.to_string()).collect();
+        for name in columns {
             if seen.contains(&name) {
                 return Err(format!(
                     "the result table would have two columns `{name}` (its own columns are {}, then the key fields and the aggregates); name the aggregate with `as`, or derive the key field under another name",
-                    WINDOW_COLUMNS.join(", ")
+                    own.join(", ")
                 ));
             }
             seen.push(name);
@@ -301,9 +326,9 @@ impl KeyPlan {
         Ok(match fields.as_slice() {
             [] => KeyPlan::None,
             [(at, Type::Int)] => KeyPlan::Whole(*at),
-            _ if window.is_per_event() => {
+            _ if matches!(window, WindowSpec::Burst { .. }) => {
                 return Err(
-                    "key: per-event jobs key by one whole-number field so far (their rows have a whole-number key column)".into(),
+                    "key: a burst rule keys by one whole-number field so far (Flink's and Spark's rule state is keyed by a whole number)".into(),
                 );
             }
             _ => KeyPlan::Named(fields.iter().map(|(at, _)| *at).collect()),
@@ -527,10 +552,13 @@ mod tests {
             ),
             (
                 refused(&|j| {
-                    j.window = WindowSpec::Each;
+                    j.window = WindowSpec::Burst {
+                        within_ms: 1000,
+                        at_least: 2,
+                    };
                     j.key = vec!["country".into()];
                 }),
-                "per-event jobs key by one whole-number field so far",
+                "a burst rule keys by one whole-number field so far",
             ),
             (
                 refused(&|j| {
@@ -542,6 +570,19 @@ mod tests {
                     j.key = vec!["revision".into()];
                 }),
                 "the result table would have two columns `revision`",
+            ),
+            (
+                refused(&|j| {
+                    j.derive.push(crate::declared_job::Derived {
+                        name: "user_id".into(),
+                        expr: "country".into(),
+                        decimals: None,
+                    });
+                    j.window = WindowSpec::Each;
+                    j.aggregates.clear();
+                    j.key = vec!["user_id".into()];
+                }),
+                "the result table would have two columns `user_id` (its own columns are event_id,",
             ),
             (
                 refused(&|j| j.aggregates = vec!["count".into(), "count as n".into()]),

@@ -26,7 +26,9 @@ pub struct EventRow {
     pub event_id: u64,
     /// Its event time.
     pub event_time_ms: i64,
-    /// The job's key: the campaign (`alerts`) or the user (`fraud`).
+    /// The job's key: the campaign (`alerts`), the user (`fraud`), or a
+    /// declared job's key (a key of text or several fields by its id,
+    /// [`crate::key_names`]).
     pub key: u64,
     /// The event's ad.
     pub ad_id: u64,

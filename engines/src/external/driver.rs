@@ -20,7 +20,7 @@ use streambench_workloads::job::{CampaignTable, JobSpec};
 use super::end_of_input::END_OF_INPUT_MS;
 use crate::engine::JobRun;
 use crate::error::{Error, Result};
-use crate::sink::tables::{EVENT_ROW_COLUMNS, Tables};
+use crate::sink::tables::{Tables, event_columns};
 use crate::start::StartPosition;
 
 /// How long an external engine may take to start (a JVM, its jars, a plan).
@@ -269,7 +269,8 @@ pub fn cannot_run_in(job: &JobSpec, dialect: Dialect) -> Option<String> {
 fn result_columns(job: &JobSpec) -> (Vec<String>, Vec<String>) {
     let names = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<String>>();
     if job.window.is_per_event() {
-        return (names(&EVENT_ROW_COLUMNS), names(&["event_id"]));
+        let columns = event_columns(job).into_iter().map(|(name, _)| name).collect();
+        return (columns, names(&["event_id"]));
     }
     let mut key: Vec<String> = job.key_columns().into_iter().map(|c| c.name).collect();
     key.extend(names(&["window_start_ms", "window_end_ms"]));

@@ -390,23 +390,29 @@ fn overwrite(columns: &[&str]) -> String {
     format!("{}, inserted_at = clock_timestamp()", updates.join(", "))
 }
 
-/// The statement writing per-event rows, one array per column; in upsert
-/// mode a row already there is overwritten (it can only hold the same values).
+/// The statement writing per-event rows, one array per column
+/// ([`tables::event_columns`]); in upsert mode a row already there is
+/// overwritten (it can only hold the same values).
 fn event_rows_sql(config: &SinkConfig) -> String {
-    let columns = tables::EVENT_ROW_COLUMNS.join(", ");
-    let arrays: Vec<String> = (1..=tables::EVENT_ROW_COLUMNS.len())
-        .map(|i| format!("${i}::int8[]"))
+    let columns = tables::event_columns(&config.job);
+    let names: Vec<String> = columns.iter().map(|(name, _)| quoted(name)).collect();
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| format!("${}::{kind}[]", i + 1))
         .collect();
     let mut sql = format!(
-        "INSERT INTO {} ({columns}, engine) SELECT u.*, ${} FROM UNNEST({}) AS u",
+        "INSERT INTO {} ({}, engine) SELECT u.*, ${} FROM UNNEST({}) AS u",
         quoted(&config.tables.results),
+        names.join(", "),
         arrays.len() + 1,
         arrays.join(", ")
     );
     if config.mode == DeliveryMode::Upsert {
+        let updated: Vec<&str> = names[1..].iter().map(String::as_str).collect();
         sql.push_str(&format!(
             " ON CONFLICT (event_id) DO UPDATE SET {}",
-            overwrite(&tables::EVENT_ROW_COLUMNS[1..])
+            overwrite(&updated)
         ));
     }
     sql
@@ -423,7 +429,7 @@ async fn write_batch(
         write_results(client, config, results, &batch.results).await?;
     }
     if !batch.rows.is_empty() {
-        write_event_rows(client, config, &results.sql, &batch.rows).await?;
+        write_event_rows(client, config, results, &batch.rows).await?;
     }
     if !batch.late.is_empty() {
         let late = &batch.late;
@@ -471,7 +477,7 @@ async fn write_batch(
 async fn write_event_rows(
     client: &impl GenericClient,
     config: &SinkConfig,
-    sql: &str,
+    statement: &ResultsStatement,
     rows: &[EventRow],
 ) -> Result<()> {
     // One statement may not upsert a row twice.
@@ -484,12 +490,16 @@ async fn write_event_rows(
     let column = |field: fn(&EventRow) -> i64| rows.iter().map(|r| field(r)).collect::<Vec<i64>>();
     let ids = column(|r| r.event_id as i64);
     let times = column(|r| r.event_time_ms);
-    let keys = column(|r| r.key as i64);
+    let key_ids: Vec<u64> = rows.iter().map(|r| r.key).collect();
+    let keys = key_arrays(statement.named_key.as_deref(), &config.key_names, &key_ids)?;
     let ads = column(|r| r.ad_id as i64);
     let users = column(|r| r.user_id as i64);
     let counts = column(|r| r.count);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ids, &times];
+    params.extend(keys.iter().map(|column| column.as_ref()));
+    params.extend([&ads as &(dyn ToSql + Sync), &users, &counts, &config.engine]);
     client
-        .execute(sql, &[&ids, &times, &keys, &ads, &users, &counts, &config.engine])
+        .execute(&statement.sql, &params)
         .await
         .map_err(Error::postgres(format!(
             "writing rows to {}",
@@ -517,7 +527,8 @@ async fn write_results(
     } else {
         results.iter().collect()
     };
-    let keys = key_arrays(statement.named_key.as_deref(), &config.key_names, &rows)?;
+    let key_ids: Vec<u64> = rows.iter().map(|r| r.window.key).collect();
+    let keys = key_arrays(statement.named_key.as_deref(), &config.key_names, &key_ids)?;
     let starts: Vec<i64> = rows.iter().map(|r| r.window.window_start_ms).collect();
     let ends: Vec<i64> = rows.iter().map(|r| r.window.window_end_ms).collect();
     let revisions: Vec<i64> = rows.iter().map(|r| r.revision).collect();
@@ -541,22 +552,22 @@ async fn write_results(
     Ok(())
 }
 
-/// The key columns of `rows`, as the arrays they are written from: the
+/// The key columns of rows whose keys are `ids`, as the arrays they are written from: the
 /// whole-number `key`, or each column of a key carried by id, from `names`.
 fn key_arrays(
     named: Option<&[KeyColumn]>,
     names: &KeyNames,
-    rows: &[&WindowResult],
+    ids: &[u64],
 ) -> Result<Vec<Box<dyn ToSql + Sync>>> {
     let Some(columns) = named else {
-        let keys: Vec<i64> = rows.iter().map(|r| r.window.key as i64).collect();
+        let keys: Vec<i64> = ids.iter().map(|id| *id as i64).collect();
         return Ok(vec![Box::new(keys)]);
     };
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in rows {
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
         let values = names
-            .get(row.window.key)
-            .ok_or_else(|| Error::Internal(format!("no values noted for key id {}", row.window.key)))?;
+            .get(*id)
+            .ok_or_else(|| Error::Internal(format!("no values noted for key id {id}")))?;
         keys.push(values);
     }
     Ok((0..columns.len())

@@ -11,21 +11,28 @@ use streambench_workloads::per_event::EventRow;
 use streambench_workloads::window::WindowKey;
 use tokio_postgres::Client;
 
-use super::tables::{EVENT_ROW_COLUMNS, Tables, key_list, quoted};
+use super::tables::{Tables, event_columns, key_list, quoted};
 use crate::error::{Error, Result};
 
-/// Every row of a per-event job's result table.
-pub async fn read_event_rows(client: &Client, tables: &Tables) -> Result<Vec<EventRow>> {
-    let rows = select_results(client, tables, &EVENT_ROW_COLUMNS.join(", ")).await?;
+/// Every row of a per-event job's result table. A key carried by id is
+/// read from its own columns and hashed as the engines hash it ([`key_id`]).
+pub async fn read_event_rows(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Vec<EventRow>> {
+    let columns: Vec<String> = event_columns(job).iter().map(|(name, _)| quoted(name)).collect();
+    let rows = select_results(client, tables, &columns.join(", ")).await?;
+    let named = job.named_key();
+    let keys = named.as_ref().map_or(1, Vec::len);
     Ok(rows
         .iter()
         .map(|row| EventRow {
             event_id: row.get::<_, i64>(0) as u64,
             event_time_ms: row.get(1),
-            key: row.get::<_, i64>(2) as u64,
-            ad_id: row.get::<_, i64>(3) as u64,
-            user_id: row.get::<_, i64>(4) as u64,
-            count: row.get(5),
+            key: match &named {
+                None => row.get::<_, i64>(2) as u64,
+                Some(columns) => key_id(&key_values(row, 2, columns)),
+            },
+            ad_id: row.get::<_, i64>(2 + keys) as u64,
+            user_id: row.get::<_, i64>(3 + keys) as u64,
+            count: row.get(4 + keys),
         })
         .collect())
 }
@@ -46,7 +53,7 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
         .map(|row| {
             let key = match &named {
                 None => row.get::<_, i64>(0) as u64,
-                Some(columns) => key_id(&key_values(row, columns)),
+                Some(columns) => key_id(&key_values(row, 0, columns)),
             };
             let mut result = ResultRow {
                 window: WindowKey {
@@ -94,11 +101,12 @@ fn value_in_units(row: &tokio_postgres::Row, at: usize, decimals: Option<u32>) -
     }
 }
 
-/// The values of a row's first `columns`, the key's.
-fn key_values(row: &tokio_postgres::Row, columns: &[KeyColumn]) -> Vec<Val> {
+/// The values of the key's `columns` in a row, from its column `first` on.
+fn key_values(row: &tokio_postgres::Row, first: usize, columns: &[KeyColumn]) -> Vec<Val> {
     columns
         .iter()
         .enumerate()
+        .map(|(i, column)| (first + i, column))
         .map(|(at, column)| match column.kind {
             Type::Int => Val::Int(row.get(at)),
             Type::Float => Val::Float(row.get(at)),
@@ -140,7 +148,7 @@ pub async fn count_dead_letters(client: &Client, tables: &Tables) -> Result<u64>
 /// Everything the oracle check needs from a run's tables.
 pub async fn read_observed(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Observed> {
     let (rows, event_rows) = if job.window.is_per_event() {
-        (Vec::new(), read_event_rows(client, tables).await?)
+        (Vec::new(), read_event_rows(client, tables, job).await?)
     } else {
         (read_results(client, tables, job).await?, Vec::new())
     };

@@ -177,7 +177,7 @@ pub fn create_statements(
     commit_timestamps: bool,
 ) -> Vec<String> {
     let columns = if job.window.is_per_event() {
-        event_row_columns(mode)
+        event_row_columns(job, mode)
     } else {
         window_columns(job, mode)
     };
@@ -221,14 +221,34 @@ pub fn create_statements(
     ]
 }
 
-/// The columns of a per-event job's result table, in the order
-/// [`EVENT_ROW_COLUMNS`] names them; keyed by event in upsert mode.
-fn event_row_columns(mode: DeliveryMode) -> Vec<String> {
-    let columns = EVENT_ROW_COLUMNS
+/// The columns of a per-event job's result table, as [`event_columns`]
+/// gives them; keyed by event in upsert mode.
+fn event_row_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
+    let columns = event_columns(job)
         .iter()
-        .map(|c| format!("{c} bigint NOT NULL"))
+        .map(|(name, kind)| format!("{} {kind} NOT NULL", quoted(name)))
         .collect();
     with_bookkeeping(columns, mode, "event_id")
+}
+
+/// A per-event job's result columns with their SQL types, in the order of
+/// [`EventRow`]'s fields: [`EVENT_ROW_COLUMNS`], with `key` given as the
+/// key's own columns when the key is carried by id (text, a boolean or
+/// several fields).
+///
+/// [`EventRow`]: streambench_workloads::per_event::EventRow
+pub fn event_columns(job: &JobSpec) -> Vec<(String, &'static str)> {
+    let named = job.named_key();
+    let mut columns = Vec::new();
+    for column in EVENT_ROW_COLUMNS {
+        match (&named, column) {
+            (Some(keys), "key") => {
+                columns.extend(keys.iter().map(|k| (k.name.clone(), sql_type(k.kind))));
+            }
+            _ => columns.push((column.to_string(), "bigint")),
+        }
+    }
+    columns
 }
 
 /// `columns` followed by the columns every result table has, and in upsert
@@ -326,7 +346,7 @@ mod tests {
             let results = &create_statements(&tables, &job, mode, true)[1];
             for column in EVENT_ROW_COLUMNS {
                 assert!(
-                    results.contains(&format!("{column} bigint NOT NULL")),
+                    results.contains(&format!("\"{column}\" bigint NOT NULL")),
                     "{results}"
                 );
             }
@@ -340,5 +360,57 @@ mod tests {
         assert!(tables.emissions_query(&job).contains("DISTINCT ON (event_id)"));
         let windowed = catalogue_job("tumbling").expect("job");
         assert!(tables.emissions_query(&windowed).contains("window_end_ms"));
+    }
+
+    #[test]
+    fn a_per_event_key_of_text_has_its_own_columns_in_place_of_key() {
+        use std::collections::BTreeMap;
+        use streambench_workloads::declared_job::DeclaredJob;
+        use streambench_workloads::declared_run::lower;
+        let schema = serde_json::from_value(serde_json::json!({
+            "time": "at", "kafka_key": "card", "id": "id",
+            "fields": [
+                {"name": "id", "type": "integer", "draw": {"kind": "sequence"}},
+                {"name": "at", "type": "timestamp"},
+                {"name": "card", "type": "integer", "draw": {"kind": "key"}},
+                {"name": "country", "type": "enum", "values": ["US", "DE"], "draw": {"kind": "constant", "value": "DE"}},
+            ]
+        }))
+        .expect("a schema");
+        let schemas = BTreeMap::from([("payment".to_string(), schema)]);
+        let rule = |key: &[&str]| {
+            let declared: DeclaredJob = serde_json::from_value(serde_json::json!({
+                "input": "payment", "window": {"kind": "each"}, "key": key
+            }))
+            .expect("a job");
+            lower("rule", &declared, &schemas).expect("lowered")
+        };
+        let names = |job: &JobSpec| -> Vec<String> {
+            event_columns(job)
+                .into_iter()
+                .map(|(name, kind)| format!("{name} {kind}"))
+                .collect()
+        };
+        let columns = names(&rule(&["card", "country"]));
+        assert_eq!(
+            columns,
+            [
+                "event_id bigint",
+                "event_time_ms bigint",
+                "card bigint",
+                "country text",
+                "ad_id bigint",
+                "user_id bigint",
+                "event_count bigint"
+            ]
+        );
+        assert_eq!(names(&rule(&["card"]))[2], "key bigint");
+        let table = &create_statements(
+            &Tables::new("r").expect("valid"),
+            &rule(&["country"]),
+            DeliveryMode::Upsert,
+            true,
+        )[1];
+        assert!(table.contains("\"country\" text NOT NULL"), "{table}");
     }
 }
