@@ -27,7 +27,10 @@ pub fn units_of(value: f64, decimals: u32) -> i64 {
 /// converts back to its units exactly.
 pub const EXACT_UNITS: i64 = 1 << 49;
 
-/// `10^decimals`, exact as a float for the at most 9 decimals a schema allows.
+/// The most decimals a float field, in a schema or derived, may take.
+pub const MAX_DECIMALS: u32 = 9;
+
+/// `10^decimals`, exact as a float for the at most [`MAX_DECIMALS`] a field takes.
 pub fn scale(decimals: u32) -> f64 {
     10f64.powi(decimals as i32)
 }

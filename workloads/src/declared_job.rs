@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::decimals::MAX_DECIMALS;
 use crate::expr::{Columns, Type, parse};
 use crate::schema::{EventSchema, Literal, is_name};
 use crate::window::WindowSpec;
@@ -261,7 +262,9 @@ fn add_derived(derived: &Derived, columns: &mut Columns) -> Result<(), String> {
         Some(_) if t != Type::Float => {
             return Err(format!("{at}: it is {}; only a float takes `decimals`", t.name()));
         }
-        Some(d) if d > 9 => return Err(format!("{at}: `decimals` must be at most 9")),
+        Some(d) if d > MAX_DECIMALS => {
+            return Err(format!("{at}: `decimals` must be at most {MAX_DECIMALS}"));
+        }
         _ => {}
     }
     columns.push((derived.name.clone(), t));

@@ -29,6 +29,7 @@ use crate::event::{DecodeError, EventKind};
 use crate::expr::{Type, Val};
 use crate::job::{Aggregate, JobSpec, KeyBy};
 use crate::key_names::{KeyNames, key_id};
+use crate::per_event::EVENT_ROW_COLUMNS;
 use crate::schema::EventSchema;
 use crate::schema_decoder::SchemaDecoder;
 use crate::window::{Keyed, WindowSpec};
@@ -55,29 +56,13 @@ pub struct KeyColumn {
     pub kind: Type,
 }
 
+/// The columns every result table ends in: which engine wrote a row, when,
+/// and (in its view) when the row was committed.
+const BOOKKEEPING_COLUMNS: [&str; 3] = ["engine", "inserted_at", "emitted_at"];
+
 /// The columns every windowed result table has besides its key and its
 /// aggregates, which neither may be named.
-const WINDOW_COLUMNS: [&str; 6] = [
-    "window_start_ms",
-    "window_end_ms",
-    "revision",
-    "engine",
-    "inserted_at",
-    "emitted_at",
-];
-
-/// The columns every per-event result table has besides its key, which a
-/// key field may not be named.
-const EVENT_COLUMNS: [&str; 8] = [
-    "event_id",
-    "event_time_ms",
-    "ad_id",
-    "user_id",
-    "event_count",
-    "engine",
-    "inserted_at",
-    "emitted_at",
-];
+const WINDOW_COLUMNS: [&str; 3] = ["window_start_ms", "window_end_ms", "revision"];
 
 impl Declared {
     /// The key columns of the job's windowed result table: its key fields
@@ -136,10 +121,10 @@ impl Declared {
     /// Why the result table's columns clash, if they do: a name given
     /// twice, or one of the table's own columns.
     fn check_columns(&self) -> Result<(), String> {
-        let (own, mut columns): (&[&str], Vec<String>) = match self.job.window.is_per_event() {
-            // A per-event table's key is one `key` column unless it is named.
+        // A per-event table's key is one `key` column unless it is named.
+        let (own, mut columns): (Vec<&str>, Vec<String>) = match self.job.window.is_per_event() {
             true => (
-                &EVENT_COLUMNS,
+                EVENT_ROW_COLUMNS.into_iter().filter(|c| *c != "key").collect(),
                 self.named_key()
                     .unwrap_or_default()
                     .into_iter()
@@ -147,10 +132,11 @@ impl Declared {
                     .collect(),
             ),
             false => (
-                &WINDOW_COLUMNS,
+                WINDOW_COLUMNS.to_vec(),
                 self.key_columns().into_iter().map(|c| c.name).collect(),
             ),
         };
+        let own: Vec<&str> = own.into_iter().chain(BOOKKEEPING_COLUMNS).collect();
         columns.extend(self.aggregate_columns());
         let mut seen: Vec<String> = own.iter().map(|c| c.to_string()).collect();
         for name in columns {

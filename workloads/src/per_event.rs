@@ -52,6 +52,16 @@ impl EventRow {
     }
 }
 
+/// A per-event job's result columns, in the order of [`EventRow`]'s fields.
+pub const EVENT_ROW_COLUMNS: [&str; 6] = [
+    "event_id",
+    "event_time_ms",
+    "key",
+    "ad_id",
+    "user_id",
+    "event_count",
+];
+
 /// What a per-event rule did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

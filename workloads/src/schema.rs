@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decimals::MAX_DECIMALS;
 use crate::event::{AD_TYPES, AdEventType, EventKind};
 use crate::expr::Val;
 use crate::generator::WorkloadSpec;
@@ -419,8 +420,8 @@ impl Field {
         if self.decimals.is_some() && self.kind != FieldType::Float {
             return Err("only a float field takes `decimals`".into());
         }
-        if self.decimals.is_some_and(|d| d > 9) {
-            return Err("`decimals` must be at most 9".into());
+        if self.decimals.is_some_and(|d| d > MAX_DECIMALS) {
+            return Err(format!("`decimals` must be at most {MAX_DECIMALS}"));
         }
         match (&self.draw, is_time) {
             (Some(_), true) => Err("the time field is set from the schedule and takes no `draw`".into()),

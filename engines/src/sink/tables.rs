@@ -266,14 +266,7 @@ fn with_bookkeeping(mut columns: Vec<String>, mode: DeliveryMode, key: &str) -> 
 /// A per-event job's result columns, in the order of [`EventRow`]'s fields.
 ///
 /// [`EventRow`]: streambench_workloads::per_event::EventRow
-pub const EVENT_ROW_COLUMNS: [&str; 6] = [
-    "event_id",
-    "event_time_ms",
-    "key",
-    "ad_id",
-    "user_id",
-    "event_count",
-];
+pub use streambench_workloads::per_event::EVENT_ROW_COLUMNS;
 
 /// The columns of a windowed job's result table; keyed by window in upsert mode.
 fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
