@@ -102,8 +102,8 @@ async fn declared_jobs_equal_the_oracle_on_flink_and_spark() {
 /// A key of text and a boolean is carried by id and written as its own
 /// columns; its values are kept in checkpoints, so that a restored engine
 /// still writes them: the continuous engine commits the interrupted epoch's
-/// results on restore before it reads a record, the micro-batch engine
-/// resumes from its state store.
+/// results (a window's, or a per-event job's rows) on restore before it
+/// reads a record, the micro-batch engine resumes from its state store.
 #[tokio::test]
 async fn a_key_of_text_and_a_boolean_survives_a_crash_on_both_engines() {
     let services = services().await;
@@ -118,18 +118,27 @@ async fn a_key_of_text_and_a_boolean_survives_a_crash_on_both_engines() {
         start,
         &events,
     );
-    let input = Input {
-        suite: DECLARED_SUITE,
-        job: "country_takings",
-        topic: &topic,
-    };
     let flags = ["--delivery", "transactional", "--parallelism", "2"];
-    for (engine, point) in [
-        ("continuous", "sink.transaction.before_commit:2"),
-        ("microbatch", "microbatch.after_state:3"),
+    for (job, engine, point) in [
+        (
+            "country_takings",
+            "continuous",
+            "sink.transaction.before_commit:2",
+        ),
+        (
+            "big_foreign_online",
+            "continuous",
+            "sink.transaction.before_commit:2",
+        ),
+        ("country_takings", "microbatch", "microbatch.after_state:3"),
     ] {
+        let input = Input {
+            suite: DECLARED_SUITE,
+            job,
+            topic: &topic,
+        };
         let dir = tempfile::tempdir().expect("tempdir");
-        let table = unique_name(&format!("d_key_{engine}"));
+        let table = unique_name(&format!("d_key_{}_{engine}", &job[..3]));
         let run = |crash_at| match engine {
             "continuous" => common::continuous(&services, &input, &table, dir.path(), &flags, crash_at),
             _ => common::microbatch(&services, &input, &table, dir.path(), &flags, crash_at),
@@ -137,20 +146,16 @@ async fn a_key_of_text_and_a_boolean_survives_a_crash_on_both_engines() {
         let crashed = run(Some(point));
         assert!(
             !crashed.ok && crashed.text.contains("crashing at"),
-            "{engine}: the crash at {point} never came:\n{}",
+            "{job} on {engine}: the crash at {point} never came:\n{}",
             crashed.text
         );
         finished(&run(None));
-        let report = common::check_with(
-            &services,
-            DECLARED_SUITE,
-            "country_takings",
-            &table,
-            start,
-            &events,
+        let report = common::check_with(&services, DECLARED_SUITE, job, &table, start, &events);
+        assert!(
+            exact(&report, false),
+            "{job} on {engine}, crash at {point}: {report:#}"
         );
-        assert!(exact(&report, false), "{engine}, crash at {point}: {report:#}");
-        assert!(count(&report, "matched") > 0, "{engine}: {report}");
+        assert!(count(&report, "matched") > 0, "{job} on {engine}: {report}");
     }
 }
 

@@ -776,11 +776,12 @@ impl Coordinator<'_> {
         );
         let windows: Vec<(WindowKey, Slot)> = parts.states.into_values().flat_map(|s| s.windows).collect();
         let pending = self.pending.remove(&epoch).unwrap_or_default();
+        // The keys whose values a restore needs: the open windows', and those
+        // of the results and per-event rows the epoch has yet to commit.
         let keys = windows.iter().map(|(w, _)| w.key);
-        let key_names = self
-            .job
-            .key_names
-            .of(keys.chain(pending.results.iter().map(|r| r.window.key)));
+        let key_names = self.job.key_names.of(keys
+            .chain(pending.results.iter().map(|r| r.window.key))
+            .chain(pending.rows.iter().map(|r| r.key)));
         let snapshot = Snapshot {
             epoch,
             offsets: source.offsets,
