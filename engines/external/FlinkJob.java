@@ -491,28 +491,27 @@ public class FlinkJob {
      * events all come from one Kafka partition, read in offset order, and `keyBy` keeps their order,
      * so the rows are deterministic. The state (event time to events at it, and the newest time) is
      * Flink's keyed state, checkpointed with the source's offsets; an entry that can no longer be
-     * counted is dropped.
+     * counted is dropped. The key is a whole number ({@code Long}) or, for a declared key of text,
+     * a boolean or several fields, a {@link Row} of their values ({@link RuleKey}).
      */
-    public static class BurstRule extends KeyedProcessFunction<Long, Row, Row> {
-        /** The input's columns, in order. */
-        static final String[] IN = {"partition", "offset", "event_id", "event_time_ms", "group_key", "ad_id",
-            "user_id"};
-        static final TypeInformation<Row> ROWS = Types.ROW_NAMED(
-            new String[] {"event_id", "event_time_ms", "key", "ad_id", "user_id", "event_count"},
-            Types.LONG, Types.LONG, Types.LONG, Types.LONG, Types.LONG, Types.LONG);
+    public static class BurstRule<K> extends KeyedProcessFunction<K, Row, Row> {
+        /** The input's columns before the key's, in order. */
+        static final String[] IN = {"partition", "offset", "event_id", "event_time_ms", "ad_id", "user_id"};
         static final OutputTag<Row> LATE = new OutputTag<>("late", Types.ROW_NAMED(
             new String[] {"partition", "record_offset", "event_id", "key", "event_time_ms", "watermark_ms"},
             Types.INT, Types.LONG, Types.LONG, Types.LONG, Types.LONG, Types.LONG));
         private final long withinMs;
         private final long atLeast;
         private final long delayMs;
+        private final int keyArity;
         private transient MapState<Long, Long> times;
         private transient ValueState<Long> newest;
 
-        public BurstRule(long withinMs, long atLeast, long delayMs) {
+        public BurstRule(long withinMs, long atLeast, long delayMs, int keyArity) {
             this.withinMs = withinMs;
             this.atLeast = atLeast;
             this.delayMs = delayMs;
+            this.keyArity = keyArity;
         }
 
         @Override
@@ -524,9 +523,11 @@ public class FlinkJob {
         @Override
         public void processElement(Row event, Context context, Collector<Row> out) throws Exception {
             long t = (Long) event.getField(3);
-            long key = (Long) event.getField(4);
             Long seen = newest.value();
             if (seen != null && t < seen - delayMs) {
+                // The late table's `key` is the key when it is one whole number; the side output is
+                // judged by event id.
+                long key = context.getCurrentKey() instanceof Long whole ? whole : 0L;
                 context.output(LATE, Row.of(event.getField(0), event.getField(1), event.getField(2), key, t,
                     seen - delayMs));
                 return;
@@ -547,9 +548,84 @@ public class FlinkJob {
                 }
             }
             if (count >= atLeast) {
-                out.collect(Row.of(event.getField(2), t, key, event.getField(5), event.getField(6), count));
+                out.collect(raised(event, t, count));
             }
         }
+
+        /** The row `event` raises: event id, time, the key's columns, ad, user and the count. */
+        private Row raised(Row event, long t, long count) {
+            Row row = Row.withPositions(5 + keyArity);
+            row.setField(0, event.getField(2));
+            row.setField(1, t);
+            for (int i = 0; i < keyArity; i++) {
+                row.setField(2 + i, event.getField(IN.length + i));
+            }
+            row.setField(2 + keyArity, event.getField(4));
+            row.setField(3 + keyArity, event.getField(5));
+            row.setField(4 + keyArity, count);
+            return row;
+        }
+    }
+
+    /**
+     * What a per-key rule is keyed by: the events view's key columns, their names in the result
+     * table and their types. A declared key of text, a boolean or several fields is its own
+     * columns (`__key_<i>`), written under the fields' names; any other key is `group_key`, one
+     * whole number, written as `key`.
+     */
+    record RuleKey(String[] columns, String[] names, TypeInformation<?>[] types) {
+        static RuleKey of(JsonNode job) {
+            if (!namedKey(job)) {
+                return new RuleKey(new String[] {"group_key"}, new String[] {"key"},
+                    new TypeInformation<?>[] {Types.LONG});
+            }
+            JsonNode keys = job.get("declared").get("keys");
+            String[] columns = new String[keys.size()];
+            String[] names = new String[keys.size()];
+            TypeInformation<?>[] types = new TypeInformation<?>[keys.size()];
+            for (int i = 0; i < keys.size(); i++) {
+                columns[i] = "__key_" + i;
+                names[i] = keys.get(i).get("name").asText();
+                types[i] = switch (keys.get(i).get("sql_type").asText()) {
+                    case "STRING" -> Types.STRING;
+                    case "BOOLEAN" -> Types.BOOLEAN;
+                    default -> Types.LONG;
+                };
+            }
+            return new RuleKey(columns, names, types);
+        }
+
+        boolean whole() {
+            return names.length == 1 && names[0].equals("key");
+        }
+
+        /** The rule's rows: event id, time, the key's columns, ad, user and the count. */
+        TypeInformation<Row> rows() {
+            String[] rowNames = new String[5 + names.length];
+            TypeInformation<?>[] rowTypes = new TypeInformation<?>[rowNames.length];
+            rowNames[0] = "event_id";
+            rowNames[1] = "event_time_ms";
+            rowTypes[0] = rowTypes[1] = Types.LONG;
+            for (int i = 0; i < names.length; i++) {
+                rowNames[2 + i] = names[i];
+                rowTypes[2 + i] = types[i];
+            }
+            String[] rest = {"ad_id", "user_id", "event_count"};
+            for (int i = 0; i < rest.length; i++) {
+                rowNames[2 + names.length + i] = rest[i];
+                rowTypes[2 + names.length + i] = Types.LONG;
+            }
+            return Types.ROW_NAMED(rowNames, rowTypes);
+        }
+    }
+
+    /** Whether a job's key is a declared key written as its own columns (not the one `key`). */
+    static boolean namedKey(JsonNode job) {
+        boolean named = job.hasNonNull("declared");
+        for (JsonNode column : job.get("result_columns")) {
+            named &= !column.asText().equals("key");
+        }
+        return named;
     }
 
     /** The campaign of an ad, from the job's campaign table (the YSB enrichment). */
@@ -837,10 +913,7 @@ public class FlinkJob {
      */
     static String[] perEvent(JsonNode job) {
         Map<String, String> keyTypes = new HashMap<>();
-        boolean named = job.hasNonNull("declared");
-        for (JsonNode column : job.get("result_columns")) {
-            named &= !column.asText().equals("key");
-        }
+        boolean named = namedKey(job);
         if (named) {
             for (JsonNode key : job.get("declared").get("keys")) {
                 keyTypes.put(key.get("name").asText(), key.get("sql_type").asText());
@@ -858,25 +931,36 @@ public class FlinkJob {
 
     /**
      * The per-key rule's query (`fraud`): the events view as a DataStream keyed by the job's key
-     * through {@link BurstRule}, its rows as the `rule_rows` view; returns the query, the result
-     * table's columns, and the insert writing the rule's late events to the late table.
+     * ({@link RuleKey}) through {@link BurstRule}, its rows as the `rule_rows` view; returns the
+     * query, the result table's columns, and the insert writing the rule's late events to the late
+     * table.
      */
     static String[] burst(StreamTableEnvironment tables, JsonNode spec, JsonNode job, String jdbc) {
         JsonNode window = spec.get("window");
+        RuleKey key = RuleKey.of(job);
+        String[] in = java.util.stream.Stream.concat(java.util.Arrays.stream(BurstRule.IN),
+            java.util.Arrays.stream(key.columns())).map(FlinkJob::quoted).toArray(String[]::new);
         DataStream<Row> events = tables.toDataStream(tables.sqlQuery(
-            "SELECT " + String.join(", ", java.util.Arrays.stream(BurstRule.IN).map(FlinkJob::quoted)
-                .toArray(String[]::new)) + " FROM events"));
-        SingleOutputStreamOperator<Row> rows = events
-            .keyBy(event -> (Long) event.getField(4), Types.LONG)
-            .process(new BurstRule(window.get("within_ms").asLong(), window.get("at_least").asLong(),
-                spec.get("watermark_delay_ms").asLong()), BurstRule.ROWS)
-            .name("fraud rule");
+            "SELECT " + String.join(", ", in) + " FROM events"));
+        long within = window.get("within_ms").asLong();
+        long atLeast = window.get("at_least").asLong();
+        long delay = spec.get("watermark_delay_ms").asLong();
+        int first = BurstRule.IN.length;
+        int[] keyAt = java.util.stream.IntStream.range(first, first + key.columns().length).toArray();
+        SingleOutputStreamOperator<Row> rows = key.whole()
+            ? events.keyBy(event -> (Long) event.getField(first), Types.LONG)
+                .process(new BurstRule<Long>(within, atLeast, delay, 1), key.rows())
+            : events.keyBy(event -> Row.project(event, keyAt), Types.ROW(key.types()))
+                .process(new BurstRule<Row>(within, atLeast, delay, keyAt.length), key.rows());
+        rows.name("fraud rule");
         tables.createTemporaryView("rule_rows", tables.fromDataStream(rows));
         tables.createTemporaryView("rule_late", tables.fromDataStream(rows.getSideOutput(BurstRule.LATE)));
         tables.executeSql("CREATE TABLE late (`partition` INT, record_offset BIGINT, event_id BIGINT, `key` BIGINT,"
             + " event_time_ms BIGINT, watermark_ms BIGINT, PRIMARY KEY (`partition`, record_offset) NOT ENFORCED)"
             + " WITH (" + jdbc + ", 'table-name' = " + literal(job.get("late_view").asText()) + ")");
-        String select = "SELECT event_id, event_time_ms, `key`, ad_id, user_id, event_count, "
+        String keyNames = String.join(", ", java.util.Arrays.stream(key.names()).map(FlinkJob::quoted)
+            .toArray(String[]::new));
+        String select = "SELECT event_id, event_time_ms, " + keyNames + ", ad_id, user_id, event_count, "
             + literal(job.get("engine").asText()) + " FROM rule_rows";
         return new String[] {select, perEvent(job)[1], "INSERT INTO late SELECT * FROM rule_late"};
     }

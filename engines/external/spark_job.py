@@ -216,16 +216,37 @@ def per_event(spark, raw, job):
     )
 
 
-# What the per-key rule emits: a row it raises, or (late) an event for the
-# late table.
-RULE_OUTPUT = T.StructType(
-    [T.StructField("late", T.BooleanType())]
-    + [
-        T.StructField(name, T.LongType())
-        for name in ["event_id", "event_time_ms", "key", "ad_id", "user_id", "event_count",
-                     "partition", "offset", "watermark_ms"]
+# The SQL types of a declared key's columns as Spark's.
+SPARK_TYPES = {"BIGINT": T.LongType(), "STRING": T.StringType(), "BOOLEAN": T.BooleanType()}
+
+
+def rule_key(job):
+    """What the per-key rule groups by, as (events column, result column,
+    Spark type): a declared key of text, a boolean or several fields is its
+    own columns, written under the fields' names; any other key is
+    `group_key`, one whole number, written as `key`."""
+    if job["declared"] is None or "key" in job["result_columns"]:
+        return [("group_key", "key", T.LongType())]
+    return [
+        (f"__key_{i}", key["name"], SPARK_TYPES[key["sql_type"]])
+        for i, key in enumerate(job["declared"]["keys"])
     ]
-)
+
+
+def rule_output(job):
+    """What the per-key rule emits: a row it raises (its result columns), or
+    (`__late`) an event for the late table. The rule's own columns start
+    with `__`, out of the way of the key's names."""
+    def longs(names):
+        return [T.StructField(name, T.LongType()) for name in names]
+
+    return T.StructType(
+        [T.StructField("__late", T.BooleanType())]
+        + longs(["event_id", "event_time_ms"])
+        + [T.StructField(name, kind) for _, name, kind in rule_key(job)]
+        + longs(["ad_id", "user_id", "event_count", "__partition", "__offset", "__late_key", "__watermark_ms"])
+    )
+
 
 # What the rule keeps per key: its recent event times with the events at
 # each, as JSON pairs (PySpark 4.2's Python worker cannot read an array in a
@@ -238,14 +259,18 @@ RULE_STATE = T.StructType(
 )
 
 
-def burst_rule(within_ms, at_least, delay_ms):
+def burst_rule(within_ms, at_least, delay_ms, whole_key, output):
     """The `fraud` rule per key, exactly as streambench's own engines evaluate
     it (workloads/src/per_event.rs): in arrival order (a key's events all come
     from one Kafka partition, so offset order), on each event at time t the
     key's events so far with an event time in (t - within, t], this one
     included; at least `at_least` raise a row with that count. An event more
     than the watermark delay older than its key's newest is late and goes to
-    the late table. Entries that can no longer be counted are dropped."""
+    the late table (whose `key` is the key when it is one whole number, 0
+    otherwise: the side output is judged by event id). Entries that can no
+    longer be counted are dropped. Its rows have the columns of `output`
+    (rule_output)."""
+    columns = output.fieldNames()
 
     def rule(key, chunks, state):
         import pandas as pd
@@ -254,12 +279,13 @@ def burst_rule(within_ms, at_least, delay_ms):
         if state.exists:
             held, newest = state.get
             times = dict(json.loads(held))
+        late_key = key[0] if whole_key else 0
         out = []
         for e in pd.concat(list(chunks)).sort_values("offset").itertuples(index=False):
             t = int(e.event_time_ms)
-            where = (int(e.partition), int(e.offset))
+            where = (int(e.partition), int(e.offset), late_key)
             if newest is not None and t < newest - delay_ms:
-                out.append((True, e.event_id, t, key[0], e.ad_id, e.user_id, 0) + where + (newest - delay_ms,))
+                out.append((True, e.event_id, t, *key, e.ad_id, e.user_id, 0) + where + (newest - delay_ms,))
                 continue
             times[t] = times.get(t, 0) + 1
             newest = t if newest is None else max(newest, t)
@@ -267,16 +293,17 @@ def burst_rule(within_ms, at_least, delay_ms):
             times = {time: n for time, n in times.items() if time >= keep_from}
             count = sum(n for time, n in times.items() if t - within_ms < time <= t)
             if count >= at_least:
-                out.append((False, e.event_id, t, key[0], e.ad_id, e.user_id, count) + where + (0,))
+                out.append((False, e.event_id, t, *key, e.ad_id, e.user_id, count) + where + (0,))
         state.update((json.dumps(sorted(times.items())), newest))
-        yield pd.DataFrame(out, columns=RULE_OUTPUT.fieldNames())
+        yield pd.DataFrame(out, columns=columns)
 
     return rule
 
 
 def burst(spark, raw, job):
     """The per-key rule (`fraud`) with Spark's arbitrary stateful operator,
-    `applyInPandasWithState`, its state in Spark's state store."""
+    `applyInPandasWithState`, its state in Spark's state store, grouped by
+    the job's key (rule_key)."""
     spec = job["job"]
     events = decoded(spark, raw, job)
     if job["declared"] is not None:
@@ -287,12 +314,15 @@ def burst(spark, raw, job):
         events = kept_ads(events, spec)
         events = events.withColumn("group_key", F.col("user_id" if spec["key"] == "user" else "ad_id"))
     window = spec["window"]
-    rule = burst_rule(window["within_ms"], window["at_least"], spec["watermark_delay_ms"])
-    columns = ["group_key", "partition", "offset", "event_id", "event_time_ms", "ad_id", "user_id"]
+    keys = [column for column, _, _ in rule_key(job)]
+    output = rule_output(job)
+    whole_key = keys == ["group_key"]
+    rule = burst_rule(window["within_ms"], window["at_least"], spec["watermark_delay_ms"], whole_key, output)
+    columns = keys + ["partition", "offset", "event_id", "event_time_ms", "ad_id", "user_id"]
     return (
         events.select(*columns)
-        .groupBy("group_key")
-        .applyInPandasWithState(rule, RULE_OUTPUT, RULE_STATE, "append", GroupStateTimeout.NoTimeout)
+        .groupBy(*keys)
+        .applyInPandasWithState(rule, output, RULE_STATE, "append", GroupStateTimeout.NoTimeout)
     )
 
 
@@ -399,7 +429,7 @@ CRASH = CrashPoint()
 
 
 # A late event's columns in the late table, as the rule emits them.
-LATE_COLUMNS = ["partition", "offset", "event_id", "key", "event_time_ms", "watermark_ms"]
+LATE_COLUMNS = ["__partition", "__offset", "event_id", "__late_key", "event_time_ms", "__watermark_ms"]
 
 
 def insert_statement(job, written):
@@ -461,8 +491,8 @@ class ResultWriter:
         extra = tuple(self.bookkeeping.values())
         collected = batch.collect()
         # A per-key rule's output holds its late events too, for the late table.
-        late = [tuple(r[c] for c in LATE_COLUMNS) for r in collected if r["late"]] if self.rule else []
-        rows = [tuple(r[c] for c in self.columns) + extra for r in collected if not (self.rule and r["late"])]
+        late = [tuple(r[c] for c in LATE_COLUMNS) for r in collected if r["__late"]] if self.rule else []
+        rows = [tuple(r[c] for c in self.columns) + extra for r in collected if not (self.rule and r["__late"])]
         insert = insert_statement(self.job, self.columns + list(self.bookkeeping))
         through_outages(lambda: self.write(rows, late, batch_id, insert))
         if rows:

@@ -166,7 +166,7 @@ async fn a_replayed_sample_equals_the_oracle_with_its_bad_lines_dead_lettered() 
     let topic = unique_name("replay");
     generate(&services, REPLAY_SUITE, &topic, "merchant_sales", start, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
-    for job in ["merchant_sales", "big_foreign_online"] {
+    for job in ["merchant_sales", "big_foreign_online", "card_bursts"] {
         for engine in ["continuous", "microbatch", "flink", "spark"] {
             let table = unique_name(&format!("r_{}_{engine}", &job[..3]));
             let input = Input {

@@ -12,8 +12,8 @@
 //! time (`min`, `max`). A key of one whole number is the key itself; one of
 //! text, a boolean or several fields is carried by id through the engines
 //! and written as its own columns ([`crate::key_names`]), in windowed and
-//! per-event (`each`) tables alike; a burst rule keys by one whole number so
-//! far. [`lower`] refuses anything else before a run, saying why.
+//! per-event (`each`, `burst`) tables alike. [`lower`] refuses anything else
+//! before a run, saying why.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -112,7 +112,7 @@ impl Declared {
     /// number (the `key` column) or there is none.
     pub fn named_key(&self) -> Option<Vec<KeyColumn>> {
         let plan = JobPlan::new(&self.job, &self.schema).ok()?;
-        match KeyPlan::new(&plan, &self.job.key, self.job.window).ok()? {
+        match KeyPlan::new(&plan, &self.job.key).ok()? {
             KeyPlan::Named(_) => Some(self.key_columns()),
             _ => None,
         }
@@ -170,6 +170,7 @@ pub fn lower(
     };
     let plan = RecordPlan::new(&declared)?;
     declared.check_columns()?;
+    check_rule_key(job, schema)?;
     let aggregates = lower_aggregates(plan.plan.calls(), &schema.time)?;
     let spec = JobSpec {
         name: name.to_string(),
@@ -184,6 +185,20 @@ pub fn lower(
     };
     spec.validate().map_err(|e| e.to_string())?;
     Ok(spec)
+}
+
+/// Why a burst rule cannot key as `job` does, if it cannot: it counts each
+/// key's events in the order they arrive, which is their order only within
+/// one partition, so its key must include the field the Kafka records are
+/// keyed (and so partitioned) by.
+fn check_rule_key(job: &DeclaredJob, schema: &EventSchema) -> Result<(), String> {
+    if !matches!(job.window, WindowSpec::Burst { .. }) || job.key.contains(&schema.kafka_key) {
+        return Ok(());
+    }
+    Err(format!(
+        "key: a burst rule counts each key's events in the order they arrive, so its key must include the Kafka key `{}`: then a key's events all come from one partition, in order; keyed otherwise, how the partitions interleave would decide its rows",
+        schema.kafka_key
+    ))
 }
 
 /// The result-table aggregates of `calls` (whose one whole-number field
@@ -296,7 +311,7 @@ enum KeyPlan {
 
 impl KeyPlan {
     /// The key of `job`'s rows, whose key fields are `key`.
-    fn new(plan: &JobPlan, key: &[String], window: WindowSpec) -> Result<KeyPlan, String> {
+    fn new(plan: &JobPlan, key: &[String]) -> Result<KeyPlan, String> {
         let mut fields = Vec::new();
         for field in key {
             match plan.column(field) {
@@ -312,11 +327,6 @@ impl KeyPlan {
         Ok(match fields.as_slice() {
             [] => KeyPlan::None,
             [(at, Type::Int)] => KeyPlan::Whole(*at),
-            _ if matches!(window, WindowSpec::Burst { .. }) => {
-                return Err(
-                    "key: a burst rule keys by one whole-number field so far (Flink's and Spark's rule state is keyed by a whole number)".into(),
-                );
-            }
             _ => KeyPlan::Named(fields.iter().map(|(at, _)| *at).collect()),
         })
     }
@@ -347,7 +357,7 @@ impl RecordPlan {
                 .map(|(at, _)| at)
                 .ok_or(format!("no field `{name}`"))
         };
-        let key = KeyPlan::new(&plan, &job.key, job.window)?;
+        let key = KeyPlan::new(&plan, &job.key)?;
         let value = value_field(&plan, &schema.time)?;
         let (id, time) = (at(id)?, at(&schema.time)?);
         let compiled = CompiledRow::new(&plan)?;
@@ -538,16 +548,6 @@ mod tests {
             ),
             (
                 refused(&|j| {
-                    j.window = WindowSpec::Burst {
-                        within_ms: 1000,
-                        at_least: 2,
-                    };
-                    j.key = vec!["country".into()];
-                }),
-                "a burst rule keys by one whole-number field so far",
-            ),
-            (
-                refused(&|j| {
                     j.derive.push(crate::declared_job::Derived {
                         name: "revision".into(),
                         expr: "country".into(),
@@ -617,6 +617,25 @@ mod tests {
         assert!(named, "carried by id");
         declared.key.clear();
         assert_eq!(columns(&declared).0, vec![("key".into(), Type::Int)]);
+    }
+
+    #[test]
+    fn a_burst_rule_keys_by_anything_that_includes_the_kafka_key() {
+        let burst = r#"window = { kind = "burst", within_ms = 1000, at_least = 2 }"#;
+        let mut rule = job(burst);
+        rule.aggregates.clear();
+        rule.key = vec!["card".into(), "country".into()];
+        let lowered = lower("j", &rule, &schemas()).expect("keyed by card and country");
+        let keys: Vec<String> = lowered
+            .named_key()
+            .expect("carried by id")
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(keys, ["card", "country"]);
+        rule.key = vec!["country".into()];
+        let error = lower("j", &rule, &schemas()).expect_err("its events span partitions");
+        assert!(error.contains("must include the Kafka key `card`"), "{error}");
     }
 
     #[test]
