@@ -63,6 +63,7 @@ import org.apache.flink.table.api.Schema;
 import org.apache.flink.table.api.StatementSet;
 import org.apache.flink.table.api.TableResult;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.table.functions.AggregateFunction;
 import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
@@ -74,6 +75,62 @@ public class FlinkJob {
     public static class EpochMillis extends ScalarFunction {
         public Long eval(@DataTypeHint("TIMESTAMP(3)") LocalDateTime time) {
             return time == null ? null : time.toInstant(ZoneOffset.UTC).toEpochMilli();
+        }
+    }
+
+    /**
+     * The value of a window's earliest event (`earliest_value`) or latest (`latest_value`), by
+     * event time and then event id, as streambench's engines and its oracle order them. Flink's
+     * `FIRST_VALUE` and `LAST_VALUE` take the first and last in arrival order, which differs when
+     * events come out of order. It merges accumulators, so the window aggregation keeps its
+     * local-global (two-phase) form.
+     */
+    public static class ValueAtEnd extends AggregateFunction<Long, ValueAtEnd.End> {
+        /** The end event so far: its time, id and value (no time before the first). */
+        public static class End {
+            public Long time;
+            public Long id;
+            public Long value;
+        }
+
+        private final boolean latest;
+
+        public ValueAtEnd(boolean latest) {
+            this.latest = latest;
+        }
+
+        @Override
+        public End createAccumulator() {
+            return new End();
+        }
+
+        @Override
+        public Long getValue(End end) {
+            return end.value;
+        }
+
+        public void accumulate(End end, Long value, Long time, Long id) {
+            if (value != null && time != null && id != null && beyond(end, time, id)) {
+                end.time = time;
+                end.id = id;
+                end.value = value;
+            }
+        }
+
+        /** Whether the event at `time` with `id` lies beyond `end`, on the side this takes. */
+        private boolean beyond(End end, long time, long id) {
+            if (end.time == null) {
+                return true;
+            }
+            int byTime = Long.compare(time, end.time);
+            int order = byTime != 0 ? byTime : Long.compare(id, end.id);
+            return latest ? order > 0 : order < 0;
+        }
+
+        public void merge(End end, Iterable<End> others) {
+            for (End other : others) {
+                accumulate(end, other.value, other.time, other.id);
+            }
         }
     }
 
@@ -719,6 +776,8 @@ public class FlinkJob {
         }
         StreamTableEnvironment tables = StreamTableEnvironment.create(env);
         tables.createTemporarySystemFunction("epoch_millis", new EpochMillis());
+        tables.createTemporarySystemFunction("earliest_value", new ValueAtEnd(false));
+        tables.createTemporarySystemFunction("latest_value", new ValueAtEnd(true));
         Map<Long, Long> campaigns = new HashMap<>();
         for (JsonNode pair : job.get("campaigns")) {
             campaigns.put(pair.get(0).asLong(), pair.get(1).asLong());
@@ -871,7 +930,9 @@ public class FlinkJob {
             "max", "MAX(`value`)",
             "mean", "AVG(CAST(`value` AS DOUBLE))",
             "first_event_time", "MIN(event_time_ms)",
-            "last_event_time", "MAX(event_time_ms)");
+            "last_event_time", "MAX(event_time_ms)",
+            "first_value", "earliest_value(`value`, event_time_ms, event_id)",
+            "last_value", "latest_value(`value`, event_time_ms, event_id)");
         StringBuilder select = new StringBuilder(
             "SELECT " + keys[0] + ", epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
         StringBuilder columns = new StringBuilder(keys[1] + ", window_start_ms BIGINT, window_end_ms BIGINT");
@@ -888,12 +949,12 @@ public class FlinkJob {
 
     /**
      * One aggregate's expression and its column's type: a whole number, or a float for the mean
-     * and, when the job aggregates a float in units of its `decimals`, for the sum, minimum and
-     * maximum too, divided back by 10^decimals (streambench's engines write the same division).
+     * and, when the job aggregates a float in units of its `decimals`, for the sum, minimum,
+     * maximum, first and last value too, divided back by 10^decimals (streambench's engines write the same division).
      */
     static String[] aggregateColumn(String kind, Map<String, String> aggregates, JsonNode decimals) {
         String expression = aggregates.get(kind);
-        boolean ofValue = kind.equals("sum") || kind.equals("min") || kind.equals("max");
+        boolean ofValue = java.util.Set.of("sum", "min", "max", "first_value", "last_value").contains(kind);
         String scale = decimals == null || decimals.isNull() ? null
             : "CAST(" + java.math.BigInteger.TEN.pow(decimals.asInt()) + " AS DOUBLE)";
         if (kind.equals("mean")) {

@@ -337,10 +337,11 @@ def key_columns(job):
 
 def in_terms(aggregate, kind, job):
     """An aggregate of the value in the field's own terms: when the job
-    aggregates a float in units of its decimals, its sum, minimum, maximum
-    and mean divided back by 10^decimals, as streambench's sink writes them."""
+    aggregates a float in units of its decimals, its sum, minimum, maximum,
+    mean, first and last value divided back by 10^decimals, as streambench's
+    sink writes them."""
     decimals = job["value_decimals"]
-    if decimals is None or kind not in ("sum", "min", "max", "mean"):
+    if decimals is None or kind not in ("sum", "min", "max", "mean", "first_value", "last_value"):
         return aggregate
     return aggregate.cast("double") / F.lit(10**decimals).cast("double")
 
@@ -369,6 +370,10 @@ def windowed(spark, raw, job):
         "mean": F.avg("value"),
         "first_event_time": F.min("event_time_ms"),
         "last_event_time": F.max("event_time_ms"),
+        # The window's earliest and latest events by event time, then event
+        # id, as streambench orders them (`first` and `last` take arrival order).
+        "first_value": F.min_by("value", F.struct("event_time_ms", "event_id")),
+        "last_value": F.max_by("value", F.struct("event_time_ms", "event_id")),
     }
     columns = [in_terms(aggregates[a["kind"]], a["kind"], job).alias(a["column"]) for a in job["aggregates"]]
     keys = key_columns(job)

@@ -66,6 +66,8 @@ fn call(aggregate: Aggregate) -> &'static str {
         Aggregate::Mean => "mean(value)",
         Aggregate::FirstEventTime => "min(event_time_ms)",
         Aggregate::LastEventTime => "max(event_time_ms)",
+        Aggregate::FirstValue => "first(value)",
+        Aggregate::LastValue => "last(value)",
     }
 }
 

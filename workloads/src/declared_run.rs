@@ -7,9 +7,9 @@
 //!
 //! What the engines' result tables hold bounds what a declared job may ask
 //! for: a key of any fields but floats (or none), and aggregates over one
-//! number field (`count`, `sum`, `min`, `max`, `mean`; a float only with
-//! `decimals`, aggregated in their units, [`crate::decimals`]) or the event
-//! time (`min`, `max`). A key of one whole number is the key itself; one of
+//! number field (`count`, `sum`, `min`, `max`, `mean`, `first`, `last`; a
+//! float only with `decimals`, aggregated in their units,
+//! [`crate::decimals`]) or the event time (`min`, `max`, `first`, `last`). A key of one whole number is the key itself; one of
 //! text, a boolean or several fields is carried by id through the engines
 //! and written as its own columns ([`crate::key_names`]), in windowed and
 //! per-event (`each`, `burst`) tables alike. [`lower`] refuses anything else
@@ -212,15 +212,17 @@ fn lower_aggregates<'c>(
         let on_time = call.field.as_deref() == Some(time);
         let aggregate = match (call.function, on_time) {
             (Function::Count, _) => Aggregate::Count,
-            (Function::Min, true) => Aggregate::FirstEventTime,
-            (Function::Max, true) => Aggregate::LastEventTime,
+            (Function::Min | Function::First, true) => Aggregate::FirstEventTime,
+            (Function::Max | Function::Last, true) => Aggregate::LastEventTime,
             (Function::Sum, _) => Aggregate::Sum,
             (Function::Min, false) => Aggregate::Min,
             (Function::Max, false) => Aggregate::Max,
             (Function::Mean, _) => Aggregate::Mean,
-            (Function::CountDistinct | Function::First | Function::Last, _) => {
+            (Function::First, false) => Aggregate::FirstValue,
+            (Function::Last, false) => Aggregate::LastValue,
+            (Function::CountDistinct, _) => {
                 return Err(format!(
-                    "aggregates: `{}`: the engines' result tables hold count, sum, min, max and mean so far",
+                    "aggregates: `{}`: the engines' result tables hold count, sum, min, max, mean, first and last so far",
                     call.column
                 ));
             }
@@ -241,7 +243,11 @@ fn value_field(plan: &JobPlan, time: &str) -> Result<Option<ValueField>, String>
         let Some(field) = call.field.as_deref() else {
             continue;
         };
-        if field == time && matches!(call.function, Function::Min | Function::Max) {
+        let of_time = matches!(
+            call.function,
+            Function::Min | Function::Max | Function::First | Function::Last
+        );
+        if field == time && of_time {
             continue;
         }
         match read {
@@ -502,7 +508,7 @@ mod tests {
             derive = [{{ name = "charged", expr = "amount_cents + fee_cents" }}]
             enrich = {{ on = "merchant", rows = [{{ merchant = 0, category = 10 }}, {{ merchant = 1, category = 10 }}, {{ merchant = 2, category = 20 }}, {{ merchant = 3, category = 30 }}] }}
             key = ["category"]
-            aggregates = ["count", "sum(charged)", "min(charged)", "max(charged)", "mean(charged)", "min(at)", "max(at)"]
+            aggregates = ["count", "sum(charged)", "min(charged)", "max(charged)", "mean(charged)", "min(at)", "max(at)", "first(charged)", "last(charged)"]
             watermark_delay_ms = 2000
             {extra}
             "#
@@ -521,7 +527,7 @@ mod tests {
         for (error, says) in [
             (
                 refused(&|j| j.aggregates.push("count_distinct(charged)".into())),
-                "`count_distinct_charged`: the engines' result tables hold count, sum, min, max and mean",
+                "`count_distinct_charged`: the engines' result tables hold count, sum, min, max, mean, first and last",
             ),
             (
                 refused(&|j| j.aggregates.push("sum(fee_cents) as fees".into())),
@@ -720,6 +726,8 @@ mod tests {
                 Some(Val::Float(aggregate.mean() / unit)),
                 int(aggregate.first_event_time_ms),
                 int(aggregate.last_event_time_ms),
+                value(aggregate.first_value),
+                value(aggregate.last_value),
             ];
             prop_assert_eq!(Some(&&got), by_id.get(&row), "{:?}", window);
         }
@@ -759,7 +767,7 @@ mod tests {
             lowered_equals_declared(&keyed(tumbling, &["country"]), &spec)?;
             let mut rates = keyed(tumbling, &["category", "country", "online"]);
             lowered_equals_declared(&rates, &spec)?;
-            rates.aggregates = ["count", "sum(rate)", "min(rate)", "max(rate)", "mean(rate)", "min(at)", "max(at)"]
+            rates.aggregates = ["count", "sum(rate)", "min(rate)", "max(rate)", "mean(rate)", "min(at)", "max(at)", "first(rate)", "last(rate)"]
                 .map(String::from)
                 .to_vec();
             lowered_equals_declared(&rates, &spec)?;
@@ -769,7 +777,7 @@ mod tests {
                 expr: "rate * 2 + 0.005".into(),
                 decimals: Some(2),
             });
-            rates.aggregates = ["count", "sum(doubled)", "min(doubled)", "max(doubled)", "mean(doubled)", "min(at)", "max(at)"]
+            rates.aggregates = ["count", "sum(doubled)", "min(doubled)", "max(doubled)", "mean(doubled)", "min(at)", "max(at)", "first(doubled)", "last(doubled)"]
                 .map(String::from)
                 .to_vec();
             lowered_equals_declared(&rates, &spec)?;

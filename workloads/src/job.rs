@@ -83,6 +83,10 @@ pub enum Aggregate {
     FirstEventTime,
     /// Latest event time.
     LastEventTime,
+    /// The value of the earliest event (by event time, then event id).
+    FirstValue,
+    /// The value of the latest event (by event time, then event id).
+    LastValue,
 }
 
 impl Aggregate {
@@ -90,7 +94,12 @@ impl Aggregate {
     pub fn reads_value(&self) -> bool {
         matches!(
             self,
-            Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::Mean
+            Aggregate::Sum
+                | Aggregate::Min
+                | Aggregate::Max
+                | Aggregate::Mean
+                | Aggregate::FirstValue
+                | Aggregate::LastValue
         )
     }
 
@@ -104,6 +113,8 @@ impl Aggregate {
             Aggregate::Mean => "value_mean",
             Aggregate::FirstEventTime => "first_event_time_ms",
             Aggregate::LastEventTime => "last_event_time_ms",
+            Aggregate::FirstValue => "value_first",
+            Aggregate::LastValue => "value_last",
         }
     }
 }

@@ -92,6 +92,12 @@ pub struct ResultRow {
     pub first_event_time_ms: Option<i64>,
     /// Latest event time.
     pub last_event_time_ms: Option<i64>,
+    /// The value of the earliest event.
+    #[serde(default)]
+    pub first_value: Option<i64>,
+    /// The value of the latest event.
+    #[serde(default)]
+    pub last_value: Option<i64>,
 }
 
 impl ResultRow {
@@ -107,6 +113,8 @@ impl ResultRow {
             mean: Some(aggregate.mean()),
             first_event_time_ms: Some(aggregate.first_event_time_ms),
             last_event_time_ms: Some(aggregate.last_event_time_ms),
+            first_value: Some(aggregate.first_value),
+            last_value: Some(aggregate.last_value),
         }
     }
 }
@@ -461,6 +469,8 @@ impl Oracle {
             }),
             Aggregate::FirstEventTime => row.first_event_time_ms == Some(expected.first_event_time_ms),
             Aggregate::LastEventTime => row.last_event_time_ms == Some(expected.last_event_time_ms),
+            Aggregate::FirstValue => row.first_value == Some(expected.first_value),
+            Aggregate::LastValue => row.last_value == Some(expected.last_value),
         })
     }
 }

@@ -207,6 +207,7 @@ pub fn as_window((key, time_ms, events): (u64, i64, i64)) -> (WindowKey, WindowA
         max: 1,
         first_event_time_ms: time_ms,
         last_event_time_ms: time_ms,
+        ..WindowAggregate::default()
     };
     (window, aggregate)
 }

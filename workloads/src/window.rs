@@ -143,9 +143,11 @@ pub struct Keyed {
 }
 
 /// Every aggregate of one window, kept incrementally (count, sum, min, max,
-/// first and last event time; the mean is derived). All exact integers, so
-/// every engine must agree to the last digit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// first and last event time, and the values of the first and last events;
+/// the mean is derived). All exact integers, so every engine must agree to
+/// the last digit. The first and last events are ordered by event time,
+/// then event id, so that no engine's arrival order decides them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowAggregate {
     /// Events in the window.
     pub count: i64,
@@ -159,6 +161,18 @@ pub struct WindowAggregate {
     pub first_event_time_ms: i64,
     /// Latest event time.
     pub last_event_time_ms: i64,
+    /// The id of the earliest event (the first of those at its time).
+    #[serde(default)]
+    pub first_event_id: u64,
+    /// Its value.
+    #[serde(default)]
+    pub first_value: i64,
+    /// The id of the latest event (the last of those at its time).
+    #[serde(default)]
+    pub last_event_id: u64,
+    /// Its value.
+    #[serde(default)]
+    pub last_value: i64,
 }
 
 impl WindowAggregate {
@@ -171,6 +185,10 @@ impl WindowAggregate {
             max: event.value,
             first_event_time_ms: event.event_time_ms,
             last_event_time_ms: event.event_time_ms,
+            first_event_id: event.event_id,
+            first_value: event.value,
+            last_event_id: event.event_id,
+            last_value: event.value,
         }
     }
 
@@ -185,8 +203,17 @@ impl WindowAggregate {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.first_event_time_ms = self.first_event_time_ms.min(other.first_event_time_ms);
-        self.last_event_time_ms = self.last_event_time_ms.max(other.last_event_time_ms);
+        if (other.first_event_time_ms, other.first_event_id) < (self.first_event_time_ms, self.first_event_id)
+        {
+            self.first_event_time_ms = other.first_event_time_ms;
+            self.first_event_id = other.first_event_id;
+            self.first_value = other.first_value;
+        }
+        if (other.last_event_time_ms, other.last_event_id) > (self.last_event_time_ms, self.last_event_id) {
+            self.last_event_time_ms = other.last_event_time_ms;
+            self.last_event_id = other.last_event_id;
+            self.last_value = other.last_value;
+        }
     }
 
     /// The mean value.

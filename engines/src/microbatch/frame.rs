@@ -9,7 +9,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use streambench_workloads::declared_run::RecordPlan;
 use streambench_workloads::event::{AdEventType, DecodeError, Event, EventKind, decode};
-use streambench_workloads::job::{CampaignTable, Filter, JobSpec, KeyBy};
+use streambench_workloads::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy};
 use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::{Keyed, WindowAggregate, WindowKey, WindowSpec};
 
@@ -320,7 +320,7 @@ pub fn aggregate(
         None => (kept.lazy(), DataFrame::empty()),
     };
 
-    let aggregates = [
+    let mut aggregates = vec![
         len().cast(DataType::Int64).alias("count"),
         col("value").sum().alias("sum"),
         col("value").min().alias("min"),
@@ -328,6 +328,13 @@ pub fn aggregate(
         time().min().alias("first"),
         time().max().alias("last"),
     ];
+    let ends = job
+        .aggregates
+        .iter()
+        .any(|a| matches!(a, Aggregate::FirstValue | Aggregate::LastValue));
+    if ends {
+        aggregates.extend(end_events());
+    }
     let grouped = match job.window {
         WindowSpec::Session { gap_ms } => {
             // Sessions within the batch: rows sorted by key and time, a new
@@ -395,22 +402,31 @@ pub fn aggregate(
     let max = grouped.column("max")?.i64()?;
     let first = grouped.column("first")?.i64()?;
     let last = grouped.column("last")?.i64()?;
+    let ends = match ends {
+        true => Some(EndEvents::of(&grouped)?),
+        false => None,
+    };
     for i in 0..grouped.height() {
         let value = |c: &Int64Chunked| c.get(i).unwrap_or_default();
+        let mut aggregate = WindowAggregate {
+            count: value(count),
+            sum: value(sum),
+            min: value(min),
+            max: value(max),
+            first_event_time_ms: value(first),
+            last_event_time_ms: value(last),
+            ..WindowAggregate::default()
+        };
+        if let Some(ends) = &ends {
+            ends.fill(i, &mut aggregate);
+        }
         windows.push((
             WindowKey {
                 key: key.get(i).unwrap_or_default(),
                 window_start_ms: value(start),
                 window_end_ms: value(end),
             },
-            WindowAggregate {
-                count: value(count),
-                sum: value(sum),
-                min: value(min),
-                max: value(max),
-                first_event_time_ms: value(first),
-                last_event_time_ms: value(last),
-            },
+            aggregate,
         ));
     }
 
@@ -438,6 +454,46 @@ pub fn aggregate(
         max_event_time_ms,
         kept: kept_count,
     })
+}
+
+/// The aggregates giving each window's first and last events (by event
+/// time, then event id): their ids and values.
+fn end_events() -> [Expr; 4] {
+    let by = || [col("event_time_ms"), col("event_id")];
+    let ordered = |name: &str| col(name).sort_by(by(), SortMultipleOptions::default());
+    [
+        ordered("event_id").first().alias("first_id"),
+        ordered("value").first().alias("first_value"),
+        ordered("event_id").last().alias("last_id"),
+        ordered("value").last().alias("last_value"),
+    ]
+}
+
+/// The columns [`end_events`] gives, read back.
+struct EndEvents<'a> {
+    first_id: &'a UInt64Chunked,
+    first_value: &'a Int64Chunked,
+    last_id: &'a UInt64Chunked,
+    last_value: &'a Int64Chunked,
+}
+
+impl<'a> EndEvents<'a> {
+    fn of(grouped: &'a DataFrame) -> PolarsResult<EndEvents<'a>> {
+        Ok(EndEvents {
+            first_id: grouped.column("first_id")?.u64()?,
+            first_value: grouped.column("first_value")?.i64()?,
+            last_id: grouped.column("last_id")?.u64()?,
+            last_value: grouped.column("last_value")?.i64()?,
+        })
+    }
+
+    /// Sets row `i`'s first and last events in `aggregate`.
+    fn fill(&self, i: usize, aggregate: &mut WindowAggregate) {
+        aggregate.first_event_id = self.first_id.get(i).unwrap_or_default();
+        aggregate.first_value = self.first_value.get(i).unwrap_or_default();
+        aggregate.last_event_id = self.last_id.get(i).unwrap_or_default();
+        aggregate.last_value = self.last_value.get(i).unwrap_or_default();
+    }
 }
 
 #[cfg(test)]
@@ -518,6 +574,8 @@ mod tests {
                 Max => aggregate.max as f64,
                 Mean => aggregate.mean(),
                 FirstEventTime => aggregate.first_event_time_ms as f64,
+                FirstValue => aggregate.first_value as f64,
+                LastValue => aggregate.last_value as f64,
                 LastEventTime => aggregate.last_event_time_ms as f64,
             })
             .collect()

@@ -224,6 +224,7 @@ mod tests {
                 max: count,
                 first_event_time_ms: 0,
                 last_event_time_ms: 1,
+                ..WindowAggregate::default()
             },
             next_revision: 0,
         }

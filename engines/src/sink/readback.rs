@@ -69,6 +69,8 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
                 mean: None,
                 first_event_time_ms: None,
                 last_event_time_ms: None,
+                first_value: None,
+                last_value: None,
             };
             let value = |at: usize| value_in_units(row, at, decimals);
             for (i, aggregate) in job.aggregates.iter().enumerate() {
@@ -84,6 +86,8 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
                     }
                     Aggregate::FirstEventTime => result.first_event_time_ms = row.get(at),
                     Aggregate::LastEventTime => result.last_event_time_ms = row.get(at),
+                    Aggregate::FirstValue => result.first_value = value(at),
+                    Aggregate::LastValue => result.last_value = value(at),
                 }
             }
             result
@@ -91,7 +95,7 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
         .collect())
 }
 
-/// A sum, minimum or maximum in the units the engines aggregate in: the
+/// A sum, minimum, maximum, first or last value in the units the engines aggregate in: the
 /// column itself, or for a float with `decimals` its units again
 /// ([`streambench_workloads::decimals`]).
 fn value_in_units(row: &tokio_postgres::Row, at: usize, decimals: Option<u32>) -> Option<i64> {

@@ -123,12 +123,15 @@ pub fn value_array<'a>(kind: Type, values: impl Iterator<Item = &'a Val>) -> Box
 }
 
 /// The SQL type of an aggregate's column: a float for the mean, and for
-/// the sum, minimum and maximum of a float aggregated in units of its
-/// `decimals` ([`streambench_workloads::decimals`]).
+/// the sum, minimum, maximum, first and last value of a float aggregated in
+/// units of its `decimals` ([`streambench_workloads::decimals`]).
 pub fn column_type(aggregate: Aggregate, decimals: Option<u32>) -> &'static str {
     match (aggregate, decimals) {
         (Aggregate::Mean, _) => "double precision",
-        (Aggregate::Sum | Aggregate::Min | Aggregate::Max, Some(_)) => "double precision",
+        (
+            Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::FirstValue | Aggregate::LastValue,
+            Some(_),
+        ) => "double precision",
         _ => "bigint",
     }
 }
@@ -158,6 +161,8 @@ pub fn column_array<'a>(
         Aggregate::Max => numbers(windows, |w| w.max, decimals),
         Aggregate::FirstEventTime => numbers(windows, |w| w.first_event_time_ms, None),
         Aggregate::LastEventTime => numbers(windows, |w| w.last_event_time_ms, None),
+        Aggregate::FirstValue => numbers(windows, |w| w.first_value, decimals),
+        Aggregate::LastValue => numbers(windows, |w| w.last_value, decimals),
         Aggregate::Mean => {
             let unit = decimals.map_or(1.0, scale);
             Box::new(windows.map(|w| w.mean() / unit).collect::<Vec<f64>>())
