@@ -499,11 +499,33 @@ public class FlinkJob {
         }
         tables.executeSql("CREATE TEMPORARY VIEW events AS SELECT `__ts` AS ts, `__partition` AS `partition`,"
             + " `__offset` AS `offset`, " + declared.get("event_time").asText() + " AS event_time_ms, "
-            + keyColumns(declared) + declared.get("value").asText() + " AS `value`, "
+            + keyColumns(declared) + valueColumns(declared)
             + declared.get("event_id").asText() + " AS event_id, CAST(0 AS BIGINT) AS ad_id,"
             + " CAST(0 AS BIGINT) AS user_id FROM declared_" + step
             // A float too large for its units has none, and is dropped as streambench's plan drops it.
-            + " WHERE " + declared.get("value").asText() + " IS NOT NULL");
+            + " WHERE " + notNull(declared.get("values")));
+    }
+
+    /**
+     * A declared job's value columns in its events view: the fields its aggregates read, as
+     * `value`, `value_1`, ..., each followed by a comma.
+     */
+    static String valueColumns(JsonNode declared) {
+        StringBuilder columns = new StringBuilder();
+        JsonNode values = declared.get("values");
+        for (int i = 0; i < values.size(); i++) {
+            columns.append(values.get(i).asText()).append(" AS `value").append(i == 0 ? "" : "_" + i).append("`, ");
+        }
+        return columns.toString();
+    }
+
+    /** That none of `expressions` is NULL. */
+    static String notNull(JsonNode expressions) {
+        StringBuilder all = new StringBuilder("TRUE");
+        for (JsonNode expression : expressions) {
+            all.append(" AND ").append(expression.asText()).append(" IS NOT NULL");
+        }
+        return all.toString();
     }
 
     /**
@@ -923,21 +945,13 @@ public class FlinkJob {
                 tvf = "SESSION(TABLE events PARTITION BY " + partition + ", DESCRIPTOR(ts), "
                     + interval(window.get("gap_ms").asLong()) + ")";
         }
-        Map<String, String> aggregates = Map.of(
-            "count", "COUNT(*)",
-            "sum", "SUM(`value`)",
-            "min", "MIN(`value`)",
-            "max", "MAX(`value`)",
-            "mean", "AVG(CAST(`value` AS DOUBLE))",
-            "first_event_time", "MIN(event_time_ms)",
-            "last_event_time", "MAX(event_time_ms)",
-            "first_value", "earliest_value(`value`, event_time_ms, event_id)",
-            "last_value", "latest_value(`value`, event_time_ms, event_id)");
         StringBuilder select = new StringBuilder(
             "SELECT " + keys[0] + ", epoch_millis(CAST(window_start AS TIMESTAMP(3))), epoch_millis(CAST(window_end AS TIMESTAMP(3)))");
         StringBuilder columns = new StringBuilder(keys[1] + ", window_start_ms BIGINT, window_end_ms BIGINT");
         for (JsonNode aggregate : job.get("aggregates")) {
-            String[] column = aggregateColumn(aggregate.get("kind").asText(), aggregates, job.get("value_decimals"));
+            String kind = aggregate.get("kind").asText();
+            String[] column = aggregateColumn(kind, aggregateOf(kind, aggregate.get("field").asText()),
+                aggregate.get("decimals"));
             select.append(", ").append(column[0]);
             columns.append(", ").append(quoted(aggregate.get("column").asText())).append(column[1]);
         }
@@ -948,12 +962,32 @@ public class FlinkJob {
     }
 
     /**
+     * The SQL of the aggregate `kind` over the events view's value column `field` (`value`,
+     * `value_1`, ...).
+     */
+    static String aggregateOf(String kind, String field) {
+        String value = quoted(field);
+        return switch (kind) {
+            case "count" -> "COUNT(*)";
+            case "sum" -> "SUM(" + value + ")";
+            case "min" -> "MIN(" + value + ")";
+            case "max" -> "MAX(" + value + ")";
+            case "mean" -> "AVG(CAST(" + value + " AS DOUBLE))";
+            case "first_event_time" -> "MIN(event_time_ms)";
+            case "last_event_time" -> "MAX(event_time_ms)";
+            case "first_value" -> "earliest_value(" + value + ", event_time_ms, event_id)";
+            case "last_value" -> "latest_value(" + value + ", event_time_ms, event_id)";
+            default -> throw new IllegalArgumentException("an aggregate this job does not know: " + kind);
+        };
+    }
+
+    /**
      * One aggregate's expression and its column's type: a whole number, or a float for the mean
      * and, when the job aggregates a float in units of its `decimals`, for the sum, minimum,
-     * maximum, first and last value too, divided back by 10^decimals (streambench's engines write the same division).
+     * maximum, first and last value too, divided back by 10^decimals (streambench's engines write
+     * the same division).
      */
-    static String[] aggregateColumn(String kind, Map<String, String> aggregates, JsonNode decimals) {
-        String expression = aggregates.get(kind);
+    static String[] aggregateColumn(String kind, String expression, JsonNode decimals) {
         boolean ofValue = java.util.Set.of("sum", "min", "max", "first_value", "last_value").contains(kind);
         String scale = decimals == null || decimals.isNull() ? null
             : "CAST(" + java.math.BigInteger.TEN.pow(decimals.asInt()) + " AS DOUBLE)";

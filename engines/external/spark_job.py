@@ -144,7 +144,8 @@ def declared_events(spark, events, job):
         table = spark.sql(declared["enrich"]["query"])
         events = events.join(F.broadcast(table), declared["enrich"]["on"])
     # A float too large for its units has none, and is dropped as streambench's plan drops it.
-    events = events.where(F.expr(declared["value"]).isNotNull() | end)
+    for value in declared["values"]:
+        events = events.where(F.expr(value).isNotNull() | end)
     events = events.where(~end)
     return events.select(
         F.col("__partition").alias("partition"),
@@ -153,7 +154,7 @@ def declared_events(spark, events, job):
         F.expr(declared["event_id"]).alias("event_id"),
         F.expr(declared["event_time"]).alias("event_time_ms"),
         *[F.expr(key["sql"]).alias(f"__key_{i}") for i, key in enumerate(declared["keys"])],
-        F.expr(declared["value"]).alias("value"),
+        *[F.expr(value).alias(value_column(i)) for i, value in enumerate(declared["values"])],
     ).withColumn("group_key", F.col("__key_0"))
 
 
@@ -335,13 +336,38 @@ def key_columns(job):
     return [(f"__key_{i}", key["name"]) for i, key in enumerate(job["declared"]["keys"])]
 
 
-def in_terms(aggregate, kind, job):
-    """An aggregate of the value in the field's own terms: when the job
-    aggregates a float in units of its decimals, its sum, minimum, maximum,
-    mean, first and last value divided back by 10^decimals, as streambench's
-    sink writes them."""
-    decimals = job["value_decimals"]
-    if decimals is None or kind not in ("sum", "min", "max", "mean", "first_value", "last_value"):
+def value_column(i):
+    """The events' column of the i-th field a job aggregates: `value`,
+    `value_1`, ..."""
+    return "value" if i == 0 else f"value_{i}"
+
+
+def aggregate_of(kind, field):
+    """The aggregate `kind` over the events' value column `field`. The
+    window's first and last values are its earliest and latest events' by
+    event time, then event id, as streambench orders them (Spark's `first`
+    and `last` take arrival order)."""
+    order = F.struct("event_time_ms", "event_id")
+    aggregates = {
+        "count": F.count(F.lit(1)),
+        "sum": F.sum(field),
+        "min": F.min(field),
+        "max": F.max(field),
+        "mean": F.avg(field),
+        "first_event_time": F.min("event_time_ms"),
+        "last_event_time": F.max("event_time_ms"),
+        "first_value": F.min_by(field, order),
+        "last_value": F.max_by(field, order),
+    }
+    return aggregates[kind]
+
+
+def in_terms(aggregate, column):
+    """An aggregate in its field's own terms: of a float aggregated in
+    units of its decimals, the sum, minimum, maximum, mean, first and last
+    value divided back by 10^decimals, as streambench's sink writes them."""
+    decimals = column["decimals"]
+    if decimals is None or column["kind"] not in ("sum", "min", "max", "mean", "first_value", "last_value"):
         return aggregate
     return aggregate.cast("double") / F.lit(10**decimals).cast("double")
 
@@ -362,20 +388,7 @@ def windowed(spark, raw, job):
         group = F.window("ts", f"{window['size_ms']} milliseconds", f"{window['slide_ms']} milliseconds")
     else:
         group = F.session_window("ts", f"{window['gap_ms']} milliseconds")
-    aggregates = {
-        "count": F.count(F.lit(1)),
-        "sum": F.sum("value"),
-        "min": F.min("value"),
-        "max": F.max("value"),
-        "mean": F.avg("value"),
-        "first_event_time": F.min("event_time_ms"),
-        "last_event_time": F.max("event_time_ms"),
-        # The window's earliest and latest events by event time, then event
-        # id, as streambench orders them (`first` and `last` take arrival order).
-        "first_value": F.min_by("value", F.struct("event_time_ms", "event_id")),
-        "last_value": F.max_by("value", F.struct("event_time_ms", "event_id")),
-    }
-    columns = [in_terms(aggregates[a["kind"]], a["kind"], job).alias(a["column"]) for a in job["aggregates"]]
+    columns = [in_terms(aggregate_of(a["kind"], a["field"]), a).alias(a["column"]) for a in job["aggregates"]]
     keys = key_columns(job)
     grouped = events.groupBy(*[F.col(column) for column, _ in keys], group.alias("w")).agg(*columns)
     return grouped.select(

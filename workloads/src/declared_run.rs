@@ -1,15 +1,16 @@
 //! A declared job as the engines run it. The job is compiled once into a
 //! [`RecordPlan`] (the schema's decoder, then the job's filter, derived
-//! fields and table join, then its key and the field it aggregates), which
+//! fields and table join, then its key and the fields it aggregates), which
 //! turns each record into the same keyed event the catalogue's jobs give.
 //! The engines' window operators, rules, sinks and checks then run it as
 //! they run the catalogue: one code path from the keyed event on.
 //!
 //! What the engines' result tables hold bounds what a declared job may ask
-//! for: a key of any fields but floats (or none), and aggregates over one
-//! number field (`count`, `sum`, `min`, `max`, `mean`, `first`, `last`; a
-//! float only with `decimals`, aggregated in their units,
-//! [`crate::decimals`]) or the event time (`min`, `max`, `first`, `last`). A key of one whole number is the key itself; one of
+//! for: a key of any fields but floats (or none), and aggregates over up to
+//! [`MAX_VALUE_FIELDS`] number fields (`count`, `sum`, `min`, `max`, `mean`,
+//! `first`, `last`; a float only with `decimals`, aggregated in their units,
+//! [`crate::decimals`]) or the event time (`min`, `max`, `first`, `last`).
+//! A key of one whole number is the key itself; one of
 //! text, a boolean or several fields is carried by id through the engines
 //! and written as its own columns ([`crate::key_names`]), in windowed and
 //! per-event (`each`, `burst`) tables alike. [`lower`] refuses anything else
@@ -32,7 +33,7 @@ use crate::key_names::{KeyNames, key_id};
 use crate::per_event::EVENT_ROW_COLUMNS;
 use crate::schema::EventSchema;
 use crate::schema_decoder::SchemaDecoder;
-use crate::window::{Keyed, WindowSpec};
+use crate::window::{Keyed, MAX_VALUE_FIELDS, WindowSpec};
 
 /// A declared job with the schema of its events: what a [`JobSpec`] of a
 /// declared job carries, so that an engine child runs exactly the suite's job.
@@ -100,11 +101,36 @@ impl Declared {
             .unwrap_or_default()
     }
 
-    /// The decimals of the float the job aggregates, if it aggregates one
-    /// ([`crate::decimals`]).
-    pub fn value_decimals(&self) -> Option<u32> {
-        let plan = JobPlan::new(&self.job, &self.schema).ok()?;
-        value_field(&plan, &self.schema.time).ok()??.decimals
+    /// The job's result columns, in order: what each computes, over which
+    /// of the fields it reads, in what decimals, under what name.
+    pub fn result_aggregates(&self) -> Vec<ResultAggregate> {
+        let Ok(plan) = JobPlan::new(&self.job, &self.schema) else {
+            return Vec::new();
+        };
+        let time = &self.schema.time;
+        let Ok(fields) = value_fields(&plan, time) else {
+            return Vec::new();
+        };
+        plan.calls()
+            .filter_map(|call| {
+                let aggregate = aggregate_of(call, time).ok()?;
+                let at = call
+                    .field
+                    .as_deref()
+                    .and_then(|f| plan.column(f))
+                    .map(|(at, _)| at);
+                let field = fields
+                    .iter()
+                    .position(|f| Some(f.at) == at)
+                    .filter(|_| aggregate.reads_value());
+                Some(ResultAggregate {
+                    aggregate,
+                    field: field.unwrap_or(0),
+                    decimals: field.and_then(|i| fields[i].decimals),
+                    column: call.column.clone(),
+                })
+            })
+            .collect()
     }
 
     /// The key columns of the job's result table when its key is carried by
@@ -168,10 +194,11 @@ pub fn lower(
         schema: schema.clone(),
         job: job.clone(),
     };
-    let plan = RecordPlan::new(&declared)?;
+    // The plan refuses what the engines cannot run (fields, keys, types).
+    RecordPlan::new(&declared)?;
     declared.check_columns()?;
     check_rule_key(job, schema)?;
-    let aggregates = lower_aggregates(plan.plan.calls(), &schema.time)?;
+    let aggregates = lower_aggregates(&declared)?;
     let spec = JobSpec {
         name: name.to_string(),
         input: EventKind::Measurement,
@@ -201,44 +228,51 @@ fn check_rule_key(job: &DeclaredJob, schema: &EventSchema) -> Result<(), String>
     ))
 }
 
-/// The result-table aggregates of `calls` (whose one whole-number field
-/// [`RecordPlan::new`] has checked), or of the event time (`time`).
-fn lower_aggregates<'c>(
-    calls: impl Iterator<Item = &'c AggregateCall>,
-    time: &str,
-) -> Result<Vec<Aggregate>, String> {
-    let mut aggregates = Vec::new();
-    for call in calls {
-        let on_time = call.field.as_deref() == Some(time);
-        let aggregate = match (call.function, on_time) {
-            (Function::Count, _) => Aggregate::Count,
-            (Function::Min | Function::First, true) => Aggregate::FirstEventTime,
-            (Function::Max | Function::Last, true) => Aggregate::LastEventTime,
-            (Function::Sum, _) => Aggregate::Sum,
-            (Function::Min, false) => Aggregate::Min,
-            (Function::Max, false) => Aggregate::Max,
-            (Function::Mean, _) => Aggregate::Mean,
-            (Function::First, false) => Aggregate::FirstValue,
-            (Function::Last, false) => Aggregate::LastValue,
-            (Function::CountDistinct, _) => {
-                return Err(format!(
-                    "aggregates: `{}`: the engines' result tables hold count, sum, min, max, mean, first and last so far",
-                    call.column
-                ));
-            }
-        };
-        if aggregates.contains(&aggregate) {
-            return Err(format!("aggregates: `{}` is asked for twice", call.column));
-        }
-        aggregates.push(aggregate);
+/// The result-table aggregates of `declared`, whose fields
+/// [`RecordPlan::new`] has checked; each asked for once.
+fn lower_aggregates(declared: &Declared) -> Result<Vec<Aggregate>, String> {
+    let plan = JobPlan::new(&declared.job, &declared.schema)?;
+    for call in plan.calls() {
+        aggregate_of(call, &declared.schema.time)?;
     }
-    Ok(aggregates)
+    let columns = declared.result_aggregates();
+    for (i, column) in columns.iter().enumerate() {
+        let same = |c: &ResultAggregate| (c.aggregate, c.field) == (column.aggregate, column.field);
+        if columns[..i].iter().any(same) {
+            return Err(format!("aggregates: `{}` is asked for twice", column.column));
+        }
+    }
+    Ok(columns.into_iter().map(|c| c.aggregate).collect())
 }
 
-/// The one field the job's aggregates read besides the event time, if
-/// any: a whole number, or a float with decimals (aggregated in its units).
-fn value_field(plan: &JobPlan, time: &str) -> Result<Option<ValueField>, String> {
-    let mut read: Option<&str> = None;
+/// What `call` computes in a result table (over the event time `time`,
+/// or a number field).
+fn aggregate_of(call: &AggregateCall, time: &str) -> Result<Aggregate, String> {
+    let on_time = call.field.as_deref() == Some(time);
+    Ok(match (call.function, on_time) {
+        (Function::Count, _) => Aggregate::Count,
+        (Function::Min | Function::First, true) => Aggregate::FirstEventTime,
+        (Function::Max | Function::Last, true) => Aggregate::LastEventTime,
+        (Function::Sum, _) => Aggregate::Sum,
+        (Function::Min, false) => Aggregate::Min,
+        (Function::Max, false) => Aggregate::Max,
+        (Function::Mean, _) => Aggregate::Mean,
+        (Function::First, false) => Aggregate::FirstValue,
+        (Function::Last, false) => Aggregate::LastValue,
+        (Function::CountDistinct, _) => {
+            return Err(format!(
+                "aggregates: `{}`: the engines' result tables hold count, sum, min, max, mean, first and last so far",
+                call.column
+            ));
+        }
+    })
+}
+
+/// The fields the job's aggregates read besides the event time, in the
+/// order they are first read (at most [`MAX_VALUE_FIELDS`]): each a whole
+/// number, or a float with decimals (aggregated in its units).
+fn value_fields(plan: &JobPlan, time: &str) -> Result<Vec<ValueField>, String> {
+    let mut read: Vec<&str> = Vec::new();
     for call in plan.calls() {
         let Some(field) = call.field.as_deref() else {
             continue;
@@ -247,26 +281,30 @@ fn value_field(plan: &JobPlan, time: &str) -> Result<Option<ValueField>, String>
             call.function,
             Function::Min | Function::Max | Function::First | Function::Last
         );
-        if field == time && of_time {
-            continue;
-        }
-        match read {
-            Some(other) if other != field => {
-                return Err(format!(
-                    "aggregates: they read `{other}` and `{field}`; the engines' result tables aggregate one field per job so far"
-                ));
-            }
-            _ => read = Some(field),
+        let time_aggregate = field == time && of_time;
+        if !time_aggregate && !read.contains(&field) {
+            read.push(field);
         }
     }
-    let Some(field) = read else { return Ok(None) };
+    if read.len() > MAX_VALUE_FIELDS {
+        return Err(format!(
+            "aggregates: they read {} fields ({}); the engines aggregate up to {MAX_VALUE_FIELDS} per job",
+            read.len(),
+            read.join(", ")
+        ));
+    }
+    read.into_iter().map(|field| value_field(plan, field)).collect()
+}
+
+/// The number field `field` as aggregates read it.
+fn value_field(plan: &JobPlan, field: &str) -> Result<ValueField, String> {
     match plan.column(field) {
-        Some((at, Type::Int)) => Ok(Some(ValueField { at, decimals: None })),
+        Some((at, Type::Int)) => Ok(ValueField { at, decimals: None }),
         Some((at, Type::Float)) => match plan.decimals(at) {
-            Some(d) => Ok(Some(ValueField {
+            Some(d) => Ok(ValueField {
                 at,
                 decimals: Some(d),
-            })),
+            }),
             None => Err(format!(
                 "aggregates: `{field}` is a float without `decimals`; give it them in the schema or its `derive` (`decimals = 2` for money): its values are then aggregated exactly, as SQL's DECIMAL is"
             )),
@@ -277,6 +315,21 @@ fn value_field(plan: &JobPlan, time: &str) -> Result<Option<ValueField>, String>
         )),
         None => Err(format!("aggregates: no field `{field}`")),
     }
+}
+
+/// One column of a windowed result table: what it computes, over which of
+/// the job's value fields (0 for the first it reads; 0 too for those that
+/// read none), in the decimals of that field if it is a float, and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultAggregate {
+    /// What it computes.
+    pub aggregate: Aggregate,
+    /// Which value field it reads ([`Keyed::value`] is 0, [`Keyed::more`] 1 on).
+    pub field: usize,
+    /// The decimals its field is aggregated in, for a float.
+    pub decimals: Option<u32>,
+    /// Its column's name.
+    pub column: String,
 }
 
 /// The field a job's aggregates read, and for a float its decimals.
@@ -298,7 +351,9 @@ pub struct RecordPlan {
     id: usize,
     time: usize,
     key: KeyPlan,
-    value: Option<ValueField>,
+    /// The fields its aggregates read, in order ([`Keyed::value`], then
+    /// [`Keyed::more`]).
+    values: Vec<ValueField>,
     /// The values of the keys seen, for keys carried by id.
     names: Arc<KeyNames>,
 }
@@ -364,15 +419,15 @@ impl RecordPlan {
                 .ok_or(format!("no field `{name}`"))
         };
         let key = KeyPlan::new(&plan, &job.key)?;
-        let value = value_field(&plan, &schema.time)?;
+        let values = value_fields(&plan, &schema.time)?;
         let (id, time) = (at(id)?, at(&schema.time)?);
         let compiled = CompiledRow::new(&plan)?;
         // Only what the plan reads is kept of each record (all is checked).
         let fields = schema.fields.len();
         let mut read = vec![false; fields];
         compiled.reads(fields, &mut read);
-        let value_at = value.map(|v| v.at);
-        for at in [id, time].iter().chain(key.fields()).chain(value_at.iter()) {
+        let value_at: Vec<usize> = values.iter().map(|v| v.at).collect();
+        for at in [id, time].iter().chain(key.fields()).chain(&value_at) {
             if *at < fields {
                 read[*at] = true;
             }
@@ -382,7 +437,7 @@ impl RecordPlan {
             id,
             time,
             key,
-            value,
+            values,
             compiled,
             plan,
             names: KeyNames::shared(),
@@ -402,15 +457,16 @@ impl RecordPlan {
     }
 
     /// Where in the plan's rows the event id, event time, key fields and
-    /// aggregated value are (the last two may be none).
-    pub(crate) fn positions(&self) -> (usize, usize, &[usize], Option<usize>) {
-        (self.id, self.time, self.key.fields(), self.value.map(|v| v.at))
+    /// aggregated fields are (the last two may be none).
+    pub(crate) fn positions(&self) -> (usize, usize, &[usize], Vec<usize>) {
+        let values = self.values.iter().map(|v| v.at).collect();
+        (self.id, self.time, self.key.fields(), values)
     }
 
-    /// The decimals of the float the job aggregates, if it aggregates one:
-    /// its values are aggregated in their units ([`crate::decimals`]).
-    pub fn value_decimals(&self) -> Option<u32> {
-        self.value.and_then(|v| v.decimals)
+    /// The decimals of each field the job aggregates (some for a float:
+    /// its values are aggregated in their units, [`crate::decimals`]).
+    pub fn value_decimals(&self) -> Vec<Option<u32>> {
+        self.values.iter().map(|v| v.decimals).collect()
     }
 
     /// The values of every key seen so far, by id (empty for whole-number keys).
@@ -458,21 +514,21 @@ impl RecordPlan {
             KeyPlan::Whole(at) => int(*at)? as u64,
             KeyPlan::Named(fields) => key_id_of(row, fields),
         };
+        let unit = |field: &ValueField| match (field.decimals, &row[field.at]) {
+            (None, Val::Int(n)) => Some(*n),
+            (Some(d), Val::Float(x)) => to_units(*x, d),
+            _ => None,
+        };
+        let mut values = [0; MAX_VALUE_FIELDS];
+        for (value, field) in values.iter_mut().zip(&self.values) {
+            *value = unit(field)?;
+        }
         Some(Keyed {
             event_id: int(self.id)? as u64,
             key,
             event_time_ms: int(self.time)?,
-            value: match self.value {
-                None => 1,
-                Some(ValueField { at, decimals: None }) => int(at)?,
-                Some(ValueField {
-                    at,
-                    decimals: Some(d),
-                }) => match row[at] {
-                    Val::Float(x) => to_units(x, d)?,
-                    _ => return None,
-                },
-            },
+            value: if self.values.is_empty() { 1 } else { values[0] },
+            more: [values[1], values[2], values[3]],
             ad_id: 0,
             user_id: 0,
         })
@@ -494,6 +550,7 @@ mod tests {
     use crate::generator::{EventClass, Generator, Late, OutOfOrder, WorkloadSpec};
     use crate::oracle::Oracle;
     use crate::schema::payment_schema;
+    use crate::window::AggregateValue;
     use proptest::prelude::*;
 
     fn schemas() -> BTreeMap<String, EventSchema> {
@@ -530,8 +587,16 @@ mod tests {
                 "`count_distinct_charged`: the engines' result tables hold count, sum, min, max, mean, first and last",
             ),
             (
-                refused(&|j| j.aggregates.push("sum(fee_cents) as fees".into())),
-                "they read `charged` and `fee_cents`",
+                refused(&|j| {
+                    let more = [
+                        "sum(fee_cents)",
+                        "sum(amount_cents)",
+                        "sum(card)",
+                        "sum(merchant)",
+                    ];
+                    j.aggregates.extend(more.map(String::from));
+                }),
+                "they read 5 fields (charged, fee_cents, amount_cents, card, merchant); the engines aggregate up to 4",
             ),
             (
                 refused(&|j| {
@@ -712,23 +777,15 @@ mod tests {
             let row = (window.key, window.window_start_ms, window.window_end_ms);
             // A float with decimals is aggregated in its units: the declared
             // oracle gives it back in the field's terms.
-            let value = |n: i64| match lowered.value_decimals() {
-                None => Some(Val::Int(n)),
-                Some(d) => Some(Val::Float(from_units(n, d))),
-            };
-            let unit = lowered.value_decimals().map_or(1.0, scale);
-            let int = |n: i64| Some(Val::Int(n));
-            let got = vec![
-                int(aggregate.count),
-                value(aggregate.sum),
-                value(aggregate.min),
-                value(aggregate.max),
-                Some(Val::Float(aggregate.mean() / unit)),
-                int(aggregate.first_event_time_ms),
-                int(aggregate.last_event_time_ms),
-                value(aggregate.first_value),
-                value(aggregate.last_value),
-            ];
+            let got: Vec<Option<Val>> = lowered
+                .result_aggregates()
+                .iter()
+                .map(|c| match (aggregate.value_of(c.aggregate, c.field), c.decimals) {
+                    (AggregateValue::Whole(n), None) => Some(Val::Int(n)),
+                    (AggregateValue::Whole(n), Some(d)) => Some(Val::Float(from_units(n, d))),
+                    (AggregateValue::Mean(m), d) => Some(Val::Float(m / d.map_or(1.0, scale))),
+                })
+                .collect();
             prop_assert_eq!(Some(&&got), by_id.get(&row), "{:?}", window);
         }
         prop_assert_eq!(oracle.late_event_ids().collect::<BTreeSet<u64>>(), want.late);
@@ -767,7 +824,8 @@ mod tests {
             lowered_equals_declared(&keyed(tumbling, &["country"]), &spec)?;
             let mut rates = keyed(tumbling, &["category", "country", "online"]);
             lowered_equals_declared(&rates, &spec)?;
-            rates.aggregates = ["count", "sum(rate)", "min(rate)", "max(rate)", "mean(rate)", "min(at)", "max(at)", "first(rate)", "last(rate)"]
+            rates.aggregates = ["count", "sum(rate)", "min(rate)", "max(rate)", "mean(rate)", "min(at)", "max(at)", "first(rate)", "last(rate)",
+                "sum(fee_cents)", "first(fee_cents)", "mean(amount_cents)", "max(card)", "last(card)"]
                 .map(String::from)
                 .to_vec();
             lowered_equals_declared(&rates, &spec)?;

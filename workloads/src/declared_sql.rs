@@ -60,9 +60,11 @@ pub struct SqlPlan {
     /// Its key's columns in the result table, each named as there: the key
     /// fields (or `key`, always 0, when the job has none).
     pub keys: Vec<SqlKey>,
-    /// The whole number it aggregates (1 when its aggregates read none; a
-    /// float's units, NULL when they do not fit, and the event is dropped).
-    pub value: String,
+    /// The whole numbers it aggregates, one per field its aggregates read,
+    /// in order (the event's `value`, then `value_1`, ...; one 1 when they
+    /// read none): a float's units, NULL when they do not fit, and the event
+    /// is dropped.
+    pub values: Vec<String>,
 }
 
 /// One field of the schema.
@@ -138,7 +140,7 @@ pub fn sql_plan(declared: &Declared, dialect: Dialect) -> Result<SqlPlan, String
         .enrich
         .as_ref()
         .map(|(on, table)| sql_table(*on, table, columns, dialect));
-    let (id, time, key, value) = record.positions();
+    let (id, time, key, values) = record.positions();
     Ok(SqlPlan {
         fields: declared.schema.fields.iter().map(sql_field).collect(),
         filter: plan.filter.as_ref().map(|f| sql(f, fields)),
@@ -160,10 +162,16 @@ pub fn sql_plan(declared: &Declared, dialect: Dialect) -> Result<SqlPlan, String
                 sql_type: sql_type(column.kind),
             })
             .collect(),
-        value: match (value, record.value_decimals()) {
-            (None, _) => literal(&Val::Int(1), dialect),
-            (Some(at), None) => name(at),
-            (Some(at), Some(decimals)) => in_units(&name(at), decimals),
+        values: match values.is_empty() {
+            true => vec![literal(&Val::Int(1), dialect)],
+            false => values
+                .iter()
+                .zip(record.value_decimals())
+                .map(|(at, decimals)| match decimals {
+                    None => name(*at),
+                    Some(decimals) => in_units(&name(*at), decimals),
+                })
+                .collect(),
         },
     })
 }
@@ -393,7 +401,7 @@ mod tests {
             )
         );
         assert_eq!(
-            (spark.keys[0].sql.as_str(), spark.value.as_str()),
+            (spark.keys[0].sql.as_str(), spark.values[0].as_str()),
             ("`merchant`", "`amount_cents`")
         );
         let table = spark.enrich.as_ref().expect("table");
@@ -443,7 +451,7 @@ mod tests {
         let country = plan.fields.iter().find(|f| f.name == "country").expect("country");
         assert_eq!((country.sql_type, country.values.len()), ("STRING", 3));
         assert_eq!(
-            (plan.keys[0].sql.as_str(), plan.value.as_str()),
+            (plan.keys[0].sql.as_str(), plan.values[0].as_str()),
             ("CAST(0 AS BIGINT)", "CAST(1 AS BIGINT)")
         );
     }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::declared_run::{Declared, KeyColumn};
+use crate::declared_run::{Declared, KeyColumn, ResultAggregate};
 use crate::event::{AdEventType, Event, EventKind};
 use crate::expr::Type;
 use crate::invalid::Invalid;
@@ -178,11 +178,25 @@ impl JobSpec {
         }
     }
 
-    /// The decimals of the float a declared job aggregates, if it aggregates
-    /// one: its sums, minima and maxima are then whole units of them, written
-    /// divided back ([`crate::decimals`]).
-    pub fn value_decimals(&self) -> Option<u32> {
-        self.declared.as_deref().and_then(Declared::value_decimals)
+    /// The job's result columns, in the order of [`JobSpec::aggregates`]:
+    /// each one's aggregate, the value field it reads, that field's decimals
+    /// when it is a float (its sums, minima, maxima, first and last values
+    /// are then whole units of them, written divided back,
+    /// [`crate::decimals`]), and the column's name.
+    pub fn result_aggregates(&self) -> Vec<ResultAggregate> {
+        match &self.declared {
+            Some(declared) => declared.result_aggregates(),
+            None => self
+                .aggregates
+                .iter()
+                .map(|a| ResultAggregate {
+                    aggregate: *a,
+                    field: 0,
+                    decimals: None,
+                    column: a.column().to_string(),
+                })
+                .collect(),
+        }
     }
 
     /// The key columns when the key is carried by id (text, a boolean or
@@ -272,6 +286,7 @@ impl JobSpec {
             value,
             ad_id,
             user_id,
+            ..Keyed::default()
         })
     }
 }

@@ -37,17 +37,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::declared_run::RecordPlan;
+use crate::declared_run::{RecordPlan, ResultAggregate};
 use crate::generator::{EventClass, Generator};
 use crate::invalid::Invalid;
-use crate::job::{Aggregate, CampaignTable, JobSpec};
+use crate::job::{CampaignTable, JobSpec};
 use crate::per_event::EventRow;
-use crate::window::{Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
+use crate::window::{AggregateValue, Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
 
 /// A job's expected output for one generated workload.
 #[derive(Debug, Clone)]
 pub struct Oracle {
     job: JobSpec,
+    /// The job's result columns ([`JobSpec::result_aggregates`]).
+    result_aggregates: Vec<ResultAggregate>,
     /// Events the job keeps that are on time or within the bound.
     on_time: Vec<Keyed>,
     /// Events the job keeps that are late.
@@ -77,44 +79,23 @@ pub struct ResultRow {
     pub window: WindowKey,
     /// 0 for a window's first result, +1 for each update.
     pub revision: i64,
-    /// The window's aggregates, in the job's order; a column the job does not
-    /// compute is ignored.
-    pub count: Option<i64>,
-    /// Sum of values.
-    pub sum: Option<i64>,
-    /// Smallest value.
-    pub min: Option<i64>,
-    /// Largest value.
-    pub max: Option<i64>,
-    /// Mean value.
-    pub mean: Option<f64>,
-    /// Earliest event time.
-    pub first_event_time_ms: Option<i64>,
-    /// Latest event time.
-    pub last_event_time_ms: Option<i64>,
-    /// The value of the earliest event.
-    #[serde(default)]
-    pub first_value: Option<i64>,
-    /// The value of the latest event.
-    #[serde(default)]
-    pub last_value: Option<i64>,
+    /// The window's aggregates, in the job's order
+    /// ([`JobSpec::result_aggregates`]), whole numbers in the units the
+    /// engines aggregate in; none where a column is NULL.
+    pub aggregates: Vec<Option<AggregateValue>>,
 }
 
 impl ResultRow {
-    /// The row an exact engine writes for `window` with `aggregate`.
-    pub fn exact(window: WindowKey, aggregate: &WindowAggregate, revision: i64) -> ResultRow {
+    /// The row an exact engine writes for `job`'s `window` with `aggregate`.
+    pub fn exact(job: &JobSpec, window: WindowKey, aggregate: &WindowAggregate, revision: i64) -> ResultRow {
         ResultRow {
             window,
             revision,
-            count: Some(aggregate.count),
-            sum: Some(aggregate.sum),
-            min: Some(aggregate.min),
-            max: Some(aggregate.max),
-            mean: Some(aggregate.mean()),
-            first_event_time_ms: Some(aggregate.first_event_time_ms),
-            last_event_time_ms: Some(aggregate.last_event_time_ms),
-            first_value: Some(aggregate.first_value),
-            last_value: Some(aggregate.last_value),
+            aggregates: job
+                .result_aggregates()
+                .iter()
+                .map(|c| Some(aggregate.value_of(c.aggregate, c.field)))
+                .collect(),
         }
     }
 }
@@ -210,6 +191,7 @@ impl Oracle {
         let declared = job.declared.as_deref().map(RecordPlan::new).transpose()?;
         let mut oracle = Oracle {
             job: job.clone(),
+            result_aggregates: job.result_aggregates(),
             on_time: Vec::new(),
             late: BTreeMap::new(),
             generated: generator.len(),
@@ -458,20 +440,16 @@ impl Oracle {
     }
 
     fn row_matches(&self, row: &ResultRow, expected: &WindowAggregate) -> bool {
-        self.job.aggregates.iter().all(|aggregate| match aggregate {
-            Aggregate::Count => row.count == Some(expected.count),
-            Aggregate::Sum => row.sum == Some(expected.sum),
-            Aggregate::Min => row.min == Some(expected.min),
-            Aggregate::Max => row.max == Some(expected.max),
-            Aggregate::Mean => row.mean.is_some_and(|m| {
-                let want = expected.mean();
-                (m - want).abs() <= 1e-9 * want.abs().max(1.0)
-            }),
-            Aggregate::FirstEventTime => row.first_event_time_ms == Some(expected.first_event_time_ms),
-            Aggregate::LastEventTime => row.last_event_time_ms == Some(expected.last_event_time_ms),
-            Aggregate::FirstValue => row.first_value == Some(expected.first_value),
-            Aggregate::LastValue => row.last_value == Some(expected.last_value),
-        })
+        let columns = &self.result_aggregates;
+        row.aggregates.len() == columns.len()
+            && columns.iter().zip(&row.aggregates).all(|(column, got)| {
+                match (expected.value_of(column.aggregate, column.field), got) {
+                    (AggregateValue::Mean(want), Some(AggregateValue::Mean(m))) => {
+                        (m - want).abs() <= 1e-9 * want.abs().max(1.0)
+                    }
+                    (want, got) => Some(want) == *got,
+                }
+            })
     }
 }
 
@@ -507,7 +485,7 @@ mod tests {
         let rows = oracle
             .expected(&BTreeSet::new())
             .iter()
-            .map(|(w, a)| ResultRow::exact(*w, a, 0))
+            .map(|(w, a)| ResultRow::exact(&oracle.job, *w, a, 0))
             .collect();
         Observed {
             rows,
@@ -611,11 +589,19 @@ mod tests {
             rows: oracle
                 .expected(accepted)
                 .iter()
-                .map(|(w, a)| ResultRow::exact(*w, a, 0))
+                .map(|(w, a)| ResultRow::exact(&oracle.job, *w, a, 0))
                 .collect(),
             late_side_output: dropped.to_vec(),
             dead_letters: oracle.expected_dead_letters(),
             ..Observed::default()
+        }
+    }
+
+    /// A `tumbling` row's count, its first column.
+    fn count(row: &ResultRow) -> i64 {
+        match row.aggregates[0] {
+            Some(AggregateValue::Whole(n)) => n,
+            other => panic!("a count, not {other:?}"),
         }
     }
 
@@ -628,7 +614,8 @@ mod tests {
         // A window lost, a window off by one, a duplicate row, a made-up window,
         // a late event both dropped and counted, one dead letter missing.
         let lost = observed.rows.remove(0);
-        observed.rows[0].count = observed.rows[0].count.map(|c| c + 1);
+        // `tumbling`'s first column is its count.
+        observed.rows[0].aggregates[0] = Some(AggregateValue::Whole(count(&observed.rows[0]) + 1));
         observed.rows.push(observed.rows[1].clone());
         let mut invented = observed.rows[2].clone();
         invented.window.key = 999_999;
@@ -643,10 +630,7 @@ mod tests {
         assert_eq!(report.unexpected, 1);
         assert_eq!(report.side_output_wrong, 1);
         assert_eq!(report.dead_lettered + 1, report.malformed_events);
-        assert!(
-            report.lost_events >= lost.count.expect("count") as u64,
-            "{report:#?}"
-        );
+        assert!(report.lost_events >= count(&lost) as u64, "{report:#?}");
         assert!(!report.passed(true));
     }
 
@@ -657,7 +641,7 @@ mod tests {
         let oracle = Oracle::compute(&job, &generator).expect("a catalogue job");
         let mut observed = perfect(&oracle);
         let mut early = observed.rows[0].clone();
-        early.count = Some(1);
+        early.aggregates[0] = Some(AggregateValue::Whole(1));
         early.revision = 0;
         observed.rows[0].revision = 1;
         observed.rows.push(early);

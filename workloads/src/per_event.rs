@@ -230,6 +230,7 @@ mod tests {
             value: 1,
             ad_id: 7,
             user_id: user,
+            ..Keyed::default()
         }
     }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::invalid::Invalid;
+use crate::job::Aggregate;
 
 /// How events are grouped in time. Windows are aligned to the Unix epoch,
 /// as Flink and Spark align them; `[start, end)`.
@@ -121,9 +122,14 @@ impl WindowSpec {
     }
 }
 
+/// How many fields a job's aggregates may read (besides the event time):
+/// the event's `value` and up to three `more`.
+pub const MAX_VALUE_FIELDS: usize = 4;
+
 /// What a job does with an event once it has picked it: its key, its time,
-/// its value (1 for jobs that only count), and for per-event jobs on ad
-/// events the ad and user their rows carry.
+/// its value (1 for jobs that only count) and, for a job aggregating
+/// several fields, theirs; and for per-event jobs on ad events the ad and
+/// user their rows carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keyed {
     /// The event's sequence number.
@@ -132,8 +138,12 @@ pub struct Keyed {
     pub key: u64,
     /// The event time, in ms since the epoch.
     pub event_time_ms: i64,
-    /// The value aggregated.
+    /// The value aggregated (the first field a job's aggregates read).
     pub value: i64,
+    /// The values of the other fields a job's aggregates read, in order
+    /// (0 past the last).
+    #[serde(default)]
+    pub more: [i64; MAX_VALUE_FIELDS - 1],
     /// The ad of an ad event (0 for measurements).
     #[serde(default)]
     pub ad_id: u64,
@@ -173,6 +183,48 @@ pub struct WindowAggregate {
     /// Its value.
     #[serde(default)]
     pub last_value: i64,
+    /// The same of the other fields the job reads ([`Keyed::more`]).
+    #[serde(default)]
+    pub more: [FieldAggregate; MAX_VALUE_FIELDS - 1],
+}
+
+/// One field's aggregates in a window besides the first field's (whose
+/// are [`WindowAggregate`]'s own): sum, min, max, and the values of the
+/// window's first and last events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldAggregate {
+    /// Sum of the values.
+    pub sum: i64,
+    /// Smallest value.
+    pub min: i64,
+    /// Largest value.
+    pub max: i64,
+    /// The value of the window's first event.
+    pub first: i64,
+    /// The value of the window's last event.
+    pub last: i64,
+}
+
+impl FieldAggregate {
+    fn of(value: i64) -> FieldAggregate {
+        FieldAggregate {
+            sum: value,
+            min: value,
+            max: value,
+            first: value,
+            last: value,
+        }
+    }
+}
+
+/// An aggregate's value in a result row: a whole number (in the units the
+/// engines aggregate in), or the mean.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum AggregateValue {
+    /// Count, sum, min, max, first or last.
+    Whole(i64),
+    /// The mean.
+    Mean(f64),
 }
 
 impl WindowAggregate {
@@ -189,6 +241,7 @@ impl WindowAggregate {
             first_value: event.value,
             last_event_id: event.event_id,
             last_value: event.value,
+            more: event.more.map(FieldAggregate::of),
         }
     }
 
@@ -203,17 +256,56 @@ impl WindowAggregate {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        if (other.first_event_time_ms, other.first_event_id) < (self.first_event_time_ms, self.first_event_id)
-        {
+        let earlier = (other.first_event_time_ms, other.first_event_id)
+            < (self.first_event_time_ms, self.first_event_id);
+        if earlier {
             self.first_event_time_ms = other.first_event_time_ms;
             self.first_event_id = other.first_event_id;
             self.first_value = other.first_value;
         }
-        if (other.last_event_time_ms, other.last_event_id) > (self.last_event_time_ms, self.last_event_id) {
+        let later =
+            (other.last_event_time_ms, other.last_event_id) > (self.last_event_time_ms, self.last_event_id);
+        if later {
             self.last_event_time_ms = other.last_event_time_ms;
             self.last_event_id = other.last_event_id;
             self.last_value = other.last_value;
         }
+        for (mine, theirs) in self.more.iter_mut().zip(&other.more) {
+            mine.sum += theirs.sum;
+            mine.min = mine.min.min(theirs.min);
+            mine.max = mine.max.max(theirs.max);
+            if earlier {
+                mine.first = theirs.first;
+            }
+            if later {
+                mine.last = theirs.last;
+            }
+        }
+    }
+
+    /// `aggregate` of the job's field `field` (0 for the first it reads).
+    pub fn value_of(&self, aggregate: Aggregate, field: usize) -> AggregateValue {
+        let values = match field {
+            0 => FieldAggregate {
+                sum: self.sum,
+                min: self.min,
+                max: self.max,
+                first: self.first_value,
+                last: self.last_value,
+            },
+            _ => self.more[field - 1],
+        };
+        AggregateValue::Whole(match aggregate {
+            Aggregate::Count => self.count,
+            Aggregate::Sum => values.sum,
+            Aggregate::Min => values.min,
+            Aggregate::Max => values.max,
+            Aggregate::FirstValue => values.first,
+            Aggregate::LastValue => values.last,
+            Aggregate::FirstEventTime => self.first_event_time_ms,
+            Aggregate::LastEventTime => self.last_event_time_ms,
+            Aggregate::Mean => return AggregateValue::Mean(values.sum as f64 / self.count as f64),
+        })
     }
 
     /// The mean value.
@@ -434,7 +526,72 @@ mod tests {
         })
     }
 
+    /// What a window of `events` must hold, computed plainly: the first and
+    /// last events by (time, id), and each field's sum, min and max.
+    fn plainly(events: &[Keyed]) -> WindowAggregate {
+        let first = events
+            .iter()
+            .min_by_key(|e| (e.event_time_ms, e.event_id))
+            .expect("events");
+        let last = events
+            .iter()
+            .max_by_key(|e| (e.event_time_ms, e.event_id))
+            .expect("events");
+        let field = |f: usize| {
+            let values: Vec<i64> = events.iter().map(|e| e.more[f]).collect();
+            FieldAggregate {
+                sum: values.iter().sum(),
+                min: *values.iter().min().expect("values"),
+                max: *values.iter().max().expect("values"),
+                first: first.more[f],
+                last: last.more[f],
+            }
+        };
+        WindowAggregate {
+            count: events.len() as i64,
+            sum: events.iter().map(|e| e.value).sum(),
+            min: events.iter().map(|e| e.value).min().expect("values"),
+            max: events.iter().map(|e| e.value).max().expect("values"),
+            first_event_time_ms: first.event_time_ms,
+            last_event_time_ms: last.event_time_ms,
+            first_event_id: first.event_id,
+            first_value: first.value,
+            last_event_id: last.event_id,
+            last_value: last.value,
+            more: [field(0), field(1), field(2)],
+        }
+    }
+
     proptest! {
+        /// Merging in any order, as sessions and state stores merge, gives
+        /// the window's aggregate of every field (ties in time broken by id).
+        #[test]
+        fn merging_in_any_order_gives_every_fields_aggregate(
+            raw in prop::collection::vec((0i64..5, -9i64..9, -9i64..9), 1..30),
+            split in 0usize..30,
+        ) {
+            let events: Vec<Keyed> = raw.iter().enumerate().map(|(i, &(t, a, b))| Keyed {
+                event_id: i as u64,
+                event_time_ms: t,
+                value: a,
+                more: [b, a * b, -b],
+                ..Keyed::default()
+            }).collect();
+            let fold = |events: &mut dyn Iterator<Item = &Keyed>| {
+                let first = WindowAggregate::of(events.next().expect("one"));
+                events.fold(first, |mut w, e| { w.add(e); w })
+            };
+            let want = plainly(&events);
+            prop_assert_eq!(fold(&mut events.iter()), want);
+            prop_assert_eq!(fold(&mut events.iter().rev()), want);
+            let split = 1 + split % events.len();
+            if split < events.len() {
+                let mut later = fold(&mut events[split..].iter());
+                later.merge(&fold(&mut events[..split].iter()));
+                prop_assert_eq!(later, want);
+            }
+        }
+
         #[test]
         fn tumbling_matches_brute_force(events in small_events(), size in 1i64..20_000) {
             let spec = WindowSpec::Tumbling { size_ms: size };

@@ -98,6 +98,7 @@ mod tests {
             value: 1,
             ad_id: 1,
             user_id: 5,
+            ..Keyed::default()
         };
         let mut whole = KeyedOperator::for_job(&job);
         let mut first = KeyedOperator::for_job(&job);

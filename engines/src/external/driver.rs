@@ -204,12 +204,20 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         // The engine's own checkpoint, if it has one, wins over a starting position.
         StartPosition::Earliest | StartPosition::Checkpoint => json!("earliest"),
     };
+    // Each result column: what it computes, over which value column of the
+    // events (`value`, `value_1`, ...), in what decimals (a float aggregated
+    // in units of them is divided back, as streambench's sink does).
     let aggregates: Vec<serde_json::Value> = job
         .job
-        .aggregates
-        .iter()
-        .zip(job.job.aggregate_columns())
-        .map(|(a, column)| json!({"kind": a, "column": column}))
+        .result_aggregates()
+        .into_iter()
+        .map(|c| {
+            let field = match c.field {
+                0 => "value".to_string(),
+                i => format!("value_{i}"),
+            };
+            json!({"kind": c.aggregate, "column": c.column, "field": field, "decimals": c.decimals})
+        })
         .collect();
     let (result_columns, result_key) = result_columns(&job.job);
     let file = json!({
@@ -226,9 +234,6 @@ pub fn job_file(job: &JobRun, engine: &'static str) -> Result<serde_json::Map<St
         "input": job.job.input,
         "job": job.job,
         "aggregates": aggregates,
-        // A float aggregated in units of its decimals: sums, minima and
-        // maxima are divided back by 10^decimals, as streambench's sink does.
-        "value_decimals": job.job.value_decimals(),
         "per_event": job.job.window.is_per_event(),
         "result_columns": result_columns,
         "result_key": result_key,

@@ -11,7 +11,7 @@ use streambench_workloads::declared_run::RecordPlan;
 use streambench_workloads::event::{AdEventType, DecodeError, Event, EventKind, decode};
 use streambench_workloads::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy};
 use streambench_workloads::key_names::KeyNames;
-use streambench_workloads::window::{Keyed, WindowAggregate, WindowKey, WindowSpec};
+use streambench_workloads::window::{FieldAggregate, Keyed, WindowAggregate, WindowKey, WindowSpec};
 
 use crate::output::{DeadLetter, LateEvent};
 use crate::record::record_plan;
@@ -34,6 +34,9 @@ pub struct Columns {
     event_time_ms: Vec<i64>,
     source_key: Vec<u64>,
     value: Vec<i64>,
+    /// The other fields a declared job aggregates ([`Keyed::more`]), one
+    /// column per field it reads beyond the first.
+    more: Vec<Vec<i64>>,
     event_type: Vec<i32>,
     partition: Vec<i32>,
     offset: Vec<i64>,
@@ -56,6 +59,12 @@ impl Columns {
         self.event_time_ms.append(&mut other.event_time_ms);
         self.source_key.append(&mut other.source_key);
         self.value.append(&mut other.value);
+        if self.more.len() < other.more.len() {
+            self.more.resize(other.more.len(), Vec::new());
+        }
+        for (mine, theirs) in self.more.iter_mut().zip(&mut other.more) {
+            mine.append(theirs);
+        }
         self.event_type.append(&mut other.event_type);
         self.partition.append(&mut other.partition);
         self.offset.append(&mut other.offset);
@@ -124,9 +133,17 @@ pub struct BatchDecoder {
 impl BatchDecoder {
     /// A decoder of events as `decode` says, with nothing decoded yet.
     pub fn new(decode: Decode) -> BatchDecoder {
+        // One column per field the job aggregates beyond the first.
+        let more_fields = match &decode {
+            Decode::Declared(plan) => plan.value_decimals().len().saturating_sub(1),
+            Decode::Kind(_) => 0,
+        };
         BatchDecoder {
             decode,
-            columns: Columns::default(),
+            columns: Columns {
+                more: vec![Vec::new(); more_fields],
+                ..Columns::default()
+            },
             dead: Vec::new(),
         }
     }
@@ -192,6 +209,9 @@ impl BatchDecoder {
                 columns.event_time_ms.push(kept.event_time_ms);
                 columns.source_key.push(kept.key);
                 columns.value.push(kept.value);
+                for (column, value) in columns.more.iter_mut().zip(kept.more) {
+                    column.push(value);
+                }
                 columns.event_type.push(-1);
                 columns.partition.push(partition);
                 columns.offset.push(offset);
@@ -249,18 +269,22 @@ pub fn aggregate(
     if columns.is_empty() {
         return Ok(BatchAggregate::default());
     }
-    let frame = DataFrame::new(
-        columns.len(),
-        vec![
-            Column::new("event_id".into(), columns.event_id),
-            Column::new("event_time_ms".into(), columns.event_time_ms),
-            Column::new("source_key".into(), columns.source_key),
-            Column::new("value".into(), columns.value),
-            Column::new("event_type".into(), columns.event_type),
-            Column::new("partition".into(), columns.partition),
-            Column::new("offset".into(), columns.offset),
-        ],
-    )?;
+    let height = columns.len();
+    let more = columns.more;
+    let more_fields = more.len();
+    let mut frame_columns = vec![
+        Column::new("event_id".into(), columns.event_id),
+        Column::new("event_time_ms".into(), columns.event_time_ms),
+        Column::new("source_key".into(), columns.source_key),
+        Column::new("value".into(), columns.value),
+        Column::new("event_type".into(), columns.event_type),
+        Column::new("partition".into(), columns.partition),
+        Column::new("offset".into(), columns.offset),
+    ];
+    for (i, values) in more.into_iter().enumerate() {
+        frame_columns.push(Column::new(more_name(i).into(), values));
+    }
+    let frame = DataFrame::new(height, frame_columns)?;
     let mut events = frame.lazy();
     if let Some(Filter::AdEventType(wanted)) = job.filter {
         events = events.filter(col("event_type").eq(lit(event_type_code(wanted))));
@@ -335,6 +359,9 @@ pub fn aggregate(
     if ends {
         aggregates.extend(end_events());
     }
+    for i in 0..more_fields {
+        aggregates.extend(more_aggregates(i, ends));
+    }
     let grouped = match job.window {
         WindowSpec::Session { gap_ms } => {
             // Sessions within the batch: rows sorted by key and time, a new
@@ -406,6 +433,9 @@ pub fn aggregate(
         true => Some(EndEvents::of(&grouped)?),
         false => None,
     };
+    let more = (0..more_fields)
+        .map(|field| MoreColumns::of(&grouped, field, ends.is_some()))
+        .collect::<PolarsResult<Vec<_>>>()?;
     for i in 0..grouped.height() {
         let value = |c: &Int64Chunked| c.get(i).unwrap_or_default();
         let mut aggregate = WindowAggregate {
@@ -419,6 +449,9 @@ pub fn aggregate(
         };
         if let Some(ends) = &ends {
             ends.fill(i, &mut aggregate);
+        }
+        for (field, columns) in more.iter().enumerate() {
+            aggregate.more[field] = columns.get(i);
         }
         windows.push((
             WindowKey {
@@ -467,6 +500,65 @@ fn end_events() -> [Expr; 4] {
         ordered("event_id").last().alias("last_id"),
         ordered("value").last().alias("last_value"),
     ]
+}
+
+/// The frame's column of the `i`-th field a job aggregates beyond the first.
+fn more_name(i: usize) -> String {
+    format!("value_{}", i + 1)
+}
+
+/// The aggregates of the `i`-th field beyond the first: sum, min, max and,
+/// with `ends`, the values of the first and last events.
+fn more_aggregates(i: usize, ends: bool) -> Vec<Expr> {
+    let name = more_name(i);
+    let by = || [col("event_time_ms"), col("event_id")];
+    let ordered = || col(&name).sort_by(by(), SortMultipleOptions::default());
+    let mut aggregates = vec![
+        col(&name).sum().alias(format!("{name}_sum")),
+        col(&name).min().alias(format!("{name}_min")),
+        col(&name).max().alias(format!("{name}_max")),
+    ];
+    if ends {
+        aggregates.push(ordered().first().alias(format!("{name}_first")));
+        aggregates.push(ordered().last().alias(format!("{name}_last")));
+    }
+    aggregates
+}
+
+/// The columns [`more_aggregates`] gives for one field, read back.
+struct MoreColumns<'a> {
+    sum: &'a Int64Chunked,
+    min: &'a Int64Chunked,
+    max: &'a Int64Chunked,
+    ends: Option<(&'a Int64Chunked, &'a Int64Chunked)>,
+}
+
+impl<'a> MoreColumns<'a> {
+    fn of(grouped: &'a DataFrame, i: usize, ends: bool) -> PolarsResult<MoreColumns<'a>> {
+        let name = more_name(i);
+        let column = |what: &str| grouped.column(&format!("{name}_{what}"))?.i64();
+        Ok(MoreColumns {
+            sum: column("sum")?,
+            min: column("min")?,
+            max: column("max")?,
+            ends: match ends {
+                true => Some((column("first")?, column("last")?)),
+                false => None,
+            },
+        })
+    }
+
+    /// Row `i`'s aggregates of the field.
+    fn get(&self, i: usize) -> FieldAggregate {
+        let value = |c: &Int64Chunked| c.get(i).unwrap_or_default();
+        FieldAggregate {
+            sum: value(self.sum),
+            min: value(self.min),
+            max: value(self.max),
+            first: self.ends.map_or(0, |(first, _)| value(first)),
+            last: self.ends.map_or(0, |(_, last)| value(last)),
+        }
+    }
 }
 
 /// The columns [`end_events`] gives, read back.

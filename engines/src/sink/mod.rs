@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use streambench_workloads::declared_run::KeyColumn;
+use streambench_workloads::declared_run::{KeyColumn, ResultAggregate};
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::key_names::KeyNames;
@@ -76,8 +76,8 @@ struct ResultsStatement {
     sql: String,
     /// The key's own columns, when the key is carried by id.
     named_key: Option<Vec<KeyColumn>>,
-    /// The decimals of a float aggregated in their units.
-    value_decimals: Option<u32>,
+    /// The result table's aggregate columns.
+    columns: Vec<ResultAggregate>,
 }
 
 impl PostgresSink {
@@ -100,7 +100,7 @@ impl PostgresSink {
             results: ResultsStatement {
                 sql: results_sql(&config),
                 named_key: config.job.named_key(),
-                value_decimals: config.job.value_decimals(),
+                columns: config.job.result_aggregates(),
             },
             config,
             client,
@@ -348,10 +348,9 @@ fn results_sql(config: &SinkConfig) -> String {
         columns.push(column.into());
         types.push("bigint");
     }
-    let decimals = job.value_decimals();
-    for (aggregate, column) in job.aggregates.iter().zip(job.aggregate_columns()) {
-        columns.push(quoted(&column));
-        types.push(tables::column_type(*aggregate, decimals));
+    for column in job.result_aggregates() {
+        columns.push(quoted(&column.column));
+        types.push(tables::column_type(&column));
     }
     // `$1` is the engine; the columns' arrays follow.
     let arrays: Vec<String> = types
@@ -532,11 +531,10 @@ async fn write_results(
     let starts: Vec<i64> = rows.iter().map(|r| r.window.window_start_ms).collect();
     let ends: Vec<i64> = rows.iter().map(|r| r.window.window_end_ms).collect();
     let revisions: Vec<i64> = rows.iter().map(|r| r.revision).collect();
-    let aggregates: Vec<Box<dyn ToSql + Sync>> = config
-        .job
-        .aggregates
+    let aggregates: Vec<Box<dyn ToSql + Sync>> = statement
+        .columns
         .iter()
-        .map(|a| column_array(*a, statement.value_decimals, rows.iter().map(|r| &r.aggregate)))
+        .map(|column| column_array(column, rows.iter().map(|r| &r.aggregate)))
         .collect();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&config.engine];
     params.extend(keys.iter().map(|column| column.as_ref()));

@@ -2,13 +2,13 @@
 //! tests. This is how the harness sees what an engine did.
 
 use streambench_workloads::decimals::{scale, units_of};
-use streambench_workloads::declared_run::KeyColumn;
+use streambench_workloads::declared_run::{KeyColumn, ResultAggregate};
 use streambench_workloads::expr::{Type, Val};
 use streambench_workloads::job::{Aggregate, JobSpec};
 use streambench_workloads::key_names::key_id;
 use streambench_workloads::oracle::{Observed, ResultRow};
 use streambench_workloads::per_event::EventRow;
-use streambench_workloads::window::WindowKey;
+use streambench_workloads::window::{AggregateValue, WindowKey};
 use tokio_postgres::Client;
 
 use super::tables::{Tables, event_columns, key_list, quoted};
@@ -44,10 +44,10 @@ pub async fn read_event_rows(client: &Client, tables: &Tables, job: &JobSpec) ->
 pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Result<Vec<ResultRow>> {
     let named = job.named_key();
     let keys = named.as_ref().map_or(1, Vec::len);
+    let aggregates = job.result_aggregates();
     let mut columns = vec![key_list(job), "window_start_ms, window_end_ms, revision".into()];
-    columns.extend(job.aggregate_columns().iter().map(|c| quoted(c)));
+    columns.extend(aggregates.iter().map(|c| quoted(&c.column)));
     let rows = select_results(client, tables, &columns.join(", ")).await?;
-    let decimals = job.value_decimals();
     Ok(rows
         .iter()
         .map(|row| {
@@ -55,53 +55,37 @@ pub async fn read_results(client: &Client, tables: &Tables, job: &JobSpec) -> Re
                 None => row.get::<_, i64>(0) as u64,
                 Some(columns) => key_id(&key_values(row, 0, columns)),
             };
-            let mut result = ResultRow {
+            ResultRow {
                 window: WindowKey {
                     key,
                     window_start_ms: row.get(keys),
                     window_end_ms: row.get(keys + 1),
                 },
                 revision: row.get(keys + 2),
-                count: None,
-                sum: None,
-                min: None,
-                max: None,
-                mean: None,
-                first_event_time_ms: None,
-                last_event_time_ms: None,
-                first_value: None,
-                last_value: None,
-            };
-            let value = |at: usize| value_in_units(row, at, decimals);
-            for (i, aggregate) in job.aggregates.iter().enumerate() {
-                let at = keys + 3 + i;
-                match aggregate {
-                    Aggregate::Count => result.count = row.get(at),
-                    Aggregate::Sum => result.sum = value(at),
-                    Aggregate::Min => result.min = value(at),
-                    Aggregate::Max => result.max = value(at),
-                    Aggregate::Mean => {
-                        let mean: Option<f64> = row.get(at);
-                        result.mean = mean.map(|m| m * decimals.map_or(1.0, scale));
-                    }
-                    Aggregate::FirstEventTime => result.first_event_time_ms = row.get(at),
-                    Aggregate::LastEventTime => result.last_event_time_ms = row.get(at),
-                    Aggregate::FirstValue => result.first_value = value(at),
-                    Aggregate::LastValue => result.last_value = value(at),
-                }
+                aggregates: aggregates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| aggregate_value(row, keys + 3 + i, column))
+                    .collect(),
             }
-            result
         })
         .collect())
 }
 
-/// A sum, minimum, maximum, first or last value in the units the engines aggregate in: the
-/// column itself, or for a float with `decimals` its units again
-/// ([`streambench_workloads::decimals`]).
-fn value_in_units(row: &tokio_postgres::Row, at: usize, decimals: Option<u32>) -> Option<i64> {
-    match decimals {
-        None => row.get(at),
-        Some(d) => row.get::<_, Option<f64>>(at).map(|x| units_of(x, d)),
+/// The value of `column` at `at` in a row, in the units the engines
+/// aggregate in: the column itself, or for a float with `decimals` its units
+/// again ([`streambench_workloads::decimals`]); a mean as written, times
+/// 10^decimals.
+fn aggregate_value(row: &tokio_postgres::Row, at: usize, column: &ResultAggregate) -> Option<AggregateValue> {
+    match (column.aggregate, column.decimals) {
+        (Aggregate::Mean, d) => {
+            let mean: Option<f64> = row.get(at);
+            mean.map(|m| AggregateValue::Mean(m * d.map_or(1.0, scale)))
+        }
+        (_, None) => row.get::<_, Option<i64>>(at).map(AggregateValue::Whole),
+        (_, Some(d)) => row
+            .get::<_, Option<f64>>(at)
+            .map(|x| AggregateValue::Whole(units_of(x, d))),
     }
 }
 

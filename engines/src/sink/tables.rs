@@ -3,11 +3,12 @@
 //! flag can reach SQL as code.
 
 use streambench_workloads::decimals::{from_units, scale};
+use streambench_workloads::declared_run::ResultAggregate;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::expr::{Type, Val};
 use streambench_workloads::job::{Aggregate, JobSpec};
 use streambench_workloads::names::is_identifier;
-use streambench_workloads::window::WindowAggregate;
+use streambench_workloads::window::{AggregateValue, WindowAggregate};
 use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
@@ -122,51 +123,45 @@ pub fn value_array<'a>(kind: Type, values: impl Iterator<Item = &'a Val>) -> Box
     }
 }
 
-/// The SQL type of an aggregate's column: a float for the mean, and for
-/// the sum, minimum, maximum, first and last value of a float aggregated in
+/// The SQL type of a result column: a float for the mean, and for the
+/// sum, minimum, maximum, first and last value of a float aggregated in
 /// units of its `decimals` ([`streambench_workloads::decimals`]).
-pub fn column_type(aggregate: Aggregate, decimals: Option<u32>) -> &'static str {
-    match (aggregate, decimals) {
+pub fn column_type(column: &ResultAggregate) -> &'static str {
+    match (column.aggregate, column.decimals) {
         (Aggregate::Mean, _) => "double precision",
-        (
-            Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::FirstValue | Aggregate::LastValue,
-            Some(_),
-        ) => "double precision",
+        (aggregate, Some(_)) if aggregate.reads_value() => "double precision",
         _ => "bigint",
     }
 }
 
-/// The values `aggregate` takes over `windows`, as the SQL array its column
-/// is written from (`int8[]`, or `float8[]` for a float column).
+/// The values `column` takes over `windows`, as the SQL array it is
+/// written from (`int8[]`, or `float8[]` for a float column): whole
+/// numbers, or units of its decimals divided back.
 pub fn column_array<'a>(
-    aggregate: Aggregate,
-    decimals: Option<u32>,
+    column: &ResultAggregate,
     windows: impl Iterator<Item = &'a WindowAggregate>,
 ) -> Box<dyn ToSql + Sync> {
-    /// A column of whole numbers, or of floats when they are units of `decimals`.
-    fn numbers<'a>(
-        windows: impl Iterator<Item = &'a WindowAggregate>,
-        field: fn(&WindowAggregate) -> i64,
-        decimals: Option<u32>,
-    ) -> Box<dyn ToSql + Sync> {
-        match decimals {
-            None => Box::new(windows.map(field).collect::<Vec<i64>>()),
-            Some(d) => Box::new(windows.map(|w| from_units(field(w), d)).collect::<Vec<f64>>()),
-        }
-    }
-    match aggregate {
-        Aggregate::Count => numbers(windows, |w| w.count, None),
-        Aggregate::Sum => numbers(windows, |w| w.sum, decimals),
-        Aggregate::Min => numbers(windows, |w| w.min, decimals),
-        Aggregate::Max => numbers(windows, |w| w.max, decimals),
-        Aggregate::FirstEventTime => numbers(windows, |w| w.first_event_time_ms, None),
-        Aggregate::LastEventTime => numbers(windows, |w| w.last_event_time_ms, None),
-        Aggregate::FirstValue => numbers(windows, |w| w.first_value, decimals),
-        Aggregate::LastValue => numbers(windows, |w| w.last_value, decimals),
-        Aggregate::Mean => {
-            let unit = decimals.map_or(1.0, scale);
-            Box::new(windows.map(|w| w.mean() / unit).collect::<Vec<f64>>())
-        }
+    let unit = column.decimals.map_or(1.0, scale);
+    let value = |w: &WindowAggregate| w.value_of(column.aggregate, column.field);
+    match column_type(column) {
+        "bigint" => Box::new(
+            windows
+                .map(|w| match value(w) {
+                    AggregateValue::Whole(n) => n,
+                    // Never: a mean's column is a float.
+                    AggregateValue::Mean(m) => m.round() as i64,
+                })
+                .collect::<Vec<i64>>(),
+        ),
+        _ => Box::new(
+            windows
+                .map(|w| match (value(w), column.decimals) {
+                    (AggregateValue::Whole(n), Some(d)) => from_units(n, d),
+                    (AggregateValue::Whole(n), None) => n as f64,
+                    (AggregateValue::Mean(m), _) => m / unit,
+                })
+                .collect::<Vec<f64>>(),
+        ),
     }
 }
 
@@ -282,12 +277,11 @@ fn window_columns(job: &JobSpec, mode: DeliveryMode) -> Vec<String> {
         .collect();
     columns.push("window_start_ms bigint NOT NULL".into());
     columns.push("window_end_ms bigint NOT NULL".into());
-    let decimals = job.value_decimals();
-    for (aggregate, column) in job.aggregates.iter().zip(job.aggregate_columns()) {
+    for column in job.result_aggregates() {
         columns.push(format!(
             "{} {} NOT NULL",
-            quoted(&column),
-            column_type(*aggregate, decimals)
+            quoted(&column.column),
+            column_type(&column)
         ));
     }
     columns.push("revision bigint NOT NULL".into());
