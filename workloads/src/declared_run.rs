@@ -28,7 +28,7 @@ use crate::declared_job::{AggregateCall, DeclaredJob, Function};
 use crate::declared_oracle::JobPlan;
 use crate::event::{DecodeError, EventKind};
 use crate::expr::{Type, Val};
-use crate::job::{Aggregate, JobSpec, KeyBy};
+use crate::job::{Aggregate, JobSpec, KeyBy, ResultAggregate};
 use crate::key_names::{KeyNames, key_id};
 use crate::per_event::EVENT_ROW_COLUMNS;
 use crate::schema::EventSchema;
@@ -315,21 +315,6 @@ fn value_field(plan: &JobPlan, field: &str) -> Result<ValueField, String> {
         )),
         None => Err(format!("aggregates: no field `{field}`")),
     }
-}
-
-/// One column of a windowed result table: what it computes, over which of
-/// the job's value fields (0 for the first it reads; 0 too for those that
-/// read none), in the decimals of that field if it is a float, and its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResultAggregate {
-    /// What it computes.
-    pub aggregate: Aggregate,
-    /// Which value field it reads ([`Keyed::value`] is 0, [`Keyed::more`] 1 on).
-    pub field: usize,
-    /// The decimals its field is aggregated in, for a float.
-    pub decimals: Option<u32>,
-    /// Its column's name.
-    pub column: String,
 }
 
 /// The field a job's aggregates read, and for a float its decimals.

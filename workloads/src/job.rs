@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::declared_run::{Declared, KeyColumn, ResultAggregate};
+use crate::declared_run::{Declared, KeyColumn};
 use crate::event::{AdEventType, Event, EventKind};
 use crate::expr::Type;
 use crate::invalid::Invalid;
@@ -117,6 +117,21 @@ impl Aggregate {
             Aggregate::LastValue => "value_last",
         }
     }
+}
+
+/// One column of a windowed result table: what it computes, over which of
+/// the job's value fields (0 for the first it reads; 0 too for those that
+/// read none), in the decimals of that field if it is a float, and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultAggregate {
+    /// What it computes.
+    pub aggregate: Aggregate,
+    /// Which value field it reads ([`Keyed::value`](crate::window::Keyed::value) is 0, [`Keyed::more`](crate::window::Keyed::more) 1 on).
+    pub field: usize,
+    /// The decimals its field is aggregated in, for a float.
+    pub decimals: Option<u32>,
+    /// Its column's name.
+    pub column: String,
 }
 
 /// The static ad-to-campaign table of the `ysb` job, derived from the seed:

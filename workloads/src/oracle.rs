@@ -37,10 +37,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::declared_run::{RecordPlan, ResultAggregate};
+use crate::declared_run::RecordPlan;
 use crate::generator::{EventClass, Generator};
 use crate::invalid::Invalid;
-use crate::job::{CampaignTable, JobSpec};
+use crate::job::{CampaignTable, JobSpec, ResultAggregate};
 use crate::per_event::EventRow;
 use crate::window::{AggregateValue, Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
 

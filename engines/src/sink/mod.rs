@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use streambench_workloads::declared_run::{KeyColumn, ResultAggregate};
+use streambench_workloads::declared_run::KeyColumn;
 use streambench_workloads::delivery::DeliveryMode;
-use streambench_workloads::job::JobSpec;
+use streambench_workloads::job::{JobSpec, ResultAggregate};
 use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::per_event::EventRow;
 use tokio_postgres::types::ToSql;

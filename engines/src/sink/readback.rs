@@ -2,9 +2,9 @@
 //! tests. This is how the harness sees what an engine did.
 
 use streambench_workloads::decimals::{scale, units_of};
-use streambench_workloads::declared_run::{KeyColumn, ResultAggregate};
+use streambench_workloads::declared_run::KeyColumn;
 use streambench_workloads::expr::{Type, Val};
-use streambench_workloads::job::{Aggregate, JobSpec};
+use streambench_workloads::job::{Aggregate, JobSpec, ResultAggregate};
 use streambench_workloads::key_names::key_id;
 use streambench_workloads::oracle::{Observed, ResultRow};
 use streambench_workloads::per_event::EventRow;

@@ -3,10 +3,9 @@
 //! flag can reach SQL as code.
 
 use streambench_workloads::decimals::{from_units, scale};
-use streambench_workloads::declared_run::ResultAggregate;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::expr::{Type, Val};
-use streambench_workloads::job::{Aggregate, JobSpec};
+use streambench_workloads::job::{Aggregate, JobSpec, ResultAggregate};
 use streambench_workloads::names::is_identifier;
 use streambench_workloads::window::{AggregateValue, WindowAggregate};
 use tokio_postgres::types::ToSql;
