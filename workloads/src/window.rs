@@ -141,8 +141,9 @@ pub struct Keyed {
     /// The value aggregated (the first field a job's aggregates read).
     pub value: i64,
     /// The values of the other fields a job's aggregates read, in order
-    /// (0 past the last).
-    #[serde(default)]
+    /// (0 past the last). Left out of checkpoints when all 0, as for every
+    /// job that reads one field.
+    #[serde(default, skip_serializing_if = "all_zero")]
     pub more: [i64; MAX_VALUE_FIELDS - 1],
     /// The ad of an ad event (0 for measurements).
     #[serde(default)]
@@ -183,9 +184,15 @@ pub struct WindowAggregate {
     /// Its value.
     #[serde(default)]
     pub last_value: i64,
-    /// The same of the other fields the job reads ([`Keyed::more`]).
-    #[serde(default)]
+    /// The same of the other fields the job reads ([`Keyed::more`]); left
+    /// out of checkpoints when all 0, as for every job that reads one field.
+    #[serde(default, skip_serializing_if = "all_zero")]
     pub more: [FieldAggregate; MAX_VALUE_FIELDS - 1],
+}
+
+/// Whether every item of `items` is its type's default (0).
+fn all_zero<T: Default + PartialEq>(items: &[T; MAX_VALUE_FIELDS - 1]) -> bool {
+    items.iter().all(|item| *item == T::default())
 }
 
 /// One field's aggregates in a window besides the first field's (whose
