@@ -492,14 +492,21 @@ pub fn aggregate(
 /// The aggregates giving each window's first and last events (by event
 /// time, then event id): their ids and values.
 fn end_events() -> [Expr; 4] {
-    let by = || [col("event_time_ms"), col("event_id")];
-    let ordered = |name: &str| col(name).sort_by(by(), SortMultipleOptions::default());
     [
-        ordered("event_id").first().alias("first_id"),
-        ordered("value").first().alias("first_value"),
-        ordered("event_id").last().alias("last_id"),
-        ordered("value").last().alias("last_value"),
+        in_event_order("event_id").first().alias("first_id"),
+        in_event_order("value").first().alias("first_value"),
+        in_event_order("event_id").last().alias("last_id"),
+        in_event_order("value").last().alias("last_value"),
     ]
+}
+
+/// The column `name` ordered by event time, then event id: the order in
+/// which a window's first and last events are taken.
+fn in_event_order(name: &str) -> Expr {
+    col(name).sort_by(
+        [col("event_time_ms"), col("event_id")],
+        SortMultipleOptions::default(),
+    )
 }
 
 /// The frame's column of the `i`-th field a job aggregates beyond the first.
@@ -511,16 +518,14 @@ fn more_name(i: usize) -> String {
 /// with `ends`, the values of the first and last events.
 fn more_aggregates(i: usize, ends: bool) -> Vec<Expr> {
     let name = more_name(i);
-    let by = || [col("event_time_ms"), col("event_id")];
-    let ordered = || col(&name).sort_by(by(), SortMultipleOptions::default());
     let mut aggregates = vec![
         col(&name).sum().alias(format!("{name}_sum")),
         col(&name).min().alias(format!("{name}_min")),
         col(&name).max().alias(format!("{name}_max")),
     ];
     if ends {
-        aggregates.push(ordered().first().alias(format!("{name}_first")));
-        aggregates.push(ordered().last().alias(format!("{name}_last")));
+        aggregates.push(in_event_order(&name).first().alias(format!("{name}_first")));
+        aggregates.push(in_event_order(&name).last().alias(format!("{name}_last")));
     }
     aggregates
 }
