@@ -977,6 +977,7 @@ public class FlinkJob {
             case "last_event_time" -> "MAX(event_time_ms)";
             case "first_value" -> "earliest_value(" + value + ", event_time_ms, event_id)";
             case "last_value" -> "latest_value(" + value + ", event_time_ms, event_id)";
+            case "count_distinct" -> "COUNT(DISTINCT " + value + ")";
             default -> throw new IllegalArgumentException("an aggregate this job does not know: " + kind);
         };
     }

@@ -5,7 +5,7 @@ use streambench_workloads::per_event::EventRow;
 use streambench_workloads::window::{WindowAggregate, WindowKey};
 
 /// One firing of one window: a row of the result table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WindowResult {
     /// The window and key.
     pub window: WindowKey,

@@ -104,6 +104,7 @@ async fn declared_jobs_equal_the_oracle_on_flink_and_spark() {
 /// still writes them: the continuous engine commits the interrupted epoch's
 /// results (a window's, or a per-event job's rows) on restore before it
 /// reads a record, the micro-batch engine resumes from its state store.
+/// The windows' distinct values survive the same way.
 #[tokio::test]
 async fn a_key_of_text_and_a_boolean_survives_a_crash_on_both_engines() {
     let services = services().await;
@@ -131,6 +132,12 @@ async fn a_key_of_text_and_a_boolean_survives_a_crash_on_both_engines() {
             "sink.transaction.before_commit:2",
         ),
         ("country_takings", "microbatch", "microbatch.after_state:3"),
+        (
+            "category_takings",
+            "continuous",
+            "sink.transaction.before_commit:2",
+        ),
+        ("category_takings", "microbatch", "microbatch.after_state:3"),
     ] {
         let input = Input {
             suite: DECLARED_SUITE,

@@ -68,6 +68,7 @@ fn call(aggregate: Aggregate) -> &'static str {
         Aggregate::LastEventTime => "max(event_time_ms)",
         Aggregate::FirstValue => "first(value)",
         Aggregate::LastValue => "last(value)",
+        Aggregate::CountDistinct => "count_distinct(value)",
     }
 }
 

@@ -7,9 +7,11 @@
 //!
 //! What the engines' result tables hold bounds what a declared job may ask
 //! for: a key of any fields but floats (or none), and aggregates over up to
-//! [`MAX_VALUE_FIELDS`] number fields (`count`, `sum`, `min`, `max`, `mean`,
-//! `first`, `last`; a float only with `decimals`, aggregated in their units,
-//! [`crate::decimals`]) or the event time (`min`, `max`, `first`, `last`).
+//! [`MAX_VALUE_FIELDS`] fields: numbers (`count`, `sum`, `min`, `max`,
+//! `mean`, `first`, `last`, `count_distinct`; a float only with `decimals`,
+//! aggregated in their units, [`crate::decimals`]), text or booleans (only
+//! `count_distinct`, [`crate::distinct`]), or the event time (`min`, `max`,
+//! `first`, `last`).
 //! A key of one whole number is the key itself; one of
 //! text, a boolean or several fields is carried by id through the engines
 //! and written as its own columns ([`crate::key_names`]), in windowed and
@@ -123,10 +125,12 @@ impl Declared {
                     .iter()
                     .position(|f| Some(f.at) == at)
                     .filter(|_| aggregate.reads_value());
+                // A distinct count is a whole number whatever it counts.
+                let counted = aggregate != Aggregate::CountDistinct;
                 Some(ResultAggregate {
                     aggregate,
                     field: field.unwrap_or(0),
-                    decimals: field.and_then(|i| fields[i].decimals),
+                    decimals: field.and_then(|i| fields[i].decimals()).filter(|_| counted),
                     column: call.column.clone(),
                 })
             })
@@ -259,12 +263,7 @@ fn aggregate_of(call: &AggregateCall, time: &str) -> Result<Aggregate, String> {
         (Function::Mean, _) => Aggregate::Mean,
         (Function::First, false) => Aggregate::FirstValue,
         (Function::Last, false) => Aggregate::LastValue,
-        (Function::CountDistinct, _) => {
-            return Err(format!(
-                "aggregates: `{}`: the engines' result tables hold count, sum, min, max, mean, first and last so far",
-                call.column
-            ));
-        }
+        (Function::CountDistinct, _) => Aggregate::CountDistinct,
     })
 }
 
@@ -293,35 +292,81 @@ fn value_fields(plan: &JobPlan, time: &str) -> Result<Vec<ValueField>, String> {
             read.join(", ")
         ));
     }
-    read.into_iter().map(|field| value_field(plan, field)).collect()
+    read.into_iter()
+        .map(|field| {
+            let only_counted = plan
+                .calls()
+                .filter(|c| c.field.as_deref() == Some(field))
+                .all(|c| c.function == Function::CountDistinct);
+            value_field(plan, field, only_counted)
+        })
+        .collect()
 }
 
-/// The number field `field` as aggregates read it.
-fn value_field(plan: &JobPlan, field: &str) -> Result<ValueField, String> {
-    match plan.column(field) {
-        Some((at, Type::Int)) => Ok(ValueField { at, decimals: None }),
-        Some((at, Type::Float)) => match plan.decimals(at) {
-            Some(d) => Ok(ValueField {
-                at,
-                decimals: Some(d),
-            }),
-            None => Err(format!(
+/// The field `field` as aggregates read it: a number, or (when
+/// `only_counted`, its distinct values counted and nothing else) any type.
+fn value_field(plan: &JobPlan, field: &str, only_counted: bool) -> Result<ValueField, String> {
+    let Some((at, kind)) = plan.column(field) else {
+        return Err(format!("aggregates: no field `{field}`"));
+    };
+    let as_read = match (kind, plan.decimals(at)) {
+        (Type::Int, _) => ValueOf::Whole,
+        (Type::Float, Some(d)) => ValueOf::Units(d),
+        (Type::Float, None) => {
+            return Err(format!(
                 "aggregates: `{field}` is a float without `decimals`; give it them in the schema or its `derive` (`decimals = 2` for money): its values are then aggregated exactly, as SQL's DECIMAL is"
-            )),
-        },
-        Some((_, other)) => Err(format!(
-            "aggregates: `{field}` is {}; the engines' result tables aggregate numbers",
-            other.name()
-        )),
-        None => Err(format!("aggregates: no field `{field}`")),
-    }
+            ));
+        }
+        (_, _) if only_counted => ValueOf::Id,
+        (other, _) => {
+            return Err(format!(
+                "aggregates: `{field}` is {}; of text or a boolean the engines count the distinct values (`count_distinct`), the rest aggregates numbers",
+                other.name()
+            ));
+        }
+    };
+    Ok(ValueField { at, as_read })
 }
 
-/// The field a job's aggregates read, and for a float its decimals.
+/// A field a job's aggregates read, and how the engines carry its values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct ValueField {
     at: usize,
-    decimals: Option<u32>,
+    as_read: ValueOf,
+}
+
+/// How a value field is carried in the keyed event's whole numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ValueOf {
+    /// A whole number, as itself.
+    Whole,
+    /// A float, in whole units of its decimals.
+    Units(u32),
+    /// Text or a boolean (only counted distinct), as its [`key_id`].
+    Id,
+}
+
+impl ValueField {
+    /// The decimals its values are carried in (a float's).
+    fn decimals(&self) -> Option<u32> {
+        match self.as_read {
+            ValueOf::Units(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Its value in `row`, as the keyed event carries it (none when a
+    /// float does not fit its units).
+    fn of(&self, row: &[Val]) -> Option<i64> {
+        let value = &row[self.at];
+        match (self.as_read, value) {
+            (ValueOf::Whole, Val::Int(n)) => Some(*n),
+            (ValueOf::Units(d), Val::Float(x)) => to_units(*x, d),
+            // Two's complement: the id's 64 bits as they are.
+            (ValueOf::Id, _) => Some(key_id([value]) as i64),
+            _ => None,
+        }
+    }
 }
 
 /// A declared job compiled for one engine: from a record's bytes (or an
@@ -451,7 +496,7 @@ impl RecordPlan {
     /// The decimals of each field the job aggregates (some for a float:
     /// its values are aggregated in their units, [`crate::decimals`]).
     pub fn value_decimals(&self) -> Vec<Option<u32>> {
-        self.values.iter().map(|v| v.decimals).collect()
+        self.values.iter().map(ValueField::decimals).collect()
     }
 
     /// The values of every key seen so far, by id (empty for whole-number keys).
@@ -499,14 +544,9 @@ impl RecordPlan {
             KeyPlan::Whole(at) => int(*at)? as u64,
             KeyPlan::Named(fields) => key_id_of(row, fields),
         };
-        let unit = |field: &ValueField| match (field.decimals, &row[field.at]) {
-            (None, Val::Int(n)) => Some(*n),
-            (Some(d), Val::Float(x)) => to_units(*x, d),
-            _ => None,
-        };
         let mut values = [0; MAX_VALUE_FIELDS];
         for (value, field) in values.iter_mut().zip(&self.values) {
-            *value = unit(field)?;
+            *value = field.of(row)?;
         }
         Some(Keyed {
             event_id: int(self.id)? as u64,
@@ -568,8 +608,8 @@ mod tests {
         };
         for (error, says) in [
             (
-                refused(&|j| j.aggregates.push("count_distinct(charged)".into())),
-                "`count_distinct_charged`: the engines' result tables hold count, sum, min, max, mean, first and last",
+                refused(&|j| j.aggregates = vec!["count_distinct(note)".into(), "first(note)".into()]),
+                "`note` is text; of text or a boolean the engines count the distinct values (`count_distinct`)",
             ),
             (
                 refused(&|j| {
@@ -596,7 +636,7 @@ mod tests {
             ),
             (
                 refused(&|j| j.aggregates = vec!["max(note)".into()]),
-                "`note` is text; the engines' result tables aggregate numbers",
+                "`note` is text; of text or a boolean the engines count the distinct values",
             ),
             (
                 refused(&|j| j.key = vec!["rate".into()]),
@@ -814,6 +854,13 @@ mod tests {
                 .map(String::from)
                 .to_vec();
             lowered_equals_declared(&rates, &spec)?;
+            // Distinct counts of text (carried by id), a boolean, a whole
+            // number also summed, and a float's units.
+            let mut distinct = keyed(r#"window = { kind = "sliding", size_ms = 3000, slide_ms = 1000 }"#, &["category"]);
+            distinct.aggregates = ["count", "count_distinct(country)", "count_distinct(card)", "sum(card)", "count_distinct(online)", "count_distinct(rate)"]
+                .map(String::from)
+                .to_vec();
+            lowered_equals_declared(&distinct, &spec)?;
             // A derived float with decimals is aggregated in its units too.
             rates.derive.push(crate::declared_job::Derived {
                 name: "doubled".into(),

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::declared_run::{Declared, KeyColumn};
+use crate::distinct::FieldSet;
 use crate::event::{AdEventType, Event, EventKind};
 use crate::expr::Type;
 use crate::invalid::Invalid;
@@ -87,6 +88,8 @@ pub enum Aggregate {
     FirstValue,
     /// The value of the latest event (by event time, then event id).
     LastValue,
+    /// How many distinct values of the field ([`crate::distinct`]).
+    CountDistinct,
 }
 
 impl Aggregate {
@@ -100,6 +103,7 @@ impl Aggregate {
                 | Aggregate::Mean
                 | Aggregate::FirstValue
                 | Aggregate::LastValue
+                | Aggregate::CountDistinct
         )
     }
 
@@ -115,6 +119,7 @@ impl Aggregate {
             Aggregate::LastEventTime => "last_event_time_ms",
             Aggregate::FirstValue => "value_first",
             Aggregate::LastValue => "value_last",
+            Aggregate::CountDistinct => "value_distinct",
         }
     }
 }
@@ -212,6 +217,26 @@ impl JobSpec {
                 })
                 .collect(),
         }
+    }
+
+    /// The value fields whose distinct values the job counts.
+    pub fn distinct_fields(&self) -> FieldSet {
+        self.fields_read_by(&[Aggregate::CountDistinct])
+    }
+
+    /// The value fields whose sums the job reads (for a sum or a mean).
+    pub fn summed_fields(&self) -> FieldSet {
+        self.fields_read_by(&[Aggregate::Sum, Aggregate::Mean])
+    }
+
+    /// The value fields read by any of `aggregates`.
+    fn fields_read_by(&self, aggregates: &[Aggregate]) -> FieldSet {
+        FieldSet::of(
+            self.result_aggregates()
+                .iter()
+                .filter(|c| aggregates.contains(&c.aggregate))
+                .map(|c| c.field),
+        )
     }
 
     /// The key columns when the key is carried by id (text, a boolean or

@@ -12,6 +12,7 @@ pub mod declared_oracle;
 pub mod declared_run;
 pub mod declared_sql;
 pub mod delivery;
+pub mod distinct;
 pub mod engine;
 pub mod event;
 pub mod event_writer;

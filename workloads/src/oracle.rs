@@ -42,7 +42,7 @@ use crate::generator::{EventClass, Generator};
 use crate::invalid::Invalid;
 use crate::job::{CampaignTable, JobSpec, ResultAggregate};
 use crate::per_event::EventRow;
-use crate::window::{AggregateValue, Keyed, WindowAggregate, WindowKey, WindowSpec, windows_of};
+use crate::window::{AggregateValue, Keyed, WindowAggregate, WindowKey, WindowSpec, windows_counting};
 
 /// A job's expected output for one generated workload.
 #[derive(Debug, Clone)]
@@ -277,7 +277,8 @@ impl Oracle {
     /// The expected windows when the engine accepted the late events in `accepted`.
     pub fn expected(&self, accepted: &BTreeSet<u64>) -> BTreeMap<WindowKey, WindowAggregate> {
         let accepted_late = accepted.iter().filter_map(|id| self.late.get(id));
-        windows_of(&self.job.window, self.on_time.iter().chain(accepted_late))
+        let events = self.on_time.iter().chain(accepted_late);
+        windows_counting(&self.job.window, self.job.distinct_fields(), events)
     }
 
     /// The rows a per-event job should write, by event id (empty for a

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::distinct::{self, DistinctValues, FieldSet};
 use crate::invalid::Invalid;
 use crate::job::Aggregate;
 
@@ -157,8 +158,9 @@ pub struct Keyed {
 /// first and last event time, and the values of the first and last events;
 /// the mean is derived). All exact integers, so every engine must agree to
 /// the last digit. The first and last events are ordered by event time,
-/// then event id, so that no engine's arrival order decides them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// then event id, so that no engine's arrival order decides them. A job
+/// that counts distinct values keeps them too ([`crate::distinct`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowAggregate {
     /// Events in the window.
     pub count: i64,
@@ -188,6 +190,10 @@ pub struct WindowAggregate {
     /// out of checkpoints when all 0, as for every job that reads one field.
     #[serde(default, skip_serializing_if = "all_zero")]
     pub more: [FieldAggregate; MAX_VALUE_FIELDS - 1],
+    /// The distinct values of the fields the job counts them of (none for
+    /// most jobs, and then left out of checkpoints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distinct: Vec<DistinctValues>,
 }
 
 /// Whether every item of `items` is its type's default (0).
@@ -249,18 +255,32 @@ impl WindowAggregate {
             last_event_id: event.event_id,
             last_value: event.value,
             more: event.more.map(FieldAggregate::of),
+            distinct: Vec::new(),
+        }
+    }
+
+    /// The aggregate of one event, counting the distinct values of `fields`.
+    pub fn counting(event: &Keyed, fields: FieldSet) -> WindowAggregate {
+        WindowAggregate {
+            distinct: distinct::of_event(event, fields),
+            ..WindowAggregate::of(event)
         }
     }
 
     /// Adds one event.
     pub fn add(&mut self, event: &Keyed) {
         self.merge(&WindowAggregate::of(event));
+        for set in &mut self.distinct {
+            set.values.insert(distinct::field_value(event, set.field));
+        }
     }
 
     /// Adds another window's events (session merging, state merging).
     pub fn merge(&mut self, other: &WindowAggregate) {
         self.count += other.count;
-        self.sum += other.sum;
+        // A field counted distinct by id sums ids, never written: wrapping
+        // is as a release build adds, without a debug build's panic.
+        self.sum = self.sum.wrapping_add(other.sum);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         let earlier = (other.first_event_time_ms, other.first_event_id)
@@ -278,7 +298,7 @@ impl WindowAggregate {
             self.last_value = other.last_value;
         }
         for (mine, theirs) in self.more.iter_mut().zip(&other.more) {
-            mine.sum += theirs.sum;
+            mine.sum = mine.sum.wrapping_add(theirs.sum);
             mine.min = mine.min.min(theirs.min);
             mine.max = mine.max.max(theirs.max);
             if earlier {
@@ -288,6 +308,7 @@ impl WindowAggregate {
                 mine.last = theirs.last;
             }
         }
+        distinct::merge(&mut self.distinct, &other.distinct);
     }
 
     /// `aggregate` of the job's field `field` (0 for the first it reads).
@@ -311,6 +332,7 @@ impl WindowAggregate {
             Aggregate::LastValue => values.last,
             Aggregate::FirstEventTime => self.first_event_time_ms,
             Aggregate::LastEventTime => self.last_event_time_ms,
+            Aggregate::CountDistinct => distinct::count(&self.distinct, field),
             Aggregate::Mean => return AggregateValue::Mean(values.sum as f64 / self.count as f64),
         })
     }
@@ -327,6 +349,16 @@ pub fn windows_of<'a>(
     spec: &WindowSpec,
     events: impl IntoIterator<Item = &'a Keyed>,
 ) -> BTreeMap<WindowKey, WindowAggregate> {
+    windows_counting(spec, FieldSet::NONE, events)
+}
+
+/// The same, counting the distinct values of `distinct`.
+pub fn windows_counting<'a>(
+    spec: &WindowSpec,
+    distinct: FieldSet,
+    events: impl IntoIterator<Item = &'a Keyed>,
+) -> BTreeMap<WindowKey, WindowAggregate> {
+    let of = |event: &Keyed| WindowAggregate::counting(event, distinct);
     let mut windows: BTreeMap<WindowKey, WindowAggregate> = BTreeMap::new();
     match *spec {
         WindowSpec::Session { gap_ms } => {
@@ -348,7 +380,7 @@ pub fn windows_of<'a>(
                             if let Some(done) = current.take() {
                                 windows.insert(session_key(key, &done, gap_ms), done);
                             }
-                            current = Some(WindowAggregate::of(event));
+                            current = Some(of(event));
                         }
                     }
                 }
@@ -368,7 +400,7 @@ pub fn windows_of<'a>(
                     windows
                         .entry(window)
                         .and_modify(|w| w.add(event))
-                        .or_insert_with(|| WindowAggregate::of(event));
+                        .or_insert_with(|| of(event));
                 }
             }
         }
@@ -533,8 +565,12 @@ mod tests {
         })
     }
 
+    /// The fields the merging test counts the distinct values of.
+    const COUNTED: [usize; 2] = [0, 2];
+
     /// What a window of `events` must hold, computed plainly: the first and
-    /// last events by (time, id), and each field's sum, min and max.
+    /// last events by (time, id), each field's sum, min and max, and the
+    /// distinct values of the [`COUNTED`] fields.
     fn plainly(events: &[Keyed]) -> WindowAggregate {
         let first = events
             .iter()
@@ -566,12 +602,20 @@ mod tests {
             last_event_id: last.event_id,
             last_value: last.value,
             more: [field(0), field(1), field(2)],
+            distinct: COUNTED
+                .iter()
+                .map(|&field| DistinctValues {
+                    field,
+                    values: events.iter().map(|e| distinct::field_value(e, field)).collect(),
+                })
+                .collect(),
         }
     }
 
     proptest! {
         /// Merging in any order, as sessions and state stores merge, gives
-        /// the window's aggregate of every field (ties in time broken by id).
+        /// the window's aggregate of every field (ties in time broken by id)
+        /// and the distinct values of those counted.
         #[test]
         fn merging_in_any_order_gives_every_fields_aggregate(
             raw in prop::collection::vec((0i64..5, -9i64..9, -9i64..9), 1..30),
@@ -585,12 +629,13 @@ mod tests {
                 ..Keyed::default()
             }).collect();
             let fold = |events: &mut dyn Iterator<Item = &Keyed>| {
-                let first = WindowAggregate::of(events.next().expect("one"));
+                let counted = FieldSet::of(COUNTED);
+                let first = WindowAggregate::counting(events.next().expect("one"), counted);
                 events.fold(first, |mut w, e| { w.add(e); w })
             };
             let want = plainly(&events);
-            prop_assert_eq!(fold(&mut events.iter()), want);
-            prop_assert_eq!(fold(&mut events.iter().rev()), want);
+            prop_assert_eq!(fold(&mut events.iter()), want.clone());
+            prop_assert_eq!(fold(&mut events.iter().rev()), want.clone());
             let split = 1 + split % events.len();
             if split < events.len() {
                 let mut later = fold(&mut events[split..].iter());

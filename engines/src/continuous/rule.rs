@@ -24,7 +24,8 @@ impl KeyedOperator {
         if job.window.is_per_event() {
             KeyedOperator::Rule(RuleState::new(&job.window, job.watermark_delay_ms))
         } else {
-            KeyedOperator::Windows(WindowOperator::new(job.window, job.allowed_lateness_ms))
+            let operator = WindowOperator::new(job.window, job.allowed_lateness_ms);
+            KeyedOperator::Windows(operator.counting(job.distinct_fields()))
         }
     }
 

@@ -270,7 +270,7 @@ fn start_workers(
     let mut restored_windows: Vec<Vec<(WindowKey, Slot)>> = vec![Vec::new(); parallelism];
     if let Some(snapshot) = restored {
         for (window, slot) in &snapshot.windows {
-            restored_windows[worker_of(window.key, parallelism)].push((*window, *slot));
+            restored_windows[worker_of(window.key, parallelism)].push((*window, slot.clone()));
         }
     }
     let (mut inputs, mut threads) = (Vec::new(), Vec::new());

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 use streambench_workloads::declared_run::RecordPlan;
+use streambench_workloads::distinct::{DistinctValues, FieldSet};
 use streambench_workloads::event::{AdEventType, DecodeError, Event, EventKind, decode};
 use streambench_workloads::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy};
 use streambench_workloads::key_names::KeyNames;
@@ -344,9 +345,15 @@ pub fn aggregate(
         None => (kept.lazy(), DataFrame::empty()),
     };
 
+    // A field of text counted distinct is carried by id; ids are not
+    // summed (their sum would overflow, and no column reads it).
+    let (distinct, summed) = match job.aggregates.contains(&Aggregate::CountDistinct) {
+        true => (job.distinct_fields(), job.summed_fields()),
+        false => (FieldSet::NONE, FieldSet::ALL),
+    };
     let mut aggregates = vec![
         len().cast(DataType::Int64).alias("count"),
-        col("value").sum().alias("sum"),
+        sum_of("value", summed.contains(0)).alias("sum"),
         col("value").min().alias("min"),
         col("value").max().alias("max"),
         time().min().alias("first"),
@@ -360,8 +367,9 @@ pub fn aggregate(
         aggregates.extend(end_events());
     }
     for i in 0..more_fields {
-        aggregates.extend(more_aggregates(i, ends));
+        aggregates.extend(more_aggregates(i, ends, summed.contains(i + 1)));
     }
+    aggregates.extend(distinct.fields().map(distinct_values));
     let grouped = match job.window {
         WindowSpec::Session { gap_ms } => {
             // Sessions within the batch: rows sorted by key and time, a new
@@ -436,6 +444,10 @@ pub fn aggregate(
     let more = (0..more_fields)
         .map(|field| MoreColumns::of(&grouped, field, ends.is_some()))
         .collect::<PolarsResult<Vec<_>>>()?;
+    let distinct = distinct
+        .fields()
+        .map(|field| Ok((field, grouped.column(&distinct_name(field))?.list()?)))
+        .collect::<PolarsResult<Vec<_>>>()?;
     for i in 0..grouped.height() {
         let value = |c: &Int64Chunked| c.get(i).unwrap_or_default();
         let mut aggregate = WindowAggregate {
@@ -452,6 +464,9 @@ pub fn aggregate(
         }
         for (field, columns) in more.iter().enumerate() {
             aggregate.more[field] = columns.get(i);
+        }
+        for (field, lists) in &distinct {
+            aggregate.distinct.push(distinct_of(*field, lists, i)?);
         }
         windows.push((
             WindowKey {
@@ -514,12 +529,20 @@ fn more_name(i: usize) -> String {
     format!("value_{}", i + 1)
 }
 
-/// The aggregates of the `i`-th field beyond the first: sum, min, max and,
-/// with `ends`, the values of the first and last events.
-fn more_aggregates(i: usize, ends: bool) -> Vec<Expr> {
+/// The sum of the column `name`, or 0 when it is not `summed`.
+fn sum_of(name: &str, summed: bool) -> Expr {
+    match summed {
+        true => col(name).sum(),
+        false => lit(0i64).cast(DataType::Int64),
+    }
+}
+
+/// The aggregates of the `i`-th field beyond the first: sum (if `summed`),
+/// min, max and, with `ends`, the values of the first and last events.
+fn more_aggregates(i: usize, ends: bool, summed: bool) -> Vec<Expr> {
     let name = more_name(i);
     let mut aggregates = vec![
-        col(&name).sum().alias(format!("{name}_sum")),
+        sum_of(&name, summed).alias(format!("{name}_sum")),
         col(&name).min().alias(format!("{name}_min")),
         col(&name).max().alias(format!("{name}_max")),
     ];
@@ -528,6 +551,33 @@ fn more_aggregates(i: usize, ends: bool) -> Vec<Expr> {
         aggregates.push(in_event_order(&name).last().alias(format!("{name}_last")));
     }
     aggregates
+}
+
+/// The frame's column of the job's value field `field` (0 for the first).
+fn value_name(field: usize) -> String {
+    match field {
+        0 => "value".into(),
+        _ => more_name(field - 1),
+    }
+}
+
+/// The aggregated column of value field `field`'s distinct values.
+fn distinct_name(field: usize) -> String {
+    format!("{}_distinct", value_name(field))
+}
+
+/// The distinct values of value field `field` in each window, as a list.
+fn distinct_values(field: usize) -> Expr {
+    col(value_name(field)).unique().alias(distinct_name(field))
+}
+
+/// Row `i`'s distinct values of `field`, read back from [`distinct_values`].
+fn distinct_of(field: usize, lists: &ListChunked, i: usize) -> PolarsResult<DistinctValues> {
+    let values = match lists.get_as_series(i) {
+        Some(list) => list.i64()?.into_no_null_iter().collect(),
+        None => Default::default(),
+    };
+    Ok(DistinctValues { field, values })
 }
 
 /// The columns [`more_aggregates`] gives for one field, read back.
@@ -661,19 +711,12 @@ mod tests {
 
     /// The values of `job`'s result columns for `aggregate`.
     fn job_columns(job: &JobSpec, aggregate: &WindowAggregate) -> Vec<f64> {
-        use streambench_workloads::job::Aggregate::*;
+        use streambench_workloads::window::AggregateValue;
         job.aggregates
             .iter()
-            .map(|column| match column {
-                Count => aggregate.count as f64,
-                Sum => aggregate.sum as f64,
-                Min => aggregate.min as f64,
-                Max => aggregate.max as f64,
-                Mean => aggregate.mean(),
-                FirstEventTime => aggregate.first_event_time_ms as f64,
-                FirstValue => aggregate.first_value as f64,
-                LastValue => aggregate.last_value as f64,
-                LastEventTime => aggregate.last_event_time_ms as f64,
+            .map(|column| match aggregate.value_of(*column, 0) {
+                AggregateValue::Whole(n) => n as f64,
+                AggregateValue::Mean(mean) => mean,
             })
             .collect()
     }

@@ -754,10 +754,7 @@ impl BatchEngine<'_> {
 
     /// A window's state as the batch has changed it so far, else as stored.
     fn current(&self, key: &WindowKey, changed: &BTreeMap<WindowKey, WindowState>) -> Option<WindowState> {
-        changed
-            .get(key)
-            .copied()
-            .or_else(|| self.windows.get(key).copied())
+        changed.get(key).or_else(|| self.windows.get(key)).cloned()
     }
 
     /// Tumbling and sliding windows: each batch aggregate adds to its window.
@@ -767,17 +764,19 @@ impl BatchEngine<'_> {
         changed: &mut BTreeMap<WindowKey, WindowState>,
     ) {
         for (window, aggregate) in batch {
-            let state = match self.current(window, changed) {
-                Some(mut state) => {
-                    state.aggregate.merge(aggregate);
-                    state
-                }
-                None => WindowState {
-                    aggregate: *aggregate,
-                    next_revision: 0,
-                },
-            };
-            changed.insert(*window, state);
+            let state = changed
+                .entry(*window)
+                .or_insert_with(|| match self.windows.get(window) {
+                    Some(stored) => stored.clone(),
+                    None => WindowState {
+                        aggregate: WindowAggregate::default(),
+                        next_revision: 0,
+                    },
+                });
+            match state.aggregate.count {
+                0 => state.aggregate = aggregate.clone(),
+                _ => state.aggregate.merge(aggregate),
+            }
         }
     }
 
@@ -796,7 +795,7 @@ impl BatchEngine<'_> {
             by_key.entry(key.key).or_default().push(*key);
         }
         for (window, aggregate) in batch {
-            let mut merged = *aggregate;
+            let mut merged = aggregate.clone();
             let mut next_revision = 0;
             let open = by_key.entry(window.key).or_default();
             let mut k = 0;
@@ -848,7 +847,7 @@ impl BatchEngine<'_> {
                 for (window, state) in changed.iter_mut() {
                     results.push(WindowResult {
                         window: *window,
-                        aggregate: state.aggregate,
+                        aggregate: state.aggregate.clone(),
                         revision: state.next_revision,
                     });
                     state.next_revision += 1;
@@ -858,13 +857,13 @@ impl BatchEngine<'_> {
                 let mut closing: Vec<(WindowKey, WindowState)> = changed
                     .iter()
                     .filter(|(w, _)| closes(w))
-                    .map(|(w, s)| (*w, *s))
+                    .map(|(w, s)| (*w, s.clone()))
                     .collect();
                 closing.extend(
                     self.windows
                         .iter()
                         .filter(|(w, _)| closes(w) && !changed.contains_key(w) && !removed.contains(w))
-                        .map(|(w, s)| (*w, *s)),
+                        .map(|(w, s)| (*w, s.clone())),
                 );
                 for (window, state) in closing {
                     results.push(WindowResult {

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 pub const SNAPSHOT_EVERY: u64 = 10;
 
 /// One window's state between batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowState {
     /// The aggregates so far.
     pub aggregate: WindowAggregate,
@@ -90,7 +90,7 @@ impl StateStore {
     /// `windows` as a full snapshot, with their keys' values.
     fn snapshot_of(&self, windows: &Windows) -> Snapshot {
         Snapshot {
-            windows: windows.iter().map(|(k, v)| (*k, *v)).collect(),
+            windows: windows.iter().map(|(k, v)| (*k, v.clone())).collect(),
             keys: self.names.of(windows.keys().map(|w| w.key)),
         }
     }
@@ -207,7 +207,7 @@ pub fn apply(windows: &mut Windows, delta: &Delta) {
         windows.remove(key);
     }
     for (key, state) in &delta.upserts {
-        windows.insert(*key, *state);
+        windows.insert(*key, state.clone());
     }
 }
 
