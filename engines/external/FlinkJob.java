@@ -500,8 +500,8 @@ public class FlinkJob {
         tables.executeSql("CREATE TEMPORARY VIEW events AS SELECT `__ts` AS ts, `__partition` AS `partition`,"
             + " `__offset` AS `offset`, " + declared.get("event_time").asText() + " AS event_time_ms, "
             + keyColumns(declared) + valueColumns(declared)
-            + declared.get("event_id").asText() + " AS event_id, CAST(0 AS BIGINT) AS ad_id,"
-            + " CAST(0 AS BIGINT) AS user_id FROM declared_" + step
+            + declared.get("event_id").asText() + " AS event_id, " + declared.get("carried").get(0).asText()
+            + " AS ad_id, " + declared.get("carried").get(1).asText() + " AS user_id FROM declared_" + step
             // A float too large for its units has none, and is dropped as streambench's plan drops it.
             + " WHERE " + notNull(declared.get("values")));
     }

@@ -155,6 +155,9 @@ def declared_events(spark, events, job):
         F.expr(declared["event_time"]).alias("event_time_ms"),
         *[F.expr(key["sql"]).alias(f"__key_{i}") for i, key in enumerate(declared["keys"])],
         *[F.expr(value).alias(value_column(i)) for i, value in enumerate(declared["values"])],
+        # A per-event row's ad and user: the event's fields of those names, else 0.
+        F.expr(declared["carried"][0]).alias("ad_id"),
+        F.expr(declared["carried"][1]).alias("user_id"),
     ).withColumn("group_key", F.col("__key_0"))
 
 
@@ -202,8 +205,6 @@ def per_event(spark, raw, job):
     events = decoded(spark, raw, job)
     if job["declared"] is None:
         events = with_campaigns(spark, kept_ads(events, job["job"]), job).withColumnRenamed("campaign_id", "group_key")
-    else:
-        events = events.withColumn("ad_id", F.lit(0).cast("long")).withColumn("user_id", F.lit(0).cast("long"))
     keys = [F.col("group_key").alias("key")]
     if "key" not in job["result_columns"]:
         keys = [F.col(column).alias(name) for column, name in key_columns(job)]
@@ -307,11 +308,9 @@ def burst(spark, raw, job):
     the job's key (rule_key)."""
     spec = job["job"]
     events = decoded(spark, raw, job)
-    if job["declared"] is not None:
-        events = events.withColumn("ad_id", F.lit(0).cast("long")).withColumn("user_id", F.lit(0).cast("long"))
-    elif spec["key"] == "campaign":
+    if job["declared"] is None and spec["key"] == "campaign":
         events = with_campaigns(spark, kept_ads(events, spec), job).withColumnRenamed("campaign_id", "group_key")
-    else:
+    elif job["declared"] is None:
         events = kept_ads(events, spec)
         events = events.withColumn("group_key", F.col("user_id" if spec["key"] == "user" else "ad_id"))
     window = spec["window"]

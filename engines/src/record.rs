@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use streambench_workloads::catalogue_declared::declared_form;
 use streambench_workloads::declared_run::{Declared, RecordPlan};
-use streambench_workloads::event::decode;
-use streambench_workloads::job::{CampaignTable, JobSpec};
+use streambench_workloads::job::JobSpec;
 use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::Keyed;
 
@@ -23,16 +22,16 @@ pub enum Interpreted {
     Malformed(String),
 }
 
-/// Turns records into what a job keeps, with the job's enrichment table (the
+/// Turns records into what a job keeps, through its record plan (with the
+/// job's enrichment table: for the catalogue's `ysb` and `alerts`, the
 /// campaigns of the Yahoo benchmark, which a real deployment would hold in a
 /// key-value store).
 #[derive(Debug, Clone)]
 pub struct Interpreter {
     job: JobSpec,
-    campaigns: CampaignTable,
-    /// The record plan, compiled once: a declared job's, or a windowed
-    /// catalogue job's declared form ([`record_plan`]).
-    plan: Option<Arc<RecordPlan>>,
+    /// The record plan, compiled once: a declared job's, or a catalogue
+    /// job's declared form ([`record_plan`]).
+    plan: Arc<RecordPlan>,
 }
 
 impl Interpreter {
@@ -45,11 +44,7 @@ impl Interpreter {
     /// [`Interpreter::new`], noting the keys it carries by id in `names`.
     pub fn sharing(job: JobSpec, seed: u64, keys: u64, names: &Arc<KeyNames>) -> Result<Interpreter, Error> {
         let plan = record_plan(&job, seed, keys, names)?;
-        Ok(Interpreter {
-            job,
-            campaigns: CampaignTable::new(seed, keys),
-            plan,
-        })
+        Ok(Interpreter { job, plan })
     }
 
     /// The job this interprets for.
@@ -63,18 +58,9 @@ impl Interpreter {
         let Some(bytes) = payload else {
             return Interpreted::Malformed("record has no value".into());
         };
-        if let Some(plan) = &self.plan {
-            return match plan.interpret(bytes) {
-                Ok(Some(kept)) => Interpreted::Kept(kept),
-                Ok(None) => Interpreted::Filtered,
-                Err(e) => Interpreted::Malformed(e.to_string()),
-            };
-        }
-        match decode(self.job.input, bytes) {
-            Ok(event) => match self.job.extract(&event, &self.campaigns) {
-                Some(kept) => Interpreted::Kept(kept),
-                None => Interpreted::Filtered,
-            },
+        match self.plan.interpret(bytes) {
+            Ok(Some(kept)) => Interpreted::Kept(kept),
+            Ok(None) => Interpreted::Filtered,
             Err(e) => Interpreted::Malformed(e.to_string()),
         }
     }
@@ -86,21 +72,27 @@ pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
 }
 
 /// The compiled plan records of `job` go through on a workload of `seed`
-/// with `keys` keys: a declared job's own, or a windowed catalogue job's
-/// declared form, so that the catalogue's windowed jobs take the path a
-/// suite's own jobs take (and the oracle's catalogue extraction judges
-/// it); none for the per-event jobs, whose rows carry the ad and the user.
-/// The keys it carries by id are noted in `names`.
+/// with `keys` keys: a declared job's own, or a catalogue job's declared
+/// form, so that the catalogue's jobs take the path a suite's own jobs take
+/// (and the oracle's catalogue extraction judges it). The keys it carries
+/// by id are noted in `names`.
 pub fn record_plan(
     job: &JobSpec,
     seed: u64,
     keys: u64,
     names: &Arc<KeyNames>,
-) -> Result<Option<Arc<RecordPlan>>, Error> {
-    match &job.declared {
-        Some(declared) => compile(job, Some(declared), names),
-        None => compile(job, declared_form(job, seed, keys).as_ref(), names),
-    }
+) -> Result<Arc<RecordPlan>, Error> {
+    let form;
+    let declared = match &job.declared {
+        Some(declared) => declared,
+        None => {
+            form = declared_form(job, seed, keys)
+                .ok_or_else(|| Error::Internal(format!("job {}: no declared form", job.name)))?;
+            &form
+        }
+    };
+    compile(job, Some(declared), names)?
+        .ok_or_else(|| Error::Internal(format!("job {}: no record plan", job.name)))
 }
 
 fn compile(
@@ -118,7 +110,7 @@ fn compile(
 mod tests {
     use super::*;
     use streambench_workloads::generator::{EventClass, Generator, WorkloadSpec};
-    use streambench_workloads::job::catalogue_job;
+    use streambench_workloads::job::{CATALOGUE, catalogue_job};
 
     #[test]
     fn every_generated_record_is_interpreted_as_its_class_says() {
@@ -127,7 +119,7 @@ mod tests {
             malformed_fraction: 0.05,
             ..WorkloadSpec::default()
         };
-        for name in ["ysb", "tumbling"] {
+        for name in CATALOGUE {
             let job = catalogue_job(name).expect("job");
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
             let interpreter = Interpreter::new(job, spec.seed, spec.keys).expect("a catalogue job");

@@ -1,10 +1,10 @@
-//! The catalogue's windowed jobs written as declared jobs over their kind's
+//! The catalogue's jobs written as declared jobs over their kind's
 //! built-in schema ([`EventSchema::builtin`]): the form in which
 //! streambench's engines run them, through the same record plan as a
-//! suite's own jobs. `ysb`'s campaign table is dealt from the workload's
-//! seed, as the catalogue deals it. The per-event jobs keep the
-//! catalogue's path: their rows carry the ad and the user, which a plan's
-//! keyed event does not.
+//! suite's own jobs. `ysb`'s and `alerts`' campaign table is dealt from the
+//! workload's seed, as the catalogue deals it. The per-event jobs' rows
+//! carry the ad and the user, as the plan carries the fields of those names
+//! ([`crate::declared_run::CARRIED_FIELDS`]).
 
 use std::collections::BTreeMap;
 
@@ -17,9 +17,9 @@ use crate::schema::{EventSchema, Literal};
 
 /// `job` (a catalogue job with its settings) as a declared job over its
 /// kind's built-in schema, for a workload of `seed` with `keys` keys; none
-/// for a job that is declared already or raises a row per event.
+/// for a job that is declared already.
 pub fn declared_form(job: &JobSpec, seed: u64, keys: u64) -> Option<Declared> {
-    if job.declared.is_some() || job.window.is_per_event() {
+    if job.declared.is_some() {
         return None;
     }
     let spec = WorkloadSpec {
@@ -114,11 +114,11 @@ mod tests {
     use crate::generator::{EventClass, Generator, OutOfOrder};
     use crate::job::{CATALOGUE, catalogue_job};
 
-    /// Every windowed catalogue job's plan keeps what the catalogue's
-    /// extraction keeps, with the same id, time and key, and the same
-    /// value where the job reads one.
+    /// Every catalogue job's plan keeps what the catalogue's extraction
+    /// keeps, with the same id, time and key, the same value where the job
+    /// reads one, and for a per-event job the same ad and user.
     #[test]
-    fn each_windowed_job_keeps_through_its_plan_what_the_catalogue_keeps() {
+    fn each_job_keeps_through_its_plan_what_the_catalogue_keeps() {
         let spec = WorkloadSpec {
             events: Some(4_000),
             keys: 500,
@@ -132,10 +132,7 @@ mod tests {
         let campaigns = CampaignTable::new(spec.seed, spec.keys);
         for name in CATALOGUE {
             let job = catalogue_job(name).expect("in the catalogue");
-            let Some(declared) = declared_form(&job, spec.seed, spec.keys) else {
-                assert!(job.window.is_per_event(), "{name} has a declared form");
-                continue;
-            };
+            let declared = declared_form(&job, spec.seed, spec.keys).expect("a declared form");
             let plan = RecordPlan::new(&declared).unwrap_or_else(|e| panic!("{name}: {e}"));
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("valid");
             let (mut bytes, mut kept) = (Vec::new(), 0);
@@ -151,7 +148,8 @@ mod tests {
                 let got = read.expect("decodes");
                 let seen = |k: &crate::window::Keyed| {
                     let value = job.aggregates.iter().any(|a| a.reads_value()).then_some(k.value);
-                    (k.event_id, k.event_time_ms, k.key, value)
+                    let carried = job.window.is_per_event().then_some((k.ad_id, k.user_id));
+                    (k.event_id, k.event_time_ms, k.key, value, carried)
                 };
                 assert_eq!(
                     got.as_ref().map(seen),

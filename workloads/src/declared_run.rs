@@ -384,6 +384,9 @@ pub struct RecordPlan {
     /// The fields its aggregates read, in order ([`Keyed::value`], then
     /// [`Keyed::more`]).
     values: Vec<ValueField>,
+    /// The whole-number fields named `ad_id` and `user_id`, if it has them:
+    /// what a per-event row's columns of those names hold ([`carried_fields`]).
+    carried: [Option<usize>; 2],
     /// The values of the keys seen, for keys carried by id.
     names: Arc<KeyNames>,
 }
@@ -462,12 +465,19 @@ impl RecordPlan {
                 read[*at] = true;
             }
         }
+        let carried = carried_fields(&plan, &job.window);
+        for at in carried.iter().flatten() {
+            if *at < fields {
+                read[*at] = true;
+            }
+        }
         Ok(RecordPlan {
             decoder: SchemaDecoder::keeping(schema, &read, plan.columns.len()),
             id,
             time,
             key,
             values,
+            carried,
             compiled,
             plan,
             names: KeyNames::shared(),
@@ -548,16 +558,32 @@ impl RecordPlan {
         for (value, field) in values.iter_mut().zip(&self.values) {
             *value = field.of(row)?;
         }
+        let carried = |at: Option<usize>| at.and_then(int).map_or(0, |n| n as u64);
         Some(Keyed {
             event_id: int(self.id)? as u64,
             key,
             event_time_ms: int(self.time)?,
             value: if self.values.is_empty() { 1 } else { values[0] },
             more: [values[1], values[2], values[3]],
-            ad_id: 0,
-            user_id: 0,
+            ad_id: carried(self.carried[0]),
+            user_id: carried(self.carried[1]),
         })
     }
+}
+
+/// The names of the fields a per-event row carries in its columns of the
+/// same names, when the job's rows have whole-number fields so named (the
+/// built-in ad events do); 0 otherwise.
+pub const CARRIED_FIELDS: [&str; 2] = ["ad_id", "user_id"];
+
+/// Where `plan`'s rows hold the [`CARRIED_FIELDS`], when whole numbers and
+/// the job's `window` raises rows per event (a window's rows have no such
+/// columns, and the fields are then not read).
+pub(crate) fn carried_fields(plan: &JobPlan, window: &WindowSpec) -> [Option<usize>; 2] {
+    CARRIED_FIELDS.map(|name| match plan.column(name) {
+        Some((at, Type::Int)) if window.is_per_event() => Some(at),
+        _ => None,
+    })
 }
 
 /// The [`key_id`] of the key `fields` of `row` (without copying text).

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 #[cfg(doc)]
 use crate::decimals::to_units;
-use crate::declared_run::{Declared, RecordPlan};
+use crate::declared_run::{Declared, RecordPlan, carried_fields};
 use crate::expr::{Binary, Columns, Expr, Type, Unary, Val};
 
 /// Whose SQL.
@@ -65,6 +65,10 @@ pub struct SqlPlan {
     /// read none): a float's units, NULL when they do not fit, and the event
     /// is dropped.
     pub values: Vec<String>,
+    /// What a per-event row's `ad_id` and `user_id` columns hold: the
+    /// event's whole-number fields of those names, else 0
+    /// ([`crate::declared_run::CARRIED_FIELDS`]).
+    pub carried: [String; 2],
 }
 
 /// One field of the schema.
@@ -173,6 +177,10 @@ pub fn sql_plan(declared: &Declared, dialect: Dialect) -> Result<SqlPlan, String
                 })
                 .collect(),
         },
+        carried: carried_fields(plan, &declared.job.window).map(|at| match at {
+            Some(at) => name(at),
+            None => literal(&Val::Int(0), dialect),
+        }),
     })
 }
 

@@ -97,18 +97,16 @@ impl Decode {
     /// How `job`'s records are decoded on a workload of `seed` with `keys`
     /// keys; the error says why a declared job cannot run. A catalogue job
     /// with a filter or a table (`ysb`) is decoded as its kind and filtered
-    /// and joined on the batch's frame, as Spark does; the others go
-    /// through their record plan, as a suite's own jobs do.
+    /// and joined on the batch's frame, as Spark does (through its record
+    /// plan it read 0.86 times as fast); the others go through their record
+    /// plan, as a suite's own jobs do.
     /// Keys carried by id are noted in `names`.
     pub fn of(job: &JobSpec, seed: u64, keys: u64, names: &Arc<KeyNames>) -> crate::error::Result<Decode> {
         let frame_work = job.declared.is_none() && (job.filter.is_some() || job.key != KeyBy::Key);
         if frame_work {
             return Ok(Decode::Kind(job.input));
         }
-        Ok(match record_plan(job, seed, keys, names)? {
-            Some(plan) => Decode::Declared(plan),
-            None => Decode::Kind(job.input),
-        })
+        Ok(Decode::Declared(record_plan(job, seed, keys, names)?))
     }
 }
 
