@@ -308,11 +308,12 @@ def burst(spark, raw, job):
     the job's key (rule_key)."""
     spec = job["job"]
     events = decoded(spark, raw, job)
-    if job["declared"] is None and spec["key"] == "campaign":
-        events = with_campaigns(spark, kept_ads(events, spec), job).withColumnRenamed("campaign_id", "group_key")
-    elif job["declared"] is None:
-        events = kept_ads(events, spec)
-        events = events.withColumn("group_key", F.col("user_id" if spec["key"] == "user" else "ad_id"))
+    if job["declared"] is None:
+        if spec["key"] == "campaign":
+            events = with_campaigns(spark, kept_ads(events, spec), job).withColumnRenamed("campaign_id", "group_key")
+        else:
+            events = kept_ads(events, spec)
+            events = events.withColumn("group_key", F.col("user_id" if spec["key"] == "user" else "ad_id"))
     window = spec["window"]
     keys = [column for column, _, _ in rule_key(job)]
     output = rule_output(job)

@@ -68,7 +68,10 @@ impl Interpreter {
 
 /// The compiled plan of `job`, if a suite declares it.
 pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
-    compile(job, job.declared.as_deref(), &KeyNames::shared())
+    job.declared
+        .as_deref()
+        .map(|declared| compile(job, declared, &KeyNames::shared()))
+        .transpose()
 }
 
 /// The compiled plan records of `job` go through on a workload of `seed`
@@ -82,27 +85,17 @@ pub fn record_plan(
     keys: u64,
     names: &Arc<KeyNames>,
 ) -> Result<Arc<RecordPlan>, Error> {
-    let form;
-    let declared = match &job.declared {
-        Some(declared) => declared,
-        None => {
-            form = declared_form(job, seed, keys)
-                .ok_or_else(|| Error::Internal(format!("job {}: no declared form", job.name)))?;
-            &form
-        }
-    };
-    compile(job, Some(declared), names)?
-        .ok_or_else(|| Error::Internal(format!("job {}: no record plan", job.name)))
+    match &job.declared {
+        Some(declared) => compile(job, declared, names),
+        None => compile(job, &declared_form(job, seed, keys), names),
+    }
 }
 
-fn compile(
-    job: &JobSpec,
-    declared: Option<&Declared>,
-    names: &Arc<KeyNames>,
-) -> Result<Option<Arc<RecordPlan>>, Error> {
-    declared
-        .map(|declared| RecordPlan::new(declared).map(|plan| Arc::new(plan.with_key_names(names.clone()))))
-        .transpose()
+/// `declared`'s plan for `job`, noting the keys it carries by id in `names`;
+/// the error says why the engines cannot run it.
+fn compile(job: &JobSpec, declared: &Declared, names: &Arc<KeyNames>) -> Result<Arc<RecordPlan>, Error> {
+    RecordPlan::new(declared)
+        .map(|plan| Arc::new(plan.with_key_names(names.clone())))
         .map_err(|e| Error::Config(format!("job {}: {e}", job.name)))
 }
 

@@ -83,7 +83,7 @@ fn ysb(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTim
     let records = records(&spec, EventKind::Ad);
     let catalogue = catalogue_job("ysb").expect("ysb");
     let campaigns = CampaignTable::new(spec.seed, spec.keys);
-    let declared = declared_form(&catalogue, spec.seed, spec.keys).expect("windowed");
+    let declared = declared_form(&catalogue, spec.seed, spec.keys);
     let plan = RecordPlan::new(&declared).expect("a plan");
     group.bench_function("catalogue ysb", |b| {
         b.iter(|| {

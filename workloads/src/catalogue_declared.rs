@@ -15,13 +15,10 @@ use crate::generator::WorkloadSpec;
 use crate::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy};
 use crate::schema::{EventSchema, Literal};
 
-/// `job` (a catalogue job with its settings) as a declared job over its
-/// kind's built-in schema, for a workload of `seed` with `keys` keys; none
-/// for a job that is declared already.
-pub fn declared_form(job: &JobSpec, seed: u64, keys: u64) -> Option<Declared> {
-    if job.declared.is_some() {
-        return None;
-    }
+/// `job` (a catalogue job with its settings; a suite's own declaration, if
+/// it has one, is not read) as a declared job over its kind's built-in
+/// schema, for a workload of `seed` with `keys` keys.
+pub fn declared_form(job: &JobSpec, seed: u64, keys: u64) -> Declared {
     let spec = WorkloadSpec {
         seed,
         keys,
@@ -49,11 +46,11 @@ pub fn declared_form(job: &JobSpec, seed: u64, keys: u64) -> Option<Declared> {
         watermark_delay_ms: job.watermark_delay_ms,
         allowed_lateness_ms: job.allowed_lateness_ms,
     };
-    Some(Declared {
+    Declared {
         schema_name,
         schema,
         job: declared,
-    })
+    }
 }
 
 /// The aggregate as a declared job writes it.
@@ -132,7 +129,7 @@ mod tests {
         let campaigns = CampaignTable::new(spec.seed, spec.keys);
         for name in CATALOGUE {
             let job = catalogue_job(name).expect("in the catalogue");
-            let declared = declared_form(&job, spec.seed, spec.keys).expect("a declared form");
+            let declared = declared_form(&job, spec.seed, spec.keys);
             let plan = RecordPlan::new(&declared).unwrap_or_else(|e| panic!("{name}: {e}"));
             let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("valid");
             let (mut bytes, mut kept) = (Vec::new(), 0);

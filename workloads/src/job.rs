@@ -139,6 +139,17 @@ pub struct ResultAggregate {
     pub column: String,
 }
 
+/// The value fields that any of `aggregates` reads among the result
+/// columns `columns` ([`JobSpec::result_aggregates`]).
+pub fn fields_read_by(columns: &[ResultAggregate], aggregates: &[Aggregate]) -> FieldSet {
+    FieldSet::of(
+        columns
+            .iter()
+            .filter(|c| aggregates.contains(&c.aggregate))
+            .map(|c| c.field),
+    )
+}
+
 /// The static ad-to-campaign table of the `ysb` job, derived from the seed:
 /// ads are shuffled and dealt ten to a campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,22 +232,7 @@ impl JobSpec {
 
     /// The value fields whose distinct values the job counts.
     pub fn distinct_fields(&self) -> FieldSet {
-        self.fields_read_by(&[Aggregate::CountDistinct])
-    }
-
-    /// The value fields whose sums the job reads (for a sum or a mean).
-    pub fn summed_fields(&self) -> FieldSet {
-        self.fields_read_by(&[Aggregate::Sum, Aggregate::Mean])
-    }
-
-    /// The value fields read by any of `aggregates`.
-    fn fields_read_by(&self, aggregates: &[Aggregate]) -> FieldSet {
-        FieldSet::of(
-            self.result_aggregates()
-                .iter()
-                .filter(|c| aggregates.contains(&c.aggregate))
-                .map(|c| c.field),
-        )
+        fields_read_by(&self.result_aggregates(), &[Aggregate::CountDistinct])
     }
 
     /// The key columns when the key is carried by id (text, a boolean or

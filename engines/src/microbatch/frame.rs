@@ -10,7 +10,7 @@ use polars::prelude::*;
 use streambench_workloads::declared_run::RecordPlan;
 use streambench_workloads::distinct::{DistinctValues, FieldSet};
 use streambench_workloads::event::{AdEventType, DecodeError, Event, EventKind, decode};
-use streambench_workloads::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy};
+use streambench_workloads::job::{Aggregate, CampaignTable, Filter, JobSpec, KeyBy, fields_read_by};
 use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::{FieldAggregate, Keyed, WindowAggregate, WindowKey, WindowSpec};
 
@@ -346,7 +346,11 @@ pub fn aggregate(
     // A field of text counted distinct is carried by id; ids are not
     // summed (their sum would overflow, and no column reads it).
     let (distinct, summed) = match job.aggregates.contains(&Aggregate::CountDistinct) {
-        true => (job.distinct_fields(), job.summed_fields()),
+        true => {
+            let columns = job.result_aggregates();
+            let summed = fields_read_by(&columns, &[Aggregate::Sum, Aggregate::Mean]);
+            (fields_read_by(&columns, &[Aggregate::CountDistinct]), summed)
+        }
         false => (FieldSet::NONE, FieldSet::ALL),
     };
     let mut aggregates = vec![

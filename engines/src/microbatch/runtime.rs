@@ -4,6 +4,7 @@
 //! it, commit state version N + 1, write the results, then `commits/N`.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -764,18 +765,22 @@ impl BatchEngine<'_> {
         changed: &mut BTreeMap<WindowKey, WindowState>,
     ) {
         for (window, aggregate) in batch {
-            let state = changed
-                .entry(*window)
-                .or_insert_with(|| match self.windows.get(window) {
-                    Some(stored) => stored.clone(),
-                    None => WindowState {
-                        aggregate: WindowAggregate::default(),
-                        next_revision: 0,
-                    },
-                });
-            match state.aggregate.count {
-                0 => state.aggregate = aggregate.clone(),
-                _ => state.aggregate.merge(aggregate),
+            match changed.entry(*window) {
+                Entry::Occupied(mut changed) => changed.get_mut().aggregate.merge(aggregate),
+                Entry::Vacant(new) => {
+                    let state = match self.windows.get(window) {
+                        Some(stored) => {
+                            let mut state = stored.clone();
+                            state.aggregate.merge(aggregate);
+                            state
+                        }
+                        None => WindowState {
+                            aggregate: aggregate.clone(),
+                            next_revision: 0,
+                        },
+                    };
+                    new.insert(state);
+                }
             }
         }
     }
