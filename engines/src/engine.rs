@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::format::Format;
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::key_names::KeyNames;
 
@@ -29,6 +30,8 @@ pub struct JobRun {
     pub workload_seed: u64,
     /// The workload's key count, for the job's enrichment table.
     pub workload_keys: u64,
+    /// How the topic's records are written.
+    pub workload_format: Format,
     /// Kafka bootstrap servers.
     pub brokers: String,
     /// The topic to read.
@@ -103,6 +106,7 @@ impl JobRun {
             self.job.clone(),
             self.workload_seed,
             self.workload_keys,
+            self.workload_format,
             &self.key_names,
         )
     }

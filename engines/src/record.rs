@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use streambench_workloads::catalogue_declared::declared_form;
 use streambench_workloads::declared_run::{Declared, RecordPlan};
+use streambench_workloads::format::Format;
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::key_names::KeyNames;
 use streambench_workloads::window::Keyed;
@@ -38,12 +39,19 @@ impl Interpreter {
     /// The interpreter of `job` on a workload of `seed` with `keys` keys;
     /// the error says why a declared job cannot run.
     pub fn new(job: JobSpec, seed: u64, keys: u64) -> Result<Interpreter, Error> {
-        Interpreter::sharing(job, seed, keys, &KeyNames::shared())
+        Interpreter::sharing(job, seed, keys, Format::Json, &KeyNames::shared())
     }
 
-    /// [`Interpreter::new`], noting the keys it carries by id in `names`.
-    pub fn sharing(job: JobSpec, seed: u64, keys: u64, names: &Arc<KeyNames>) -> Result<Interpreter, Error> {
-        let plan = record_plan(&job, seed, keys, names)?;
+    /// [`Interpreter::new`] for records written in `format`, noting the
+    /// keys it carries by id in `names`.
+    pub fn sharing(
+        job: JobSpec,
+        seed: u64,
+        keys: u64,
+        format: Format,
+        names: &Arc<KeyNames>,
+    ) -> Result<Interpreter, Error> {
+        let plan = record_plan(&job, seed, keys, format, names)?;
         Ok(Interpreter { job, plan })
     }
 
@@ -70,33 +78,32 @@ impl Interpreter {
 pub fn declared_plan(job: &JobSpec) -> Result<Option<Arc<RecordPlan>>, Error> {
     job.declared
         .as_deref()
-        .map(|declared| compile(job, declared, &KeyNames::shared()))
+        .map(|declared| compile(job, declared).map(Arc::new))
         .transpose()
 }
 
 /// The compiled plan records of `job` go through on a workload of `seed`
-/// with `keys` keys: a declared job's own, or a catalogue job's declared
-/// form, so that the catalogue's jobs take the path a suite's own jobs take
-/// (and the oracle's catalogue extraction judges it). The keys it carries
-/// by id are noted in `names`.
+/// with `keys` keys, written in `format`: a declared job's own, or a
+/// catalogue job's declared form, so that the catalogue's jobs take the path
+/// a suite's own jobs take (and the oracle's catalogue extraction judges
+/// it). The keys it carries by id are noted in `names`.
 pub fn record_plan(
     job: &JobSpec,
     seed: u64,
     keys: u64,
+    format: Format,
     names: &Arc<KeyNames>,
 ) -> Result<Arc<RecordPlan>, Error> {
-    match &job.declared {
-        Some(declared) => compile(job, declared, names),
-        None => compile(job, &declared_form(job, seed, keys), names),
-    }
+    let plan = match &job.declared {
+        Some(declared) => compile(job, declared),
+        None => compile(job, &declared_form(job, seed, keys)),
+    }?;
+    Ok(Arc::new(plan.with_key_names(names.clone()).reading(format)))
 }
 
-/// `declared`'s plan for `job`, noting the keys it carries by id in `names`;
-/// the error says why the engines cannot run it.
-fn compile(job: &JobSpec, declared: &Declared, names: &Arc<KeyNames>) -> Result<Arc<RecordPlan>, Error> {
-    RecordPlan::new(declared)
-        .map(|plan| Arc::new(plan.with_key_names(names.clone())))
-        .map_err(|e| Error::Config(format!("job {}: {e}", job.name)))
+/// `declared`'s plan for `job`; the error says why the engines cannot run it.
+fn compile(job: &JobSpec, declared: &Declared) -> Result<RecordPlan, Error> {
+    RecordPlan::new(declared).map_err(|e| Error::Config(format!("job {}: {e}", job.name)))
 }
 
 #[cfg(test)]
@@ -106,37 +113,55 @@ mod tests {
     use streambench_workloads::job::{CATALOGUE, catalogue_job};
 
     #[test]
-    fn every_generated_record_is_interpreted_as_its_class_says() {
+    fn every_generated_record_is_interpreted_as_its_class_says_in_every_format() {
+        for name in CATALOGUE {
+            let [json, avro] = Format::ALL.map(|format| interpret_all(name, format));
+            assert_eq!(json, avro, "{name}: what JSON and Avro records are to the job");
+        }
+    }
+
+    /// What each record of a small workload of `format` is to catalogue job
+    /// `name`, checked against its class: dead letters are `None`.
+    fn interpret_all(name: &str, format: Format) -> Vec<Option<Interpreted>> {
         let spec = WorkloadSpec {
             events: Some(5_000),
             malformed_fraction: 0.05,
+            format,
             ..WorkloadSpec::default()
         };
-        for name in CATALOGUE {
-            let job = catalogue_job(name).expect("job");
-            let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
-            let interpreter = Interpreter::new(job, spec.seed, spec.keys).expect("a catalogue job");
-            let (mut kept, mut malformed) = (0, 0);
-            let mut bytes = Vec::new();
-            for i in 0..generator.len() {
-                bytes.clear();
-                let generated = generator.write_record(i, &mut bytes);
-                match (interpreter.interpret(Some(&bytes)), generated.class) {
-                    (Interpreted::Malformed(_), EventClass::Malformed(_)) => malformed += 1,
-                    (Interpreted::Malformed(why), class) => panic!("{class:?} refused: {why}"),
-                    (_, EventClass::Malformed(kind)) => panic!("{kind:?} accepted"),
-                    (Interpreted::Kept(k), _) => {
-                        assert_eq!(k.event_id, i);
-                        kept += 1
-                    }
-                    (Interpreted::Filtered, _) => {}
+        let job = catalogue_job(name).expect("job");
+        let generator = Generator::new(spec.clone(), job.input, 1_700_000_000_000).expect("spec");
+        let interpreter = Interpreter::sharing(job, spec.seed, spec.keys, format, &KeyNames::shared())
+            .expect("a catalogue job");
+        let (mut kept, mut malformed) = (0, 0);
+        let mut bytes = Vec::new();
+        let read = (0..generator.len()).map(|i| {
+            let generated = generator.write_record(i, &mut bytes);
+            match (interpreter.interpret(Some(&bytes)), generated.class) {
+                (Interpreted::Malformed(_), EventClass::Malformed(_)) => {
+                    malformed += 1;
+                    None
                 }
+                (Interpreted::Malformed(why), class) => panic!("{format}: {class:?} refused: {why}"),
+                (_, EventClass::Malformed(kind)) => panic!("{format}: {kind:?} accepted"),
+                (Interpreted::Kept(k), _) => {
+                    assert_eq!(k.event_id, i);
+                    kept += 1;
+                    Some(Interpreted::Kept(k))
+                }
+                (Interpreted::Filtered, _) => Some(Interpreted::Filtered),
             }
-            assert!(
-                kept > 0 && malformed > 0,
-                "{name}: {kept} kept, {malformed} malformed"
-            );
-        }
+        });
+        let read = read.collect();
+        assert!(
+            kept > 0 && malformed > 0,
+            "{name} in {format}: {kept} kept, {malformed} malformed"
+        );
+        read
+    }
+
+    #[test]
+    fn a_record_without_a_value_is_a_dead_letter() {
         let interpreter =
             Interpreter::new(catalogue_job("tumbling").expect("job"), 1, 1).expect("a catalogue job");
         assert!(matches!(interpreter.interpret(None), Interpreted::Malformed(_)));

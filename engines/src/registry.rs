@@ -120,7 +120,8 @@ impl<O: EngineOptions> Engine for Entry<O> {
     }
 
     fn run<'a>(&'a self, job: JobRun, matches: &'a clap::ArgMatches, tools: &'a dyn Tools) -> RunFuture<'a> {
-        if let Some(reason) = self.cannot_run(&job.job) {
+        let unread = || self.profile.cannot_read(job.workload_format);
+        if let Some(reason) = self.cannot_run(&job.job).or_else(unread) {
             let refused = Error::Config(format!(
                 "{} cannot run job {}: {reason}",
                 self.profile.name.as_str(),

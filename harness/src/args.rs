@@ -12,6 +12,7 @@ use streambench_engines::engine::JobRun;
 use streambench_engines::options::parse_args;
 use streambench_engines::start::StartPosition;
 use streambench_workloads::delivery::DeliveryMode;
+use streambench_workloads::format::Format;
 use streambench_workloads::generator::WorkloadSpec;
 use streambench_workloads::job::{JobSpec, catalogue_job};
 use streambench_workloads::key_names::KeyNames;
@@ -42,6 +43,9 @@ pub struct WorkloadArgs {
     /// Exactly this many events (overrides the suite's duration).
     #[arg(long)]
     pub events: Option<u64>,
+    /// How each event is written: json or avro (overrides the suite's).
+    #[arg(long)]
+    pub format: Option<Format>,
     /// Seconds to send for.
     #[arg(long)]
     pub duration_s: Option<f64>,
@@ -69,6 +73,9 @@ impl WorkloadArgs {
         }
         if self.events.is_some() {
             workload.events = self.events;
+        }
+        if let Some(format) = self.format {
+            workload.format = format;
         }
         let job = resolve_job(suite.as_ref(), self.job.as_deref())?;
         Ok((job, workload))
@@ -195,6 +202,9 @@ pub struct EngineArgs {
     /// The workload's key count (default: the suite's).
     #[arg(long)]
     pub keys: Option<u64>,
+    /// How the topic's records are written: json or avro (default: the suite's).
+    #[arg(long, conflicts_with = "job_file")]
+    pub format: Option<Format>,
     /// The topic to read.
     #[arg(long, default_value = "streambench_events")]
     pub topic: String,
@@ -261,6 +271,7 @@ impl EngineArgs {
         push_option(&mut args, "--job-file", path(&self.job_file));
         push_option(&mut args, "--seed", self.seed.map(|n| n.to_string()));
         push_option(&mut args, "--keys", self.keys.map(|n| n.to_string()));
+        push_option(&mut args, "--format", self.format.map(|f| f.to_string()));
         push_option(&mut args, "--group", self.group.clone());
         push_option(&mut args, "--checkpoint-dir", path(&self.checkpoint_dir));
         push_option(&mut args, "--metrics-file", path(&self.metrics_file));
@@ -306,6 +317,7 @@ impl EngineArgs {
             job,
             workload_seed,
             workload_keys,
+            workload_format,
         } = job;
         let stop = Arc::new(AtomicBool::new(false));
         watch_for_stop(stop.clone());
@@ -313,6 +325,7 @@ impl EngineArgs {
             job,
             workload_seed,
             workload_keys,
+            workload_format,
             brokers: services.brokers.clone(),
             topic: self.topic.clone(),
             group: self.group.clone().unwrap_or_else(|| self.table.clone()),
@@ -355,6 +368,7 @@ impl EngineArgs {
             job,
             workload_seed: self.seed.unwrap_or(workload.seed),
             workload_keys: self.keys.unwrap_or(workload.keys),
+            workload_format: self.format.unwrap_or(workload.format),
         })
     }
 }

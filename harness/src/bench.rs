@@ -6,6 +6,9 @@
 //! performance tool (`kafka-consumer-perf-test`), so that the ceiling the
 //! engines are measured against is the machine's, not our client's.
 //! Absolute rates on a shared machine are noise; ratios taken together are not.
+//! What the records' format costs is measured apart, in memory on one core
+//! ([`FormatCost`]): bytes per event, and how fast events are written and
+//! decoded.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,9 +21,11 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use streambench_workloads::event::EventKind;
-use streambench_workloads::generator::{Generator, key_bytes};
+use streambench_workloads::format::Format;
+use streambench_workloads::generator::{Generator, WorkloadSpec, key_bytes};
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::scenario::Settings;
+use streambench_workloads::schema::EventSchema;
 use streambench_workloads::schema_decoder::SchemaDecoder;
 
 use streambench_engines::start::StartPosition;
@@ -70,6 +75,60 @@ pub struct BenchReport {
     pub engines: Vec<EngineBench>,
     /// The micro-batch engine over the continuous engine, if both ran.
     pub microbatch_over_continuous: Option<f64>,
+    /// What writing and decoding the records cost in their format.
+    pub format_cost: FormatCost,
+}
+
+/// What a workload's format costs, measured in memory on one core.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormatCost {
+    /// The format.
+    pub format: Format,
+    /// Mean bytes of a record's value.
+    pub bytes_per_event: f64,
+    /// Records written per second (the generator's work, on one core).
+    pub written_per_s: f64,
+    /// Records decoded per second by the job's schema decoder, on one core:
+    /// what each engine's reading of the topic pays for the format.
+    pub decoded_per_s: f64,
+}
+
+impl FormatCost {
+    /// Writes each of `generator`'s records, then decodes each as an
+    /// engine reading `job` does, timing both.
+    pub fn measure(generator: &Generator, job: &JobSpec) -> FormatCost {
+        let spec = generator.spec();
+        let schema = match &job.declared {
+            Some(declared) => declared.schema.clone(),
+            None => EventSchema::builtin(job.input, spec),
+        };
+        let decoder = SchemaDecoder::new(&schema).reading(spec.format);
+        // Enough records for a steady rate, few enough to hold in memory.
+        let events = generator.len().min(1_000_000);
+        let mut records = Vec::with_capacity(events as usize);
+        let mut value = Vec::new();
+        let started = Instant::now();
+        for index in 0..events {
+            generator.write_record(index, &mut value);
+            records.push(value.clone());
+        }
+        let written_s = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let mut row = Vec::new();
+        let decoded = records
+            .iter()
+            .filter(|r| decoder.decode_into(r, &mut row).is_ok())
+            .count();
+        let decoded_s = started.elapsed().as_secs_f64();
+        std::hint::black_box(decoded);
+        let bytes: usize = records.iter().map(Vec::len).sum();
+        FormatCost {
+            format: spec.format,
+            bytes_per_event: bytes as f64 / events.max(1) as f64,
+            written_per_s: events as f64 / written_s.max(1e-9),
+            decoded_per_s: events as f64 / decoded_s.max(1e-9),
+        }
+    }
 }
 
 /// One engine's catch-up read of the bench topic.
@@ -77,8 +136,10 @@ pub struct BenchReport {
 pub struct EngineBench {
     /// The engine.
     pub engine: EngineName,
-    /// Its rate (from its first record read to its last result written)
-    /// over the bare consumer's.
+    /// Its rate, events per second from its first record read to its last
+    /// result written.
+    pub per_s: f64,
+    /// That rate over the bare consumer's.
     pub over_bare_consumer: f64,
     /// CPU seconds its processes used, start-up included.
     pub cpu_s: f64,
@@ -164,7 +225,7 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
         tokio::task::spawn_blocking(move || bare_produce(&workload, &brokers, &bare_topic)).await??;
 
     // A bare consumer that reads (and decodes) the generated topic ...
-    let decoder = Decoder::of(job);
+    let decoder = Decoder::of(job, generator.spec());
     let consume_bare = |decode: Decode| {
         let (brokers, read_topic) = (services.brokers.clone(), topic.clone());
         let decoder = (decode == Decode::Yes).then(|| decoder.clone());
@@ -212,12 +273,14 @@ async fn measure(bench: &Bench<'_>) -> anyhow::Result<BenchReport> {
             .iter()
             .map(|run| EngineBench {
                 engine: run.engine,
+                per_s: run.rate.per_s,
                 over_bare_consumer: ratio(&run.rate, &bare_consumer),
                 cpu_s: run.cpu_s,
                 per_cpu_s: run.rate.events as f64 / run.cpu_s.max(1e-9),
             })
             .collect(),
         microbatch_over_continuous,
+        format_cost: FormatCost::measure(generator, job),
         rates: bare_reads
             .into_iter()
             .chain(tool_reads)
@@ -325,7 +388,7 @@ enum Decode {
 }
 
 /// How the bare consumer decodes a record: as the engines decode the job's
-/// events, a built-in kind's or a declared schema's.
+/// events, a built-in kind's or a declared schema's, in the workload's format.
 #[derive(Debug, Clone)]
 enum Decoder {
     Builtin(EventKind),
@@ -333,10 +396,14 @@ enum Decoder {
 }
 
 impl Decoder {
-    fn of(job: &JobSpec) -> Decoder {
-        match &job.declared {
-            Some(declared) => Decoder::Schema(SchemaDecoder::new(&declared.schema)),
-            None => Decoder::Builtin(job.input),
+    fn of(job: &JobSpec, spec: &WorkloadSpec) -> Decoder {
+        let format = spec.format;
+        match (&job.declared, format) {
+            (Some(declared), _) => Decoder::Schema(SchemaDecoder::new(&declared.schema).reading(format)),
+            (None, Format::Json) => Decoder::Builtin(job.input),
+            (None, _) => {
+                Decoder::Schema(SchemaDecoder::new(&EventSchema::builtin(job.input, spec)).reading(format))
+            }
         }
     }
 

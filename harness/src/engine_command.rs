@@ -68,7 +68,8 @@ impl EngineCommand {
         let common = EngineArgs::from_arg_matches(&self.matches)?;
         let services = ServiceArgs::from_arg_matches(&self.matches)?;
         let job = common.job()?;
-        if let Some(reason) = self.engine.cannot_run(&job.job) {
+        let unread = || self.engine.profile().cannot_read(job.workload_format);
+        if let Some(reason) = self.engine.cannot_run(&job.job).or_else(unread) {
             anyhow::bail!("{} cannot run job {}: {reason}", self.engine.name(), job.job.name);
         }
         let resolved = stack::resolve_answering(home, &services.endpoints(), stack::Needs::BOTH).await?;

@@ -7,10 +7,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use streambench_workloads::format::Format;
 use streambench_workloads::generator::WorkloadSpec;
 use streambench_workloads::job::JobSpec;
 
-/// A resolved job and the workload facts its enrichment table needs.
+/// A resolved job and the workload facts it needs: the seed and keys of
+/// its enrichment table, and the records' format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobFile {
@@ -20,6 +22,9 @@ pub struct JobFile {
     pub workload_seed: u64,
     /// The workload's key count.
     pub workload_keys: u64,
+    /// How the workload's records are written (JSON when left out).
+    #[serde(default)]
+    pub workload_format: Format,
 }
 
 impl JobFile {
@@ -29,6 +34,7 @@ impl JobFile {
             job,
             workload_seed: workload.seed,
             workload_keys: workload.keys,
+            workload_format: workload.format,
         }
     }
 
@@ -61,6 +67,7 @@ mod tests {
             job,
             workload_seed: 7,
             workload_keys: 99,
+            workload_format: Format::Avro,
         };
         file.write(&path).expect("writes");
         assert_eq!(JobFile::read(&path).expect("reads"), file);

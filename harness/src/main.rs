@@ -14,7 +14,8 @@ use streambench_harness::home::Home;
 use streambench_harness::redact::redact_url;
 use streambench_harness::stack::{self, health};
 use streambench_workloads::engine::EngineName;
-use streambench_workloads::generator::Generator;
+use streambench_workloads::format::Format;
+use streambench_workloads::generator::{Generator, WorkloadSpec};
 use streambench_workloads::scenario::{SettingValue, Settings};
 
 /// Measure event-by-event streaming against micro-batches on the same
@@ -102,6 +103,11 @@ struct BenchArgs {
     /// (repeatable): `microbatch.parallelism=2`.
     #[arg(long = "set", value_name = "ENGINE.NAME=VALUE", value_parser = engine_setting)]
     settings: Vec<(EngineName, String, SettingValue)>,
+    /// Bench each of these formats in turn (default: the workload's own),
+    /// then set them side by side: bytes per event, write and decode rates,
+    /// and each engine's rate over its rate in the first.
+    #[arg(long, value_delimiter = ',', conflicts_with = "format")]
+    formats: Vec<Format>,
     #[command(flatten)]
     workload: WorkloadArgs,
     #[command(flatten)]
@@ -607,20 +613,7 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 
 async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (job, mut workload) = args.workload.resolve()?;
-    let mut settings = std::collections::BTreeMap::<EngineName, Settings>::new();
-    for (engine, name, value) in args.settings {
-        anyhow::ensure!(
-            args.engines.contains(&engine),
-            "--set {}.{name}: that engine is not in --engines",
-            engine.as_str()
-        );
-        settings.entry(engine).or_default().insert(name, value);
-    }
-    for (engine, own) in &settings {
-        streambench_engines::registry::engine(*engine)
-            .settings_flags(own)
-            .map_err(|e| anyhow::anyhow!("--set: {} settings: {e}", engine.as_str()))?;
-    }
+    let settings = bench_settings(&args)?;
     // A replayed file sends its own lines, as many as it has.
     if args.workload.events.is_none() && workload.source.is_none() {
         workload.events = Some(500_000);
@@ -629,23 +622,86 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
         // Far above what one machine sends: every side runs as fast as it can.
         workload.rate = streambench_workloads::rate::RateProfile::constant(10_000_000.0);
     }
-    let generator = Generator::for_job(workload, &job, now_ms() - 3_600_000 / 2)?;
+    let formats = match args.formats.is_empty() {
+        true => vec![workload.format],
+        false => args.formats.clone(),
+    };
     let services = stack::up(home, &args.services.endpoints()).await?;
-    let name = format!("bench_{}", now_ms() % 100_000_000);
     let binary = std::env::current_exe().context("cannot find the streambench binary")?;
     let kafka_tools = stack::kafka::install_tools(home.tools_dir())?;
     streambench_harness::engine_command::install_engines(home, &args.engines)?;
-    let report = streambench_harness::bench::run_bench(&streambench_harness::bench::Bench {
-        services: &services,
-        binary: &binary,
-        kafka_tools: &kafka_tools,
-        job: &job,
-        generator: &generator,
-        engines: &args.engines,
-        settings: &settings,
-        name: &name,
-    })
-    .await?;
+    let mut reports = Vec::new();
+    for format in formats {
+        let workload = WorkloadSpec {
+            format,
+            ..workload.clone()
+        };
+        let engines = engines_reading(&args.engines, format);
+        let generator = Generator::for_job(workload, &job, now_ms() - 3_600_000 / 2)?;
+        let name = format!("bench_{}", now_ms() % 100_000_000);
+        let report = streambench_harness::bench::run_bench(&streambench_harness::bench::Bench {
+            services: &services,
+            binary: &binary,
+            kafka_tools: &kafka_tools,
+            job: &job,
+            generator: &generator,
+            engines: &engines,
+            settings: &settings,
+            name: &name,
+        })
+        .await?;
+        print_bench(&report);
+        reports.push(report);
+    }
+    if reports.len() > 1 {
+        print_formats(&reports);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--set`'s settings by engine, each checked by its engine.
+fn bench_settings(args: &BenchArgs) -> anyhow::Result<std::collections::BTreeMap<EngineName, Settings>> {
+    let mut settings = std::collections::BTreeMap::<EngineName, Settings>::new();
+    for (engine, name, value) in &args.settings {
+        anyhow::ensure!(
+            args.engines.contains(engine),
+            "--set {}.{name}: that engine is not in --engines",
+            engine.as_str()
+        );
+        settings
+            .entry(*engine)
+            .or_default()
+            .insert(name.clone(), value.clone());
+    }
+    for (engine, own) in &settings {
+        streambench_engines::registry::engine(*engine)
+            .settings_flags(own)
+            .map_err(|e| anyhow::anyhow!("--set: {} settings: {e}", engine.as_str()))?;
+    }
+    Ok(settings)
+}
+
+/// Those of `engines` that read `format`; each left out is said, with why.
+fn engines_reading(engines: &[EngineName], format: Format) -> Vec<EngineName> {
+    let reads = |engine: &&EngineName| {
+        let unread = streambench_engines::registry::engine(**engine)
+            .profile()
+            .cannot_read(format);
+        if let Some(reason) = &unread {
+            println!("left out of the {format} bench: {reason}");
+        }
+        unread.is_none()
+    };
+    engines.iter().filter(reads).copied().collect()
+}
+
+/// Prints one bench run's rates and ratios.
+fn print_bench(report: &streambench_harness::bench::BenchReport) {
+    let cost = &report.format_cost;
+    println!(
+        "{} records: {:.0} bytes/event; on one core, {:.0} written/s, {:.0} decoded/s",
+        cost.format, cost.bytes_per_event, cost.written_per_s, cost.decoded_per_s
+    );
     for rate in &report.rates {
         println!(
             "{:<32} {:>10} events in {:>7.2} s = {:>10.0}/s",
@@ -672,7 +728,36 @@ async fn bench(home: &Home, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(ratio) = report.microbatch_over_continuous {
         println!("microbatch / continuous           {ratio:.2}");
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the formats side by side: what each costs, and each engine's
+/// rate over its rate in the first format.
+fn print_formats(reports: &[streambench_harness::bench::BenchReport]) {
+    let first = &reports[0];
+    println!(
+        "\nformat  bytes/event  written/s/core  decoded/s/core  engine rate over its {} rate",
+        first.format_cost.format
+    );
+    for report in reports {
+        let cost = &report.format_cost;
+        let engines: Vec<String> = report
+            .engines
+            .iter()
+            .map(|e| {
+                let base = first.engines.iter().find(|b| b.engine == e.engine);
+                let over = base.map_or(f64::NAN, |b| e.per_s / b.per_s.max(1e-9));
+                format!("{} {over:.2}x", e.engine.as_str())
+            })
+            .collect();
+        println!(
+            "{:<7} {:>11.0}  {:>14.0}  {:>14.0}  {}",
+            cost.format.as_str(),
+            cost.bytes_per_event,
+            cost.written_per_s,
+            cost.decoded_per_s,
+            engines.join(", ")
+        );
+    }
 }
 
 /// An engine's name as the command line spells it.

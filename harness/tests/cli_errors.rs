@@ -229,6 +229,7 @@ fn an_engine_refuses_a_job_file_that_is_not_its_job_before_any_service() {
         job,
         workload_seed: 1,
         workload_keys: 10,
+        workload_format: Default::default(),
     };
     file.write(&path).expect("writes the job file");
     let path = path.to_str().expect("utf-8 path");

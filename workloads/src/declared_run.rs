@@ -30,6 +30,7 @@ use crate::declared_job::{AggregateCall, DeclaredJob, Function};
 use crate::declared_oracle::JobPlan;
 use crate::event::{DecodeError, EventKind};
 use crate::expr::{Type, Val};
+use crate::format::Format;
 use crate::job::{Aggregate, JobSpec, KeyBy, ResultAggregate};
 use crate::key_names::{KeyNames, key_id};
 use crate::per_event::EVENT_ROW_COLUMNS;
@@ -488,6 +489,12 @@ impl RecordPlan {
     /// engine's sink and checkpoints).
     pub fn with_key_names(mut self, names: Arc<KeyNames>) -> RecordPlan {
         self.names = names;
+        self
+    }
+
+    /// The same plan, reading records written in `format`.
+    pub fn reading(mut self, format: Format) -> RecordPlan {
+        self.decoder = self.decoder.reading(format);
         self
     }
 

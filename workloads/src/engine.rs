@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::delivery::DeliveryMode;
+use crate::format::Format;
 
 /// An engine's name as suites, the command line and results spell it.
 /// Names order streambench's two engines first, then the rest by name, as
@@ -119,6 +120,8 @@ pub struct EngineProfile {
     /// Whether its summary counts every record it read (streambench's
     /// engines), rather than sampling a metric (Flink's, Spark's).
     pub counts_reads_exactly: bool,
+    /// The wire formats it reads.
+    pub formats: &'static [Format],
 }
 
 impl EngineProfile {
@@ -130,6 +133,18 @@ impl EngineProfile {
         } else {
             "checkpoint_interval_ms"
         }
+    }
+
+    /// Why it cannot read records written in `format`, if it cannot.
+    pub fn cannot_read(&self, format: Format) -> Option<String> {
+        let read: Vec<&str> = self.formats.iter().map(|f| f.as_str()).collect();
+        (!self.formats.contains(&format)).then(|| {
+            format!(
+                "{} reads {} records only, and this workload writes {format}",
+                self.name.as_str(),
+                read.join(" and ")
+            )
+        })
     }
 
     /// Whether it offers `delivery`.
@@ -147,6 +162,7 @@ pub fn examples() -> Vec<EngineProfile> {
         transactional: true,
         reports_late_window_events: true,
         counts_reads_exactly: true,
+        formats: &Format::ALL,
     };
     let peer = |name, triggered, transactional| EngineProfile {
         name: EngineName::new(name),
@@ -154,6 +170,7 @@ pub fn examples() -> Vec<EngineProfile> {
         transactional,
         reports_late_window_events: false,
         counts_reads_exactly: false,
+        formats: &[Format::Json],
     };
     vec![
         own(EngineName::CONTINUOUS, false),

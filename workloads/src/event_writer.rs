@@ -1,8 +1,11 @@
-//! Writes events of an [`EventSchema`] as JSON: the schema compiled once
-//! into a plan per field (tables of weights built, constant text encoded),
-//! so that writing an event only draws numbers and copies bytes.
+//! Writes events of an [`EventSchema`] in the workload's format (JSON, or
+//! Avro as [`crate::avro`] lays it out): the schema compiled once into a
+//! plan per field (tables of weights built, constant text encoded), so that
+//! writing an event only draws numbers and copies bytes.
 
+use crate::avro;
 use crate::expr::Val;
+use crate::format::Format;
 use crate::generator::WorkloadSpec;
 use crate::rng::{EventRng, cumulative, pick, zipf_cdf};
 use crate::schema::{Draw, EventSchema, FieldType, Literal, SchemaError};
@@ -19,14 +22,19 @@ pub struct EventWriter {
     seed: u64,
     fields: Vec<Compiled>,
     kafka_key: usize,
+    format: Format,
+    /// The padding's JSON (`,"pad":"xx…"`, none without padding).
     padding: Vec<u8>,
+    /// The padding as Avro writes the `pad` field.
+    avro_padding: Vec<u8>,
 }
 
-/// One field: its name as written, and how its value is made.
+/// One field: its name as written, its type, and how its value is made.
 #[derive(Debug, Clone)]
 struct Compiled {
     /// `"name":`, after a `{` or a `,`.
     prefix: Vec<u8>,
+    kind: FieldType,
     plan: Plan,
 }
 
@@ -75,11 +83,12 @@ enum Plan {
     },
 }
 
-/// A value written out ahead: its JSON, its raw text for a Kafka key, and
-/// the value itself for the oracle.
+/// A value written out ahead: its JSON, its Avro, its raw text for a
+/// Kafka key, and the value itself for the oracle.
 #[derive(Debug, Clone)]
 struct Text {
     json: Vec<u8>,
+    avro: Vec<u8>,
     raw: Vec<u8>,
     value: Val,
 }
@@ -115,6 +124,7 @@ impl EventWriter {
                 };
                 Compiled {
                     prefix: format!("{opening}{}:", json_string(&field.name)).into_bytes(),
+                    kind: field.kind,
                     plan,
                 }
             })
@@ -133,13 +143,15 @@ impl EventWriter {
             seed: spec.seed,
             fields,
             kafka_key,
+            format: spec.format,
             padding,
+            avro_padding: avro_string(&"x".repeat(spec.padding_bytes)),
         })
     }
 
     /// Writes event `index` with key `key` and time `event_time_ms` into
-    /// `value`, and its Kafka key into `kafka_key` when given (both
-    /// cleared first).
+    /// `value` in the workload's format, and its Kafka key into `kafka_key`
+    /// when given (both cleared first).
     pub fn write(
         &self,
         index: u64,
@@ -152,19 +164,62 @@ impl EventWriter {
         if let Some(k) = kafka_key.as_deref_mut() {
             k.clear();
         }
+        let padding = match self.format {
+            Format::Json => &self.padding,
+            Format::Avro => &self.avro_padding,
+        };
+        self.write_padded(index, key, event_time_ms, value, kafka_key, padding);
+    }
+
+    /// [`EventWriter::write`] with `padding` (already encoded) in place of
+    /// the workload's: a damaged record made too big writes a larger one.
+    fn write_padded(
+        &self,
+        index: u64,
+        key: u64,
+        event_time_ms: i64,
+        value: &mut Vec<u8>,
+        mut kafka_key: Option<&mut Vec<u8>>,
+        padding: &[u8],
+    ) {
+        if self.format == Format::Avro {
+            avro::write_header(avro::SCHEMA_ID, value);
+        }
         let mut draws = Draws::new(self.seed, index, key, event_time_ms);
         for (i, field) in self.fields.iter().enumerate() {
-            value.extend_from_slice(&field.prefix);
             let drawn = draws.draw(&field.plan);
-            write_json(&drawn, value);
+            match self.format {
+                Format::Json => {
+                    value.extend_from_slice(&field.prefix);
+                    write_json(&drawn, value);
+                }
+                Format::Avro => write_avro(&drawn, field.kind, value),
+            }
             if i == self.kafka_key
                 && let Some(k) = kafka_key.as_deref_mut()
             {
                 write_raw(&drawn, k);
             }
         }
-        value.extend_from_slice(&self.padding);
-        value.push(b'}');
+        value.extend_from_slice(padding);
+        if self.format == Format::Json {
+            value.push(b'}');
+        }
+    }
+
+    /// Writes event `index` in Avro with its `pad` field longer than
+    /// `pad_bytes`: a record too big to be an event.
+    pub fn write_avro_padded(
+        &self,
+        index: u64,
+        key: u64,
+        event_time_ms: i64,
+        pad_bytes: usize,
+        value: &mut Vec<u8>,
+    ) {
+        value.clear();
+        let padding = avro_string(&"x".repeat(pad_bytes));
+        self.write_padded(index, key, event_time_ms, value, None, &padding);
     }
 
     /// The values of event `index` (key `key`, time `event_time_ms`), one
@@ -366,6 +421,7 @@ fn literal_text(value: &Literal, kind: FieldType) -> Text {
     };
     Text {
         json: json.into_bytes(),
+        avro: avro_value(&value),
         raw: raw.into_bytes(),
         value,
     }
@@ -376,6 +432,7 @@ fn text_part(part: &str) -> Text {
     let quoted = json_string(part);
     Text {
         json: quoted.as_bytes()[1..quoted.len() - 1].to_vec(),
+        avro: avro_string(part),
         raw: part.as_bytes().to_vec(),
         value: Val::Text(part.to_string()),
     }
@@ -396,6 +453,42 @@ fn write_json(value: &Value<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
             out.extend_from_slice(&after.json);
             out.push(b'"');
+        }
+    }
+}
+
+/// `value` as Avro writes it.
+fn avro_value(value: &Val) -> Vec<u8> {
+    let mut out = Vec::new();
+    match value {
+        Val::Int(n) => avro::write_long(*n, &mut out),
+        Val::Float(x) => avro::write_double(*x, &mut out),
+        Val::Bool(b) => avro::write_boolean(*b, &mut out),
+        Val::Text(t) => avro::write_string(t.as_bytes(), &mut out),
+    }
+    out
+}
+
+/// `text` as an Avro `string`.
+fn avro_string(text: &str) -> Vec<u8> {
+    avro_value(&Val::Text(text.to_string()))
+}
+
+/// Writes a drawn value of a field of type `kind` in Avro: a whole number
+/// drawn for a float field as a `double`.
+fn write_avro(value: &Value<'_>, kind: FieldType, out: &mut Vec<u8>) {
+    match value {
+        Value::Int(n) if kind == FieldType::Float => avro::write_double(*n as f64, out),
+        Value::Int(n) => avro::write_long(*n, out),
+        Value::Float(x) => avro::write_double(*x, out),
+        Value::Text(text) => out.extend_from_slice(&text.avro),
+        Value::Pattern(before, n, after) => {
+            let mut digits = itoa::Buffer::new();
+            let n = digits.format(*n).as_bytes();
+            avro::write_long((before.raw.len() + n.len() + after.raw.len()) as i64, out);
+            out.extend_from_slice(&before.raw);
+            out.extend_from_slice(n);
+            out.extend_from_slice(&after.raw);
         }
     }
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::avro;
 use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
 use crate::event_writer::{EventWriter, ipv4};
 use crate::expr::Val;
+use crate::format::Format;
 use crate::job::JobSpec;
 use crate::rate::RateProfile;
 use crate::replay::{Content, FileSource, Replay};
@@ -47,6 +49,8 @@ pub struct WorkloadSpec {
     pub late: Late,
     /// Fraction of records that are not valid events at all.
     pub malformed_fraction: f64,
+    /// How each event is written as a record: `json` or `avro`.
+    pub format: Format,
     /// A file of events to replay instead of generating them: its lines,
     /// not the settings above, give the events, their disorder and their
     /// bad records (only `rate` and `partitions` apply).
@@ -69,6 +73,7 @@ impl Default for WorkloadSpec {
             out_of_order: OutOfOrder::default(),
             late: Late::default(),
             malformed_fraction: 0.0,
+            format: Format::Json,
             source: None,
         }
     }
@@ -178,7 +183,8 @@ pub enum EventClass {
     Malformed(MalformedKind),
 }
 
-/// The ways a record can fail to be an event.
+/// The ways a record can fail to be an event, named as JSON fails; an
+/// Avro record is damaged in the like way (see `write_damaged_avro`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MalformedKind {
@@ -303,6 +309,12 @@ impl WorkloadSpec {
             ("late", self.late.fraction > 0.0),
             ("malformed_fraction", self.malformed_fraction > 0.0),
         ];
+        if self.format != Format::Json {
+            return Err(invalid(
+                "format",
+                "a replayed file's lines are sent as read, as JSON; leave `format` out",
+            ));
+        }
         match made.iter().find(|(_, set)| *set) {
             Some((setting, _)) => Err(invalid(
                 setting,
@@ -665,9 +677,10 @@ impl Generator {
                 self.writer
                     .write(index, event.drawn_key(), event.event_time_ms(), out, None);
             }
-            EventClass::Malformed(kind) => match &self.declared_time {
-                Some(time) => self.write_damaged(&generated, kind, time, out),
-                None => write_malformed(&generated.event, kind, out),
+            EventClass::Malformed(kind) => match (self.spec.format, &self.declared_time) {
+                (Format::Avro, _) => self.write_damaged_avro(&generated, kind, out),
+                (Format::Json, Some(time)) => self.write_damaged(&generated, kind, time, out),
+                (Format::Json, None) => write_malformed(&generated.event, kind, out),
             },
         }
         generated
@@ -695,6 +708,40 @@ impl Generator {
                 out.extend_from_slice(format!(",\"pad\":\"{}\"}}", self.oversized_padding).as_bytes());
             }
             MalformedKind::NotUtf8 => {
+                out.extend_from_slice(&[0xff, 0xfe, 0xfd]);
+                out.extend_from_slice(&record);
+            }
+            MalformedKind::Rejected => unreachable!("{REJECTED_ARE_SENT_AS_READ}"),
+        }
+    }
+
+    /// Writes a damaged copy of an event's Avro record, as each kind of
+    /// damage translates to Avro: cut short, only the header and the time,
+    /// written with schema id 0 (which no registry gives), too big, or not
+    /// starting with the wire format's magic byte.
+    fn write_damaged_avro(&self, generated: &Generated<'_>, kind: MalformedKind, out: &mut Vec<u8>) {
+        let (index, event) = (generated.index, &generated.event);
+        let (key, t) = (event.drawn_key(), event.event_time_ms());
+        match kind {
+            MalformedKind::InvalidJson => {
+                self.writer.write(index, key, t, out, None);
+                out.truncate(out.len() / 2);
+            }
+            MalformedKind::MissingField => {
+                avro::write_header(avro::SCHEMA_ID, out);
+                avro::write_long(t, out);
+            }
+            MalformedKind::WrongType => {
+                self.writer.write(index, key, t, out, None);
+                out[1..avro::HEADER_BYTES].copy_from_slice(&0u32.to_be_bytes());
+            }
+            MalformedKind::Oversized => {
+                self.writer
+                    .write_avro_padded(index, key, t, MAX_EVENT_BYTES + 1, out);
+            }
+            MalformedKind::NotUtf8 => {
+                let mut record = Vec::new();
+                self.writer.write(index, key, t, &mut record, None);
                 out.extend_from_slice(&[0xff, 0xfe, 0xfd]);
                 out.extend_from_slice(&record);
             }

@@ -3,6 +3,7 @@
 //! the expressions declared jobs filter with, the oracle that computes every
 //! job's exact expected output, and the suite files that combine them.
 
+pub mod avro;
 pub mod catalogue_declared;
 pub mod compiled_expr;
 pub mod compiled_row;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod event;
 pub mod event_writer;
 pub mod expr;
+pub mod format;
 pub mod generator;
 pub mod invalid;
 pub mod job;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::DeliveryMode;
 use crate::engine::EngineName;
+use crate::format::Format;
 use crate::generator::WorkloadSpec;
 use crate::invalid::Invalid;
 use crate::job::JobSpec;
@@ -126,6 +127,9 @@ impl Scenario {
     pub fn setting_label(&self) -> String {
         let (engine, delivery) = (self.engine.as_str(), self.delivery.as_str());
         let mut label = format!("{} {engine} {delivery}", self.job.name);
+        if self.workload.format != Format::Json {
+            label.push_str(&format!(" {}", self.workload.format));
+        }
         let seconds = |ms: u64| format!("{}s", ms as f64 / 1000.0);
         if let Some(delay) = self.watermark_delay_ms {
             label.push_str(&format!(" watermark-{}", seconds(delay.max(0) as u64)));
@@ -200,15 +204,7 @@ pub fn expand(suite: &Suite) -> Result<Vec<Scenario>, Invalid> {
 /// The scenarios of one of `suite`'s matrices, numbered from 1.
 fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
     let m = &part.matrix;
-    let rates = if m.rates.is_empty() {
-        vec![suite.workload.rate.clone()]
-    } else {
-        m.rates.clone()
-    };
-    let workload = WorkloadSpec {
-        duration_s: part.duration_s.unwrap_or(suite.workload.duration_s),
-        ..suite.workload.clone()
-    };
+    let workloads = workloads_of(suite, part);
     let mut scenarios = Vec::new();
     for (job, watermark_delay_ms) in suite.job_variants(m)? {
         for &engine in &m.engines {
@@ -216,7 +212,7 @@ fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
             let intervals = suite.intervals_of(engine, m);
             let settings = suite.settings_of(engine);
             for &delivery in m.delivery.iter().filter(|&&d| profile.offers(d)) {
-                for rate in &rates {
+                for workload in &workloads {
                     for &(checkpoint_interval_ms, trigger_interval_ms) in &intervals {
                         if delivery == DeliveryMode::Transactional
                             && !profile.triggered
@@ -235,10 +231,7 @@ fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
                                         engine,
                                         triggered: profile.triggered,
                                         delivery,
-                                        workload: WorkloadSpec {
-                                            rate: rate.clone(),
-                                            ..workload.clone()
-                                        },
+                                        workload: workload.clone(),
                                         checkpoint_interval_ms,
                                         trigger_interval_ms,
                                         settings: setting.clone(),
@@ -255,6 +248,34 @@ fn expand_part(suite: &Suite, part: &Part) -> Result<Vec<Scenario>, Invalid> {
         }
     }
     Ok(scenarios)
+}
+
+/// The workloads `part` runs each setting on: one per rate and format of
+/// its matrix (the suite's own where the matrix lists none), for as long
+/// as the part says.
+fn workloads_of(suite: &Suite, part: &Part) -> Vec<WorkloadSpec> {
+    let m = &part.matrix;
+    let own = &suite.workload;
+    let rates = match m.rates.is_empty() {
+        true => std::slice::from_ref(&own.rate),
+        false => &m.rates,
+    };
+    let formats = match m.formats.is_empty() {
+        true => std::slice::from_ref(&own.format),
+        false => &m.formats,
+    };
+    let mut workloads = Vec::new();
+    for rate in rates {
+        for &format in formats {
+            workloads.push(WorkloadSpec {
+                rate: rate.clone(),
+                format,
+                duration_s: part.duration_s.unwrap_or(own.duration_s),
+                ..own.clone()
+            });
+        }
+    }
+    workloads
 }
 
 #[cfg(test)]
@@ -304,6 +325,40 @@ mod tests {
         .expect("suite");
         // continuous: 2 deliveries x 2 rates x 1 interval; micro-batch: 2 x 2 x 2; all x 3.
         assert_eq!(expand(&suite).expect("expand").len(), (4 + 8) * 3);
+    }
+
+    #[test]
+    fn each_format_of_the_matrix_is_a_workload_of_its_own_named_in_the_label() {
+        let suite = Suite::parse(
+            r#"
+            name = "f"
+            [workload]
+            format = "avro"
+            [matrix]
+            jobs = ["tumbling"]
+            engines = ["continuous"]
+            rates = [{ kind = "constant", events_per_s = 100 }, { kind = "constant", events_per_s = 200 }]
+            [[also]]
+            formats = ["json", "avro"]
+            rates = [{ kind = "constant", events_per_s = 300 }]
+            "#,
+            "inline",
+            &crate::engine::examples(),
+        )
+        .expect("suite");
+        let scenarios = expand(&suite).expect("expand");
+        let labels: Vec<String> = scenarios.iter().map(Scenario::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "tumbling continuous upsert avro 100/s",
+                "tumbling continuous upsert avro 200/s",
+                "tumbling continuous upsert 300/s",
+                "tumbling continuous upsert avro 300/s",
+            ]
+        );
+        let formats: Vec<Format> = scenarios.iter().map(|s| s.workload.format).collect();
+        assert_eq!(formats, [Format::Avro, Format::Avro, Format::Json, Format::Avro]);
     }
 
     #[test]

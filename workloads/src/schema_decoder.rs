@@ -1,21 +1,25 @@
-//! Reading a record of a declared schema: one JSON object, each of the
-//! schema's fields present once with a value of its type, into the values a
-//! job's plan reads, in the schema's field order. Other keys (the workload's
-//! `pad`, fields a producer added) are skipped. Anything else is a dead
+//! Reading a record of a declared schema into the values a job's plan
+//! reads, in the schema's field order. In JSON, a record is one object,
+//! each of the schema's fields present once with a value of its type; other
+//! keys (the workload's `pad`, fields a producer added) are skipped. In
+//! Avro, it is the datum [`crate::avro`] lays out. Anything else is a dead
 //! letter, with the reason.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use crate::avro;
 use crate::event::{DecodeError, MAX_EVENT_BYTES};
 use crate::expr::Val;
+use crate::format::Format;
 use crate::schema::{EventSchema, FieldType};
 
 /// A schema compiled for decoding: each field's name, type and enum values.
 #[derive(Debug, Clone)]
 pub struct SchemaDecoder {
     fields: Vec<FieldCheck>,
+    format: Format,
     /// The room each row is made with.
     row_len: usize,
 }
@@ -53,8 +57,15 @@ impl SchemaDecoder {
             .collect();
         SchemaDecoder {
             fields,
+            format: Format::Json,
             row_len: row_len.max(schema.fields.len()),
         }
+    }
+
+    /// This decoder, reading records written in `format`.
+    pub fn reading(mut self, format: Format) -> SchemaDecoder {
+        self.format = format;
+        self
     }
 
     /// The values of the record `bytes`, one per field in the schema's
@@ -80,11 +91,58 @@ impl SchemaDecoder {
                 limit: MAX_EVENT_BYTES,
             });
         }
+        match self.format {
+            Format::Json => self.decode_json(bytes, values),
+            Format::Avro => self.decode_avro(bytes, values).map_err(DecodeError::Invalid),
+        }
+    }
+
+    fn decode_json(&self, bytes: &[u8], values: &mut Vec<Val>) -> Result<(), DecodeError> {
         let mut reader = serde_json::Deserializer::from_slice(bytes);
         reader
             .deserialize_map(RecordVisitor(self, values))
             .and_then(|()| reader.end())
             .map_err(|e| DecodeError::Invalid(e.to_string()))
+    }
+
+    /// Reads the fields in turn, then the padding, and nothing after it.
+    fn decode_avro(&self, bytes: &[u8], values: &mut Vec<Val>) -> Result<(), String> {
+        let mut reader = avro::Reader::open(bytes, avro::SCHEMA_ID)?;
+        values.clear();
+        for field in &self.fields {
+            let value = field.read_avro(&mut reader);
+            values.push(value.map_err(|e| format!("field `{}`: {e}", field.name))?);
+        }
+        reader
+            .string()
+            .map_err(|e| format!("field `{}`: {e}", avro::PAD_FIELD))?;
+        reader.finish()
+    }
+}
+
+impl FieldCheck {
+    /// The field's value, next in `reader`, checked as JSON's are.
+    fn read_avro(&self, reader: &mut avro::Reader<'_>) -> Result<Val, String> {
+        Ok(match self.kind {
+            FieldType::Integer | FieldType::Timestamp => Val::Int(reader.long()?),
+            FieldType::Float => Val::Float(reader.double()?),
+            FieldType::Boolean => Val::Bool(reader.boolean()?),
+            FieldType::String | FieldType::Enum => {
+                let text = reader.string()?;
+                if self.kind == FieldType::Enum && !self.values.iter().any(|v| v == text) {
+                    return Err(self.not_a_value(text));
+                }
+                match self.keep {
+                    true => Val::Text(text.to_string()),
+                    false => Val::Bool(false),
+                }
+            }
+        })
+    }
+
+    /// Why `text` is not a value of this enum field.
+    fn not_a_value(&self, text: &str) -> String {
+        format!("{text:?} is not one of its values ({})", self.values.join(", "))
     }
 }
 
@@ -278,9 +336,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             FieldType::String => Ok(kept()),
             FieldType::Enum if self.0.values.iter().any(|v| v == text) => Ok(kept()),
             FieldType::Enum => Err(E::custom(format_args!(
-                "field `{}` is {text:?}, not one of its values ({})",
+                "field `{}`: {}",
                 self.0.name,
-                self.0.values.join(", ")
+                self.0.not_a_value(text)
             ))),
             _ => Err(self.wrong("text")),
         }

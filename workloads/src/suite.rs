@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::DeliveryMode;
 use crate::engine::{EngineName, EngineProfile};
+use crate::format::Format;
 use crate::generator::WorkloadSpec;
 use crate::invalid::Invalid;
 use crate::job::JobSpec;
@@ -147,6 +148,9 @@ pub struct Matrix {
     /// Offered rates; empty means the workload's own rate.
     #[serde(default)]
     pub rates: Vec<RateProfile>,
+    /// Wire formats of the records; empty means the workload's own format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formats: Vec<Format>,
     /// Continuous engine checkpoint intervals (`None`: checkpoints off,
     /// written `"off"` in the list).
     #[serde(default = "default_checkpoint_intervals", with = "intervals_or_off")]
@@ -715,6 +719,7 @@ impl Suite {
                 transactional: true,
                 reports_late_window_events: false,
                 counts_reads_exactly: false,
+                formats: &Format::ALL,
             })
     }
 

@@ -10,6 +10,7 @@ use crate::declared_run::{RecordPlan, lower};
 use crate::event::{EventKind, decode};
 use crate::event_writer::EventWriter;
 use crate::expr::{Type, parse};
+use crate::format::Format;
 use crate::generator::WorkloadSpec;
 use crate::job::{CATALOGUE, CampaignTable, catalogue_job};
 use crate::replay::{Replay, Timing};
@@ -91,19 +92,34 @@ window = { kind = "tumbling", size_ms = 1000 }
 aggregates = ["count", "sum(spent)"]
 "#;
 
-/// Decodes `bytes` as a record of [`PAYMENT_SCHEMA`] (a field of every
+/// Decodes `bytes` as a JSON record of [`PAYMENT_SCHEMA`] (a field of every
 /// type) and runs it through a declared job's record plan; a record that
 /// decodes has a value of its field's type for every field.
 pub fn decode_as_declared(bytes: &[u8]) {
-    static COMPILED: OnceLock<(EventSchema, SchemaDecoder, RecordPlan)> = OnceLock::new();
-    let (schema, decoder, plan) = COMPILED.get_or_init(|| {
-        let schema: EventSchema = toml::from_str(PAYMENT_SCHEMA).expect("the fuzz target's schema");
-        let job: DeclaredJob = toml::from_str(DECLARED_JOB).expect("the fuzz target's job");
-        let schemas = BTreeMap::from([("payment".to_string(), schema.clone())]);
-        let lowered = lower("fuzz", &job, &schemas).expect("the fuzz target's job runs");
-        let plan = RecordPlan::new(lowered.declared.as_deref().expect("declared")).expect("a plan");
-        (schema.clone(), SchemaDecoder::new(&schema), plan)
-    });
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    decode_with(COMPILED.get_or_init(|| compile(Format::Json)), bytes);
+}
+
+/// [`decode_as_declared`] for an Avro record in the Confluent wire format.
+pub fn decode_avro_as_declared(bytes: &[u8]) {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    decode_with(COMPILED.get_or_init(|| compile(Format::Avro)), bytes);
+}
+
+/// [`PAYMENT_SCHEMA`], its decoder and [`DECLARED_JOB`]'s plan, for one format.
+type Compiled = (EventSchema, SchemaDecoder, RecordPlan);
+
+fn compile(format: Format) -> Compiled {
+    let schema: EventSchema = toml::from_str(PAYMENT_SCHEMA).expect("the fuzz target's schema");
+    let job: DeclaredJob = toml::from_str(DECLARED_JOB).expect("the fuzz target's job");
+    let schemas = BTreeMap::from([("payment".to_string(), schema.clone())]);
+    let lowered = lower("fuzz", &job, &schemas).expect("the fuzz target's job runs");
+    let plan = RecordPlan::new(lowered.declared.as_deref().expect("declared")).expect("a plan");
+    let decoder = SchemaDecoder::new(&schema).reading(format);
+    (schema, decoder, plan.reading(format))
+}
+
+fn decode_with((schema, decoder, plan): &Compiled, bytes: &[u8]) {
     let Ok(values) = decoder.decode(bytes) else {
         assert!(
             plan.interpret(bytes).is_err(),
@@ -150,9 +166,10 @@ pub type Drive = fn(&[u8]);
 
 /// Each fuzz target by name, with the function it drives: what the
 /// regression test replays the kept inputs of each target through.
-pub const TARGETS: [(&str, Drive); 6] = [
+pub const TARGETS: [(&str, Drive); 7] = [
     ("decode_event", decode_as_every_job),
     ("decode_declared", decode_as_declared),
+    ("decode_avro", decode_avro_as_declared),
     ("parse_suite", parse_as_suite),
     ("parse_expression", parse_as_expression),
     ("parse_schema", parse_as_schema),
@@ -180,6 +197,17 @@ mod tests {
             SchemaDecoder::new(&schema_of_record)
                 .decode(record.as_bytes())
                 .is_ok()
+        );
+        let avro = std::fs::read(format!(
+            "{}/fuzz/regressions/decode_avro/every-type.avro",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("the kept Avro record");
+        let avro_decoder = SchemaDecoder::new(&schema_of_record).reading(Format::Avro);
+        assert_eq!(
+            avro_decoder.decode(&avro),
+            SchemaDecoder::new(&schema_of_record).decode(record.as_bytes()),
+            "the kept Avro record holds the kept JSON record's values"
         );
         let lines = kept("replay_lines/mixed.jsonl");
         let replay = Replay::parse(lines.as_bytes(), "mixed", &schema_of_record, Timing::Rate).expect("read");

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use streambench_workloads::engine::{EngineName, EngineProfile};
+use streambench_workloads::format::Format;
 
 use crate::options::{self, Interval};
 use crate::registry::Entry;
@@ -71,6 +72,7 @@ pub static ENTRY: Entry<ContinuousOptions> = Entry {
         transactional: true,
         reports_late_window_events: true,
         counts_reads_exactly: true,
+        formats: &Format::ALL,
     },
     about: "Event by event (Flink's model).",
     run: |job, options, _| Box::pin(run(job, options.settings())),

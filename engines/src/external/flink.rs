@@ -17,6 +17,7 @@ use serde_json::json;
 use streambench_workloads::declared_sql::Dialect;
 use streambench_workloads::delivery::DeliveryMode;
 use streambench_workloads::engine::{EngineName, EngineProfile};
+use streambench_workloads::format::Format;
 
 use super::driver::{self, Driver};
 use super::flink_rest::{FlinkRest, OffsetGauges};
@@ -168,6 +169,8 @@ pub static ENTRY: Entry<FlinkOptions> = Entry {
         reports_late_window_events: false,
         // Its summary samples its metrics.
         counts_reads_exactly: false,
+        // Its adapter reads JSON only so far.
+        formats: &[Format::Json],
     },
     about: "Apache Flink itself, in Flink SQL on a local mini-cluster or a Flink cluster (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.flink()?).await }),

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use streambench_workloads::declared_sql::Dialect;
 use streambench_workloads::engine::{EngineName, EngineProfile};
+use streambench_workloads::format::Format;
 
 use super::driver::{self, Driver};
 use super::end_of_input::{END_OF_INPUT_MS, MarkerTopic};
@@ -161,6 +162,8 @@ pub static ENTRY: Entry<SparkOptions> = Entry {
         reports_late_window_events: false,
         // Its summary samples its metrics.
         counts_reads_exactly: false,
+        // Its adapter reads JSON only so far.
+        formats: &[Format::Json],
     },
     about: "Apache Spark Structured Streaming itself, in PySpark (installed on first use).",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use streambench_workloads::declared_sql::Dialect;
 use streambench_workloads::engine::{EngineName, EngineProfile};
+use streambench_workloads::format::Format;
 use streambench_workloads::job::JobSpec;
 use streambench_workloads::window::WindowSpec;
 
@@ -138,6 +139,8 @@ pub static ENTRY: Entry<SparkRealtimeOptions> = Entry {
         transactional: false,
         reports_late_window_events: false,
         counts_reads_exactly: false,
+        // Its adapter reads JSON only so far.
+        formats: &[Format::Json],
     },
     about: "Apache Spark's real-time mode (Spark 4.1+): the spark engine's job with a real-time trigger; stateless jobs only.",
     run: |job, options, tools| Box::pin(async move { run(job, options.settings(), tools.spark()?).await }),

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use streambench_workloads::engine::{EngineName, EngineProfile};
+use streambench_workloads::format::Format;
 
 use crate::options::{self, Interval};
 use crate::registry::Entry;
@@ -75,6 +76,7 @@ pub static ENTRY: Entry<MicrobatchOptions> = Entry {
         transactional: true,
         reports_late_window_events: true,
         counts_reads_exactly: true,
+        formats: &Format::ALL,
     },
     about: "Micro-batches computed with polars (Spark Structured Streaming's model).",
     run: |job, options, _| Box::pin(run(job, options.settings())),

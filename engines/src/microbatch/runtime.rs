@@ -195,7 +195,13 @@ pub async fn run(job: JobRun, settings: MicrobatchSettings) -> Result<RunSummary
     );
     event_time.restore(&resume.max_event_times, resume.watermark_ms);
     let windows = state_store.load(resume.batch)?;
-    let decode = Decode::of(&job.job, job.workload_seed, job.workload_keys, &job.key_names)?;
+    let decode = Decode::of(
+        &job.job,
+        job.workload_seed,
+        job.workload_keys,
+        job.workload_format,
+        &job.key_names,
+    )?;
     let rule = match job.job.window.is_per_event() {
         true => Some((rule::state_of(&job.job, &windows), job.interpreter()?)),
         false => None,

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use streambench_engines::registry;
 pub use streambench_reports::results::Skipped;
+use streambench_workloads::format::Format;
 use streambench_workloads::scenario::{Scenario, Settings, expand};
 use streambench_workloads::suite::Suite;
 
@@ -35,11 +36,13 @@ pub fn plan(path: &Path) -> anyhow::Result<Plan> {
 }
 
 /// Why `scenario` cannot be run faithfully, if it cannot: its engine cannot
-/// run its job, or would drop late events silently that the check must see.
+/// run its job or read its records, or would drop late events silently that
+/// the check must see.
 fn why_not(scenario: &Scenario) -> Option<String> {
     let engine = scenario.engine;
     let entry = registry::engine(engine);
-    entry.cannot_run(&scenario.job).or_else(|| {
+    let unread = || entry.profile().cannot_read(scenario.workload.format);
+    entry.cannot_run(&scenario.job).or_else(unread).or_else(|| {
         let unseen = !scenario.job.window.is_per_event()
             && !entry.profile().reports_late_window_events
             && scenario.may_have_late_events();
@@ -55,7 +58,7 @@ fn why_not(scenario: &Scenario) -> Option<String> {
 }
 
 /// `expanded` without the scenarios `cannot_run` gives a reason for,
-/// renumbered, and those left out (once per job and engine) with the reason.
+/// renumbered, and those left out (once per job, engine and format) with the reason.
 fn leave_out(
     expanded: Vec<Scenario>,
     cannot_run: impl Fn(&Scenario) -> Option<String>,
@@ -65,7 +68,10 @@ fn leave_out(
     for scenario in expanded {
         match cannot_run(&scenario) {
             Some(reason) => {
-                let label = format!("{} on {}", scenario.job.name, scenario.engine.as_str());
+                let mut label = format!("{} on {}", scenario.job.name, scenario.engine.as_str());
+                if scenario.workload.format != Format::Json {
+                    label.push_str(&format!(" in {}", scenario.workload.format));
+                }
                 if !skipped.iter().any(|s| s.label == label) {
                     skipped.push(Skipped { label, reason });
                 }
@@ -176,6 +182,32 @@ mod tests {
         assert_eq!(plan.skipped[0].label, "tumbling on spark");
         assert!(
             plan.skipped[0].reason.contains("without a side output"),
+            "{:?}",
+            plan.skipped
+        );
+    }
+
+    #[test]
+    fn a_format_an_engine_does_not_read_is_skipped_for_it_alone() {
+        let file = suite_file(
+            "name = \"s\"\n[matrix]\njobs = [\"tumbling\"]\nengines = [\"flink\", \"continuous\", \"microbatch\"]\n\
+             formats = [\"json\", \"avro\"]\n",
+        );
+        let plan = plan(file.path()).expect("plan");
+        let labels: Vec<String> = plan.scenarios.iter().map(Scenario::label).collect();
+        assert_eq!(labels.len(), 5, "{labels:?}");
+        assert!(
+            labels.iter().any(|l| l.starts_with("tumbling flink upsert")),
+            "{labels:?}"
+        );
+        assert!(
+            !labels.iter().any(|l| l.starts_with("tumbling flink upsert avro")),
+            "{labels:?}"
+        );
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].label, "tumbling on flink in avro");
+        assert!(
+            plan.skipped[0].reason.contains("reads json records only"),
             "{:?}",
             plan.skipped
         );
