@@ -115,8 +115,14 @@ mod tests {
     #[test]
     fn every_generated_record_is_interpreted_as_its_class_says_in_every_format() {
         for name in CATALOGUE {
-            let [json, avro] = Format::ALL.map(|format| interpret_all(name, format));
-            assert_eq!(json, avro, "{name}: what JSON and Avro records are to the job");
+            let json = interpret_all(name, Format::Json);
+            for format in [Format::Avro, Format::Protobuf] {
+                let read = interpret_all(name, format);
+                assert!(
+                    read == json,
+                    "{name}: what {format} records are to the job, and JSON records"
+                );
+            }
         }
     }
 

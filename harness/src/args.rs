@@ -43,7 +43,7 @@ pub struct WorkloadArgs {
     /// Exactly this many events (overrides the suite's duration).
     #[arg(long)]
     pub events: Option<u64>,
-    /// How each event is written: json or avro (overrides the suite's).
+    /// How each event is written: json, avro or protobuf (overrides the suite's).
     #[arg(long)]
     pub format: Option<Format>,
     /// Seconds to send for.
@@ -202,7 +202,7 @@ pub struct EngineArgs {
     /// The workload's key count (default: the suite's).
     #[arg(long)]
     pub keys: Option<u64>,
-    /// How the topic's records are written: json or avro (default: the suite's).
+    /// How the topic's records are written: json, avro or protobuf (default: the suite's).
     #[arg(long, conflicts_with = "job_file")]
     pub format: Option<Format>,
     /// The topic to read.

@@ -1,12 +1,14 @@
 //! Writes events of an [`EventSchema`] in the workload's format (JSON, or
-//! Avro as [`crate::avro`] lays it out): the schema compiled once into a
-//! plan per field (tables of weights built, constant text encoded), so that
-//! writing an event only draws numbers and copies bytes.
+//! Avro or Protobuf as [`crate::avro`] and [`crate::protobuf`] lay them
+//! out): the schema compiled once into a plan per field (tables of weights
+//! built, constant text encoded), so that writing an event only draws
+//! numbers and copies bytes.
 
 use crate::avro;
 use crate::expr::Val;
 use crate::format::Format;
 use crate::generator::WorkloadSpec;
+use crate::protobuf::{self, WireType};
 use crate::rng::{EventRng, cumulative, pick, zipf_cdf};
 use crate::schema::{Draw, EventSchema, FieldType, Literal, SchemaError};
 
@@ -23,17 +25,17 @@ pub struct EventWriter {
     fields: Vec<Compiled>,
     kafka_key: usize,
     format: Format,
-    /// The padding's JSON (`,"pad":"xx…"`, none without padding).
+    /// The padding as the format writes it (in JSON, `,"pad":"xx…"`).
     padding: Vec<u8>,
-    /// The padding as Avro writes the `pad` field.
-    avro_padding: Vec<u8>,
 }
 
-/// One field: its name as written, its type, and how its value is made.
+/// One field: its name or tag as written, its type, and how its value is made.
 #[derive(Debug, Clone)]
 struct Compiled {
     /// `"name":`, after a `{` or a `,`.
     prefix: Vec<u8>,
+    /// Its Protobuf tag: its number and wire type.
+    tag: Vec<u8>,
     kind: FieldType,
     plan: Plan,
 }
@@ -83,12 +85,14 @@ enum Plan {
     },
 }
 
-/// A value written out ahead: its JSON, its Avro, its raw text for a
-/// Kafka key, and the value itself for the oracle.
+/// A value written out ahead: its JSON, its Avro, its Protobuf (without
+/// the tag), its raw text for a Kafka key, and the value itself for the
+/// oracle.
 #[derive(Debug, Clone)]
 struct Text {
     json: Vec<u8>,
     avro: Vec<u8>,
+    proto: Vec<u8>,
     raw: Vec<u8>,
     value: Val,
 }
@@ -122,8 +126,11 @@ impl EventWriter {
                         i as u64,
                     ),
                 };
+                let mut tag = Vec::new();
+                protobuf::write_tag(i as u32 + 1, protobuf::wire_type(field.kind), &mut tag);
                 Compiled {
                     prefix: format!("{opening}{}:", json_string(&field.name)).into_bytes(),
+                    tag,
                     kind: field.kind,
                     plan,
                 }
@@ -134,18 +141,12 @@ impl EventWriter {
             .iter()
             .position(|f| f.name == schema.kafka_key)
             .expect("validated: kafka_key names a field");
-        let padding = if spec.padding_bytes == 0 {
-            Vec::new()
-        } else {
-            format!(",\"pad\":\"{}\"", "x".repeat(spec.padding_bytes)).into_bytes()
-        };
         Ok(EventWriter {
             seed: spec.seed,
             fields,
             kafka_key,
             format: spec.format,
-            padding,
-            avro_padding: avro_string(&"x".repeat(spec.padding_bytes)),
+            padding: padding_of(spec.format, spec.padding_bytes, schema.fields.len()),
         })
     }
 
@@ -164,11 +165,7 @@ impl EventWriter {
         if let Some(k) = kafka_key.as_deref_mut() {
             k.clear();
         }
-        let padding = match self.format {
-            Format::Json => &self.padding,
-            Format::Avro => &self.avro_padding,
-        };
-        self.write_padded(index, key, event_time_ms, value, kafka_key, padding);
+        self.write_padded(index, key, event_time_ms, value, kafka_key, &self.padding);
     }
 
     /// [`EventWriter::write`] with `padding` (already encoded) in place of
@@ -182,8 +179,10 @@ impl EventWriter {
         mut kafka_key: Option<&mut Vec<u8>>,
         padding: &[u8],
     ) {
-        if self.format == Format::Avro {
-            avro::write_header(avro::SCHEMA_ID, value);
+        match self.format {
+            Format::Json => {}
+            Format::Avro => avro::write_header(avro::SCHEMA_ID, value),
+            Format::Protobuf => protobuf::write_header(protobuf::SCHEMA_ID, value),
         }
         let mut draws = Draws::new(self.seed, index, key, event_time_ms);
         for (i, field) in self.fields.iter().enumerate() {
@@ -194,6 +193,10 @@ impl EventWriter {
                     write_json(&drawn, value);
                 }
                 Format::Avro => write_avro(&drawn, field.kind, value),
+                Format::Protobuf => {
+                    value.extend_from_slice(&field.tag);
+                    write_proto(&drawn, field.kind, value);
+                }
             }
             if i == self.kafka_key
                 && let Some(k) = kafka_key.as_deref_mut()
@@ -207,9 +210,10 @@ impl EventWriter {
         }
     }
 
-    /// Writes event `index` in Avro with its `pad` field longer than
-    /// `pad_bytes`: a record too big to be an event.
-    pub fn write_avro_padded(
+    /// Writes event `index` with `pad_bytes` of padding in place of the
+    /// workload's (in JSON and Protobuf, none at 0): more than an event may
+    /// hold makes a record too big to be one.
+    pub fn write_with_padding(
         &self,
         index: u64,
         key: u64,
@@ -218,8 +222,34 @@ impl EventWriter {
         value: &mut Vec<u8>,
     ) {
         value.clear();
-        let padding = avro_string(&"x".repeat(pad_bytes));
+        let padding = padding_of(self.format, pad_bytes, self.fields.len());
         self.write_padded(index, key, event_time_ms, value, None, &padding);
+    }
+
+    /// Writes a record holding only the event time `event_time_ms`, in
+    /// the workload's format: an event without its other fields.
+    pub fn write_time_only(&self, event_time_ms: i64, value: &mut Vec<u8>) {
+        value.clear();
+        let at = self.fields.iter().position(|f| matches!(f.plan, Plan::Time));
+        let field = &self.fields[at.expect("validated: a schema has a time field")];
+        let time = Value::Int(event_time_ms);
+        match self.format {
+            Format::Json => {
+                value.push(b'{');
+                value.extend_from_slice(&field.prefix[1..]);
+                write_json(&time, value);
+                value.push(b'}');
+            }
+            Format::Avro => {
+                avro::write_header(avro::SCHEMA_ID, value);
+                write_avro(&time, field.kind, value);
+            }
+            Format::Protobuf => {
+                protobuf::write_header(protobuf::SCHEMA_ID, value);
+                value.extend_from_slice(&field.tag);
+                write_proto(&time, field.kind, value);
+            }
+        }
     }
 
     /// The values of event `index` (key `key`, time `event_time_ms`), one
@@ -422,6 +452,7 @@ fn literal_text(value: &Literal, kind: FieldType) -> Text {
     Text {
         json: json.into_bytes(),
         avro: avro_value(&value),
+        proto: proto_value(&value),
         raw: raw.into_bytes(),
         value,
     }
@@ -433,6 +464,7 @@ fn text_part(part: &str) -> Text {
     Text {
         json: quoted.as_bytes()[1..quoted.len() - 1].to_vec(),
         avro: avro_string(part),
+        proto: proto_value(&Val::Text(part.to_string())),
         raw: part.as_bytes().to_vec(),
         value: Val::Text(part.to_string()),
     }
@@ -472,6 +504,56 @@ fn avro_value(value: &Val) -> Vec<u8> {
 /// `text` as an Avro `string`.
 fn avro_string(text: &str) -> Vec<u8> {
     avro_value(&Val::Text(text.to_string()))
+}
+
+/// `value` as Protobuf writes it after its tag.
+fn proto_value(value: &Val) -> Vec<u8> {
+    let mut out = Vec::new();
+    match value {
+        Val::Int(n) => protobuf::write_varint(*n as u64, &mut out),
+        Val::Float(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Val::Bool(b) => protobuf::write_varint(u64::from(*b), &mut out),
+        Val::Text(t) => protobuf::write_len(t.as_bytes(), &mut out),
+    }
+    out
+}
+
+/// `pad_bytes` of padding as `format` writes it after the schema's
+/// `fields` fields: in JSON a `pad` key and in Protobuf a `pad` field (both
+/// left out at 0), in Avro the `pad` string.
+fn padding_of(format: Format, pad_bytes: usize, fields: usize) -> Vec<u8> {
+    let pad = "x".repeat(pad_bytes);
+    match format {
+        Format::Json if pad_bytes == 0 => Vec::new(),
+        Format::Json => format!(",\"pad\":\"{pad}\"").into_bytes(),
+        Format::Avro => avro_string(&pad),
+        Format::Protobuf if pad_bytes == 0 => Vec::new(),
+        Format::Protobuf => {
+            let mut out = Vec::new();
+            protobuf::write_tag(fields as u32 + 1, WireType::Len, &mut out);
+            protobuf::write_len(pad.as_bytes(), &mut out);
+            out
+        }
+    }
+}
+
+/// Writes a drawn value of a field of type `kind` in Protobuf, after its
+/// tag: a whole number drawn for a float field as a `double`.
+fn write_proto(value: &Value<'_>, kind: FieldType, out: &mut Vec<u8>) {
+    match value {
+        Value::Int(n) if kind == FieldType::Float => out.extend_from_slice(&(*n as f64).to_le_bytes()),
+        Value::Int(n) => protobuf::write_varint(*n as u64, out),
+        Value::Float(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Text(text) => out.extend_from_slice(&text.proto),
+        Value::Pattern(before, n, after) => {
+            let mut digits = itoa::Buffer::new();
+            let n = digits.format(*n).as_bytes();
+            protobuf::write_varint((before.raw.len() + n.len() + after.raw.len()) as u64, out);
+            out.extend_from_slice(&before.raw);
+            out.extend_from_slice(n);
+            out.extend_from_slice(&after.raw);
+        }
+    }
 }
 
 /// Writes a drawn value of a field of type `kind` in Avro: a whole number

@@ -12,17 +12,20 @@ pub enum Format {
     Json,
     /// An Avro binary datum in the Confluent wire format (see [`crate::avro`]).
     Avro,
+    /// A Protobuf message in the Confluent wire format (see [`crate::protobuf`]).
+    Protobuf,
 }
 
 impl Format {
     /// Every format, in the order a report lists them.
-    pub const ALL: [Format; 2] = [Format::Json, Format::Avro];
+    pub const ALL: [Format; 3] = [Format::Json, Format::Avro, Format::Protobuf];
 
     /// Its name in suites and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Avro => "avro",
+            Format::Protobuf => "protobuf",
         }
     }
 }
@@ -40,7 +43,7 @@ impl std::str::FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str() == text)
-            .ok_or_else(|| format!("{text:?} is not a format: json or avro"))
+            .ok_or_else(|| format!("{text:?} is not a format: json, avro or protobuf"))
     }
 }
 
@@ -53,7 +56,7 @@ mod tests {
         for format in Format::ALL {
             assert_eq!(format.as_str().parse::<Format>(), Ok(format));
         }
-        let refused = "protobuf".parse::<Format>().unwrap_err();
-        assert!(refused.contains("json or avro"), "{refused}");
+        let refused = "xml".parse::<Format>().unwrap_err();
+        assert!(refused.contains("json, avro or protobuf"), "{refused}");
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::avro;
 use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
 use crate::event_writer::{EventWriter, ipv4};
 use crate::expr::Val;
@@ -49,7 +48,7 @@ pub struct WorkloadSpec {
     pub late: Late,
     /// Fraction of records that are not valid events at all.
     pub malformed_fraction: f64,
-    /// How each event is written as a record: `json` or `avro`.
+    /// How each event is written as a record: `json`, `avro` or `protobuf`.
     pub format: Format,
     /// A file of events to replay instead of generating them: its lines,
     /// not the settings above, give the events, their disorder and their
@@ -678,9 +677,9 @@ impl Generator {
                     .write(index, event.drawn_key(), event.event_time_ms(), out, None);
             }
             EventClass::Malformed(kind) => match (self.spec.format, &self.declared_time) {
-                (Format::Avro, _) => self.write_damaged_avro(&generated, kind, out),
                 (Format::Json, Some(time)) => self.write_damaged(&generated, kind, time, out),
                 (Format::Json, None) => write_malformed(&generated.event, kind, out),
+                (Format::Avro | Format::Protobuf, _) => self.write_damaged_framed(&generated, kind, out),
             },
         }
         generated
@@ -696,7 +695,7 @@ impl Generator {
         let time_key = format!("\"{time}\":");
         match kind {
             MalformedKind::InvalidJson => out.extend_from_slice(&record[..record.len() / 2]),
-            MalformedKind::MissingField => out.extend_from_slice(format!("{{{time_key}{t}}}").as_bytes()),
+            MalformedKind::MissingField => self.writer.write_time_only(t, out),
             MalformedKind::WrongType => {
                 let text = String::from_utf8_lossy(&record);
                 let typed = format!("{time_key}{t}");
@@ -715,29 +714,28 @@ impl Generator {
         }
     }
 
-    /// Writes a damaged copy of an event's Avro record, as each kind of
-    /// damage translates to Avro: cut short, only the header and the time,
-    /// written with schema id 0 (which no registry gives), too big, or not
-    /// starting with the wire format's magic byte.
-    fn write_damaged_avro(&self, generated: &Generated<'_>, kind: MalformedKind, out: &mut Vec<u8>) {
+    /// Writes a damaged copy of an event's record in the Confluent wire
+    /// format (Avro or Protobuf), as each kind of damage translates to it:
+    /// cut short (its last byte gone, with no padding to lose), only the
+    /// header and the time, written with schema id 0 (which no registry
+    /// gives), too big, or not starting with the wire format's magic byte.
+    fn write_damaged_framed(&self, generated: &Generated<'_>, kind: MalformedKind, out: &mut Vec<u8>) {
         let (index, event) = (generated.index, &generated.event);
         let (key, t) = (event.drawn_key(), event.event_time_ms());
         match kind {
             MalformedKind::InvalidJson => {
-                self.writer.write(index, key, t, out, None);
-                out.truncate(out.len() / 2);
+                self.writer.write_with_padding(index, key, t, 0, out);
+                out.pop();
             }
-            MalformedKind::MissingField => {
-                avro::write_header(avro::SCHEMA_ID, out);
-                avro::write_long(t, out);
-            }
+            MalformedKind::MissingField => self.writer.write_time_only(t, out),
             MalformedKind::WrongType => {
                 self.writer.write(index, key, t, out, None);
-                out[1..avro::HEADER_BYTES].copy_from_slice(&0u32.to_be_bytes());
+                // The schema id's four bytes follow the magic byte.
+                out[1..5].copy_from_slice(&0u32.to_be_bytes());
             }
             MalformedKind::Oversized => {
                 self.writer
-                    .write_avro_padded(index, key, t, MAX_EVENT_BYTES + 1, out);
+                    .write_with_padding(index, key, t, MAX_EVENT_BYTES + 1, out);
             }
             MalformedKind::NotUtf8 => {
                 let mut record = Vec::new();

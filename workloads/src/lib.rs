@@ -26,6 +26,7 @@ pub mod key_names;
 pub mod names;
 pub mod oracle;
 pub mod per_event;
+pub mod protobuf;
 pub mod rate;
 pub mod replay;
 pub mod rng;

@@ -2,8 +2,9 @@
 //! reads, in the schema's field order. In JSON, a record is one object,
 //! each of the schema's fields present once with a value of its type; other
 //! keys (the workload's `pad`, fields a producer added) are skipped. In
-//! Avro, it is the datum [`crate::avro`] lays out. Anything else is a dead
-//! letter, with the reason.
+//! Avro, it is the datum [`crate::avro`] lays out; in Protobuf, the message
+//! [`crate::protobuf`] lays out, each of the schema's fields given, others
+//! skipped. Anything else is a dead letter, with the reason.
 
 use std::fmt;
 
@@ -13,6 +14,7 @@ use crate::avro;
 use crate::event::{DecodeError, MAX_EVENT_BYTES};
 use crate::expr::Val;
 use crate::format::Format;
+use crate::protobuf::{self, WireValue};
 use crate::schema::{EventSchema, FieldType};
 
 /// A schema compiled for decoding: each field's name, type and enum values.
@@ -94,6 +96,7 @@ impl SchemaDecoder {
         match self.format {
             Format::Json => self.decode_json(bytes, values),
             Format::Avro => self.decode_avro(bytes, values).map_err(DecodeError::Invalid),
+            Format::Protobuf => self.decode_protobuf(bytes, values).map_err(DecodeError::Invalid),
         }
     }
 
@@ -118,6 +121,29 @@ impl SchemaDecoder {
             .map_err(|e| format!("field `{}`: {e}", avro::PAD_FIELD))?;
         reader.finish()
     }
+
+    /// Reads the fields in any order (of a field given twice, the last
+    /// counts, as in Protobuf), skipping numbers the schema has not (the
+    /// padding's among them); each of the schema's fields must be given.
+    fn decode_protobuf(&self, bytes: &[u8], values: &mut Vec<Val>) -> Result<(), String> {
+        let mut reader = protobuf::Reader::open(bytes, protobuf::SCHEMA_ID)?;
+        let fields = &self.fields;
+        values.clear();
+        values.resize(fields.len(), Val::Bool(false));
+        let mut given = Given::new(fields.len());
+        while let Some((number, value)) = reader.next_field()? {
+            let at = usize::try_from(number).map_or(usize::MAX, |n| n - 1);
+            let Some(field) = fields.get(at) else { continue };
+            values[at] = field
+                .read_protobuf(value)
+                .map_err(|e| format!("field `{}`: {e}", field.name))?;
+            given.insert(at);
+        }
+        match given.first_missing(fields.len()) {
+            Some(at) => Err(format!("missing field `{}`", fields[at].name)),
+            None => Ok(()),
+        }
+    }
 }
 
 impl FieldCheck {
@@ -127,16 +153,42 @@ impl FieldCheck {
             FieldType::Integer | FieldType::Timestamp => Val::Int(reader.long()?),
             FieldType::Float => Val::Float(reader.double()?),
             FieldType::Boolean => Val::Bool(reader.boolean()?),
-            FieldType::String | FieldType::Enum => {
-                let text = reader.string()?;
-                if self.kind == FieldType::Enum && !self.values.iter().any(|v| v == text) {
-                    return Err(self.not_a_value(text));
-                }
-                match self.keep {
-                    true => Val::Text(text.to_string()),
-                    false => Val::Bool(false),
-                }
+            FieldType::String | FieldType::Enum => self.text(reader.string()?)?,
+        })
+    }
+
+    /// The field's value from what Protobuf laid out, checked as JSON's are.
+    fn read_protobuf(&self, value: WireValue<'_>) -> Result<Val, String> {
+        let wanted = protobuf::wire_type(self.kind);
+        if value.wire_type() != wanted {
+            return Err(format!(
+                "laid out as wire type {}, where {} is wire type {}",
+                value.wire_type() as u8,
+                self.kind.with_article(),
+                wanted as u8
+            ));
+        }
+        Ok(match value {
+            WireValue::Varint(n) if self.kind == FieldType::Boolean => Val::Bool(n != 0),
+            WireValue::Varint(n) => Val::Int(n as i64),
+            WireValue::Fixed64(bits) => Val::Float(f64::from_bits(bits)),
+            WireValue::Len(bytes) => {
+                let text = std::str::from_utf8(bytes).map_err(|e| format!("text that is not UTF-8: {e}"))?;
+                self.text(text)?
             }
+            WireValue::Fixed32(_) => unreachable!("no field type is laid out as four bytes"),
+        })
+    }
+
+    /// The value of a text or enum field that reads `text` (a stand-in if
+    /// nobody reads it); an enum's must be one of its values.
+    fn text(&self, text: &str) -> Result<Val, String> {
+        if self.kind == FieldType::Enum && !self.values.iter().any(|v| v == text) {
+            return Err(self.not_a_value(text));
+        }
+        Ok(match self.keep {
+            true => Val::Text(text.to_string()),
+            false => Val::Bool(false),
         })
     }
 

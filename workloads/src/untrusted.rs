@@ -106,6 +106,12 @@ pub fn decode_avro_as_declared(bytes: &[u8]) {
     decode_with(COMPILED.get_or_init(|| compile(Format::Avro)), bytes);
 }
 
+/// [`decode_as_declared`] for a Protobuf record in the Confluent wire format.
+pub fn decode_protobuf_as_declared(bytes: &[u8]) {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    decode_with(COMPILED.get_or_init(|| compile(Format::Protobuf)), bytes);
+}
+
 /// [`PAYMENT_SCHEMA`], its decoder and [`DECLARED_JOB`]'s plan, for one format.
 type Compiled = (EventSchema, SchemaDecoder, RecordPlan);
 
@@ -166,10 +172,11 @@ pub type Drive = fn(&[u8]);
 
 /// Each fuzz target by name, with the function it drives: what the
 /// regression test replays the kept inputs of each target through.
-pub const TARGETS: [(&str, Drive); 7] = [
+pub const TARGETS: [(&str, Drive); 8] = [
     ("decode_event", decode_as_every_job),
     ("decode_declared", decode_as_declared),
     ("decode_avro", decode_avro_as_declared),
+    ("decode_protobuf", decode_protobuf_as_declared),
     ("parse_suite", parse_as_suite),
     ("parse_expression", parse_as_expression),
     ("parse_schema", parse_as_schema),
@@ -198,17 +205,20 @@ mod tests {
                 .decode(record.as_bytes())
                 .is_ok()
         );
-        let avro = std::fs::read(format!(
-            "{}/fuzz/regressions/decode_avro/every-type.avro",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("the kept Avro record");
-        let avro_decoder = SchemaDecoder::new(&schema_of_record).reading(Format::Avro);
-        assert_eq!(
-            avro_decoder.decode(&avro),
-            SchemaDecoder::new(&schema_of_record).decode(record.as_bytes()),
-            "the kept Avro record holds the kept JSON record's values"
-        );
+        for (format, path) in [
+            (Format::Avro, "decode_avro/every-type.avro"),
+            (Format::Protobuf, "decode_protobuf/every-type.pb"),
+        ] {
+            let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions");
+            let kept = std::fs::read(format!("{root}/{path}")).expect(path);
+            assert_eq!(
+                SchemaDecoder::new(&schema_of_record)
+                    .reading(format)
+                    .decode(&kept),
+                SchemaDecoder::new(&schema_of_record).decode(record.as_bytes()),
+                "the kept {format} record holds the kept JSON record's values"
+            );
+        }
         let lines = kept("replay_lines/mixed.jsonl");
         let replay = Replay::parse(lines.as_bytes(), "mixed", &schema_of_record, Timing::Rate).expect("read");
         assert_eq!((replay.len(), replay.events()), (5, 3));
