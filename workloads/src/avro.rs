@@ -14,15 +14,8 @@
 
 use serde_json::{Value, json};
 
+use crate::confluent;
 use crate::schema::{EventSchema, FieldType};
-
-/// The first byte of the wire format.
-pub const MAGIC: u8 = 0;
-/// The id of the schema streambench writes with: resolved from the suite,
-/// which has one version of each schema.
-pub const SCHEMA_ID: u32 = 1;
-/// Bytes before the datum: the magic byte and the schema id.
-pub const HEADER_BYTES: usize = 5;
 /// The name of the field the workload's padding fills, after the event's own.
 pub const PAD_FIELD: &str = "pad";
 
@@ -46,12 +39,6 @@ fn field_type(kind: FieldType) -> Value {
         FieldType::String | FieldType::Enum => json!("string"),
         FieldType::Timestamp => json!({"type": "long", "logicalType": "timestamp-millis"}),
     }
-}
-
-/// Writes the wire format's header: the magic byte and `schema_id`.
-pub fn write_header(schema_id: u32, out: &mut Vec<u8>) {
-    out.push(MAGIC);
-    out.extend_from_slice(&schema_id.to_be_bytes());
 }
 
 /// Writes `n` as an Avro `long`: zig-zag encoded, 7 bits a byte, low first.
@@ -92,26 +79,8 @@ impl<'a> Reader<'a> {
     /// A reader of the datum in `record`, past its header; the error says
     /// why `record` is not in the wire format of schema `schema_id`.
     pub fn open(record: &'a [u8], schema_id: u32) -> Result<Reader<'a>, String> {
-        let Some((&magic, rest)) = record.split_first() else {
-            return Err("an empty record, not Avro in the Confluent wire format".into());
-        };
-        if magic != MAGIC {
-            return Err(format!(
-                "starts with byte {magic:#04x}, not the wire format's magic byte 0: not an Avro record"
-            ));
-        }
-        let Some(id) = rest.first_chunk::<4>().map(|id| u32::from_be_bytes(*id)) else {
-            return Err("ends inside the wire format's schema id".into());
-        };
-        if id != schema_id {
-            return Err(format!(
-                "written with schema id {id}, which this topic's readers do not know (they read {schema_id})"
-            ));
-        }
-        Ok(Reader {
-            bytes: record,
-            at: HEADER_BYTES,
-        })
+        let datum = confluent::after_header(record, schema_id, "Avro")?;
+        Ok(Reader { bytes: datum, at: 0 })
     }
 
     /// The next `long`.
@@ -180,6 +149,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::confluent::{HEADER_BYTES, SCHEMA_ID, write_header};
     use crate::event::EventKind;
     use crate::event_writer::EventWriter;
     use crate::expr::Val;

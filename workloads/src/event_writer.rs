@@ -5,6 +5,7 @@
 //! numbers and copies bytes.
 
 use crate::avro;
+use crate::confluent;
 use crate::expr::Val;
 use crate::format::Format;
 use crate::generator::WorkloadSpec;
@@ -181,8 +182,8 @@ impl EventWriter {
     ) {
         match self.format {
             Format::Json => {}
-            Format::Avro => avro::write_header(avro::SCHEMA_ID, value),
-            Format::Protobuf => protobuf::write_header(protobuf::SCHEMA_ID, value),
+            Format::Avro => confluent::write_header(confluent::SCHEMA_ID, value),
+            Format::Protobuf => protobuf::write_header(confluent::SCHEMA_ID, value),
         }
         let mut draws = Draws::new(self.seed, index, key, event_time_ms);
         for (i, field) in self.fields.iter().enumerate() {
@@ -241,11 +242,11 @@ impl EventWriter {
                 value.push(b'}');
             }
             Format::Avro => {
-                avro::write_header(avro::SCHEMA_ID, value);
+                confluent::write_header(confluent::SCHEMA_ID, value);
                 write_avro(&time, field.kind, value);
             }
             Format::Protobuf => {
-                protobuf::write_header(protobuf::SCHEMA_ID, value);
+                protobuf::write_header(confluent::SCHEMA_ID, value);
                 value.extend_from_slice(&field.tag);
                 write_proto(&time, field.kind, value);
             }
@@ -545,14 +546,13 @@ fn write_proto(value: &Value<'_>, kind: FieldType, out: &mut Vec<u8>) {
         Value::Int(n) => protobuf::write_varint(*n as u64, out),
         Value::Float(x) => out.extend_from_slice(&x.to_le_bytes()),
         Value::Text(text) => out.extend_from_slice(&text.proto),
-        Value::Pattern(before, n, after) => {
-            let mut digits = itoa::Buffer::new();
-            let n = digits.format(*n).as_bytes();
-            protobuf::write_varint((before.raw.len() + n.len() + after.raw.len()) as u64, out);
-            out.extend_from_slice(&before.raw);
-            out.extend_from_slice(n);
-            out.extend_from_slice(&after.raw);
-        }
+        Value::Pattern(before, n, after) => write_pattern(
+            before,
+            *n,
+            after,
+            |len, out| protobuf::write_varint(len as u64, out),
+            out,
+        ),
     }
 }
 
@@ -564,15 +564,26 @@ fn write_avro(value: &Value<'_>, kind: FieldType, out: &mut Vec<u8>) {
         Value::Int(n) => avro::write_long(*n, out),
         Value::Float(x) => avro::write_double(*x, out),
         Value::Text(text) => out.extend_from_slice(&text.avro),
-        Value::Pattern(before, n, after) => {
-            let mut digits = itoa::Buffer::new();
-            let n = digits.format(*n).as_bytes();
-            avro::write_long((before.raw.len() + n.len() + after.raw.len()) as i64, out);
-            out.extend_from_slice(&before.raw);
-            out.extend_from_slice(n);
-            out.extend_from_slice(&after.raw);
-        }
+        Value::Pattern(before, n, after) => write_pattern(
+            before,
+            *n,
+            after,
+            |len, out| avro::write_long(len as i64, out),
+            out,
+        ),
     }
+}
+
+/// Writes a pattern's text (`before`, the number `n`, `after`) as a
+/// binary format's string: its length in bytes, as `length` writes it,
+/// then the bytes.
+fn write_pattern(before: &Text, n: i64, after: &Text, length: fn(usize, &mut Vec<u8>), out: &mut Vec<u8>) {
+    let mut digits = itoa::Buffer::new();
+    let n = digits.format(n).as_bytes();
+    length(before.raw.len() + n.len() + after.raw.len(), out);
+    out.extend_from_slice(&before.raw);
+    out.extend_from_slice(n);
+    out.extend_from_slice(&after.raw);
 }
 
 fn write_raw(value: &Value<'_>, out: &mut Vec<u8>) {

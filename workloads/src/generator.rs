@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::confluent;
 use crate::event::{AD_TYPES, AdEvent, AdEventType, Event, EventKind, MAX_EVENT_BYTES, Measurement};
 use crate::event_writer::{EventWriter, ipv4};
 use crate::expr::Val;
@@ -731,7 +732,7 @@ impl Generator {
             MalformedKind::WrongType => {
                 self.writer.write(index, key, t, out, None);
                 // The schema id's four bytes follow the magic byte.
-                out[1..5].copy_from_slice(&0u32.to_be_bytes());
+                out[1..confluent::HEADER_BYTES].copy_from_slice(&0u32.to_be_bytes());
             }
             MalformedKind::Oversized => {
                 self.writer

@@ -7,6 +7,7 @@ pub mod avro;
 pub mod catalogue_declared;
 pub mod compiled_expr;
 pub mod compiled_row;
+pub mod confluent;
 pub mod decimals;
 pub mod declared_job;
 pub mod declared_oracle;

@@ -15,16 +15,12 @@
 //! an engine pays for the format and nothing else; the tests check both
 //! directions against `prost-reflect`, with the schema compiled by `protox`.
 
+use crate::confluent;
 use crate::schema::{EventSchema, FieldType};
 
-/// The first byte of the wire format.
-pub const MAGIC: u8 = 0;
-/// The id of the schema streambench writes with: resolved from the suite,
-/// which has one version of each schema.
-pub const SCHEMA_ID: u32 = 1;
 /// Bytes before the message: the magic byte, the schema id, and the
 /// message indexes (one 0: the file's first message).
-pub const HEADER_BYTES: usize = 6;
+pub const HEADER_BYTES: usize = confluent::HEADER_BYTES + 1;
 /// The name of the field the workload's padding fills, after the event's own.
 pub const PAD_FIELD: &str = "pad";
 
@@ -70,8 +66,7 @@ pub fn message_schema(schema: &EventSchema) -> String {
 /// Writes the wire format's header: the magic byte, `schema_id`, and the
 /// message index of the file's first message.
 pub fn write_header(schema_id: u32, out: &mut Vec<u8>) {
-    out.push(MAGIC);
-    out.extend_from_slice(&schema_id.to_be_bytes());
+    confluent::write_header(schema_id, out);
     out.push(0);
 }
 
@@ -132,26 +127,10 @@ impl<'a> Reader<'a> {
     /// A reader of the message in `record`, past its header; the error says
     /// why `record` is not in the wire format of schema `schema_id`.
     pub fn open(record: &'a [u8], schema_id: u32) -> Result<Reader<'a>, String> {
-        let Some((&magic, rest)) = record.split_first() else {
-            return Err("an empty record, not Protobuf in the Confluent wire format".into());
-        };
-        if magic != MAGIC {
-            return Err(format!(
-                "starts with byte {magic:#04x}, not the wire format's magic byte 0: not a Protobuf record"
-            ));
-        }
-        let Some(id) = rest.first_chunk::<4>().map(|id| u32::from_be_bytes(*id)) else {
-            return Err("ends inside the wire format's schema id".into());
-        };
-        if id != schema_id {
-            return Err(format!(
-                "written with schema id {id}, which this topic's readers do not know (they read {schema_id})"
-            ));
-        }
-        match rest.get(4) {
-            Some(0) => Ok(Reader {
-                bytes: record,
-                at: HEADER_BYTES,
+        match confluent::after_header(record, schema_id, "Protobuf")?.split_first() {
+            Some((0, message)) => Ok(Reader {
+                bytes: message,
+                at: 0,
             }),
             Some(_) => Err("its message indexes name a message other than the schema's first".into()),
             None => Err("ends before the wire format's message indexes".into()),
@@ -216,6 +195,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::confluent::SCHEMA_ID;
     use crate::event::EventKind;
     use crate::event_writer::EventWriter;
     use crate::expr::Val;

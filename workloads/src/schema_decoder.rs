@@ -11,6 +11,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::avro;
+use crate::confluent;
 use crate::event::{DecodeError, MAX_EVENT_BYTES};
 use crate::expr::Val;
 use crate::format::Format;
@@ -110,7 +111,7 @@ impl SchemaDecoder {
 
     /// Reads the fields in turn, then the padding, and nothing after it.
     fn decode_avro(&self, bytes: &[u8], values: &mut Vec<Val>) -> Result<(), String> {
-        let mut reader = avro::Reader::open(bytes, avro::SCHEMA_ID)?;
+        let mut reader = avro::Reader::open(bytes, confluent::SCHEMA_ID)?;
         values.clear();
         for field in &self.fields {
             let value = field.read_avro(&mut reader);
@@ -126,7 +127,7 @@ impl SchemaDecoder {
     /// counts, as in Protobuf), skipping numbers the schema has not (the
     /// padding's among them); each of the schema's fields must be given.
     fn decode_protobuf(&self, bytes: &[u8], values: &mut Vec<Val>) -> Result<(), String> {
-        let mut reader = protobuf::Reader::open(bytes, protobuf::SCHEMA_ID)?;
+        let mut reader = protobuf::Reader::open(bytes, confluent::SCHEMA_ID)?;
         let fields = &self.fields;
         values.clear();
         values.resize(fields.len(), Val::Bool(false));
