@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use crate::confluent;
+use crate::confluent::{self, Cursor};
 use crate::schema::{EventSchema, FieldType};
 /// The name of the field the workload's padding fills, after the event's own.
 pub const PAD_FIELD: &str = "pad";
@@ -41,14 +41,9 @@ fn field_type(kind: FieldType) -> Value {
     }
 }
 
-/// Writes `n` as an Avro `long`: zig-zag encoded, 7 bits a byte, low first.
+/// Writes `n` as an Avro `long`: zig-zag encoded, then as a varint.
 pub fn write_long(n: i64, out: &mut Vec<u8>) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
+    confluent::write_varint(((n << 1) ^ (n >> 63)) as u64, out);
 }
 
 /// Writes `x` as an Avro `double`: 8 bytes, little-endian.
@@ -70,44 +65,31 @@ pub fn write_string(text: &[u8], out: &mut Vec<u8>) {
 /// Reads one record's values in turn; each error says what was wrong,
 /// for the dead-letter table.
 #[derive(Debug)]
-pub struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
+pub struct Reader<'a>(Cursor<'a>);
 
 impl<'a> Reader<'a> {
     /// A reader of the datum in `record`, past its header; the error says
     /// why `record` is not in the wire format of schema `schema_id`.
     pub fn open(record: &'a [u8], schema_id: u32) -> Result<Reader<'a>, String> {
         let datum = confluent::after_header(record, schema_id, "Avro")?;
-        Ok(Reader { bytes: datum, at: 0 })
+        Ok(Reader(Cursor::new(datum)))
     }
 
     /// The next `long`.
     pub fn long(&mut self) -> Result<i64, String> {
-        let mut z = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            if shift == 63 && byte > 1 {
-                break;
-            }
-            z |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok((z >> 1) as i64 ^ -((z & 1) as i64));
-            }
-        }
-        Err("a long longer than 64 bits".into())
+        let z = self.0.varint()?;
+        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
     }
 
     /// The next `double`.
     pub fn double(&mut self) -> Result<f64, String> {
-        let bytes = self.take(8)?;
+        let bytes = self.0.take(8)?;
         Ok(f64::from_le_bytes(bytes.try_into().expect("took 8 bytes")))
     }
 
     /// The next `boolean`.
     pub fn boolean(&mut self) -> Result<bool, String> {
-        match self.byte()? {
+        match self.0.take(1)?[0] {
             0 => Ok(false),
             1 => Ok(true),
             other => Err(format!("a boolean byte of {other}, not 0 or 1")),
@@ -118,31 +100,16 @@ impl<'a> Reader<'a> {
     pub fn string(&mut self) -> Result<&'a str, String> {
         let len = self.long()?;
         let len = usize::try_from(len).map_err(|_| format!("a string of length {len}"))?;
-        let bytes = self.take(len)?;
+        let bytes = self.0.take(len)?;
         std::str::from_utf8(bytes).map_err(|e| format!("a string that is not UTF-8: {e}"))
     }
 
     /// Ends the record: the error says how many bytes follow it.
     pub fn finish(self) -> Result<(), String> {
-        match self.bytes.len() - self.at {
+        match self.0.remaining() {
             0 => Ok(()),
             extra => Err(format!("{extra} bytes after the record's last field")),
         }
-    }
-
-    fn byte(&mut self) -> Result<u8, String> {
-        self.take(1).map(|b| b[0])
-    }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or("the record ends inside it")?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
     }
 }
 

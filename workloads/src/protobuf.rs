@@ -15,7 +15,7 @@
 //! an engine pays for the format and nothing else; the tests check both
 //! directions against `prost-reflect`, with the schema compiled by `protox`.
 
-use crate::confluent;
+use crate::confluent::{self, Cursor};
 use crate::schema::{EventSchema, FieldType};
 
 /// Bytes before the message: the magic byte, the schema id, and the
@@ -75,14 +75,7 @@ pub fn write_tag(number: u32, wire: WireType, out: &mut Vec<u8>) {
     write_varint((u64::from(number) << 3) | wire as u64, out);
 }
 
-/// Writes `n` as a varint: 7 bits a byte, low first.
-pub fn write_varint(mut n: u64, out: &mut Vec<u8>) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
+pub use crate::confluent::write_varint;
 
 /// Writes `bytes` as a length-delimited value: the length, then the bytes.
 pub fn write_len(bytes: &[u8], out: &mut Vec<u8>) {
@@ -118,20 +111,14 @@ impl WireValue<'_> {
 /// Reads one message's fields in turn; each error says what was wrong, for
 /// the dead-letter table.
 #[derive(Debug)]
-pub struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
+pub struct Reader<'a>(Cursor<'a>);
 
 impl<'a> Reader<'a> {
     /// A reader of the message in `record`, past its header; the error says
     /// why `record` is not in the wire format of schema `schema_id`.
     pub fn open(record: &'a [u8], schema_id: u32) -> Result<Reader<'a>, String> {
         match confluent::after_header(record, schema_id, "Protobuf")?.split_first() {
-            Some((0, message)) => Ok(Reader {
-                bytes: message,
-                at: 0,
-            }),
+            Some((0, message)) => Ok(Reader(Cursor::new(message))),
             Some(_) => Err("its message indexes name a message other than the schema's first".into()),
             None => Err("ends before the wire format's message indexes".into()),
         }
@@ -139,23 +126,24 @@ impl<'a> Reader<'a> {
 
     /// The next field's number and value, or none at the message's end.
     pub fn next_field(&mut self) -> Result<Option<(u64, WireValue<'a>)>, String> {
-        if self.at == self.bytes.len() {
+        let cursor = &mut self.0;
+        if cursor.remaining() == 0 {
             return Ok(None);
         }
-        let tag = self.varint()?;
+        let tag = cursor.varint()?;
         let number = tag >> 3;
         if number == 0 {
             return Err("a field numbered 0".into());
         }
         let value = match tag & 7 {
-            0 => WireValue::Varint(self.varint()?),
-            1 => WireValue::Fixed64(u64::from_le_bytes(self.take(8)?.try_into().expect("took 8"))),
+            0 => WireValue::Varint(cursor.varint()?),
+            1 => WireValue::Fixed64(u64::from_le_bytes(cursor.take(8)?.try_into().expect("took 8"))),
             2 => {
-                let len = self.varint()?;
+                let len = cursor.varint()?;
                 let len = usize::try_from(len).map_err(|_| format!("a length of {len}"))?;
-                WireValue::Len(self.take(len)?)
+                WireValue::Len(cursor.take(len)?)
             }
-            5 => WireValue::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().expect("took 4"))),
+            5 => WireValue::Fixed32(u32::from_le_bytes(cursor.take(4)?.try_into().expect("took 4"))),
             other => {
                 return Err(format!(
                     "field {number} has wire type {other}, which proto3 does not use"
@@ -163,32 +151,6 @@ impl<'a> Reader<'a> {
             }
         };
         Ok(Some((number, value)))
-    }
-
-    fn varint(&mut self) -> Result<u64, String> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.take(1)?[0];
-            if shift == 63 && byte > 1 {
-                break;
-            }
-            n |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err("a varint longer than 64 bits".into())
-    }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or("the record ends inside a field")?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
     }
 }
 
